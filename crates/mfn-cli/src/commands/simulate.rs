@@ -1,0 +1,208 @@
+//! `mfn simulate`: run one field simulation and report its metrics.
+//!
+//! The field hash is SHA-256 over the final field in volts (little-endian `f64`,
+//! row-major), so two runs agree on it exactly when they agree bit for bit.
+//! `--repeat K` runs the same simulation K times in-process and adds wall-clock timing;
+//! every run must produce the same field, and the report is the K = 1 report plus
+//! `timing`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mfn_core::field::{self, Simulation, SimulationParams, SimulationResult};
+use serde::Serialize;
+
+use super::{SimFlags, check_flag_range, sha256_f64_le};
+use crate::{heatmap, input};
+
+/// Show a progress bar when a run does at least this many cell updates (steps · N²).
+const PROGRESS_MIN_CELL_UPDATES: u128 = 50_000_000;
+/// Allowed values of `--repeat`.
+const REPEAT_RANGE: (usize, usize) = (1, 1000);
+
+/// Flags of `mfn simulate`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub sim: SimFlags,
+    /// Write a heatmap of the final field (PNG with a colour bar in mV) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Write the final field in volts to FILE as a float64 .npy array of shape (N, N)
+    #[arg(long, value_name = "FILE.npy")]
+    pub field_out: Option<PathBuf>,
+    /// Run K times in-process and report min/median wall time, K in [1, 1000]
+    #[arg(long, value_name = "K")]
+    pub repeat: Option<usize>,
+}
+
+/// What `mfn simulate` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimulateReport {
+    /// Spikes injected (SCIENCE.md §2 step 1).
+    pub growth_events: u64,
+    /// Cells that received the Turing increment, summed over steps.
+    pub turing_activations: u64,
+    /// Cells clamped into [−95, 40] mV, summed over steps.
+    pub clamping_events: u64,
+    /// Minimum of the final field, mV.
+    #[serde(rename = "pot_min_mV")]
+    pub pot_min_mv: f64,
+    /// Maximum of the final field, mV.
+    #[serde(rename = "pot_max_mV")]
+    pub pot_max_mv: f64,
+    /// Mean of the final field, mV.
+    #[serde(rename = "pot_mean_mV")]
+    pub pot_mean_mv: f64,
+    /// Population standard deviation of the final field, mV.
+    #[serde(rename = "pot_std_mV")]
+    pub pot_std_mv: f64,
+    /// Box-counting dimension of the cells above −60 mV.
+    pub fractal_dimension: f64,
+    /// SHA-256 hex of the final field (volts, little-endian f64, row-major).
+    pub field_sha256: String,
+    /// Wall-clock timing, present with `--repeat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// Wall-clock timing over repeated in-process runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    /// Number of runs.
+    pub runs: usize,
+    /// Fastest run, ms.
+    pub min_ms: f64,
+    /// Median run, ms (mean of the middle two for an even count).
+    pub median_ms: f64,
+}
+
+impl SimulateReport {
+    fn new(result: &SimulationResult, timing: Option<Timing>) -> Self {
+        SimulateReport {
+            growth_events: result.growth_events,
+            turing_activations: result.turing_activations,
+            clamping_events: result.clamping_events,
+            pot_min_mv: result.pot_min_mv,
+            pot_max_mv: result.pot_max_mv,
+            pot_mean_mv: result.pot_mean_mv,
+            pot_std_mv: result.pot_std_mv,
+            fractal_dimension: result.fractal_dimension,
+            field_sha256: sha256_f64_le(&result.field),
+            timing,
+        }
+    }
+}
+
+impl Timing {
+    fn from_durations(durations: &[Duration]) -> Self {
+        let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        ms.sort_by(f64::total_cmp);
+        let mid = ms.len() / 2;
+        let median_ms = if ms.len() % 2 == 1 {
+            ms[mid]
+        } else {
+            (ms[mid - 1] + ms[mid]) / 2.0
+        };
+        Timing {
+            runs: ms.len(),
+            min_ms: ms[0],
+            median_ms,
+        }
+    }
+}
+
+/// Validate, simulate (K times with `--repeat`), write the requested files, report.
+pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
+    let params = args.sim.params();
+    params.validate()?;
+    let runs = args.repeat.unwrap_or(1);
+    check_flag_range("repeat", runs, REPEAT_RANGE.0, REPEAT_RANGE.1)?;
+
+    let progress = progress_bar(&params, runs);
+    let mut durations = Vec::with_capacity(runs);
+    let mut first: Option<SimulationResult> = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let result = simulate_once(&params, args.sim.seed, progress.as_ref())?;
+        durations.push(start.elapsed());
+        match &first {
+            None => first = Some(result),
+            Some(f) if !same_bits(&f.field, &result.field) => {
+                bail!("simulation: repeated runs produced different fields (nondeterminism)")
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let result = first.expect("at least one run");
+
+    let n = params.grid_size;
+    if let Some(path) = &args.field_out {
+        input::write_field_npy(path, &result.field, n)?;
+    }
+    if let Some(path) = &args.png {
+        heatmap::write_png(path, &result.field, n)?;
+    }
+    let timing = args.repeat.map(|_| Timing::from_durations(&durations));
+    Ok(SimulateReport::new(&result, timing))
+}
+
+/// One simulation: the library's fast path, or the stepper when a bar is shown.
+fn simulate_once(
+    params: &SimulationParams,
+    seed: u64,
+    progress: Option<&ProgressBar>,
+) -> Result<SimulationResult> {
+    let Some(pb) = progress else {
+        return Ok(field::simulate(params, seed)?);
+    };
+    let mut sim = Simulation::new(params, seed)?;
+    for _ in 0..params.steps {
+        sim.step()?;
+        pb.inc(1);
+    }
+    Ok(sim.summary())
+}
+
+/// A progress bar on stderr for long runs; none when stderr is not a terminal (so
+/// pipes, CI logs and tests never see bar output).
+fn progress_bar(params: &SimulationParams, runs: usize) -> Option<ProgressBar> {
+    let n = params.grid_size as u128;
+    let work = params.steps as u128 * n * n;
+    if work < PROGRESS_MIN_CELL_UPDATES || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total = (params.steps as u64).saturating_mul(runs as u64);
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "simulating {wide_bar} {pos}/{len} steps, {elapsed} elapsed, eta {eta}",
+    )
+    .expect("valid progress template");
+    pb.set_style(style);
+    Some(pb)
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_median() {
+        let d = |ms: u64| Duration::from_millis(ms);
+        let t = Timing::from_durations(&[d(5), d(1), d(3)]);
+        assert_eq!((t.runs, t.min_ms, t.median_ms), (3, 1.0, 3.0));
+        let t = Timing::from_durations(&[d(4), d(2), d(8), d(6)]);
+        assert_eq!((t.runs, t.min_ms, t.median_ms), (4, 2.0, 5.0));
+    }
+}

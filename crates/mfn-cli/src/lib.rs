@@ -1,0 +1,19 @@
+//! # mfn-cli — the machinery behind the `mfn` binary
+//!
+//! The binary (`src/main.rs`) only parses flags and dispatches; everything it calls
+//! lives here so that tests can reach it too:
+//!
+//! | module | does |
+//! |---|---|
+//! | [`commands`] | one module per verb: flags (clap derive) → `mfn-core` call → a serialisable report |
+//! | [`output`] | renders a report as JSON (the contract other tools parse) or as a key/value table |
+//! | [`input`] | reads masks and fields for `mfn fractal` (`.npy`, `.csv`, PNG) and writes `.npy` |
+//! | [`heatmap`] | draws a field as a PNG heatmap with a colour bar |
+//!
+//! Errors are `anyhow` errors whose one-line rendering (`{:#}`) names the flag or input
+//! at fault and the limit it broke; the binary prints them as `error: ...` and exits 2.
+
+pub mod commands;
+pub mod heatmap;
+pub mod input;
+pub mod output;

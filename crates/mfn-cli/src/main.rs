@@ -1,0 +1,81 @@
+//! `mfn` — MyceliumFractalNet on the command line.
+//!
+//! This file only parses flags and dispatches; the verbs live in
+//! [`mfn_cli::commands`]. Reports go to stdout as JSON (`--format json`, the default
+//! when stdout is not a terminal) or as a key/value table. Any error is printed as one
+//! line, `error: ...`, on stderr and exits with code 2 (clap's usage errors also exit 2).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mfn_cli::commands::{
+    aggregate::AggregateArgs, features::FeaturesArgs, fractal::FractalArgs, ifs::IfsArgs,
+    nernst::NernstArgs, simulate::SimulateArgs, validate::ValidateArgs,
+};
+use mfn_cli::commands::{aggregate, features, fractal, ifs, nernst, simulate, validate};
+use mfn_cli::output::{self, Format};
+
+/// Exit code for bad input and every other failure.
+const EXIT_ERROR: u8 = 2;
+
+/// MyceliumFractalNet: field simulation, fractal analysis and validation.
+#[derive(Debug, Parser)]
+#[command(name = "mfn", version, about, propagate_version = true)]
+struct Cli {
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, global = true, value_enum)]
+    format: Option<Format>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate the potential field and report its metrics and hash
+    #[command(allow_negative_numbers = true)]
+    Simulate(SimulateArgs),
+    /// Simulate, then extract the 18 canonical features
+    #[command(allow_negative_numbers = true)]
+    Features(FeaturesArgs),
+    /// Box-counting fractal dimension of a .npy, .csv or PNG array
+    #[command(allow_negative_numbers = true)]
+    Fractal(FractalArgs),
+    /// Nernst equilibrium potential of an ion
+    #[command(allow_negative_numbers = true)]
+    Nernst(NernstArgs),
+    /// IFS fractal points and their Lyapunov exponent
+    #[command(allow_negative_numbers = true)]
+    Ifs(IfsArgs),
+    /// Robust (hierarchical Krum) aggregation of gradients from a JSON file
+    #[command(allow_negative_numbers = true)]
+    Aggregate(AggregateArgs),
+    /// Pattern validation: dataset, model training and reference values
+    #[command(allow_negative_numbers = true)]
+    Validate(ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` joins the context chain on one line; keep it one line regardless.
+            let message = format!("{err:#}").replace(['\n', '\r'], " ");
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let format = Format::resolve(cli.format);
+    match cli.command {
+        Command::Simulate(args) => output::print(&simulate::run(&args)?, format),
+        Command::Features(args) => output::print(&features::run(&args)?, format),
+        Command::Fractal(args) => output::print(&fractal::run(&args)?, format),
+        Command::Nernst(args) => output::print(&nernst::run(&args)?, format),
+        Command::Ifs(args) => output::print(&ifs::run(&args)?, format),
+        Command::Aggregate(args) => output::print(&aggregate::run(&args)?, format),
+        Command::Validate(args) => output::print(&validate::run(&args)?, format),
+    }
+}

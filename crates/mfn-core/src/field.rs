@@ -1,0 +1,692 @@
+//! The mycelium potential field: reaction–diffusion with growth events and Turing
+//! patterning.
+//!
+//! # Model
+//! The membrane potential `V` (volts) lives on an N×N grid with periodic boundaries.
+//! Each step applies, in order:
+//!
+//! 1. **Growth event** with probability `p`: one uniformly chosen cell gains a spike
+//!    `V[r,c] += N(0.02, 0.005)` V.
+//! 2. **Diffusion**, explicit Euler with Δx = Δt = 1: `V ← V + α·L(V)` where
+//!    `L(u)[i,j] = u[i−1,j] + u[i+1,j] + u[i,j−1] + u[i,j+1] − 4·u[i,j]`.
+//! 3. **Turing patterning** (optional), activator `a` and inhibitor `i`:
+//!    ```text
+//!    a' = a + D_a·L(a) + r_a·(a·(1 − a) − i)        D_a = 0.1,  r_a = 0.01
+//!    i' = i + D_i·L(i) + r_i·(a' − i)               D_i = 0.05, r_i = 0.02
+//!    V[a' > θ] += 0.005 V;  a', i' clipped to [0, 1]
+//!    ```
+//!    `L(a)` and `L(i)` are both taken from the pre-update fields; the inhibitor uses the
+//!    *updated* activator (a Gauss–Seidel-style coupling inherited from the reference).
+//! 4. **Quantum jitter** (optional): `V += N(0, √σ²)` per cell.
+//! 5. **Clamp** `V` to `[−0.095, 0.040]` V, counting the cells that needed it.
+//!
+//! The initial state is `V ~ N(−0.070, 0.005)` and, with Turing enabled,
+//! `a, i ~ U(0, 0.1)`, drawn in that order, row-major.
+//!
+//! # Stability
+//! The explicit scheme for `u_t = α·Δu` on a unit grid is stable iff `α ≤ 1/4` (the
+//! von Neumann / CFL condition `α·Δt/Δx² ≤ 1/(2d)` with d = 2). Larger `α` makes the
+//! highest mode grow as `(1 − 8α)^t`; the reference silently saturated at the clamp, we
+//! reject it. The Turing diffusivities 0.1 and 0.05 are within the same bound.
+//!
+//! # Bit-exactness
+//! Results equal the NumPy reference bit for bit: the random stream is NumPy's
+//! ([`crate::rng`]), the stencil adds the four neighbours in exactly the order written
+//! above, every expression keeps the reference's association, no fused multiply-add is
+//! used (Rust never contracts `a*b + c` on its own), and statistics use NumPy's pairwise
+//! summation ([`crate::stats`]). One step is a single fused pass over the rows — the
+//! arithmetic per cell is unchanged, only the memory traffic is.
+//!
+//! ```
+//! use mfn_core::field::{simulate, SimulationParams};
+//! let p = SimulationParams { grid_size: 8, steps: 3, ..Default::default() };
+//! let r = simulate(&p, 42).unwrap();
+//! assert_eq!(r.growth_events, 2);
+//! assert_eq!(r.field[0], -0.07031207471055746);
+//! ```
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, Result, check_range_f64, check_range_usize};
+use crate::rng::Rng;
+use crate::stats;
+
+/// Activator diffusivity `D_a`.
+pub const D_A: f64 = 0.1;
+/// Inhibitor diffusivity `D_i`.
+pub const D_I: f64 = 0.05;
+/// Activator reaction rate `r_a`.
+pub const R_A: f64 = 0.01;
+/// Inhibitor reaction rate `r_i`.
+pub const R_I: f64 = 0.02;
+/// Potential added where the activator exceeds the threshold (V).
+pub const TURING_INCREMENT: f64 = 0.005;
+/// Lower clamp of the potential (V).
+pub const V_MIN: f64 = -0.095;
+/// Upper clamp of the potential (V).
+pub const V_MAX: f64 = 0.040;
+/// Binarisation threshold for "active" tissue (V, strict `>`).
+pub const V_THRESHOLD_ACTIVE: f64 = -0.060;
+/// Largest grid the core accepts; services apply their own, smaller limit.
+pub const MAX_GRID_SIZE: usize = 1024;
+/// Smallest grid (the stencil and box counting need a few cells).
+pub const MIN_GRID_SIZE: usize = 4;
+/// Most steps the core accepts.
+pub const MAX_STEPS: usize = 10_000;
+/// Largest stable diffusion coefficient (CFL limit of the explicit scheme).
+pub const ALPHA_CFL_LIMIT: f64 = 0.25;
+
+/// Parameters of a field simulation (SCIENCE.md §2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimulationParams {
+    /// Grid side N, in `[4, 1024]`.
+    pub grid_size: usize,
+    /// Number of steps, in `[1, 10000]`.
+    pub steps: usize,
+    /// Diffusion coefficient α, in `(0, 0.25]` (CFL limit).
+    pub alpha: f64,
+    /// Probability of a growth event per step, in `[0, 1]`.
+    pub spike_probability: f64,
+    /// Run the activator–inhibitor system.
+    pub turing_enabled: bool,
+    /// Activator level above which the potential is raised, in `[0, 1]`.
+    pub turing_threshold: f64,
+    /// Add Gaussian noise to the potential every step.
+    pub quantum_jitter: bool,
+    /// Variance of the jitter (V²), in `[0, 0.01]`.
+    pub jitter_var: f64,
+}
+
+impl Default for SimulationParams {
+    fn default() -> Self {
+        SimulationParams {
+            grid_size: 64,
+            steps: 64,
+            alpha: 0.18,
+            spike_probability: 0.25,
+            turing_enabled: true,
+            turing_threshold: 0.75,
+            quantum_jitter: false,
+            jitter_var: 0.0005,
+        }
+    }
+}
+
+impl SimulationParams {
+    /// Check every parameter against its range; the error names the parameter and the
+    /// allowed range.
+    ///
+    /// ```
+    /// use mfn_core::field::SimulationParams;
+    /// let bad = SimulationParams { alpha: 0.3, ..Default::default() };
+    /// let e = bad.validate().unwrap_err().to_string();
+    /// assert!(e.contains("alpha") && e.contains("CFL"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        check_range_usize("grid_size", self.grid_size, MIN_GRID_SIZE, MAX_GRID_SIZE)?;
+        check_range_usize("steps", self.steps, 1, MAX_STEPS)?;
+        if !(self.alpha > 0.0 && self.alpha <= ALPHA_CFL_LIMIT) {
+            return Err(CoreError::out_of_range(
+                "alpha",
+                self.alpha,
+                "must be in (0, 0.25]: explicit Euler diffusion is unstable above the CFL limit 0.25",
+            ));
+        }
+        check_range_f64("spike_probability", self.spike_probability, 0.0, 1.0)?;
+        check_range_f64("turing_threshold", self.turing_threshold, 0.0, 1.0)?;
+        check_range_f64("jitter_var", self.jitter_var, 0.0, 0.01)?;
+        Ok(())
+    }
+}
+
+/// Outcome of a simulation: the final field and its summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimulationResult {
+    /// Grid side N.
+    pub grid_size: usize,
+    /// Steps run.
+    pub steps: usize,
+    /// Final potential in volts, row-major N×N.
+    pub field: Vec<f64>,
+    /// Number of growth events (spikes).
+    pub growth_events: u64,
+    /// Number of cell-steps where the activator exceeded the threshold.
+    pub turing_activations: u64,
+    /// Number of cell-steps clamped to `[V_MIN, V_MAX]`.
+    pub clamping_events: u64,
+    /// Minimum potential (mV).
+    pub pot_min_mv: f64,
+    /// Maximum potential (mV).
+    pub pot_max_mv: f64,
+    /// Mean potential (mV).
+    pub pot_mean_mv: f64,
+    /// Population standard deviation of the potential (mV).
+    pub pot_std_mv: f64,
+    /// Mean activator level (0 without Turing).
+    pub activator_mean: f64,
+    /// Mean inhibitor level (0 without Turing).
+    pub inhibitor_mean: f64,
+    /// Box-counting dimension of `V > −60 mV`.
+    pub fractal_dimension: f64,
+}
+
+/// A running simulation, advanced one step at a time; streams use it to emit frames of
+/// one continuous run.
+///
+/// ```
+/// use mfn_core::field::{simulate, Simulation, SimulationParams};
+/// let p = SimulationParams { grid_size: 16, steps: 10, ..Default::default() };
+/// let mut sim = Simulation::new(&p, 42).unwrap();
+/// while sim.steps_done() < p.steps {
+///     sim.step().unwrap();
+/// }
+/// assert_eq!(sim.summary(), simulate(&p, 42).unwrap());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    params: SimulationParams,
+    rng: Rng,
+    n: usize,
+    v: Vec<f64>,
+    a: Vec<f64>,
+    i: Vec<f64>,
+    v_next: Vec<f64>,
+    a_next: Vec<f64>,
+    i_next: Vec<f64>,
+    jitter_row: Vec<f64>,
+    steps_done: usize,
+    growth_events: u64,
+    turing_activations: u64,
+    clamping_events: u64,
+}
+
+impl Simulation {
+    /// Validate `params` and draw the initial state from `default_rng(seed)`.
+    pub fn new(params: &SimulationParams, seed: u64) -> Result<Self> {
+        params.validate()?;
+        Self::with_rng(params, Rng::new(seed))
+    }
+
+    /// Validate `params` and draw the initial state from `rng` (which the simulation
+    /// then owns; see [`simulate_with_rng`] to keep using a shared generator).
+    pub fn with_rng(params: &SimulationParams, mut rng: Rng) -> Result<Self> {
+        params.validate()?;
+        let n = params.grid_size;
+        let cells = n * n;
+        let mut v = vec![0.0; cells];
+        rng.fill_normal(&mut v, -0.070, 0.005);
+        let (a, i) = if params.turing_enabled {
+            let mut a = vec![0.0; cells];
+            let mut i = vec![0.0; cells];
+            rng.fill_uniform(&mut a, 0.0, 0.1);
+            rng.fill_uniform(&mut i, 0.0, 0.1);
+            (a, i)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let turing_cells = a.len();
+        Ok(Simulation {
+            params: params.clone(),
+            rng,
+            n,
+            v,
+            a,
+            i,
+            v_next: vec![0.0; cells],
+            a_next: vec![0.0; turing_cells],
+            i_next: vec![0.0; turing_cells],
+            jitter_row: if params.quantum_jitter {
+                vec![0.0; n]
+            } else {
+                Vec::new()
+            },
+            steps_done: 0,
+            growth_events: 0,
+            turing_activations: 0,
+            clamping_events: 0,
+        })
+    }
+
+    /// The parameters this simulation runs with.
+    pub fn params(&self) -> &SimulationParams {
+        &self.params
+    }
+
+    /// Steps completed so far.
+    pub fn steps_done(&self) -> usize {
+        self.steps_done
+    }
+
+    /// The current potential field (volts, row-major).
+    pub fn field(&self) -> &[f64] {
+        &self.v
+    }
+
+    /// Growth events so far.
+    pub fn growth_events(&self) -> u64 {
+        self.growth_events
+    }
+
+    /// Change the diffusion coefficient mid-run (steering); validated like a parameter.
+    pub fn set_alpha(&mut self, alpha: f64) -> Result<()> {
+        let p = SimulationParams {
+            alpha,
+            ..self.params.clone()
+        };
+        p.validate()?;
+        self.params = p;
+        Ok(())
+    }
+
+    /// Change the growth probability mid-run (steering); validated like a parameter.
+    pub fn set_spike_probability(&mut self, spike_probability: f64) -> Result<()> {
+        let p = SimulationParams {
+            spike_probability,
+            ..self.params.clone()
+        };
+        p.validate()?;
+        self.params = p;
+        Ok(())
+    }
+
+    /// Advance one step. Runs past `params.steps` are allowed (the stepper does not
+    /// stop by itself); an error is returned if the field stops being finite.
+    pub fn step(&mut self) -> Result<()> {
+        let n = self.n;
+        let p = &self.params;
+
+        // 1. Growth event.
+        if self.rng.random() < p.spike_probability {
+            let r = self.rng.integers(n as u64) as usize;
+            let c = self.rng.integers(n as u64) as usize;
+            self.v[r * n + c] += self.rng.normal(0.02, 0.005);
+            self.growth_events += 1;
+        }
+
+        let alpha = p.alpha;
+        let turing = p.turing_enabled;
+        let threshold = p.turing_threshold;
+        let jitter_scale = p.jitter_var.sqrt();
+        let jitter = p.quantum_jitter;
+        let mut activations = 0u64;
+        let mut clamped = 0u64;
+        let mut finite = true;
+
+        // 2–5 fused per row: every cell reads only the previous state, so the rows are
+        // independent; jitter draws stay in row-major order.
+        for r in 0..n {
+            let up = if r == 0 { n - 1 } else { r - 1 };
+            let down = if r + 1 == n { 0 } else { r + 1 };
+            let row = r * n..(r + 1) * n;
+            let vn = &mut self.v_next[row.clone()];
+            laplace_update(
+                vn,
+                &self.v[up * n..(up + 1) * n],
+                &self.v[row.clone()],
+                &self.v[down * n..(down + 1) * n],
+                alpha,
+            );
+            if turing {
+                let an = &mut self.a_next[row.clone()];
+                let inn = &mut self.i_next[row.clone()];
+                activations += turing_row(
+                    TuringRow {
+                        a_up: &self.a[up * n..(up + 1) * n],
+                        a: &self.a[row.clone()],
+                        a_down: &self.a[down * n..(down + 1) * n],
+                        i_up: &self.i[up * n..(up + 1) * n],
+                        i: &self.i[row.clone()],
+                        i_down: &self.i[down * n..(down + 1) * n],
+                    },
+                    an,
+                    inn,
+                    vn,
+                    threshold,
+                );
+            }
+            if jitter {
+                for z in self.jitter_row.iter_mut() {
+                    *z = self.rng.normal(0.0, jitter_scale);
+                }
+                for (v, z) in vn.iter_mut().zip(&self.jitter_row) {
+                    *v += *z;
+                }
+            }
+            for v in vn.iter_mut() {
+                let x = *v;
+                clamped += u64::from((x < V_MIN) | (x > V_MAX));
+                finite &= x.is_finite();
+                // NumPy's clip keeps NaN; so does this comparison chain.
+                *v = if x < V_MIN {
+                    V_MIN
+                } else if x > V_MAX {
+                    V_MAX
+                } else {
+                    x
+                };
+            }
+        }
+        std::mem::swap(&mut self.v, &mut self.v_next);
+        if turing {
+            std::mem::swap(&mut self.a, &mut self.a_next);
+            std::mem::swap(&mut self.i, &mut self.i_next);
+        }
+        self.turing_activations += activations;
+        self.clamping_events += clamped;
+        self.steps_done += 1;
+        if !finite {
+            return Err(CoreError::NonFinite {
+                step: self.steps_done,
+            });
+        }
+        Ok(())
+    }
+
+    /// Summary of the current state (what [`simulate`] returns after the last step).
+    pub fn summary(&self) -> SimulationResult {
+        let (lo, hi) = stats::min_max(&self.v);
+        let (activator_mean, inhibitor_mean) = if self.params.turing_enabled {
+            (stats::mean(&self.a), stats::mean(&self.i))
+        } else {
+            (0.0, 0.0)
+        };
+        SimulationResult {
+            grid_size: self.n,
+            steps: self.steps_done,
+            field: self.v.clone(),
+            growth_events: self.growth_events,
+            turing_activations: self.turing_activations,
+            clamping_events: self.clamping_events,
+            pot_min_mv: lo * 1000.0,
+            pot_max_mv: hi * 1000.0,
+            pot_mean_mv: stats::mean(&self.v) * 1000.0,
+            pot_std_mv: stats::std(&self.v) * 1000.0,
+            activator_mean,
+            inhibitor_mean,
+            fractal_dimension: crate::fractal::field_fractal_dimension(&self.v, self.n),
+        }
+    }
+
+    /// Take back the generator (after the run), e.g. to keep drawing from a shared
+    /// stream as the reference does.
+    pub fn into_rng(self) -> Rng {
+        self.rng
+    }
+}
+
+/// `out = mid + α·L` for one row with periodic columns; neighbours are added in the
+/// order up, down, left, right, then `− 4·mid`.
+#[inline(always)]
+fn laplace_update(out: &mut [f64], up: &[f64], mid: &[f64], down: &[f64], alpha: f64) {
+    let n = mid.len();
+    let cell = |j: usize, l: usize, r: usize| -> f64 {
+        let lap = up[j] + down[j] + mid[l] + mid[r] - 4.0 * mid[j];
+        mid[j] + alpha * lap
+    };
+    out[0] = cell(0, n - 1, 1);
+    // Interior: plain zipped slices so the loop vectorises.
+    for ((((o, &u), &d), (&l, &r)), &m) in out[1..n - 1]
+        .iter_mut()
+        .zip(&up[1..n - 1])
+        .zip(&down[1..n - 1])
+        .zip(mid[..n - 2].iter().zip(&mid[2..]))
+        .zip(&mid[1..n - 1])
+    {
+        let lap = u + d + l + r - 4.0 * m;
+        *o = m + alpha * lap;
+    }
+    out[n - 1] = cell(n - 1, n - 2, 0);
+}
+
+struct TuringRow<'a> {
+    a_up: &'a [f64],
+    a: &'a [f64],
+    a_down: &'a [f64],
+    i_up: &'a [f64],
+    i: &'a [f64],
+    i_down: &'a [f64],
+}
+
+#[inline(always)]
+fn lap_at(up: &[f64], mid: &[f64], down: &[f64], j: usize, l: usize, r: usize) -> f64 {
+    up[j] + down[j] + mid[l] + mid[r] - 4.0 * mid[j]
+}
+
+/// Activator–inhibitor update for one row; raises `v` where the new activator exceeds
+/// the threshold and returns how many cells did.
+#[inline(always)]
+fn turing_row(
+    t: TuringRow<'_>,
+    a_out: &mut [f64],
+    i_out: &mut [f64],
+    v: &mut [f64],
+    threshold: f64,
+) -> u64 {
+    let n = t.a.len();
+    let mut count = 0u64;
+    let mut cell = |j: usize, l: usize, r: usize| {
+        let la = lap_at(t.a_up, t.a, t.a_down, j, l, r);
+        let li = lap_at(t.i_up, t.i, t.i_down, j, l, r);
+        let a = t.a[j];
+        let i = t.i[j];
+        let a_new = a + D_A * la + R_A * (a * (1.0 - a) - i);
+        let i_new = i + D_I * li + R_I * (a_new - i);
+        let hit = a_new > threshold;
+        count += u64::from(hit);
+        if hit {
+            v[j] += TURING_INCREMENT;
+        }
+        a_out[j] = clip01(a_new);
+        i_out[j] = clip01(i_new);
+    };
+    cell(0, n - 1, 1);
+    for j in 1..n - 1 {
+        cell(j, j - 1, j + 1);
+    }
+    cell(n - 1, n - 2, 0);
+    count
+}
+
+#[inline(always)]
+fn clip01(x: f64) -> f64 {
+    if x < 0.0 {
+        0.0
+    } else if x > 1.0 {
+        1.0
+    } else {
+        x
+    }
+}
+
+/// Run a simulation from `default_rng(seed)`.
+pub fn simulate(params: &SimulationParams, seed: u64) -> Result<SimulationResult> {
+    let mut sim = Simulation::new(params, seed)?;
+    for _ in 0..params.steps {
+        sim.step()?;
+    }
+    Ok(sim.summary())
+}
+
+/// Run a simulation drawing from a shared generator, which is left positioned after
+/// the run's last draw (the reference's `simulate(rng, …)`).
+///
+/// ```
+/// use mfn_core::{field::{simulate, simulate_with_rng, SimulationParams}, rng::Rng};
+/// let p = SimulationParams { grid_size: 8, steps: 3, ..Default::default() };
+/// let mut rng = Rng::new(42);
+/// assert_eq!(simulate_with_rng(&p, &mut rng).unwrap(), simulate(&p, 42).unwrap());
+/// ```
+pub fn simulate_with_rng(params: &SimulationParams, rng: &mut Rng) -> Result<SimulationResult> {
+    params.validate()?;
+    let placeholder = Rng::new(0);
+    let mut sim = Simulation::with_rng(params, std::mem::replace(rng, placeholder))?;
+    let outcome = (0..params.steps).try_for_each(|_| sim.step());
+    let summary = sim.summary();
+    *rng = sim.into_rng();
+    outcome.map(|()| summary)
+}
+
+/// Run a simulation and keep the field after every step: `history[t]` is the state
+/// after step `t + 1` (T = `steps` frames).
+pub fn simulate_with_history(
+    params: &SimulationParams,
+    seed: u64,
+) -> Result<(SimulationResult, Vec<Vec<f64>>)> {
+    let mut sim = Simulation::new(params, seed)?;
+    let mut history = Vec::with_capacity(params.steps);
+    for _ in 0..params.steps {
+        sim.step()?;
+        history.push(sim.field().to_vec());
+    }
+    Ok((sim.summary(), history))
+}
+
+/// Simulate many seeds in parallel (rayon). Each run is independent, so the results are
+/// the same bytes as running them one at a time, in the order of `seeds`.
+pub fn simulate_many(params: &SimulationParams, seeds: &[u64]) -> Vec<Result<SimulationResult>> {
+    seeds.par_iter().map(|&s| simulate(params, s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(n: usize, steps: usize) -> SimulationResult {
+        let p = SimulationParams {
+            grid_size: n,
+            steps,
+            ..Default::default()
+        };
+        simulate(&p, 42).unwrap()
+    }
+
+    #[test]
+    fn golden_n8_steps3() {
+        let r = run(8, 3);
+        assert_eq!(r.growth_events, 2);
+        assert_eq!(stats::sum(&r.field), -4.416234402044351);
+        let (lo, hi) = stats::min_max(&r.field);
+        assert_eq!(lo, -0.07222537700526518);
+        assert_eq!(hi, -0.06258683108778136);
+        assert_eq!(
+            r.field[..3],
+            [-0.07031207471055746, -0.06955340557743396, -0.06921025934994618]
+        );
+    }
+
+    #[test]
+    fn golden_n16_steps10() {
+        let r = run(16, 10);
+        assert_eq!(r.growth_events, 1);
+        assert_eq!(stats::sum(&r.field), -17.959042582110875);
+        let (lo, hi) = stats::min_max(&r.field);
+        assert_eq!(lo, -0.07200391233595918);
+        assert_eq!(hi, -0.06880168739837775);
+    }
+
+    #[test]
+    fn golden_n64_steps64() {
+        let r = run(64, 64);
+        assert_eq!(r.growth_events, 14);
+        assert_eq!(r.pot_min_mv, -70.70938698488536);
+        assert_eq!(r.pot_max_mv, -67.30757873491174);
+        assert_eq!(r.pot_mean_mv, -70.03076248064738);
+        assert_eq!(r.pot_std_mv, 0.3302476077214526);
+    }
+
+    #[test]
+    fn alpha_above_cfl_is_rejected_naming_the_limit() {
+        let p = SimulationParams {
+            alpha: 0.3,
+            ..Default::default()
+        };
+        let e = simulate(&p, 1).unwrap_err();
+        assert_eq!(e.field(), Some("alpha"));
+        assert!(e.to_string().contains("0.25"));
+    }
+
+    #[test]
+    fn each_parameter_is_range_checked() {
+        let cases: Vec<(&str, SimulationParams)> = vec![
+            (
+                "grid_size",
+                SimulationParams {
+                    grid_size: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "grid_size",
+                SimulationParams {
+                    grid_size: MAX_GRID_SIZE + 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "steps",
+                SimulationParams {
+                    steps: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "alpha",
+                SimulationParams {
+                    alpha: 0.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "alpha",
+                SimulationParams {
+                    alpha: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "spike_probability",
+                SimulationParams {
+                    spike_probability: 1.5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "turing_threshold",
+                SimulationParams {
+                    turing_threshold: -0.1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "jitter_var",
+                SimulationParams {
+                    jitter_var: 0.02,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (field, p) in cases {
+            assert_eq!(p.validate().unwrap_err().field(), Some(field), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn shared_rng_continues_after_the_run() {
+        let p = SimulationParams {
+            grid_size: 8,
+            steps: 5,
+            quantum_jitter: true,
+            ..Default::default()
+        };
+        let mut a = Rng::new(9);
+        simulate_with_rng(&p, &mut a).unwrap();
+        let mut sim = Simulation::new(&p, 9).unwrap();
+        for _ in 0..5 {
+            sim.step().unwrap();
+        }
+        let mut b = sim.into_rng();
+        assert_eq!(a.next_u64(), b.next_u64());
+    }
+}
