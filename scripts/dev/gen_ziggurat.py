@@ -14,6 +14,7 @@ Usage: python3 scripts/dev/gen_ziggurat.py PATH/TO/numpy-X.Y.Z
 import pathlib
 import re
 import struct
+import subprocess
 import sys
 
 src = pathlib.Path(sys.argv[1]) / "numpy/random/src/distributions/ziggurat_constants.h"
@@ -65,4 +66,5 @@ pub(crate) static FI_BITS: [u64; 256] = [
 """
 dst = pathlib.Path(__file__).resolve().parents[2] / "crates/mfn-core/src/ziggurat_tables.rs"
 dst.write_text(out)
+subprocess.run(["rustfmt", "--edition", "2024", str(dst)], check=True)
 print("wrote", dst)

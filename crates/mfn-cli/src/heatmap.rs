@@ -4,7 +4,7 @@
 //! nearest-neighbour sampling so the image is at least [`MIN_FIELD_PX`] wide), then a
 //! vertical colour bar running from the field minimum (bottom) to its maximum (top),
 //! labelled in mV with a built-in 5×7 bitmap font. Colours come from a viridis-like
-//! perceptual map: [`VIRIDIS`] anchors with linear interpolation between them.
+//! perceptual map: nine anchors of matplotlib's viridis with linear interpolation between them.
 
 use std::io::BufWriter;
 use std::path::Path;
@@ -116,10 +116,15 @@ pub fn colormap(t: f64) -> [u8; 3] {
 /// # Panics
 /// If `field_v.len() != n * n` or `n == 0`.
 pub fn render(field_v: &[f64], n: usize) -> Image {
-    assert!(n > 0 && field_v.len() == n * n, "field must be n*n with n > 0");
+    assert!(
+        n > 0 && field_v.len() == n * n,
+        "field must be n*n with n > 0"
+    );
     let (lo, hi) = field_v
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let span = hi - lo;
 
     let scale = MIN_FIELD_PX.div_ceil(n).max(1);
@@ -136,7 +141,13 @@ pub fn render(field_v: &[f64], n: usize) -> Image {
     for (r, row) in field_v.chunks_exact(n).enumerate() {
         for (c, &v) in row.iter().enumerate() {
             let t = if span > 0.0 { (v - lo) / span } else { 0.5 };
-            img.fill_rect(MARGIN + c * scale, MARGIN + r * scale, scale, scale, colormap(t));
+            img.fill_rect(
+                MARGIN + c * scale,
+                MARGIN + r * scale,
+                scale,
+                scale,
+                colormap(t),
+            );
         }
     }
 

@@ -78,7 +78,10 @@ enum Grid {
     /// Already a mask (`|b1`).
     Bool(Vec<bool>),
     /// Numbers, with the threshold to use when none is given.
-    Numbers { values: Vec<f64>, default_threshold: f64 },
+    Numbers {
+        values: Vec<f64>,
+        default_threshold: f64,
+    },
 }
 
 impl NpyData {
@@ -143,7 +146,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
     let shape = header.shape;
     ensure!(
         shape.len() == 2,
-        "npy array has {} dimensions, expected 2 (shape {:?})",
+        "npy array must be 2-d, got {} dimensions (shape {:?})",
         shape.len(),
         shape
     );
@@ -188,9 +191,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<NpyArray> {
                 .map(|c| f32::from_le_bytes(c.try_into().expect("4-byte chunk")))
                 .collect(),
         ),
-        _ if header.descr.ends_with("b1") => {
-            NpyData::Bool(data.iter().map(|&b| b != 0).collect())
-        }
+        _ if header.descr.ends_with("b1") => NpyData::Bool(data.iter().map(|&b| b != 0).collect()),
         _ => NpyData::U8(data.to_vec()),
     };
     Ok(NpyArray { rows, cols, data })
@@ -234,8 +235,13 @@ pub fn write_field_npy(path: &Path, field: &[f64], n: usize) -> Result<()> {
         cols: n,
         data: NpyData::F64(field.to_vec()),
     };
-    std::fs::write(path, encode_npy(&array))
-        .map_err(|e| anyhow!("field-out: cannot write '{}': {}", path.display(), io_reason(&e)))
+    std::fs::write(path, encode_npy(&array)).map_err(|e| {
+        anyhow!(
+            "field-out: cannot write '{}': {}",
+            path.display(),
+            io_reason(&e)
+        )
+    })
 }
 
 /// Read `path` (`.npy`, PNG or CSV) and binarise it into a square mask.
@@ -244,7 +250,10 @@ pub fn write_field_npy(path: &Path, field: &[f64], n: usize) -> Result<()> {
 /// boolean arrays. Errors start with `input:` and name the file.
 pub fn load_mask(path: &Path, threshold: Option<f64>) -> Result<Mask> {
     if let Some(t) = threshold {
-        ensure!(t.is_finite(), "threshold = {t} is out of range: must be a finite number");
+        ensure!(
+            t.is_finite(),
+            "threshold = {t} is out of range: must be a finite number"
+        );
     }
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow!("input: cannot read '{}': {}", path.display(), io_reason(&e)))?;
@@ -279,7 +288,9 @@ fn read_grid(bytes: &[u8]) -> Result<(usize, usize, Grid)> {
         let grid = match array.data {
             NpyData::Bool(cells) => Grid::Bool(cells),
             NpyData::U8(v) => numbers(v.into_iter().map(f64::from).collect(), GREY_THRESHOLD),
-            NpyData::I64(v) => numbers(v.into_iter().map(|x| x as f64).collect(), FIELD_THRESHOLD_V),
+            NpyData::I64(v) => {
+                numbers(v.into_iter().map(|x| x as f64).collect(), FIELD_THRESHOLD_V)
+            }
             NpyData::F32(v) => {
                 let values: Vec<f64> = v.into_iter().map(f64::from).collect();
                 check_finite(&values, cols)?;
@@ -370,7 +381,9 @@ pub fn parse_csv(text: &str) -> Result<(usize, usize, Vec<f64>)> {
 pub fn read_png_grey(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().map_err(|e| anyhow!("invalid png: {e}"))?;
+    let mut reader = decoder
+        .read_info()
+        .map_err(|e| anyhow!("invalid png: {e}"))?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| anyhow!("png image is too large"))?;
@@ -450,7 +463,9 @@ fn parse_header(text: &str) -> Result<Header> {
         match (key.as_str(), it.next()) {
             ("descr", Some(Token::Str(s))) => descr = Some(s),
             ("descr", Some(Token::Punct('['))) => {
-                bail!("structured npy dtypes are not supported (supported: <f8, <f4, |b1, |u1, <i8)")
+                bail!(
+                    "structured npy dtypes are not supported (supported: <f8, <f4, |b1, |u1, <i8)"
+                )
             }
             ("fortran_order", Some(Token::Word(w))) => {
                 fortran_order = Some(match w.as_str() {
@@ -547,9 +562,17 @@ mod tests {
 
     #[test]
     fn npy_round_trips_every_dtype() {
-        round_trip(NpyData::F64(vec![-0.07, 1.5, f64::MIN_POSITIVE, -0.0, 3.0, 1e300]), 2, 3);
+        round_trip(
+            NpyData::F64(vec![-0.07, 1.5, f64::MIN_POSITIVE, -0.0, 3.0, 1e300]),
+            2,
+            3,
+        );
         round_trip(NpyData::F32(vec![1.0, -2.5, 0.125, 7.0]), 2, 2);
-        round_trip(NpyData::Bool(vec![true, false, false, true, true, false]), 3, 2);
+        round_trip(
+            NpyData::Bool(vec![true, false, false, true, true, false]),
+            3,
+            2,
+        );
         round_trip(NpyData::U8(vec![0, 127, 128, 255]), 1, 4);
         round_trip(NpyData::I64(vec![i64::MIN, -1, 0, i64::MAX]), 4, 1);
         round_trip(NpyData::F64(vec![]), 0, 5);
@@ -594,11 +617,26 @@ mod tests {
     #[test]
     fn npy_rejects_what_it_cannot_read() {
         let cases = [
-            ("{'descr': '<f8', 'fortran_order': True, 'shape': (1, 1), }", "fortran_order"),
-            ("{'descr': '>f8', 'fortran_order': False, 'shape': (1, 1), }", "dtype '>f8'"),
-            ("{'descr': '<c16', 'fortran_order': False, 'shape': (1, 1), }", "dtype '<c16'"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", "2 dimensions"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", "needs 32"),
+            (
+                "{'descr': '<f8', 'fortran_order': True, 'shape': (1, 1), }",
+                "fortran_order",
+            ),
+            (
+                "{'descr': '>f8', 'fortran_order': False, 'shape': (1, 1), }",
+                "dtype '>f8'",
+            ),
+            (
+                "{'descr': '<c16', 'fortran_order': False, 'shape': (1, 1), }",
+                "dtype '<c16'",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }",
+                "must be 2-d",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
+                "needs 32",
+            ),
             ("{'descr': '<f8', 'shape': (1, 1), }", "malformed"),
         ];
         for (header, needle) in cases {
@@ -628,11 +666,17 @@ mod tests {
 
     #[test]
     fn default_thresholds() {
-        let Grid::Numbers { default_threshold, .. } = numbers(vec![0.0, 1.0], -0.06) else {
+        let Grid::Numbers {
+            default_threshold, ..
+        } = numbers(vec![0.0, 1.0], -0.06)
+        else {
             unreachable!()
         };
         assert_eq!(default_threshold, 0.5);
-        let Grid::Numbers { default_threshold, .. } = numbers(vec![-0.07, 1.0], -0.06) else {
+        let Grid::Numbers {
+            default_threshold, ..
+        } = numbers(vec![-0.07, 1.0], -0.06)
+        else {
             unreachable!()
         };
         assert_eq!(default_threshold, -0.06);

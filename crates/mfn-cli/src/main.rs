@@ -8,11 +8,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mfn_cli::commands::{aggregate, features, fractal, ifs, nernst, simulate, validate};
 use mfn_cli::commands::{
     aggregate::AggregateArgs, features::FeaturesArgs, fractal::FractalArgs, ifs::IfsArgs,
     nernst::NernstArgs, simulate::SimulateArgs, validate::ValidateArgs,
 };
-use mfn_cli::commands::{aggregate, features, fractal, ifs, nernst, simulate, validate};
 use mfn_cli::output::{self, Format};
 
 /// Exit code for bad input and every other failure.
@@ -20,7 +20,7 @@ const EXIT_ERROR: u8 = 2;
 
 /// MyceliumFractalNet: field simulation, fractal analysis and validation.
 #[derive(Debug, Parser)]
-#[command(name = "mfn", version, about, propagate_version = true)]
+#[command(name = "mfn", version, propagate_version = true)]
 struct Cli {
     /// Output format [default: table on a terminal, json otherwise]
     #[arg(long, global = true, value_enum)]

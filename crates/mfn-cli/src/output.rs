@@ -10,8 +10,8 @@ use std::fmt;
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// How a report is printed.
@@ -105,7 +105,8 @@ pub fn render<T: Serialize>(report: &T, format: Format) -> Result<String> {
     match format {
         Format::Json => Ok(json + "\n"),
         Format::Table => {
-            let node: Node = serde_json::from_str(&json).context("output: cannot re-read report")?;
+            let node: Node =
+                serde_json::from_str(&json).context("output: cannot re-read report")?;
             let mut rows = Vec::new();
             flatten("", &node, &mut rows);
             Ok(table(&rows))

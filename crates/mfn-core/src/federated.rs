@@ -152,7 +152,10 @@ pub fn krum_select(gradients: &[&[f64]], f: usize) -> Result<usize> {
     if n <= 2 * f + 2 {
         return Err(CoreError::invalid(
             "gradients",
-            format!("krum needs more than 2f + 2 = {} gradients, got {n}", 2 * f + 2),
+            format!(
+                "krum needs more than 2f + 2 = {} gradients, got {n}",
+                2 * f + 2
+            ),
         ));
     }
     Ok(krum_index(gradients, f))

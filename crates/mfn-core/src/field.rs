@@ -196,6 +196,8 @@ pub struct Simulation {
     a_next: Vec<f64>,
     i_next: Vec<f64>,
     jitter_row: Vec<f64>,
+    lap_a: Vec<f64>,
+    lap_i: Vec<f64>,
     steps_done: usize,
     growth_events: u64,
     turing_activations: u64,
@@ -242,6 +244,8 @@ impl Simulation {
             } else {
                 Vec::new()
             },
+            lap_a: vec![0.0; n],
+            lap_i: vec![0.0; n],
             steps_done: 0,
             growth_events: 0,
             turing_activations: 0,
@@ -323,14 +327,19 @@ impl Simulation {
             let vn = &mut self.v_next[row.clone()];
             laplace_update(
                 vn,
+                &mut self.lap_a,
                 &self.v[up * n..(up + 1) * n],
                 &self.v[row.clone()],
                 &self.v[down * n..(down + 1) * n],
                 alpha,
             );
             if turing {
-                let an = &mut self.a_next[row.clone()];
-                let inn = &mut self.i_next[row.clone()];
+                let out = TuringOut {
+                    a: &mut self.a_next[row.clone()],
+                    i: &mut self.i_next[row.clone()],
+                    la: &mut self.lap_a,
+                    li: &mut self.lap_i,
+                };
                 activations += turing_row(
                     TuringRow {
                         a_up: &self.a[up * n..(up + 1) * n],
@@ -340,8 +349,7 @@ impl Simulation {
                         i: &self.i[row.clone()],
                         i_down: &self.i[down * n..(down + 1) * n],
                     },
-                    an,
-                    inn,
+                    out,
                     vn,
                     threshold,
                 );
@@ -356,16 +364,10 @@ impl Simulation {
             }
             for v in vn.iter_mut() {
                 let x = *v;
-                clamped += u64::from((x < V_MIN) | (x > V_MAX));
+                clamped += u64::from(!(V_MIN..=V_MAX).contains(&x) && !x.is_nan());
                 finite &= x.is_finite();
-                // NumPy's clip keeps NaN; so does this comparison chain.
-                *v = if x < V_MIN {
-                    V_MIN
-                } else if x > V_MAX {
-                    V_MAX
-                } else {
-                    x
-                };
+                // Like NumPy's clip, `clamp` keeps NaN (caught by `finite` above).
+                *v = x.clamp(V_MIN, V_MAX);
             }
         }
         std::mem::swap(&mut self.v, &mut self.v_next);
@@ -416,17 +418,14 @@ impl Simulation {
     }
 }
 
-/// `out = mid + α·L` for one row with periodic columns; neighbours are added in the
+/// `out[j] = L(u)[row, j]` for one row with periodic columns: neighbours added in the
 /// order up, down, left, right, then `− 4·mid`.
 #[inline(always)]
-fn laplace_update(out: &mut [f64], up: &[f64], mid: &[f64], down: &[f64], alpha: f64) {
+fn lap_row(out: &mut [f64], up: &[f64], mid: &[f64], down: &[f64]) {
     let n = mid.len();
-    let cell = |j: usize, l: usize, r: usize| -> f64 {
-        let lap = up[j] + down[j] + mid[l] + mid[r] - 4.0 * mid[j];
-        mid[j] + alpha * lap
-    };
-    out[0] = cell(0, n - 1, 1);
-    // Interior: plain zipped slices so the loop vectorises.
+    let (out, up, down) = (&mut out[..n], &up[..n], &down[..n]);
+    out[0] = up[0] + down[0] + mid[n - 1] + mid[1] - 4.0 * mid[0];
+    // Interior: zipped slices without index arithmetic, so the loop vectorises.
     for ((((o, &u), &d), (&l, &r)), &m) in out[1..n - 1]
         .iter_mut()
         .zip(&up[1..n - 1])
@@ -434,10 +433,32 @@ fn laplace_update(out: &mut [f64], up: &[f64], mid: &[f64], down: &[f64], alpha:
         .zip(mid[..n - 2].iter().zip(&mid[2..]))
         .zip(&mid[1..n - 1])
     {
-        let lap = u + d + l + r - 4.0 * m;
-        *o = m + alpha * lap;
+        *o = u + d + l + r - 4.0 * m;
     }
-    out[n - 1] = cell(n - 1, n - 2, 0);
+    out[n - 1] = up[n - 1] + down[n - 1] + mid[n - 2] + mid[0] - 4.0 * mid[n - 1];
+}
+
+/// `out = mid + α·L(mid)` for one row, through the scratch row `lap`.
+#[inline(always)]
+fn laplace_update(
+    out: &mut [f64],
+    lap: &mut [f64],
+    up: &[f64],
+    mid: &[f64],
+    down: &[f64],
+    alpha: f64,
+) {
+    lap_row(lap, up, mid, down);
+    for ((o, &m), &l) in out.iter_mut().zip(mid).zip(lap.iter()) {
+        *o = m + alpha * l;
+    }
+}
+
+struct TuringOut<'a> {
+    a: &'a mut [f64],
+    i: &'a mut [f64],
+    la: &'a mut [f64],
+    li: &'a mut [f64],
 }
 
 struct TuringRow<'a> {
@@ -449,55 +470,37 @@ struct TuringRow<'a> {
     i_down: &'a [f64],
 }
 
-#[inline(always)]
-fn lap_at(up: &[f64], mid: &[f64], down: &[f64], j: usize, l: usize, r: usize) -> f64 {
-    up[j] + down[j] + mid[l] + mid[r] - 4.0 * mid[j]
-}
-
 /// Activator–inhibitor update for one row; raises `v` where the new activator exceeds
-/// the threshold and returns how many cells did.
+/// the threshold and returns how many cells did. `la`, `li` are scratch rows.
 #[inline(always)]
-fn turing_row(
-    t: TuringRow<'_>,
-    a_out: &mut [f64],
-    i_out: &mut [f64],
-    v: &mut [f64],
-    threshold: f64,
-) -> u64 {
-    let n = t.a.len();
+fn turing_row(t: TuringRow<'_>, out: TuringOut<'_>, v: &mut [f64], threshold: f64) -> u64 {
+    lap_row(out.la, t.a_up, t.a, t.a_down);
+    lap_row(out.li, t.i_up, t.i, t.i_down);
     let mut count = 0u64;
-    let mut cell = |j: usize, l: usize, r: usize| {
-        let la = lap_at(t.a_up, t.a, t.a_down, j, l, r);
-        let li = lap_at(t.i_up, t.i, t.i_down, j, l, r);
-        let a = t.a[j];
-        let i = t.i[j];
+    for ((((an, inn), vj), (&a, &i)), (&la, &li)) in out
+        .a
+        .iter_mut()
+        .zip(out.i.iter_mut())
+        .zip(v.iter_mut())
+        .zip(t.a.iter().zip(t.i))
+        .zip(out.la.iter().zip(out.li.iter()))
+    {
         let a_new = a + D_A * la + R_A * (a * (1.0 - a) - i);
         let i_new = i + D_I * li + R_I * (a_new - i);
         let hit = a_new > threshold;
         count += u64::from(hit);
-        if hit {
-            v[j] += TURING_INCREMENT;
-        }
-        a_out[j] = clip01(a_new);
-        i_out[j] = clip01(i_new);
-    };
-    cell(0, n - 1, 1);
-    for j in 1..n - 1 {
-        cell(j, j - 1, j + 1);
+        // A select, not `v + 0.0`: untouched cells keep every bit.
+        let raised = *vj + TURING_INCREMENT;
+        *vj = if hit { raised } else { *vj };
+        *an = clip01(a_new);
+        *inn = clip01(i_new);
     }
-    cell(n - 1, n - 2, 0);
     count
 }
 
 #[inline(always)]
 fn clip01(x: f64) -> f64 {
-    if x < 0.0 {
-        0.0
-    } else if x > 1.0 {
-        1.0
-    } else {
-        x
-    }
+    x.clamp(0.0, 1.0)
 }
 
 /// Run a simulation from `default_rng(seed)`.
@@ -572,7 +575,11 @@ mod tests {
         assert_eq!(hi, -0.06258683108778136);
         assert_eq!(
             r.field[..3],
-            [-0.07031207471055746, -0.06955340557743396, -0.06921025934994618]
+            [
+                -0.07031207471055746,
+                -0.06955340557743396,
+                -0.06921025934994618
+            ]
         );
     }
 

@@ -14,7 +14,8 @@
 //! The sizes reproduce the Python reference bit for bit, including its quirks:
 //!
 //! ```text
-//! max_box = min(min_box · 2^(num_scales−1), N/2 if N ≥ 4 else N)     (integer), or given
+//! max_box = min(min_box · 2^(num_scales−1), N/2 if N ≥ 4 else N)     (integer), raised
+//!           to min_box if smaller — or the given value (which must be ≥ min_box)
 //! y_i     = i · step + log10(min_box),  step = (log10 max_box − log10 min_box)/(k − 1)
 //! g_i     = 10^y_i, with g_0 = min_box and g_(k−1) = max_box exactly   (np.geomspace)
 //! sizes   = unique(truncate(g))                                        (sorted, deduped)
@@ -42,10 +43,8 @@
 //! ```
 
 use crate::error::{CoreError, Result, check_range_usize};
+use crate::field::V_THRESHOLD_ACTIVE;
 use crate::stats;
-
-/// Voltage above which (strictly) a cell counts as active, in volts (−60 mV).
-const ACTIVE_THRESHOLD_V: f64 = -0.060;
 
 /// Parameters of the box-counting estimate.
 ///
@@ -122,19 +121,17 @@ pub fn box_sizes(n: usize, params: &BoxCountParams) -> Result<Vec<usize>> {
     }
     check_range_usize("num_scales", params.num_scales, 2, 64)?;
     let max_box = match params.max_box {
+        Some(m) if m < params.min_box => {
+            return Err(CoreError::out_of_range(
+                "max_box",
+                m,
+                format!("must be >= min_box = {}", params.min_box),
+            ));
+        }
         Some(m) => m,
-        None => default_max_box(n, params.min_box, params.num_scales),
+        // As the reference: a default below min_box (tiny grids) is raised to min_box.
+        None => default_max_box(n, params.min_box, params.num_scales).max(params.min_box),
     };
-    if max_box < params.min_box {
-        return Err(CoreError::out_of_range(
-            "max_box",
-            max_box,
-            format!(
-                "must be >= min_box = {} (the default is min(min_box*2^(num_scales-1), n/2))",
-                params.min_box
-            ),
-        ));
-    }
     let mut sizes: Vec<usize> = geomspace(params.min_box as f64, max_box as f64, params.num_scales)
         .into_iter()
         // Truncation toward zero, as NumPy's `astype(int)`; `as` saturates.
@@ -150,7 +147,7 @@ pub fn box_sizes(n: usize, params: &BoxCountParams) -> Result<Vec<usize>> {
 /// [`box_sizes`].
 ///
 /// Errors: `mask` length ≠ `n²`, `n = 0`, `min_box = 0`, `num_scales` outside
-/// `[2, 64]`, `max_box < min_box`.
+/// `[2, 64]`, a given `max_box < min_box`.
 ///
 /// ```
 /// use mfn_core::fractal::{box_count, BoxCountParams};
@@ -180,7 +177,10 @@ pub fn box_count(mask: &[bool], n: usize, params: &BoxCountParams) -> Result<Fra
 pub fn box_count_sizes(mask: &[bool], n: usize, sizes: &[usize]) -> Result<FractalResult> {
     check_mask(mask, n)?;
     if sizes.is_empty() {
-        return Err(CoreError::invalid("sizes", "at least one box size is required"));
+        return Err(CoreError::invalid(
+            "sizes",
+            "at least one box size is required",
+        ));
     }
     if let Some(i) = sizes.iter().position(|&s| s == 0) {
         return Err(CoreError::invalid(
@@ -205,7 +205,7 @@ pub fn box_count_sizes(mask: &[bool], n: usize, sizes: &[usize]) -> Result<Fract
 /// assert!((mfn_core::fractal::field_fractal_dimension(&active, n) - 2.0).abs() < 0.02);
 /// ```
 pub fn field_fractal_dimension(field_v: &[f64], n: usize) -> f64 {
-    let mask: Vec<bool> = field_v.iter().map(|&v| v > ACTIVE_THRESHOLD_V).collect();
+    let mask: Vec<bool> = field_v.iter().map(|&v| v > V_THRESHOLD_ACTIVE).collect();
     box_count(&mask, n, &BoxCountParams::default())
         .map(|r| r.dimension)
         .unwrap_or(0.0)
@@ -273,10 +273,7 @@ fn occupied_boxes(mask: &[bool], n: usize, s: usize) -> u64 {
 }
 
 fn count_and_fit(mask: &[bool], n: usize, sizes: Vec<usize>) -> FractalResult {
-    let counts: Vec<u64> = sizes
-        .iter()
-        .map(|&s| occupied_boxes(mask, n, s))
-        .collect();
+    let counts: Vec<u64> = sizes.iter().map(|&s| occupied_boxes(mask, n, s)).collect();
     let (xs, ys): (Vec<f64>, Vec<f64>) = sizes
         .iter()
         .zip(&counts)
@@ -284,7 +281,8 @@ fn count_and_fit(mask: &[bool], n: usize, sizes: Vec<usize>) -> FractalResult {
         .map(|(&s, &c)| ((1.0 / s as f64).ln(), (c as f64).ln()))
         .unzip();
     let (dimension, r_squared) = match stats::linear_fit(&xs, &ys) {
-        Some((slope, _, r2)) => (slope, r2),
+        // R² of a least-squares line with intercept is in [0, 1]; clamp rounding.
+        Some((slope, _, r2)) => (slope, r2.clamp(0.0, 1.0)),
         None => (0.0, 0.0),
     };
     FractalResult {

@@ -169,11 +169,7 @@ pub fn generate_fractal_ifs(
 /// ```
 pub fn lyapunov_from_history(history: &[Vec<f64>], dt: f64) -> Result<f64> {
     if !(dt.is_finite() && dt > 0.0) {
-        return Err(CoreError::out_of_range(
-            "dt",
-            dt,
-            "must be finite and > 0",
-        ));
+        return Err(CoreError::out_of_range("dt", dt, "must be finite and > 0"));
     }
     if history.len() < 2 {
         return Err(CoreError::invalid(
@@ -189,10 +185,7 @@ pub fn lyapunov_from_history(history: &[Vec<f64>], dt: f64) -> Result<f64> {
         if frame.len() != cells {
             return Err(CoreError::invalid(
                 "history",
-                format!(
-                    "frame {t} has {} values, frame 0 has {cells}",
-                    frame.len()
-                ),
+                format!("frame {t} has {} values, frame 0 has {cells}", frame.len()),
             ));
         }
         if let Some(i) = frame.iter().position(|v| !v.is_finite()) {

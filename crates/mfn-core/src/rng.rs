@@ -161,8 +161,7 @@ impl Rng {
                         };
                     }
                 }
-            } else if (t.f[idx - 1] - t.f[idx]) * self.random() + t.f[idx] < (-0.5 * x * x).exp()
-            {
+            } else if (t.f[idx - 1] - t.f[idx]) * self.random() + t.f[idx] < (-0.5 * x * x).exp() {
                 return x;
             }
         }
@@ -180,7 +179,10 @@ impl Rng {
     /// # Panics
     /// If `n == 0` or `n > 2³²`; callers validate sizes first.
     pub fn integers(&mut self, n: u64) -> u64 {
-        assert!(n >= 1 && n <= 1 << 32, "integers(0, n) needs 1 <= n <= 2^32");
+        assert!(
+            (1..=1 << 32).contains(&n),
+            "integers(0, n) needs 1 <= n <= 2^32"
+        );
         let rng = n - 1; // NumPy works with the inclusive range
         if rng == 0 {
             return 0;
@@ -331,8 +333,8 @@ impl SeedSequence {
     }
 }
 
-const ZIG_R: f64 = 3.654_152_885_361_008_8;
-const ZIG_INV_R: f64 = 0.273_661_237_329_758_27;
+const ZIG_R: f64 = 3.654_152_885_361_009;
+const ZIG_INV_R: f64 = 0.273_661_237_329_758_3;
 
 struct Ziggurat {
     k: &'static [u64; 256],

@@ -34,7 +34,10 @@
 //! Determinism: weights are drawn as torch's `Linear` default,
 //! `U(−1/√fan_in, 1/√fan_in)` for weights and biases, from `Rng::new(seed + 0x1417)`;
 //! each epoch's batch order is a permutation from `Rng::new(seed + 0x5eed)`. The
-//! report is therefore the same bytes on every run and every thread count. The losses
+//! dataset simulations run in parallel from replayed generator states (see
+//! [`build_dataset`]) and the layers' products are summed in a fixed order whatever
+//! the thread count, so the report is the same bytes on every run and every thread
+//! count. The losses
 //! cannot match torch's (different initial weights and batch order); every other field
 //! matches the reference for the same seed.
 //!
@@ -57,12 +60,11 @@
 //! ```
 
 use candle_core::{D, Device, Tensor, Var};
-use candle_nn::{AdamW, Linear, Module, Optimizer, ParamsAdamW};
+use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result, check_range_usize};
-use crate::field::{SimulationParams, simulate_with_rng};
-use crate::fractal::field_fractal_dimension;
+use crate::field::{SimulationParams, SimulationResult, simulate_with_rng};
 use crate::ifs::generate_fractal_ifs;
 use crate::nernst::{FARADAY, GAS_CONSTANT, NernstParams, nernst_potential_mv, rt_over_f_mv};
 use crate::rng::Rng;
@@ -306,37 +308,129 @@ pub fn validate_pattern(cfg: &ValidationConfig) -> Result<ValidationReport> {
 }
 
 /// Build the 16-sample training set from `default_rng(cfg.seed)` (see the module
-/// docs); the samples share the generator, so they run in order.
+/// docs).
+///
+/// The samples share one generator, so the reference runs them in order. Which draws
+/// a simulation makes does not depend on the field values, only on the parameters
+/// and the draws themselves, so a cheap replay of the draws alone (no field
+/// arithmetic) finds where each simulation starts; the 16 simulations then run in
+/// parallel. Every simulation's generator is checked against the replay when it
+/// ends, and on any difference the samples are recomputed one after another, so the
+/// result is always that of the sequential definition.
 pub fn build_dataset(cfg: &ValidationConfig) -> Result<Dataset> {
     cfg.validate()?;
     let params = cfg.simulation_params();
-    let n = cfg.grid_size;
-    let mut rng = Rng::new(cfg.seed);
-    let mut ds = Dataset {
-        x: Vec::with_capacity(DATASET_SIZE),
-        y: Vec::with_capacity(DATASET_SIZE),
-        pot_min_mv: f64::INFINITY,
-        pot_max_mv: f64::NEG_INFINITY,
-        lyapunov: Vec::with_capacity(DATASET_SIZE),
+    let samples = match simulate_samples_parallel(cfg.seed, &params)? {
+        Some(samples) => samples,
+        None => simulate_samples_sequential(cfg.seed, &params)?,
     };
-    for _ in 0..DATASET_SIZE {
-        let sim = simulate_with_rng(&params, &mut rng)?;
-        let v = &sim.field;
-        let (lo, hi) = stats::min_max(v);
-        let x = [
-            field_fractal_dimension(v, n),
-            stats::mean(v) * 10.0,
-            stats::std(v) * 10.0,
-            hi * 10.0,
-        ];
-        ds.y.push(0.5 * x[0] + 0.2 * x[1] - 0.1 * x[2]);
-        ds.x.push(x);
-        ds.pot_min_mv = ds.pot_min_mv.min(lo * 1000.0);
-        ds.pot_max_mv = ds.pot_max_mv.max(hi * 1000.0);
-        ds.lyapunov
-            .push(generate_fractal_ifs(&mut rng, IFS_POINTS, IFS_TRANSFORMS)?.lyapunov);
+    Ok(Dataset::from_samples(samples))
+}
+
+/// A simulated field and the Lyapunov exponent of the IFS drawn after it.
+struct Sample {
+    sim: SimulationResult,
+    lyapunov: f64,
+}
+
+impl Dataset {
+    fn from_samples(samples: Vec<Sample>) -> Self {
+        let mut ds = Dataset {
+            x: Vec::with_capacity(samples.len()),
+            y: Vec::with_capacity(samples.len()),
+            pot_min_mv: f64::INFINITY,
+            pot_max_mv: f64::NEG_INFINITY,
+            lyapunov: Vec::with_capacity(samples.len()),
+        };
+        for Sample { sim, lyapunov } in samples {
+            let v = &sim.field;
+            let (lo, hi) = stats::min_max(v);
+            let x = [
+                // The summary's dimension is `field_fractal_dimension(v, n)`.
+                sim.fractal_dimension,
+                stats::mean(v) * 10.0,
+                stats::std(v) * 10.0,
+                hi * 10.0,
+            ];
+            ds.y.push(0.5 * x[0] + 0.2 * x[1] - 0.1 * x[2]);
+            ds.x.push(x);
+            ds.pot_min_mv = ds.pot_min_mv.min(lo * 1000.0);
+            ds.pot_max_mv = ds.pot_max_mv.max(hi * 1000.0);
+            ds.lyapunov.push(lyapunov);
+        }
+        ds
     }
-    Ok(ds)
+}
+
+/// The samples by definition: simulation, IFS, simulation, IFS, … on one generator.
+fn simulate_samples_sequential(seed: u64, params: &SimulationParams) -> Result<Vec<Sample>> {
+    let mut rng = Rng::new(seed);
+    (0..DATASET_SIZE)
+        .map(|_| {
+            let sim = simulate_with_rng(params, &mut rng)?;
+            let lyapunov = generate_fractal_ifs(&mut rng, IFS_POINTS, IFS_TRANSFORMS)?.lyapunov;
+            Ok(Sample { sim, lyapunov })
+        })
+        .collect()
+}
+
+/// The same samples with the simulations in parallel, or `None` if a simulation's
+/// draws differ from the replay (or a simulation fails: the sequential run then
+/// reports the error the definition gives). Each simulation starts as soon as the
+/// replay has found its starting point, so the replay overlaps the simulations.
+fn simulate_samples_parallel(seed: u64, params: &SimulationParams) -> Result<Option<Vec<Sample>>> {
+    let mut slots: Vec<Option<Sample>> = (0..DATASET_SIZE).map(|_| None).collect();
+    rayon::scope(|scope| -> Result<()> {
+        let mut rng = Rng::new(seed);
+        for slot in slots.iter_mut() {
+            let mut sim_rng = rng.clone();
+            skip_simulation_draws(&mut rng, params);
+            let end = rng.clone();
+            let lyapunov = generate_fractal_ifs(&mut rng, IFS_POINTS, IFS_TRANSFORMS)?.lyapunov;
+            scope.spawn(move |_| {
+                *slot = simulate_with_rng(params, &mut sim_rng)
+                    .ok()
+                    .filter(|_| same_stream(&sim_rng, &end))
+                    .map(|sim| Sample { sim, lyapunov });
+            });
+        }
+        Ok(())
+    })?;
+    Ok(slots.into_iter().collect())
+}
+
+/// Advance `rng` past the draws of one [`simulate_with_rng`] run (SCIENCE.md §2):
+/// the initial field, the initial activator and inhibitor, then per step the growth
+/// draw (and its cell and amplitude) and the jitter.
+fn skip_simulation_draws(rng: &mut Rng, p: &SimulationParams) {
+    let n = p.grid_size;
+    let cells = n * n;
+    for _ in 0..cells {
+        rng.standard_normal();
+    }
+    if p.turing_enabled {
+        for _ in 0..2 * cells {
+            rng.random();
+        }
+    }
+    for _ in 0..p.steps {
+        if rng.random() < p.spike_probability {
+            rng.integers(n as u64);
+            rng.integers(n as u64);
+            rng.standard_normal();
+        }
+        if p.quantum_jitter {
+            for _ in 0..cells {
+                rng.standard_normal();
+            }
+        }
+    }
+}
+
+/// Whether two generators are in the same state (and so produce the same stream).
+fn same_stream(a: &Rng, b: &Rng) -> bool {
+    // `Rng` has no `PartialEq`; its `Debug` output is its complete state.
+    format!("{a:?}") == format!("{b:?}")
 }
 
 /// What the report takes from the example run.
@@ -353,7 +447,8 @@ fn example_run(cfg: &ValidationConfig) -> Result<Example> {
     let sim = simulate_with_rng(&cfg.simulation_params(), &mut rng)?;
     let ifs = generate_fractal_ifs(&mut rng, IFS_POINTS, IFS_TRANSFORMS)?;
     Ok(Example {
-        fractal_dim: field_fractal_dimension(&sim.field, cfg.grid_size),
+        // The summary's dimension is `field_fractal_dimension(field, n)`.
+        fractal_dim: sim.fractal_dimension,
         growth_events: sim.growth_events,
         lyapunov: ifs.lyapunov,
     })
@@ -404,6 +499,32 @@ fn train(cfg: &ValidationConfig, ds: &Dataset) -> candle_core::Result<(f32, f32)
     Ok((first.unwrap_or(f32::NAN), last))
 }
 
+/// A fully connected layer `y = x·Wᵀ + b` over the last dimension (torch's `Linear`).
+struct Linear {
+    /// `fan_out × fan_in`.
+    weight: Tensor,
+    /// `fan_out`.
+    bias: Tensor,
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        mul_t(x, &self.weight)?.broadcast_add(&self.bias)
+    }
+}
+
+/// `a·bᵀ` over the last dimension, `[…, m, k] × [… , n, k] → […, m, n]` (leading
+/// dimensions broadcast), as a broadcast product summed over `k`.
+///
+/// Not `matmul`: candle 0.11's CPU matmul asks for the machine's thread count on every
+/// call, and unless `RAYON_NUM_THREADS` is set that parses `/proc/cpuinfo` (~50 µs),
+/// which for these tiny products costs five times the whole training otherwise does.
+fn mul_t(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    let a = a.unsqueeze(a.rank() - 1)?;
+    let b = b.unsqueeze(b.rank() - 2)?;
+    a.broadcast_mul(&b)?.sum(D::Minus1)
+}
+
 /// `Linear(fan_in, fan_out)` initialised as torch's default,
 /// `U(−1/√fan_in, 1/√fan_in)` for the weight (row-major, `fan_out × fan_in`) and then
 /// the bias; its two parameters are appended to `vars`.
@@ -422,7 +543,10 @@ fn linear(
     };
     let w = Var::from_vec(draw(fan_in * fan_out), (fan_out, fan_in), device)?;
     let b = Var::from_vec(draw(fan_out), fan_out, device)?;
-    let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+    let layer = Linear {
+        weight: w.as_tensor().clone(),
+        bias: b.as_tensor().clone(),
+    };
     vars.push(w);
     vars.push(b);
     Ok(layer)
@@ -458,7 +582,7 @@ impl SparseAttention {
     fn weights(&self, h: &Tensor) -> candle_core::Result<Tensor> {
         let q = self.q.forward(h)?;
         let k = self.k.forward(h)?;
-        let scores = (q.matmul(&k.t()?)? * self.scale)?;
+        let scores = (mul_t(&q, &k)? * self.scale)?;
         sparse_softmax(&scores, self.top_k)
     }
 }
@@ -466,7 +590,8 @@ impl SparseAttention {
 impl Module for SparseAttention {
     /// `B×S×d → B×S×d`.
     fn forward(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        self.weights(h)?.matmul(&self.v.forward(h)?)
+        let v = self.v.forward(h)?;
+        mul_t(&self.weights(h)?, &v.transpose(1, 2)?)
     }
 }
 
@@ -535,6 +660,105 @@ impl Module for PatternModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sim_params(
+        n: usize,
+        steps: usize,
+        spike: f64,
+        turing: bool,
+        jitter: bool,
+    ) -> SimulationParams {
+        SimulationParams {
+            grid_size: n,
+            steps,
+            spike_probability: spike,
+            turing_enabled: turing,
+            quantum_jitter: jitter,
+            ..SimulationParams::default()
+        }
+    }
+
+    #[test]
+    fn replayed_draws_match_the_simulation() {
+        let cases = [
+            sim_params(64, 64, 0.25, true, false),
+            sim_params(7, 40, 1.0, true, false),
+            sim_params(5, 30, 0.5, false, false),
+            sim_params(6, 12, 0.9, true, true),
+            sim_params(4, 9, 0.0, false, true),
+        ];
+        for p in &cases {
+            for seed in [0, 1, 42, 12345] {
+                let mut sim = Rng::new(seed);
+                simulate_with_rng(p, &mut sim).unwrap();
+                let mut replay = Rng::new(seed);
+                skip_simulation_draws(&mut replay, p);
+                assert!(same_stream(&sim, &replay), "{p:?} seed {seed}");
+                assert_eq!(sim.next_u64(), replay.next_u64());
+                assert_eq!(sim.next_u32(), replay.next_u32());
+            }
+        }
+        assert!(!same_stream(&Rng::new(1), &Rng::new(2)));
+    }
+
+    #[test]
+    fn parallel_samples_equal_the_sequential_definition() {
+        for p in [
+            sim_params(16, 8, 0.25, true, false),
+            sim_params(9, 20, 1.0, false, true),
+        ] {
+            for seed in [3, 42] {
+                let par = simulate_samples_parallel(seed, &p)
+                    .unwrap()
+                    .expect("the replay matches the simulation");
+                let seq = simulate_samples_sequential(seed, &p).unwrap();
+                assert_eq!(par.len(), DATASET_SIZE);
+                for (a, b) in par.iter().zip(&seq) {
+                    assert_eq!(a.sim, b.sim);
+                    assert_eq!(a.lyapunov.to_bits(), b.lyapunov.to_bits());
+                }
+            }
+        }
+    }
+
+    fn random_tensor(rng: &mut Rng, shape: &[usize]) -> Tensor {
+        let len = shape.iter().product();
+        let data: Vec<f32> = (0..len).map(|_| rng.normal(0.0, 1.0) as f32).collect();
+        Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
+    }
+
+    fn assert_close(a: &Tensor, b: &Tensor) {
+        assert_eq!(a.dims(), b.dims());
+        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn mul_t_is_a_matmul_with_the_transpose() {
+        let mut rng = Rng::new(11);
+        // Linear on a sequence batch, on a plain batch, and the two attention products.
+        let x = random_tensor(&mut rng, &[3, 2, 5]);
+        let w = random_tensor(&mut rng, &[7, 5]);
+        let want = x.reshape((6, 5)).unwrap().matmul(&w.t().unwrap()).unwrap();
+        assert_close(&mul_t(&x, &w).unwrap(), &want.reshape((3, 2, 7)).unwrap());
+        let x2 = random_tensor(&mut rng, &[4, 5]);
+        assert_close(
+            &mul_t(&x2, &w).unwrap(),
+            &x2.matmul(&w.t().unwrap()).unwrap(),
+        );
+        let q = random_tensor(&mut rng, &[2, 6, 8]);
+        let k = random_tensor(&mut rng, &[2, 6, 8]);
+        assert_close(&mul_t(&q, &k).unwrap(), &q.matmul(&k.t().unwrap()).unwrap());
+        let v = random_tensor(&mut rng, &[2, 6, 8]);
+        let p = random_tensor(&mut rng, &[2, 6, 6]);
+        assert_close(
+            &mul_t(&p, &v.transpose(1, 2).unwrap()).unwrap(),
+            &p.matmul(&v).unwrap(),
+        );
+    }
 
     #[test]
     fn masked_positions_get_zero_weight() {

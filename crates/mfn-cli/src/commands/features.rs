@@ -15,6 +15,7 @@ use super::SimFlags;
 /// Flags of `mfn features`.
 #[derive(Debug, Clone, Args)]
 pub struct FeaturesArgs {
+    /// Seed and simulation parameters.
     #[command(flatten)]
     pub sim: SimFlags,
     /// Compute the features from every step's field, not only the final one

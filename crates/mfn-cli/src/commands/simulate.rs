@@ -27,6 +27,7 @@ const REPEAT_RANGE: (usize, usize) = (1, 1000);
 /// Flags of `mfn simulate`.
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
+    /// Seed and simulation parameters.
     #[command(flatten)]
     pub sim: SimFlags,
     /// Write a heatmap of the final field (PNG with a colour bar in mV) to FILE
