@@ -8,10 +8,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mfn_cli::commands::{aggregate, features, fractal, ifs, nernst, simulate, validate};
+use mfn_cli::commands::{aggregate, features, fractal, ifs, nernst, serve, simulate, validate};
 use mfn_cli::commands::{
     aggregate::AggregateArgs, features::FeaturesArgs, fractal::FractalArgs, ifs::IfsArgs,
-    nernst::NernstArgs, simulate::SimulateArgs, validate::ValidateArgs,
+    nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs, validate::ValidateArgs,
 };
 use mfn_cli::output::{self, Format};
 
@@ -52,10 +52,15 @@ enum Command {
     /// Pattern validation: dataset, model training and reference values
     #[command(allow_negative_numbers = true)]
     Validate(ValidateArgs),
+    /// Serve the gRPC API (health, reflection, TLS) and the HTTP probes until SIGTERM
+    Serve(ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Serve(args) = cli.command {
+        return serve::main(args);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -77,5 +82,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ifs(args) => output::print(&ifs::run(&args)?, format),
         Command::Aggregate(args) => output::print(&aggregate::run(&args)?, format),
         Command::Validate(args) => output::print(&validate::run(&args)?, format),
+        Command::Serve(_) => unreachable!("dispatched in main"),
     }
 }

@@ -12,6 +12,7 @@ pub mod features;
 pub mod fractal;
 pub mod ifs;
 pub mod nernst;
+pub mod serve;
 pub mod simulate;
 pub mod validate;
 

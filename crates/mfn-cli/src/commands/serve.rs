@@ -1,0 +1,150 @@
+//! `mfn serve`: the gRPC server (and the HTTP probes) on embedded defaults.
+//!
+//! Configuration comes from the environment and an optional TOML file
+//! (`MFN_CONFIG`, or `--config`); the flags here override both. An invalid
+//! configuration is reported in one line and exits with code 64 before any port is
+//! bound. SIGTERM or Ctrl-C drains the server (see `mfn_server::server`).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use mfn_server::config::{Environment, LogFormat, unknown_env_vars};
+use mfn_server::{EXIT_CONFIG, Listeners, ServerConfig};
+use tracing::{info, warn};
+
+/// Flags of `mfn serve` (each overrides its environment variable).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to bind [env: MFN_HOST; default 127.0.0.1 in dev, 0.0.0.0 otherwise]
+    #[arg(long, value_name = "IP")]
+    pub host: Option<String>,
+    /// gRPC port [env: MFN_GRPC_PORT or GRPC_PORT; default 50051]
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+    /// HTTP port for probes and the landing page [env: MFN_HTTP_PORT; default 8080]
+    #[arg(long, value_name = "PORT")]
+    pub http_port: Option<u16>,
+    /// TOML configuration file [env: MFN_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Run the server until SIGTERM/SIGINT; the process exit code.
+pub fn main(args: ServeArgs) -> ExitCode {
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    let overrides = [
+        ("MFN_HOST", args.host.clone()),
+        ("MFN_GRPC_PORT", args.grpc_port.map(|p| p.to_string())),
+        ("MFN_HTTP_PORT", args.http_port.map(|p| p.to_string())),
+        (
+            "MFN_CONFIG",
+            args.config.as_ref().map(|p| p.display().to_string()),
+        ),
+    ];
+    for (key, value) in overrides {
+        if let Some(v) = value {
+            // A flag replaces the variable and its GRPC_* alias.
+            if key == "MFN_GRPC_PORT" {
+                vars.remove("GRPC_PORT");
+            }
+            vars.insert(key.to_string(), v);
+        }
+    }
+    let config = match ServerConfig::from_env(&vars) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    init_tracing(&config);
+    for name in unknown_env_vars(&vars) {
+        warn!(variable = %name, "unknown MFN_* environment variable ignored (typo?)");
+    }
+    if let Err(e) = mfn_server::preflight(&config) {
+        return config_error(&e);
+    }
+    if config.env == Environment::Dev {
+        warn!(
+            "MFN_ENV=dev: authentication is OFF; any client that can reach {} may call the API",
+            config.host
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("mfn-io")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let listeners = match Listeners::bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                return fail(&format!(
+                    "cannot bind {} / {}: {e}",
+                    config.grpc_addr(),
+                    config.http_addr()
+                ));
+            }
+        };
+        info!(
+            grpc = %config.grpc_addr(),
+            http = %format!("http://{}/", config.http_addr()),
+            env = config.env.as_str(),
+            "starting mfn {}", env!("CARGO_PKG_VERSION")
+        );
+        match mfn_server::run(listeners, config, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.is_config() => config_error(&e),
+            Err(e) => fail(&e.to_string()),
+        }
+    })
+}
+
+fn config_error(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_CONFIG as u8)
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}
+
+/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Logs to stderr (stdout stays clean for tools), JSON or plain per `MFN_LOG_FORMAT`.
+fn init_tracing(config: &ServerConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Plain => builder.try_init(),
+    };
+}

@@ -1,0 +1,20 @@
+//! The MFN server: transports over the one service layer (`mfn-service`).
+//!
+//! - [`grpc`]: the four `mfn.v1` services, plus `grpc.health.v1` and reflection
+//!   (v1 and v1alpha), gzip/zstd, gRPC-Web;
+//! - [`http`]: probes and the landing page on the HTTP port;
+//! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
+//! - [`config`]: env > TOML file > defaults, validated before any port is bound;
+//! - [`server`]: [`run`] and the graceful shutdown sequence.
+//!
+//! The binary (`mfn serve`) parses flags, builds a [`ServerConfig`], binds
+//! [`Listeners`] and calls [`run`]; tests call the same `run` on port 0.
+
+pub mod config;
+pub mod grpc;
+pub mod http;
+pub mod server;
+pub mod tls;
+
+pub use config::{EXIT_CONFIG, ServerConfig};
+pub use server::{Listeners, ServerError, preflight, run, serve, service_config};

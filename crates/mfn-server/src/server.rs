@@ -1,0 +1,293 @@
+//! [`run`]: the whole server on listeners the caller bound, until `shutdown` resolves.
+//!
+//! Shutdown sequence (SERVICE.md "Graceful shutdown"):
+//! 1. health turns `NOT_SERVING` for every service, `/ready` turns false, and the
+//!    service layer refuses new work with `UNAVAILABLE`;
+//! 2. the listeners stop accepting and HTTP/2 `GOAWAY` is sent on open connections;
+//! 3. in-flight unary calls finish; streams end after their current frame with
+//!    `UNAVAILABLE`;
+//! 4. `run` returns once every connection is closed, or after
+//!    `MFN_SHUTDOWN_TIMEOUT_S`, whichever comes first (the latter is logged with the
+//!    number of calls cut off).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfn_proto::v1::mfn_features_service_server::MfnFeaturesServiceServer;
+use mfn_proto::v1::mfn_simulation_service_server::MfnSimulationServiceServer;
+use mfn_proto::v1::mfn_validation_service_server::MfnValidationServiceServer;
+use mfn_proto::v1::mycelium_service_server::MyceliumServiceServer;
+use mfn_proto::{FILE_DESCRIPTOR_SET, SERVICE_NAMES};
+use mfn_service::request::Limits;
+use mfn_service::{MfnService, ServiceConfig, ServiceError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::{info, warn};
+
+use crate::config::{AuthMode, ConfigError, ServerConfig};
+use crate::grpc::GrpcApi;
+use crate::http;
+use crate::tls::{self, TlsError, TlsReloader};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is invalid (exit code 64).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The TLS files could not be loaded (exit code 64).
+    #[error("invalid configuration: tls: {0}")]
+    Tls(#[from] TlsError),
+    /// The service layer could not be built.
+    #[error("service: {0}")]
+    Service(#[from] ServiceError),
+    /// A socket operation failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The gRPC transport failed.
+    #[error("grpc transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+impl ServerError {
+    /// Whether this is a configuration problem (the CLI exits with code 64).
+    pub fn is_config(&self) -> bool {
+        matches!(self, ServerError::Config(_) | ServerError::Tls(_))
+    }
+}
+
+/// The sockets the server serves on; bound by the caller so tests can use port 0.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC (and gRPC-Web).
+    pub grpc: TcpListener,
+    /// HTTP: probes and the landing page; `None` serves gRPC only.
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Bind the configured addresses.
+    pub async fn bind(config: &ServerConfig) -> std::io::Result<Self> {
+        let grpc = TcpListener::bind(config.grpc_addr()).await?;
+        let http = TcpListener::bind(config.http_addr()).await?;
+        Ok(Listeners {
+            grpc,
+            http: Some(http),
+        })
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> std::io::Result<SocketAddr> {
+        self.grpc.local_addr()
+    }
+
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Everything `run` checks before a port is bound: supported options and loadable
+/// TLS files. The CLI calls it first and exits with code 64 on error.
+pub fn preflight(config: &ServerConfig) -> Result<Option<Arc<TlsReloader>>, ServerError> {
+    if config.auth_mode != AuthMode::Off {
+        return Err(ConfigError {
+            key: "MFN_AUTH_MODE".into(),
+            message: format!(
+                "{} authentication is not available in this version of mfn; set MFN_AUTH_MODE=off (MFN_ENV=dev) and keep the server on a private network",
+                config.auth_mode.as_str()
+            ),
+        }
+        .into());
+    }
+    Ok(match &config.tls {
+        Some(t) => Some(Arc::new(TlsReloader::load(t)?)),
+        None => None,
+    })
+}
+
+/// The service layer's sizing from the server configuration.
+pub fn service_config(config: &ServerConfig) -> ServiceConfig {
+    ServiceConfig {
+        limits: Limits {
+            max_grid_size: config.max_grid_size,
+            max_steps: config.max_steps,
+            ..Limits::default()
+        },
+        workers: config.max_workers,
+        queue: config.compute_queue,
+        cache_entries: config.cache_entries,
+        cache_bytes: config.cache_bytes,
+    }
+}
+
+/// Serve gRPC (and the HTTP probes) on `listeners` until `shutdown` resolves, then
+/// drain as the module docs describe.
+pub async fn run(
+    listeners: Listeners,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let svc = MfnService::new(service_config(&config))?;
+    serve(listeners, config, svc, shutdown).await
+}
+
+/// [`run`] with a service layer built by the caller (tests keep a clone to read its
+/// counters). `svc` should be built from [`service_config`] of the same `config`.
+pub async fn serve(
+    listeners: Listeners,
+    config: ServerConfig,
+    svc: MfnService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let tls = preflight(&config)?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in std::iter::once("").chain(SERVICE_NAMES) {
+        health
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Service(ServiceError::internal(e)))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServerError::Service(ServiceError::internal(e)))?;
+
+    let api = GrpcApi::new(svc.clone());
+    let max_msg = config.max_message_size_bytes;
+    macro_rules! tuned {
+        ($server:expr) => {
+            $server
+                .max_decoding_message_size(max_msg)
+                .max_encoding_message_size(max_msg)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .send_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Zstd)
+        };
+    }
+
+    let grpc_addr = listeners.grpc.local_addr()?;
+    let router = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .http2_keepalive_interval(Some(config.keepalive_time))
+        .http2_keepalive_timeout(Some(config.keepalive_timeout))
+        .tcp_nodelay(true)
+        // gRPC-Web arrives over HTTP/1.1 from browsers.
+        .accept_http1(true)
+        // Browsers need CORS before they may read a gRPC-Web response.
+        .layer(cors(&config.cors_allowed_origins))
+        // Translates gRPC-Web to gRPC for the services below.
+        .layer(tonic_web::GrpcWebLayer::new())
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(tuned!(MfnSimulationServiceServer::new(api.clone())))
+        .add_service(tuned!(MfnFeaturesServiceServer::new(api.clone())))
+        .add_service(tuned!(MfnValidationServiceServer::new(api.clone())))
+        .add_service(tuned!(MyceliumServiceServer::new(api)));
+
+    // One signal fans out to the drain sequence, the listeners and the TLS watcher.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+
+    let grpc_task = match tls {
+        Some(reloader) => {
+            tokio::spawn(tls::watch(
+                reloader.clone(),
+                config.tls_reload_interval,
+                stopped(),
+            ));
+            let incoming = tls::incoming(listeners.grpc, reloader, stopped());
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped()))
+        }
+        None => {
+            let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped()))
+        }
+    };
+    let http_addr = listeners.http.as_ref().and_then(|l| l.local_addr().ok());
+    let http_task = listeners
+        .http
+        .map(|l| tokio::spawn(http::serve(l, svc.clone(), grpc_addr, stopped())));
+    info!(
+        grpc = %grpc_addr,
+        http = ?http_addr,
+        tls = config.tls.is_some(),
+        mtls = config.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
+        workers = svc.gate().workers(),
+        "mfn server ready"
+    );
+
+    shutdown.await;
+    info!("shutdown requested: draining");
+    for name in std::iter::once("").chain(SERVICE_NAMES) {
+        health
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    svc.begin_drain();
+    let _ = stop_tx.send(true);
+
+    let drained = async {
+        let grpc = grpc_task.await;
+        if let Some(h) = http_task {
+            let _ = h.await;
+        }
+        grpc
+    };
+    match tokio::time::timeout(config.shutdown_timeout, drained).await {
+        Ok(Ok(Ok(()))) => {
+            info!("drained; all connections closed");
+            Ok(())
+        }
+        Ok(Ok(Err(e))) => Err(e.into()),
+        Ok(Err(join)) => Err(ServerError::Service(ServiceError::internal(join))),
+        Err(_) => {
+            warn!(
+                timeout_s = config.shutdown_timeout.as_secs(),
+                active_streams = svc.stream_stats().active(),
+                running_jobs = svc.gate().stats().running(),
+                "shutdown timeout reached; closing remaining connections"
+            );
+            Ok(())
+        }
+    }
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([::http::Method::POST, ::http::Method::OPTIONS])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([
+            ::http::HeaderName::from_static("grpc-status"),
+            ::http::HeaderName::from_static("grpc-message"),
+            ::http::HeaderName::from_static("grpc-status-details-bin"),
+            ::http::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}

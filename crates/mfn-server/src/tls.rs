@@ -1,0 +1,750 @@
+//! TLS for the gRPC listener: TLS 1.3 only, through rustls with the ring provider, optional
+//! mutual TLS, and certificate hot reload.
+//!
+//! [`TlsReloader::load`] reads the PEM files named by [`TlsSettings`] and builds a
+//! `rustls::ServerConfig` that offers ALPN `h2` (gRPC) and `http/1.1` (gRPC-Web). When a
+//! client CA is configured, every client must present a certificate chained to it.
+//!
+//! Hot reload: [`watch`] calls [`TlsReloader::reload_if_changed`] every
+//! `MFN_TLS_RELOAD_INTERVAL_S`. When the content of any of the files changed, a new
+//! configuration is built and swapped in atomically; handshakes from then on use it, and
+//! established connections keep the configuration they were accepted with. A file that does
+//! not parse (for instance the certificate written before its key) leaves the previous
+//! certificates in service; the same broken content is reported once, and the next change
+//! is tried again.
+//!
+//! [`incoming`] turns a `TcpListener` into the stream of established TLS connections that
+//! `tonic`'s `serve_with_incoming_shutdown` expects. Each handshake runs in its own task with
+//! a [`HANDSHAKE_TIMEOUT`], so a slow or hostile client never holds up the accept loop.
+//!
+//! No process-wide crypto provider is installed; every configuration names ring explicitly.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hasher};
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use futures::Stream;
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::{debug, info, warn};
+
+use crate::config::TlsSettings;
+
+/// How long a client may take to complete the TLS handshake before it is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Protocols offered through ALPN: HTTP/2 for gRPC, HTTP/1.1 for gRPC-Web.
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// Established connections waiting for the server to pick them up.
+const ESTABLISHED_BACKLOG: usize = 64;
+
+/// Pause after an accept error that is not about a single connection (for instance too
+/// many open files), so that the loop does not spin while the condition lasts.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Shortest polling period of [`watch`].
+const MIN_WATCH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A certificate, key or CA file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A file is not valid PEM.
+    #[error("invalid pem in {}: {source}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: pem::Error,
+    },
+    /// The certificate or CA file holds no certificate.
+    #[error("no certificate found in {}", .0.display())]
+    NoCertificates(PathBuf),
+    /// The key file holds no private key.
+    #[error("no private key found in {}", .0.display())]
+    NoPrivateKey(PathBuf),
+    /// rustls rejected the certificates, for instance a key that does not match the
+    /// certificate.
+    #[error("tls configuration rejected: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The client CA file could not be turned into a client certificate verifier.
+    #[error("client certificate verifier: {0}")]
+    Verifier(String),
+}
+
+/// The current TLS server configuration, rebuilt when the certificate files change.
+pub struct TlsReloader {
+    settings: TlsSettings,
+    current: ArcSwap<ServerConfig>,
+    /// Fingerprint of the file contents last tried, whether or not they loaded.
+    seen: Mutex<Fingerprint>,
+}
+
+/// Content hashes of the certificate, key and client CA files.
+type Fingerprint = [u64; 3];
+
+/// The raw content of the configured files, read once so that the fingerprint and the
+/// configuration describe the same bytes.
+struct PemFiles {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    client_ca: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for TlsReloader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsReloader")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsReloader {
+    /// Reads the PEM files and builds the TLS 1.3 server configuration (ALPN `h2` and
+    /// `http/1.1`, ring provider); with a client CA, a verifier that requires a client
+    /// certificate chained to it.
+    pub fn load(settings: &TlsSettings) -> Result<Self, TlsError> {
+        let files = PemFiles::read(settings)?;
+        let config = build(settings, &files)?;
+        Ok(Self {
+            settings: settings.clone(),
+            current: ArcSwap::from_pointee(config),
+            seen: Mutex::new(files.fingerprint()),
+        })
+    }
+
+    /// An acceptor for the current certificates.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.current.load_full())
+    }
+
+    /// Re-reads the files and, if their content changed, swaps in a new configuration:
+    /// `Ok(true)` when swapped, `Ok(false)` when nothing changed. On an error the previous
+    /// configuration stays in service; the same broken content then yields `Ok(false)`
+    /// until the files change again. Established connections are never affected.
+    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+        // Held throughout, so that concurrent calls cannot swap in an older read.
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let files = PemFiles::read(&self.settings)?;
+        let fingerprint = files.fingerprint();
+        if fingerprint == *seen {
+            return Ok(false);
+        }
+        *seen = fingerprint;
+        let config = build(&self.settings, &files)?;
+        self.current.store(Arc::new(config));
+        Ok(true)
+    }
+}
+
+impl PemFiles {
+    fn read(settings: &TlsSettings) -> Result<Self, TlsError> {
+        Ok(Self {
+            cert: read(&settings.cert_path)?,
+            key: read(&settings.key_path)?,
+            client_ca: settings.client_ca_path.as_deref().map(read).transpose()?,
+        })
+    }
+
+    fn fingerprint(&self) -> Fingerprint {
+        let hash = |bytes: &[u8]| {
+            let mut hasher = DefaultHasher::new();
+            hasher.write(bytes);
+            hasher.finish()
+        };
+        [
+            hash(&self.cert),
+            hash(&self.key),
+            self.client_ca.as_deref().map_or(0, hash),
+        ]
+    }
+}
+
+/// Polls [`TlsReloader::reload_if_changed`] every `interval` until `shutdown` resolves;
+/// logs a reload at info and a failed reload at warn.
+pub async fn watch(
+    reloader: Arc<TlsReloader>,
+    interval: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let period = interval.max(MIN_WATCH_INTERVAL);
+    let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = ticks.tick() => {}
+        }
+        // File reads block; keep them off the async workers.
+        let task = Arc::clone(&reloader);
+        match tokio::task::spawn_blocking(move || task.reload_if_changed()).await {
+            Ok(Ok(true)) => info!(
+                cert = %reloader.settings.cert_path.display(),
+                "tls certificates reloaded"
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => warn!(
+                %error,
+                "tls certificate reload failed, still serving the previous certificates"
+            ),
+            Err(error) => warn!(%error, "tls certificate reload task failed"),
+        }
+    }
+}
+
+/// Accepts TCP connections from `listener`, runs each TLS handshake in its own task (with
+/// `TCP_NODELAY` and a [`HANDSHAKE_TIMEOUT`]) and yields the established streams. Failed
+/// handshakes are logged at debug and dropped; the stream never yields an error. It ends
+/// when `shutdown` resolves (pending handshakes are abandoned) or when it is dropped.
+///
+/// # Panics
+///
+/// When called outside a tokio runtime: the accept loop is a spawned task.
+pub fn incoming(
+    listener: TcpListener,
+    reloader: Arc<TlsReloader>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> impl Stream<Item = Result<TlsStream<TcpStream>, io::Error>> + Send + 'static {
+    let (established, stream) = mpsc::channel(ESTABLISHED_BACKLOG);
+    tokio::spawn(accept_loop(listener, reloader, shutdown, established));
+    ReceiverStream::new(stream)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    reloader: Arc<TlsReloader>,
+    shutdown: impl Future<Output = ()>,
+    established: mpsc::Sender<io::Result<TlsStream<TcpStream>>>,
+) {
+    let mut handshakes = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = established.closed() => break,
+            // Reap finished handshake tasks so the set does not grow.
+            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    handshakes.spawn(handshake(
+                        tcp,
+                        peer,
+                        reloader.acceptor(),
+                        established.clone(),
+                    ));
+                }
+                Err(error) if is_connection_error(&error) => {
+                    debug!(%error, "accept failed");
+                }
+                Err(error) => {
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                }
+            },
+        }
+    }
+    handshakes.shutdown().await;
+}
+
+async fn handshake(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    established: mpsc::Sender<io::Result<TlsStream<TcpStream>>>,
+) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        debug!(%peer, %error, "cannot set TCP_NODELAY");
+    }
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => {
+            if established.send(Ok(stream)).await.is_err() {
+                debug!(%peer, "server stopped listening, connection closed");
+            }
+        }
+        Ok(Err(error)) => debug!(%peer, %error, "tls handshake failed"),
+        Err(_) => debug!(%peer, "tls handshake timed out"),
+    }
+}
+
+/// Errors about one connection that vanished before it was accepted.
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn certificates(path: &Path, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| TlsError::Pem {
+            path: path.to_owned(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificates(path.to_owned()));
+    }
+    Ok(certs)
+}
+
+fn private_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|source| match source {
+        pem::Error::NoItemsFound => TlsError::NoPrivateKey(path.to_owned()),
+        source => TlsError::Pem {
+            path: path.to_owned(),
+            source,
+        },
+    })
+}
+
+fn build(settings: &TlsSettings, files: &PemFiles) -> Result<ServerConfig, TlsError> {
+    let certs = certificates(&settings.cert_path, &files.cert)?;
+    let key = private_key(&settings.key_path, &files.key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])?;
+    let builder = match (&settings.client_ca_path, &files.client_ca) {
+        (Some(path), Some(pem)) => {
+            let mut roots = RootCertStore::empty();
+            for ca in certificates(path, pem)? {
+                roots.add(ca).map_err(|e| {
+                    TlsError::Verifier(format!("invalid ca certificate in {}: {e}", path.display()))
+                })?;
+            }
+            // The builder's default: a client without a certificate is refused.
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key)?;
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use futures::StreamExt;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConfig, ProtocolVersion};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::oneshot;
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::client::TlsStream as ClientTlsStream;
+
+    /// Bounds every network step of a test so that a bug fails instead of hanging.
+    const STEP: Duration = Duration::from_secs(5);
+
+    /// A throwaway PKI: a CA, and leaf certificates signed by it written into a temp dir.
+    struct Pki {
+        dir: tempfile::TempDir,
+        ca: CertificateDer<'static>,
+        issuer: Issuer<'static, KeyPair>,
+    }
+
+    /// A leaf certificate and its key, as DER and PEM.
+    struct Leaf {
+        cert: CertificateDer<'static>,
+        cert_pem: String,
+        key: PrivateKeyDer<'static>,
+        key_pem: String,
+    }
+
+    impl Pki {
+        fn new() -> Self {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "mfn test ca");
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            let key = KeyPair::generate().unwrap();
+            let ca = params.self_signed(&key).unwrap();
+            let pki = Self {
+                dir: tempfile::tempdir().unwrap(),
+                ca: ca.der().clone(),
+                issuer: Issuer::new(params, key),
+            };
+            pki.write("ca.pem", &ca.pem());
+            pki
+        }
+
+        fn leaf(&self, purpose: ExtendedKeyUsagePurpose) -> Leaf {
+            let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+            let mut params = CertificateParams::new(names).unwrap();
+            params.distinguished_name.push(DnType::CommonName, "mfn");
+            params.extended_key_usages = vec![purpose];
+            let key = KeyPair::generate().unwrap();
+            let cert = params.signed_by(&key, &self.issuer).unwrap();
+            Leaf {
+                cert: cert.der().clone(),
+                cert_pem: cert.pem(),
+                key: PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+                key_pem: key.serialize_pem(),
+            }
+        }
+
+        /// A fresh server certificate written to `cert.pem` / `key.pem`.
+        fn server_leaf(&self) -> Leaf {
+            let leaf = self.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+            self.write("cert.pem", &leaf.cert_pem);
+            self.write("key.pem", &leaf.key_pem);
+            leaf
+        }
+
+        fn write(&self, name: &str, contents: &str) {
+            std::fs::write(self.path(name), contents).unwrap();
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+
+        fn settings(&self, mutual: bool) -> TlsSettings {
+            TlsSettings {
+                cert_path: self.path("cert.pem"),
+                key_path: self.path("key.pem"),
+                client_ca_path: mutual.then(|| self.path("ca.pem")),
+            }
+        }
+
+        fn client(&self, identity: Option<&Leaf>) -> TlsConnector {
+            self.client_with_versions(identity, &[&rustls::version::TLS13])
+        }
+
+        fn client_with_versions(
+            &self,
+            identity: Option<&Leaf>,
+            versions: &[&'static rustls::SupportedProtocolVersion],
+        ) -> TlsConnector {
+            let mut roots = RootCertStore::empty();
+            roots.add(self.ca.clone()).unwrap();
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let builder = ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(versions)
+                .unwrap()
+                .with_root_certificates(roots);
+            let mut config = match identity {
+                Some(leaf) => builder
+                    .with_client_auth_cert(vec![leaf.cert.clone()], leaf.key.clone_key())
+                    .unwrap(),
+                None => builder.with_no_client_auth(),
+            };
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            TlsConnector::from(Arc::new(config))
+        }
+    }
+
+    /// A TLS echo server over [`incoming`]; drop the sender to shut it down.
+    async fn echo_server(reloader: Arc<TlsReloader>) -> (SocketAddr, oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let mut connections = Box::pin(incoming(listener, reloader, async {
+            let _ = stopped.await;
+        }));
+        tokio::spawn(async move {
+            while let Some(connection) = connections.next().await {
+                let mut tls = connection.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    loop {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if tls.write_all(&buf[..n]).await.is_err()
+                                    || tls.flush().await.is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, stop)
+    }
+
+    async fn connect(
+        connector: &TlsConnector,
+        addr: SocketAddr,
+    ) -> io::Result<ClientTlsStream<TcpStream>> {
+        let tcp = TcpStream::connect(addr).await?;
+        let name = ServerName::try_from("localhost").unwrap();
+        tokio::time::timeout(STEP, connector.connect(name, tcp))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?
+    }
+
+    /// Sends `message` and reads the echo back.
+    async fn echo(stream: &mut ClientTlsStream<TcpStream>, message: &[u8]) -> io::Result<()> {
+        tokio::time::timeout(STEP, async {
+            stream.write_all(message).await?;
+            stream.flush().await?;
+            let mut back = vec![0u8; message.len()];
+            stream.read_exact(&mut back).await?;
+            assert_eq!(back, message);
+            Ok(())
+        })
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "echo timed out"))?
+    }
+
+    fn peer_certificate(stream: &ClientTlsStream<TcpStream>) -> CertificateDer<'static> {
+        stream.get_ref().1.peer_certificates().unwrap()[0]
+            .clone()
+            .into_owned()
+    }
+
+    #[tokio::test]
+    async fn handshake_negotiates_tls13_and_h2() {
+        let pki = Pki::new();
+        let leaf = pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (addr, _stop) = echo_server(reloader).await;
+
+        let mut stream = connect(&pki.client(None), addr).await.unwrap();
+        let (_, session) = stream.get_ref();
+        assert_eq!(session.protocol_version(), Some(ProtocolVersion::TLSv1_3));
+        assert_eq!(session.alpn_protocol(), Some(&b"h2"[..]));
+        assert_eq!(peer_certificate(&stream), leaf.cert);
+        echo(&mut stream, b"ping").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn tls12_clients_are_refused() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (addr, _stop) = echo_server(reloader).await;
+        let tls12 = pki.client_with_versions(None, &[&rustls::version::TLS12]);
+        assert!(connect(&tls12, addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(true)).unwrap());
+        let (addr, _stop) = echo_server(reloader).await;
+
+        // In TLS 1.3 the client may finish its side before the server refuses it, so the
+        // refusal can surface on the first read.
+        let anonymous = async {
+            let mut stream = connect(&pki.client(None), addr).await?;
+            echo(&mut stream, b"ping").await
+        };
+        assert!(anonymous.await.is_err());
+
+        // A certificate from another CA is refused as well.
+        let stranger = Pki::new().leaf(ExtendedKeyUsagePurpose::ClientAuth);
+        let impostor = async {
+            let mut stream = connect(&pki.client(Some(&stranger)), addr).await?;
+            echo(&mut stream, b"ping").await
+        };
+        assert!(impostor.await.is_err());
+
+        let client = pki.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+        let mut stream = connect(&pki.client(Some(&client)), addr).await.unwrap();
+        echo(&mut stream, b"ping").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reload_swaps_certificates_for_new_connections_only() {
+        let pki = Pki::new();
+        let old = pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (addr, _stop) = echo_server(Arc::clone(&reloader)).await;
+        let connector = pki.client(None);
+
+        let mut first = connect(&connector, addr).await.unwrap();
+        echo(&mut first, b"before").await.unwrap();
+        assert_eq!(peer_certificate(&first), old.cert);
+        assert!(!reloader.reload_if_changed().unwrap());
+
+        let new = pki.server_leaf();
+        assert_ne!(new.cert, old.cert);
+        assert!(reloader.reload_if_changed().unwrap());
+        assert!(!reloader.reload_if_changed().unwrap());
+
+        let mut second = connect(&connector, addr).await.unwrap();
+        assert_eq!(peer_certificate(&second), new.cert);
+        echo(&mut second, b"new").await.unwrap();
+        // The connection accepted before the reload still works.
+        echo(&mut first, b"after").await.unwrap();
+        assert_eq!(peer_certificate(&first), old.cert);
+    }
+
+    #[tokio::test]
+    async fn a_broken_reload_keeps_the_old_certificates() {
+        let pki = Pki::new();
+        let old = pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (addr, _stop) = echo_server(Arc::clone(&reloader)).await;
+        let connector = pki.client(None);
+
+        pki.write("cert.pem", "this is not a certificate\n");
+        let error = reloader.reload_if_changed().unwrap_err();
+        assert!(matches!(error, TlsError::NoCertificates(_)), "{error}");
+        assert!(error.to_string().contains("cert.pem"), "{error}");
+        // Reported once; the same broken content is not retried.
+        assert!(!reloader.reload_if_changed().unwrap());
+        let mut stream = connect(&connector, addr).await.unwrap();
+        assert_eq!(peer_certificate(&stream), old.cert);
+        echo(&mut stream, b"ping").await.unwrap();
+
+        // A certificate that does not match the key on disk is refused too.
+        let other = pki.leaf(ExtendedKeyUsagePurpose::ServerAuth);
+        pki.write("cert.pem", &other.cert_pem);
+        let error = reloader.reload_if_changed().unwrap_err();
+        assert!(matches!(error, TlsError::Rustls(_)), "{error}");
+        let stream = connect(&connector, addr).await.unwrap();
+        assert_eq!(peer_certificate(&stream), old.cert);
+
+        // Once the key follows, the pair loads.
+        pki.write("key.pem", &other.key_pem);
+        assert!(reloader.reload_if_changed().unwrap());
+        let stream = connect(&connector, addr).await.unwrap();
+        assert_eq!(peer_certificate(&stream), other.cert);
+    }
+
+    #[tokio::test]
+    async fn watch_picks_up_changes_and_stops_on_shutdown() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let watcher = tokio::spawn(watch(
+            Arc::clone(&reloader),
+            Duration::from_millis(20),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let (addr, _stop) = echo_server(Arc::clone(&reloader)).await;
+        let new = pki.server_leaf();
+        tokio::time::timeout(STEP, async {
+            loop {
+                let stream = connect(&pki.client(None), addr).await.unwrap();
+                if peer_certificate(&stream) == new.cert {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the watcher did not reload the certificate");
+        drop(stop);
+        tokio::time::timeout(STEP, watcher).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_silent_client_does_not_block_others() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (addr, _stop) = echo_server(reloader).await;
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let mut stream = connect(&pki.client(None), addr).await.unwrap();
+        echo(&mut stream, b"ping").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn incoming_ends_on_shutdown() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let mut connections = Box::pin(incoming(listener, reloader, async {
+            let _ = stopped.await;
+        }));
+        // A handshake still pending at shutdown is abandoned, not yielded.
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        drop(stop);
+        let end = tokio::time::timeout(STEP, connections.next())
+            .await
+            .unwrap();
+        assert!(end.is_none());
+        // The listener is closed.
+        tokio::time::timeout(STEP, async {
+            while TcpStream::connect(addr).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    #[test]
+    fn load_names_the_file_that_is_missing_or_empty() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let mut settings = pki.settings(true);
+        settings.client_ca_path = Some(pki.path("missing-ca.pem"));
+        let error = TlsReloader::load(&settings).unwrap_err();
+        assert!(matches!(error, TlsError::Io { .. }), "{error}");
+        assert!(error.to_string().contains("missing-ca.pem"), "{error}");
+
+        pki.write("empty.pem", "");
+        let mut settings = pki.settings(false);
+        settings.key_path = pki.path("empty.pem");
+        let error = TlsReloader::load(&settings).unwrap_err();
+        assert!(matches!(error, TlsError::NoPrivateKey(_)), "{error}");
+        assert!(error.to_string().contains("empty.pem"), "{error}");
+
+        pki.write(
+            "bad.pem",
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        );
+        let mut settings = pki.settings(false);
+        settings.cert_path = pki.path("bad.pem");
+        let error = TlsReloader::load(&settings).unwrap_err();
+        assert!(matches!(error, TlsError::Pem { .. }), "{error}");
+    }
+}

@@ -1,0 +1,588 @@
+//! [`MfnService`]: the operations every door calls.
+//!
+//! Each operation validates its request (limits before allocation), consults the result
+//! cache, runs the computation through the [`ComputeGate`] and returns a domain result
+//! plus [`Meta`]. Nothing here knows a transport.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mfn_core::features::{self, Features};
+use mfn_core::federated;
+use mfn_core::field::{self, SimulationResult};
+use mfn_core::nernst;
+use mfn_core::validation::{self, ValidationReport};
+use tokio::sync::watch;
+
+use crate::cache::{CacheStatus, ResultCache, Weigh};
+use crate::error::ServiceError;
+use crate::gate::{Admission, ComputeGate};
+use crate::request::{
+    AggregateRequest, FeaturesRequest, FeaturesSpec, Limits, NernstRequest, SimSpec,
+    SimulationRequest, ValidateRequest,
+};
+
+/// The server's version, reported in every `ResponseMeta`.
+pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How the service layer is sized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    /// Request limits.
+    pub limits: Limits,
+    /// Compute threads.
+    pub workers: usize,
+    /// Jobs that may wait for a compute thread.
+    pub queue: usize,
+    /// Cache entries (0 disables the cache).
+    pub cache_entries: usize,
+    /// Cache bytes (0 disables the cache).
+    pub cache_bytes: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        ServiceConfig {
+            limits: Limits::default(),
+            workers,
+            queue: 64,
+            cache_entries: 1024,
+            cache_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Per-request context from the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The client's request id, or a generated UUID.
+    pub request_id: String,
+}
+
+impl RequestContext {
+    /// Use the client's id when it sent a non-empty one, else generate one.
+    pub fn new(request_id: Option<&str>) -> Self {
+        let request_id = match request_id.map(str::trim) {
+            Some(id) if !id.is_empty() => id.chars().take(128).collect(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
+        RequestContext { request_id }
+    }
+}
+
+/// What every response reports besides its result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    /// Echoed or generated request id.
+    pub request_id: String,
+    /// Wall time spent in the service.
+    pub elapsed: Duration,
+    /// Whether the result came from the cache.
+    pub cache: CacheStatus,
+}
+
+impl Meta {
+    pub(crate) fn since(ctx: &RequestContext, start: Instant, cache: CacheStatus) -> Self {
+        Meta {
+            request_id: ctx.request_id.clone(),
+            elapsed: start.elapsed(),
+            cache,
+        }
+    }
+
+    /// The `ResponseMeta` map: `server_version`, `elapsed_ms`, `cache`.
+    pub fn entries(&self) -> [(&'static str, String); 3] {
+        [
+            ("server_version", SERVER_VERSION.to_string()),
+            (
+                "elapsed_ms",
+                format!("{:.3}", self.elapsed.as_secs_f64() * 1e3),
+            ),
+            ("cache", self.cache.as_str().to_string()),
+        ]
+    }
+}
+
+/// A simulation's result. `result.field` is empty unless the request asked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationOutput {
+    /// The validated request (seed and parameters after defaults).
+    pub spec: SimSpec,
+    /// Summary (and field, in volts, when requested).
+    pub result: Arc<SimulationResult>,
+}
+
+/// Features and the summary of the run they came from (without the field).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeaturesOutput {
+    /// The 18 features.
+    pub features: Features,
+    /// The run's summary; `field` is empty.
+    pub summary: SimulationResult,
+}
+
+/// A Nernst potential.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NernstOutput {
+    /// Potential, mV.
+    pub potential_mv: f64,
+    /// RT/F at the temperature used, mV.
+    pub rt_over_f_mv: f64,
+    /// Temperature used, K.
+    pub temperature_k: f64,
+}
+
+/// An aggregated gradient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateOutput {
+    /// The robust aggregate.
+    pub aggregated_gradient: Vec<f64>,
+    /// How many gradients came in.
+    pub num_input_gradients: usize,
+}
+
+/// Liveness and readiness as the `HealthCheck` RPC and the probes report them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthInfo {
+    /// False while draining.
+    pub serving: bool,
+    /// Server version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+enum Cached {
+    Sim(Arc<SimulationResult>),
+    Features(Arc<FeaturesOutput>),
+    Validation(Arc<ValidationReport>),
+}
+
+impl Weigh for Cached {
+    fn weight(&self) -> usize {
+        const BASE: usize = 256;
+        match self {
+            Cached::Sim(r) => BASE + r.field.len() * 8,
+            Cached::Features(_) | Cached::Validation(_) => BASE,
+        }
+    }
+}
+
+/// Counters of streams, read by metrics and tests.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    pub(crate) active: AtomicI64,
+    pub(crate) started: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) frames: AtomicU64,
+}
+
+impl StreamStats {
+    /// Streams running now (`grpc_active_streams`).
+    pub fn active(&self) -> i64 {
+        self.active.load(Ordering::Relaxed)
+    }
+    /// Streams started since start.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+    /// Streams stopped because the client went away.
+    pub fn cancelled(&self) -> u64 {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+    /// Frames sent.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+}
+
+/// The MFN service layer. Cheap to clone; all clones share the gate, cache and state.
+#[derive(Debug, Clone)]
+pub struct MfnService {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: ServiceConfig,
+    pub(crate) gate: ComputeGate,
+    cache: ResultCache<Cached>,
+    pub(crate) draining: watch::Sender<bool>,
+    started: Instant,
+    pub(crate) streams: StreamStats,
+}
+
+impl MfnService {
+    /// Build the service: the compute pool and the cache.
+    pub fn new(config: ServiceConfig) -> Result<Self, ServiceError> {
+        let gate = ComputeGate::new(config.workers, config.queue)?;
+        let cache = ResultCache::new(config.cache_entries, config.cache_bytes);
+        Ok(MfnService {
+            inner: Arc::new(Inner {
+                config,
+                gate,
+                cache,
+                draining: watch::channel(false).0,
+                started: Instant::now(),
+                streams: StreamStats::default(),
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    /// The compute gate (its stats feed metrics).
+    pub fn gate(&self) -> &ComputeGate {
+        &self.inner.gate
+    }
+
+    /// Stream counters.
+    pub fn stream_stats(&self) -> &StreamStats {
+        &self.inner.streams
+    }
+
+    /// Cache (hits, misses, entries, bytes).
+    pub fn cache_stats(&self) -> (u64, u64, usize, usize) {
+        let c = &self.inner.cache;
+        let (n, b) = c.usage();
+        (c.hits(), c.misses(), n, b)
+    }
+
+    /// Stop taking new work: new requests get `UNAVAILABLE`, running streams end with
+    /// `UNAVAILABLE` after their current frame, in-flight unary calls finish.
+    pub fn begin_drain(&self) {
+        self.inner.draining.send_replace(true);
+    }
+
+    /// Whether [`MfnService::begin_drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        *self.inner.draining.borrow()
+    }
+
+    /// Liveness/readiness summary.
+    pub fn health(&self) -> HealthInfo {
+        HealthInfo {
+            serving: !self.is_draining(),
+            version: SERVER_VERSION,
+            uptime_seconds: self.inner.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    pub(crate) fn admit(&self) -> Result<(), ServiceError> {
+        if self.is_draining() {
+            Err(ServiceError::draining())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.inner.config.limits
+    }
+
+    /// `RunSimulation`: the summary, and the field when `include_field`.
+    pub async fn run_simulation(
+        &self,
+        ctx: &RequestContext,
+        req: &SimulationRequest,
+    ) -> Result<(SimulationOutput, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let spec = req.sim.resolve(self.limits())?;
+        let key = format!("sim;{};field={}", spec.key(), req.include_field);
+        if let Some(Cached::Sim(result)) = self.inner.cache.get(&key) {
+            let meta = Meta::since(ctx, start, CacheStatus::Hit);
+            return Ok((SimulationOutput { spec, result }, meta));
+        }
+        let include_field = req.include_field;
+        let job_spec = spec.clone();
+        let result = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |tok| {
+                let mut sim = field::Simulation::new(&job_spec.params, job_spec.seed)?;
+                for _ in 0..job_spec.params.steps {
+                    tok.check()?;
+                    sim.step()?;
+                }
+                let mut r = sim.summary();
+                if !include_field {
+                    r.field = Vec::new();
+                }
+                Ok(Arc::new(r))
+            })
+            .await?;
+        let status = self.store(key, Cached::Sim(result.clone()));
+        Ok((
+            SimulationOutput { spec, result },
+            Meta::since(ctx, start, status),
+        ))
+    }
+
+    /// `ExtractFeatures`: simulate, then the 18 features.
+    pub async fn extract_features(
+        &self,
+        ctx: &RequestContext,
+        req: &FeaturesRequest,
+    ) -> Result<(Arc<FeaturesOutput>, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let spec = req.resolve(self.limits())?;
+        let key = format!("features;{}", spec.key());
+        if let Some(Cached::Features(out)) = self.inner.cache.get(&key) {
+            return Ok((out, Meta::since(ctx, start, CacheStatus::Hit)));
+        }
+        let out = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |tok| {
+                compute_features(&spec, tok).map(Arc::new)
+            })
+            .await?;
+        let status = self.store(key, Cached::Features(out.clone()));
+        Ok((out, Meta::since(ctx, start, status)))
+    }
+
+    /// `ValidatePattern`: train the model on simulated fields.
+    pub async fn validate_pattern(
+        &self,
+        ctx: &RequestContext,
+        req: &ValidateRequest,
+    ) -> Result<(Arc<ValidationReport>, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let cfg = req.resolve(self.limits())?;
+        let key = format!("validate;{cfg:?}");
+        if let Some(Cached::Validation(r)) = self.inner.cache.get(&key) {
+            return Ok((r, Meta::since(ctx, start, CacheStatus::Hit)));
+        }
+        let report = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |tok| {
+                tok.check()?;
+                Ok(Arc::new(validation::validate_pattern(&cfg)?))
+            })
+            .await?;
+        let status = self.store(key, Cached::Validation(report.clone()));
+        Ok((report, Meta::since(ctx, start, status)))
+    }
+
+    /// `ComputeNernst`. A handful of flops: computed inline, not through the gate.
+    pub fn nernst(
+        &self,
+        ctx: &RequestContext,
+        req: &NernstRequest,
+    ) -> Result<(NernstOutput, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let p = req.resolve()?;
+        let out = NernstOutput {
+            potential_mv: nernst::nernst_potential_mv(&p),
+            rt_over_f_mv: nernst::rt_over_f_mv(p.temperature_k),
+            temperature_k: p.temperature_k,
+        };
+        Ok((out, Meta::since(ctx, start, CacheStatus::Bypass)))
+    }
+
+    /// `AggregateFederated`: hierarchical Krum.
+    pub async fn aggregate(
+        &self,
+        ctx: &RequestContext,
+        req: AggregateRequest,
+    ) -> Result<(AggregateOutput, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let params = req.resolve(self.limits())?;
+        let n = req.gradients.len();
+        let aggregated = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |tok| {
+                tok.check()?;
+                Ok(federated::aggregate(&req.gradients, &params)?)
+            })
+            .await?;
+        Ok((
+            AggregateOutput {
+                aggregated_gradient: aggregated,
+                num_input_gradients: n,
+            },
+            Meta::since(ctx, start, CacheStatus::Bypass),
+        ))
+    }
+
+    fn store(&self, key: String, value: Cached) -> CacheStatus {
+        if self.inner.cache.enabled() {
+            self.inner.cache.insert(key, value);
+            CacheStatus::Miss
+        } else {
+            CacheStatus::Bypass
+        }
+    }
+}
+
+/// The features of a validated request, computed on the calling thread (inside the gate).
+pub(crate) fn compute_features(
+    spec: &FeaturesSpec,
+    tok: &crate::gate::CancelToken,
+) -> Result<FeaturesOutput, ServiceError> {
+    let p = &spec.sim.params;
+    let mut sim = field::Simulation::new(p, spec.sim.seed)?;
+    let mut history = Vec::with_capacity(if spec.with_history { p.steps } else { 1 });
+    for _ in 0..p.steps {
+        tok.check()?;
+        sim.step()?;
+        if spec.with_history {
+            history.push(sim.field().to_vec());
+        }
+    }
+    let mut summary = sim.summary();
+    if !spec.with_history {
+        history.push(std::mem::take(&mut summary.field));
+    }
+    let features = features::extract_features(&history, p.grid_size, &spec.options)?;
+    summary.field = Vec::new();
+    Ok(FeaturesOutput { features, summary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::request::SimInput;
+
+    fn svc() -> MfnService {
+        MfnService::new(ServiceConfig {
+            workers: 2,
+            queue: 4,
+            ..ServiceConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext::new(Some("t-1"))
+    }
+
+    #[tokio::test]
+    async fn defaults_give_the_golden_run_and_the_cache_replays_it() {
+        let s = svc();
+        let req = SimulationRequest::default();
+        let (a, m1) = s.run_simulation(&ctx(), &req).await.unwrap();
+        assert_eq!(m1.cache, CacheStatus::Miss);
+        assert_eq!(a.result.growth_events, 14);
+        assert_eq!(a.result.pot_mean_mv, -70.03076248064738);
+        assert!(a.result.field.is_empty());
+        // Same request spelled with explicit defaults: same entry.
+        let explicit = SimulationRequest {
+            sim: SimInput {
+                grid_size: Some(64),
+                seed: Some(42),
+                ..Default::default()
+            },
+            include_field: false,
+        };
+        let (b, m2) = s.run_simulation(&ctx(), &explicit).await.unwrap();
+        assert_eq!(m2.cache, CacheStatus::Hit);
+        assert_eq!(a.result, b.result);
+        assert_eq!(m2.request_id, "t-1");
+        // With the field: a different entry, and the field is the core's.
+        let with_field = SimulationRequest {
+            include_field: true,
+            ..Default::default()
+        };
+        let (c, m3) = s.run_simulation(&ctx(), &with_field).await.unwrap();
+        assert_eq!(m3.cache, CacheStatus::Miss);
+        let core = field::simulate(&Default::default(), 42).unwrap();
+        assert_eq!(c.result.field, core.field);
+    }
+
+    #[tokio::test]
+    async fn features_match_the_core_and_hit_the_cache() {
+        let s = svc();
+        let req = FeaturesRequest {
+            sim: SimInput {
+                grid_size: Some(32),
+                steps: Some(32),
+                ..Default::default()
+            },
+            with_history: true,
+            ..Default::default()
+        };
+        let (out, m) = s.extract_features(&ctx(), &req).await.unwrap();
+        assert_eq!(m.cache, CacheStatus::Miss);
+        assert_eq!(out.features.v_min, -71.09454351242177);
+        assert_eq!(out.features.t_stable, 32.0);
+        let (again, m) = s.extract_features(&ctx(), &req).await.unwrap();
+        assert_eq!(m.cache, CacheStatus::Hit);
+        assert_eq!(again, out);
+    }
+
+    #[tokio::test]
+    async fn draining_refuses_new_work() {
+        let s = svc();
+        s.begin_drain();
+        let e = s
+            .run_simulation(&ctx(), &SimulationRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unavailable);
+        assert!(!s.health().serving);
+    }
+
+    #[tokio::test]
+    async fn nernst_and_aggregate_goldens() {
+        let s = svc();
+        let (n, _) = s
+            .nernst(
+                &ctx(),
+                &NernstRequest {
+                    z_valence: 1,
+                    concentration_out_m: 0.005,
+                    concentration_in_m: 0.140,
+                    temperature_k: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(n.potential_mv, -89.01066911987907);
+        let (a, _) = s
+            .aggregate(
+                &ctx(),
+                AggregateRequest {
+                    gradients: vec![
+                        vec![1.0, 2.0, 3.0],
+                        vec![1.1, 2.1, 3.1],
+                        vec![0.9, 1.9, 2.9],
+                        vec![100.0, 100.0, 100.0],
+                    ],
+                    num_clusters: Some(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for (x, want) in a.aggregated_gradient.iter().zip([1.0, 2.0, 3.0]) {
+            assert!((x - want).abs() < 1e-12, "{x}");
+        }
+        let empty = s
+            .aggregate(&ctx(), AggregateRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(empty.field.as_deref(), Some("gradients"));
+    }
+
+    #[test]
+    fn request_ids_are_echoed_or_generated() {
+        assert_eq!(RequestContext::new(Some("abc")).request_id, "abc");
+        let g = RequestContext::new(Some("  ")).request_id;
+        assert_eq!(g.len(), 36);
+        assert_ne!(g, RequestContext::new(None).request_id);
+    }
+}
