@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it: fmt, clippy -D warnings, docs with warnings
 # denied, unit + integration + doc tests, then interop checks against real third-party
-# peers (NumPy as the oracle of the science). Installs what it needs itself.
+# peers: NumPy as the oracle of the science; Python grpcio, grpcio-health-checking and
+# grpcurl as gRPC clients we did not write (plain, TLS and mTLS). Installs what it needs
+# itself into a venv under $MFN_CACHE_DIR (default ~/.cache/mfn).
 #
 #   ./scripts/test.sh            # everything
 #   MFN_SKIP_INTEROP=1 ./scripts/test.sh   # Rust checks only
@@ -29,10 +31,16 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
     mkdir -p "$CACHE"
     python3 -m venv "$CACHE/venv"
   fi
-  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt
-  cargo build -p mfn-cli --locked
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/requirements.txt -r scripts/interop/grpc_requirements.txt
+  # `cargo test` above built the `mfn` binary (its integration tests run it); reuse it.
   target_dir="$(cargo metadata --format-version 1 --no-deps | "$CACHE/venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-  "$CACHE/venv/bin/python" scripts/interop/numpy_reference.py "$target_dir/debug/mfn"
+  mfn_bin="$target_dir/debug/mfn"
+  [[ -x "$mfn_bin" ]] || cargo build -p mfn-cli --locked
+  "$CACHE/venv/bin/python" scripts/interop/numpy_reference.py "$mfn_bin"
+
+  step "interop: grpcio, grpcio-health-checking, grpcurl, mTLS against mfn serve"
+  "$CACHE/venv/bin/python" scripts/interop/grpc_interop.py "$mfn_bin"
 fi
 
 step "all tests passed"

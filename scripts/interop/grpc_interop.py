@@ -17,6 +17,7 @@ import importlib.resources
 import ipaddress
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -29,8 +30,12 @@ import traceback
 import uuid
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+# grpc core logs TLS handshake failures (expected in the mTLS checks) to stderr; the
+# checks report every failure themselves. GRPC_VERBOSITY=ERROR shows them again.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+import grpc  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTO_DIR = ROOT / "crates" / "mfn-proto" / "proto"
@@ -693,6 +698,46 @@ def grpcurl_describe(target):
         expect(field in out, f"describe output lacks {field!r}")
 
 
+def readme_snippets(target, workdir):
+    """The README's grpcurl calls, protoc command and Python snippet, run as written
+    (only the port, the stub directory and the python executable are substituted)."""
+    text = (ROOT / "README.md").read_text()
+    api = text[text.index("## The gRPC API"):]
+    port = target.rsplit(":", 1)[1]
+    stubs = str(Path(workdir) / "readme-stubs")
+
+    def local(cmd):
+        return cmd.replace("127.0.0.1:50051", f"127.0.0.1:{port}").replace("/tmp/mfn-stubs", stubs)
+
+    console = api[api.index("```console"):].split("```")[1]
+    calls = [line[2:] for line in console.splitlines() if line.startswith("$ grpcurl ")]
+    expect(len(calls) >= 2, f"README shows {len(calls)} grpcurl calls")
+    for call in calls:
+        args = shlex.split(local(call))[1:]
+        out = grpcurl(*args)
+        if "RunSimulation" in call:
+            r = json.loads(out)
+            growth = r.get("growth_events", r.get("growthEvents"))
+            expect_eq("README grpcurl growth_events", str(growth), "14")
+    sh = api[api.index("```sh"):].split("```")[1][len("sh"):].strip()
+    expect(sh.startswith("python -m grpc_tools.protoc"), f"unexpected protoc line {sh!r}")
+    Path(stubs).mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable] + shlex.split(local(sh))[1:]
+    res = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    expect(res.returncode == 0, f"README protoc command failed: {res.stderr.strip()}")
+    code = api[api.index("```python"):].split("```")[1][len("python"):]
+    res = subprocess.run([sys.executable, "-c", local(code)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=False)
+    expect(res.returncode == 0, f"README Python snippet failed: {res.stderr.strip()[-500:]}")
+    lines = res.stdout.splitlines()
+    expect(lines and lines[0].startswith("14 -70.03076248064738 "),
+           f"README snippet printed {lines[:1]}")
+    steps = [line.split()[0] for line in lines[1:]]
+    expect_eq("README snippet frame steps", steps, ["16", "32", "48", "64"])
+    expect(lines[-1].endswith("True"), f"last frame line {lines[-1]!r}")
+    return f"{len(calls)} grpcurl calls, protoc, Python snippet ({len(lines)} lines)"
+
+
 def grpcurl_run_simulation(target, sim_stub):
     out = grpcurl("-plaintext", "-emit-defaults", "-d",
                   '{"request_id":"grpcurl-1","grid_size":16,"steps":8}', target,
@@ -746,63 +791,132 @@ def stream_ending(stream, last):
     return True, f"final frame at step {last.step}/{last.total_steps}", n
 
 
+DRAIN_CHECKS = {
+    "watch": "drain: health Watch opened before SIGTERM turns NOT_SERVING, then ends",
+    "check": "drain: health Check → NOT_SERVING or UNAVAILABLE",
+    "stream": "drain: stream ends with is_final or UNAVAILABLE",
+    "unary": "drain: in-flight unary call finishes",
+    "exit": "drain: exit code 0 within MFN_SHUTDOWN_TIMEOUT_S",
+}
+
+
+def status_name(status):
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(status)
+
+
+def watch_outcome(watch, first):
+    seen = [status_name(first)]
+    try:
+        while seen[-1] == "SERVING" and len(seen) < 10:  # noqa: PLR2004
+            seen.append(status_name(next(watch).status))
+    except (grpc.RpcError, StopIteration) as e:
+        why = rpc_err(e) if isinstance(e, grpc.RpcError) else "ended"
+        return False, f"{' → '.join(seen)}, then the Watch {why}"
+    if seen[-1] != "NOT_SERVING":
+        return False, " → ".join(seen)
+    # After NOT_SERVING the server ends the Watch, so it cannot hold the drain open.
+    try:
+        extra = next(watch)
+        return False, f"{' → '.join(seen)}, then another update {status_name(extra.status)}"
+    except StopIteration:
+        return True, f"{' → '.join(seen)}, then the Watch ended"
+    except grpc.RpcError as e:
+        return False, f"{' → '.join(seen)}, then the Watch failed {rpc_err(e)} instead of ending"
+
+
+def check_outcome(health, proc):
+    alive = "process alive" if proc.poll() is None else "process gone"
+    try:
+        status = status_name(health.Check(health_pb2.HealthCheckRequest(service=""),
+                                          timeout=3).status)
+    except grpc.RpcError as e:
+        return e.code() == grpc.StatusCode.UNAVAILABLE, f"Check('') failed {rpc_err(e)}, {alive}"
+    return status == "NOT_SERVING", f"Check('') = {status}, {alive}"
+
+
+def unary_outcome(future, steps, was_running, t0):
+    try:
+        r = future.result(timeout=max(0.1, 30 - (time.monotonic() - t0)))
+    except grpc.RpcError as e:
+        return False, f"RunSimulation in flight at SIGTERM: {rpc_err(e)}"
+    took = f"{time.monotonic() - t0:.1f} s"
+    if not was_running:
+        return False, f"it finished before SIGTERM ({took}): make the call longer"
+    ok = r.request_id == "drain-unary" and r.steps == steps
+    return ok, f"RunSimulation 512×512, {steps} steps: OK after {took}"
+
+
+def drain_scenario(server, ch, record):
+    """A paced long stream, a health Watch and a ~1.5 s unary call open; then SIGTERM."""
+    sim = rpc.MFNSimulationServiceStub(ch)
+    health = health_pb2_grpc.HealthStub(ch)
+    stream = sim.StreamSimulation(pb.StreamSimulationRequest(
+        request_id="drain", grid_size=64, steps=10000, steps_per_frame=10,
+        frame_interval_ms=50), timeout=40)
+    before = [next(stream) for _ in range(3)]
+    # A Check can only race the listener closing; a Watch open before SIGTERM must see
+    # NOT_SERVING and then end (an open Watch would otherwise hold the drain).
+    watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=20)
+    first = next(watch).status
+    # A unary call of ~1.5 s (whatever the build profile) in flight at SIGTERM.
+    t_unary = time.monotonic()
+    sim.RunSimulation(pb.RunSimulationRequest(seed=98, grid_size=512, steps=100), timeout=30)
+    per_step = (time.monotonic() - t_unary) / 100
+    steps = int(min(10000, max(20, 1.5 / per_step)))
+    t_unary = time.monotonic()
+    unary = sim.RunSimulation.future(pb.RunSimulationRequest(
+        request_id="drain-unary", seed=99, grid_size=512, steps=steps), timeout=30)
+    time.sleep(0.3)
+    was_running = not unary.done()
+
+    server.proc.send_signal(signal.SIGTERM)
+    t_term = time.monotonic()
+    time.sleep(0.3)
+    record("watch", *watch_outcome(watch, first))
+    watch.cancel()
+    record("check", *check_outcome(health, server.proc))
+    ok, ending, after = stream_ending(stream, before[-1])
+    record("stream", ok, f"{ending}; {len(before)} frames before SIGTERM, {after} after, "
+                         f"{time.monotonic() - t_term:.1f} s")
+    record("unary", *unary_outcome(unary, steps, was_running, t_unary))
+    limit = SHUTDOWN_TIMEOUT_S + 2  # slack for process teardown
+    try:
+        rc = server.proc.wait(timeout=max(0.1, limit - (time.monotonic() - t_term)))
+    except subprocess.TimeoutExpired:
+        record("exit", False, f"still running {limit} s after SIGTERM")
+    else:
+        record("exit", rc == 0, f"exit code {rc} after {time.monotonic() - t_term:.1f} s")
+
+
 def drain(report, mfn, workdir):
+    """Graceful shutdown on SIGTERM with MFN_SHUTDOWN_TIMEOUT_S=10."""
     server = Server(mfn, workdir, "drain", {"MFN_SHUTDOWN_TIMEOUT_S": str(SHUTDOWN_TIMEOUT_S)})
-    names = ["drain: stream ends with is_final or UNAVAILABLE", "drain: health during drain",
-             "drain: exit code 0 within MFN_SHUTDOWN_TIMEOUT_S"]
     report.phase_failed = False
+    done = set()
+
+    def record(key, ok, msg):
+        done.add(key)
+        report.record(DRAIN_CHECKS[key], ok, msg)
+
+    reason = None
     try:
         server.start()
-        ch = insecure(server)
-        try:
+        with insecure(server) as ch:
             server.wait_ready(ch)
-        except Failure as e:
-            for n in names:
-                report.record(n, False, f"server not ready: {e}")
-            return
-        sim = rpc.MFNSimulationServiceStub(ch)
-        health = health_pb2_grpc.HealthStub(ch)
-        stream = sim.StreamSimulation(pb.StreamSimulationRequest(
-            request_id="drain", grid_size=64, steps=10000, steps_per_frame=10,
-            frame_interval_ms=50), timeout=40)
-        try:
-            before = [next(stream) for _ in range(3)]
-        except grpc.RpcError as e:
-            for n in names:
-                report.record(n, False, f"stream failed before SIGTERM: {rpc_err(e)}")
-            return
-        server.proc.send_signal(signal.SIGTERM)
-        t_term = time.monotonic()
-        time.sleep(0.3)
-
-        # Health while draining: NOT_SERVING, or UNAVAILABLE once the listener is gone.
-        alive = server.proc.poll() is None
-        try:
-            h = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=3)
-            status = health_pb2.HealthCheckResponse.ServingStatus.Name(h.status)
-            report.record(names[1], status == "NOT_SERVING",
-                          f"Check('') = {status}, process {'alive' if alive else 'gone'}")
-        except grpc.RpcError as e:
-            report.record(names[1], e.code() == grpc.StatusCode.UNAVAILABLE,
-                          f"Check('') failed {rpc_err(e)}, process {'alive' if alive else 'gone'}")
-
-        # The stream: frames may go on for a while, then a final frame or UNAVAILABLE.
-        ok, ending, after = stream_ending(stream, before[-1])
-        report.record(names[0], ok, f"{ending}; {len(before)} frames before SIGTERM, "
-                                    f"{after} after, {time.monotonic() - t_term:.1f} s")
-
-        limit = SHUTDOWN_TIMEOUT_S + 2  # slack for process teardown
-        try:
-            rc = server.proc.wait(timeout=max(0.1, limit - (time.monotonic() - t_term)))
-            took = time.monotonic() - t_term
-            report.record(names[2], rc == 0, f"exit code {rc} after {took:.1f} s")
-        except subprocess.TimeoutExpired:
-            report.record(names[2], False, f"still running {limit} s after SIGTERM")
-        ch.close()
+            drain_scenario(server, ch, record)
+    except Failure as e:
+        reason = str(e)
+    except grpc.RpcError as e:
+        reason = f"RPC failed: {rpc_err(e)}"
+    except Exception as e:  # noqa: BLE001 - reported below as failures
+        reason = f"{type(e).__name__}: {e}"
     finally:
         server.stop()
-        if report.phase_failed:
-            print(f"---- server log tail ({server.log_path.name}) ----\n{server.tail()}\n----")
+    for key, name in DRAIN_CHECKS.items():
+        if key not in done:
+            report.record(name, False, f"not reached: {reason}")
+    if report.phase_failed:
+        print(f"---- server log tail ({server.log_path.name}) ----\n{server.tail()}\n----")
 
 
 # ---------------------------------------------------------------------------
@@ -964,6 +1078,7 @@ def plain_phase(report, mfn, workdir):
             ("grpcurl list MyceliumService", lambda: grpcurl_list_methods(t)),
             ("grpcurl describe RunSimulationRequest", lambda: grpcurl_describe(t)),
             ("grpcurl RunSimulation", lambda: grpcurl_run_simulation(t, p.sim)),
+            ("README snippets work as written", lambda: readme_snippets(t, workdir)),
         ]
 
     run_phase(report, server, lambda: insecure(server), checks)

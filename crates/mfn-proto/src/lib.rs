@@ -5,13 +5,18 @@
 //! No logic lives here; `mfn-service` converts these messages into validated requests.
 
 /// Package `mfn.v1`.
-#[allow(missing_docs, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+#[allow(
+    missing_docs,
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items
+)]
 pub mod v1 {
     tonic::include_proto!("mfn.v1");
 }
 
 /// The encoded `FileDescriptorSet` of `mfn.v1`, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mfn_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mfn_descriptor.bin"));
 
 /// Fully qualified names of the four `mfn.v1` services, as health checks and
 /// reflection list them.

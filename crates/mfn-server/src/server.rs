@@ -149,7 +149,8 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let tls = preflight(&config)?;
 
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let (health, _) = tonic_health::server::health_reporter();
+    let health_service = crate::grpc::health::DrainAwareHealth::server(health.clone(), svc.clone());
     for name in std::iter::once("").chain(SERVICE_NAMES) {
         health
             .set_service_status(name, ServingStatus::Serving)
@@ -239,12 +240,13 @@ pub async fn serve(
 
     shutdown.await;
     info!("shutdown requested: draining");
+    // Drain first: a health watcher that sees NOT_SERVING must also see the drain.
+    svc.begin_drain();
     for name in std::iter::once("").chain(SERVICE_NAMES) {
         health
             .set_service_status(name, ServingStatus::NotServing)
             .await;
     }
-    svc.begin_drain();
     let _ = stop_tx.send(true);
 
     let drained = async {

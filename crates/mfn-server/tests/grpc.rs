@@ -820,20 +820,27 @@ async fn health_is_per_service_and_turns_not_serving_on_drain() {
         watch.next().await.unwrap().unwrap().status(),
         ServingStatus::Serving
     );
+    let t0 = Instant::now();
     server.shutdown();
     let next = tokio::time::timeout(Duration::from_secs(5), watch.next())
         .await
         .expect("no health update during drain");
-    if let Some(Ok(update)) = next {
-        assert_eq!(update.status(), ServingStatus::NotServing);
-    }
-    drop(watch);
-    drop(health);
+    assert_eq!(next.unwrap().unwrap().status(), ServingStatus::NotServing);
+    // Then the watch ends, so it does not hold the drain open until the timeout.
+    let end = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("watch stayed open during drain");
+    assert!(end.is_none(), "{end:?}");
     tokio::time::timeout(Duration::from_secs(20), server.handle)
         .await
         .unwrap()
         .unwrap()
         .unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "drain waited for the watcher: {:?}",
+        t0.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

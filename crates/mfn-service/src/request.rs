@@ -405,11 +405,11 @@ impl NernstRequest {
 
 /// The core names some fields differently from the wire; report the wire name.
 fn rename_field(mut e: ServiceError, map: &[(&str, &str)]) -> ServiceError {
-    if let Some(f) = e.field.clone() {
-        if let Some((_, wire)) = map.iter().find(|(core, _)| *core == f) {
-            e.message = e.message.replacen(&f, wire, 1);
-            e.field = Some((*wire).to_string());
-        }
+    if let Some(f) = e.field.clone()
+        && let Some((_, wire)) = map.iter().find(|(core, _)| *core == f)
+    {
+        e.message = e.message.replacen(&f, wire, 1);
+        e.field = Some((*wire).to_string());
     }
     e
 }

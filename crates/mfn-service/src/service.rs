@@ -265,6 +265,12 @@ impl MfnService {
         *self.inner.draining.borrow()
     }
 
+    /// Resolves once the drain has begun (at once if it already has).
+    pub async fn drained(&self) {
+        let mut rx = self.inner.draining.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
     /// Liveness/readiness summary.
     pub fn health(&self) -> HealthInfo {
         HealthInfo {

@@ -216,6 +216,9 @@ impl MfnService {
                             tokio::select! {
                                 c = cmd_rx.recv() => c,
                                 () = producer.tx.closed() => return Err(Stop::Gone),
+                                () = svc.drained() => {
+                                    return Err(Stop::Error(ServiceError::draining()));
+                                }
                             }
                         } else {
                             match cmd_rx.try_recv() {
@@ -264,7 +267,7 @@ impl MfnService {
                                 tok.check()?;
                                 sim.step()?;
                             }
-                            let frame = (target % every == 0 || target == total)
+                            let frame = (target.is_multiple_of(every) || target == total)
                                 .then(|| sim_frame(&sim, total, include_field));
                             Ok((sim, frame))
                         })
@@ -362,4 +365,73 @@ fn placeholder_sim() -> Simulation {
         ..SimulationParams::default()
     };
     Simulation::new(&p, 0).expect("static parameters are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::request::{FrameInput, SimInput};
+    use crate::service::ServiceConfig;
+
+    fn start(paused: bool) -> SteerCommand {
+        SteerCommand::Start {
+            run: StreamSimulationRequest {
+                sim: SimInput {
+                    grid_size: Some(16),
+                    steps: Some(20),
+                    ..Default::default()
+                },
+                include_field: false,
+                frames: FrameInput {
+                    steps_per_frame: Some(5),
+                    frame_interval_ms: None,
+                },
+            },
+            paused,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paused_run_ends_with_unavailable_when_the_server_drains() {
+        let svc = MfnService::new(ServiceConfig {
+            workers: 1,
+            queue: 2,
+            ..ServiceConfig::default()
+        })
+        .unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Ok(start(true))).await.unwrap();
+        let mut events =
+            svc.steer_simulation(&RequestContext::new(Some("p")), ReceiverStream::new(rx));
+        let ack = events.next().await.unwrap().unwrap();
+        assert!(matches!(
+            ack,
+            SteerEvent::Ack(SteerAck { paused: true, .. })
+        ));
+        svc.begin_drain();
+        let end = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
+            .await
+            .expect("paused run held the drain")
+            .unwrap();
+        assert_eq!(end.unwrap_err().code, ErrorCode::Unavailable);
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn closing_the_input_of_a_paused_run_stops_it_with_a_final_frame() {
+        let svc = MfnService::new(ServiceConfig::default()).unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(Ok(start(true))).await.unwrap();
+        drop(tx);
+        let events = crate::stream::collect(
+            svc.steer_simulation(&RequestContext::new(None), ReceiverStream::new(rx)),
+        )
+        .await
+        .unwrap();
+        match events.last().unwrap() {
+            SteerEvent::Frame(f) => assert!(f.is_final && f.step == 0),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -145,6 +145,7 @@ impl<T: Send + 'static> Producer<T> {
             tokio::select! {
                 () = tokio::time::sleep_until(due.into()) => {}
                 () = self.tx.closed() => return Err(Stop::Gone),
+                () = self.svc.drained() => return Err(Stop::Error(ServiceError::draining())),
             }
         }
         self.tx.send(Ok(item)).await.map_err(|_| Stop::Gone)?;
@@ -188,7 +189,76 @@ where
     tokio::spawn(fut);
 }
 
+/// A frame that can close a run.
+pub(crate) trait Frame: Send + 'static {
+    fn is_final(&self) -> bool;
+    fn set_meta(&mut self, meta: Meta);
+}
+
+impl Frame for SimFrame {
+    fn is_final(&self) -> bool {
+        self.is_final
+    }
+    fn set_meta(&mut self, meta: Meta) {
+        self.meta = Some(meta);
+    }
+}
+
+impl Frame for FeatureFrame {
+    fn is_final(&self) -> bool {
+        self.is_final
+    }
+    fn set_meta(&mut self, meta: Meta) {
+        self.meta = Some(meta);
+    }
+}
+
 impl MfnService {
+    /// Spawn the producer of a run: `init` builds the state in the gate, then `advance`
+    /// moves it to each frame boundary (in the gate) and describes it as a frame.
+    fn spawn_run<St, Fr, I, A>(
+        &self,
+        ctx: &RequestContext,
+        start: Instant,
+        frames: FrameSpec,
+        total: usize,
+        init: I,
+        advance: A,
+    ) -> FrameStream<Fr>
+    where
+        St: Send + 'static,
+        Fr: Frame,
+        I: FnOnce() -> Result<St, ServiceError> + Send + 'static,
+        A: Fn(St, usize, &CancelToken) -> Result<(St, Fr), ServiceError> + Send + Sync + 'static,
+    {
+        let (tx, rx) = mpsc::channel(1);
+        let mut producer = Producer::new(self.clone(), tx, &frames);
+        let active = ActiveStream::new(&self.inner);
+        let ctx = ctx.clone();
+        let advance = Arc::new(advance);
+        spawn(async move {
+            let _active = active;
+            let outcome = async {
+                let mut state = producer.compute(move |_| init()).await?;
+                for target in frame_steps(total, frames.steps_per_frame) {
+                    let advance = advance.clone();
+                    let (next, mut frame) = producer
+                        .compute(move |tok| advance(state, target, tok))
+                        .await?;
+                    state = next;
+                    if frame.is_final() {
+                        frame.set_meta(Meta::since(&ctx, start, CacheStatus::Bypass));
+                    }
+                    producer.send(frame).await?;
+                }
+                Ok(())
+            }
+            .await;
+            producer.finish(outcome).await;
+        });
+        ReceiverStream::new(rx)
+    }
+
     /// `StreamSimulation`: validate now (errors become the call's status), then stream.
     pub fn stream_simulation(
         &self,
@@ -200,44 +270,17 @@ impl MfnService {
         let spec = req.sim.resolve(&self.inner.config.limits)?;
         let frames = req.frames.resolve(spec.params.steps)?;
         let include_field = req.include_field;
-        let (tx, rx) = mpsc::channel(1);
-        let mut producer = Producer::new(self.clone(), tx, &frames);
-        let active = ActiveStream::new(&self.inner);
-        let ctx = ctx.clone();
-        spawn(async move {
-            let _active = active;
-            let outcome = async {
-                let total = spec.params.steps;
-                let p = spec.params.clone();
-                let seed = spec.seed;
-                let mut sim = producer
-                    .compute(move |_| Ok(Simulation::new(&p, seed)?))
-                    .await?;
-                for target in frame_steps(total, frames.steps_per_frame) {
-                    let (s, frame) = producer
-                        .compute(move |tok| {
-                            let mut sim = sim;
-                            while sim.steps_done() < target {
-                                tok.check()?;
-                                sim.step()?;
-                            }
-                            let frame = sim_frame(&sim, total, include_field);
-                            Ok((sim, frame))
-                        })
-                        .await?;
-                    sim = s;
-                    let mut frame = frame;
-                    if frame.is_final {
-                        frame.meta = Some(Meta::since(&ctx, start, CacheStatus::Bypass));
-                    }
-                    producer.send(frame).await?;
-                }
-                Ok(())
+        let total = spec.params.steps;
+        let init = move || Ok(Simulation::new(&spec.params, spec.seed)?);
+        let advance = move |mut sim: Simulation, target: usize, tok: &CancelToken| {
+            while sim.steps_done() < target {
+                tok.check()?;
+                sim.step()?;
             }
-            .await;
-            producer.finish(outcome).await;
-        });
-        Ok(ReceiverStream::new(rx))
+            let frame = sim_frame(&sim, total, include_field);
+            Ok((sim, frame))
+        };
+        Ok(self.spawn_run(ctx, start, frames, total, init, advance))
     }
 
     /// `StreamFeatures`: the features of the run so far, every `steps_per_frame` steps.
@@ -250,67 +293,39 @@ impl MfnService {
         self.admit()?;
         let spec = req.features.resolve(&self.inner.config.limits)?;
         let frames = req.frames.resolve(spec.sim.params.steps)?;
-        let (tx, rx) = mpsc::channel(1);
-        let mut producer = Producer::new(self.clone(), tx, &frames);
-        let active = ActiveStream::new(&self.inner);
-        let ctx = ctx.clone();
-        spawn(async move {
-            let _active = active;
-            let outcome = async {
-                let total = spec.sim.params.steps;
-                let n = spec.sim.params.grid_size;
-                let p = spec.sim.params.clone();
-                let seed = spec.sim.seed;
-                let mut state = producer
-                    .compute(move |_| Ok((Simulation::new(&p, seed)?, Vec::<Vec<f64>>::new())))
-                    .await?;
-                for target in frame_steps(total, frames.steps_per_frame) {
-                    let spec = spec.clone();
-                    let (s, frame) = producer
-                        .compute(move |tok| {
-                            let (mut sim, mut history) = state;
-                            while sim.steps_done() < target {
-                                tok.check()?;
-                                sim.step()?;
-                                if spec.with_history {
-                                    history.push(sim.field().to_vec());
-                                }
-                            }
-                            let mut summary = sim.summary();
-                            let current = std::mem::take(&mut summary.field);
-                            let features = if spec.with_history {
-                                mfn_core::features::extract_features(&history, n, &spec.options)?
-                            } else {
-                                mfn_core::features::extract_features(
-                                    std::slice::from_ref(&current),
-                                    n,
-                                    &spec.options,
-                                )?
-                            };
-                            let frame = FeatureFrame {
-                                step: target,
-                                total_steps: total,
-                                features,
-                                summary,
-                                is_final: target == total,
-                                meta: None,
-                            };
-                            Ok(((sim, history), frame))
-                        })
-                        .await?;
-                    state = s;
-                    let mut frame = frame;
-                    if frame.is_final {
-                        frame.meta = Some(Meta::since(&ctx, start, CacheStatus::Bypass));
-                    }
-                    producer.send(frame).await?;
+        let total = spec.sim.params.steps;
+        let n = spec.sim.params.grid_size;
+        let (params, seed) = (spec.sim.params.clone(), spec.sim.seed);
+        let init = move || Ok((Simulation::new(&params, seed)?, Vec::<Vec<f64>>::new()));
+        let advance = move |(mut sim, mut history): (Simulation, Vec<Vec<f64>>),
+                            target: usize,
+                            tok: &CancelToken| {
+            while sim.steps_done() < target {
+                tok.check()?;
+                sim.step()?;
+                if spec.with_history {
+                    history.push(sim.field().to_vec());
                 }
-                Ok(())
             }
-            .await;
-            producer.finish(outcome).await;
-        });
-        Ok(ReceiverStream::new(rx))
+            let mut summary = sim.summary();
+            let current = std::mem::take(&mut summary.field);
+            let frames_so_far = if spec.with_history {
+                &history[..]
+            } else {
+                std::slice::from_ref(&current)
+            };
+            let features = mfn_core::features::extract_features(frames_so_far, n, &spec.options)?;
+            let frame = FeatureFrame {
+                step: target,
+                total_steps: total,
+                features,
+                summary,
+                is_final: target == total,
+                meta: None,
+            };
+            Ok(((sim, history), frame))
+        };
+        Ok(self.spawn_run(ctx, start, frames, total, init, advance))
     }
 }
 

@@ -13,6 +13,7 @@ use mfn_service::{MfnService, RequestContext};
 use tonic::{Request, Response, Status, Streaming};
 
 pub(crate) mod convert;
+pub mod health;
 
 use convert::status;
 
