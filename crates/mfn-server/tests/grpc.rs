@@ -1169,3 +1169,45 @@ async fn http_probes_follow_the_drain() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_over_the_configured_size_are_refused() {
+    let server = TestServer::start(ServerConfig {
+        max_message_size_bytes: 64 * 1024,
+        ..config()
+    })
+    .await;
+    // 4 gradients × 4096 doubles = 128 KiB on the wire: over the 64 KiB limit.
+    let big = pb::FederatedAggregateRequest {
+        gradients: vec![
+            pb::Gradient {
+                values: vec![1.0; 4096]
+            };
+            4
+        ],
+        ..Default::default()
+    };
+    let s = server
+        .myc()
+        .await
+        .aggregate_federated(big)
+        .await
+        .unwrap_err();
+    // tonic reports an oversized message as OUT_OF_RANGE (grpc-go says RESOURCE_EXHAUSTED).
+    assert!(
+        matches!(s.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{s:?}"
+    );
+    // A request under the limit on the same server still works.
+    let small = pb::FederatedAggregateRequest {
+        gradients: vec![
+            pb::Gradient {
+                values: vec![1.0; 16]
+            };
+            4
+        ],
+        ..Default::default()
+    };
+    server.myc().await.aggregate_federated(small).await.unwrap();
+    server.stop().await;
+}
