@@ -698,6 +698,31 @@ def grpcurl_describe(target):
         expect(field in out, f"describe output lacks {field!r}")
 
 
+def prometheus_metrics(http_port):
+    """`/metrics` after the phase's RPCs: Prometheus text that the official client
+    library's parser accepts, counting RPCs made before the first scrape."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+        expect_eq("/metrics status", r.status, 200)
+        text = r.read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    handled = families.get("grpc_server_handled")
+    expect(handled is not None, "no grpc_server_handled_total family")
+    ok = [s for s in handled.samples
+          if s.labels.get("grpc_method") == "RunSimulation" and s.labels.get("grpc_code") == "OK"]
+    expect(ok and ok[0].value >= 1, f"RunSimulation OK not counted: {handled.samples[:5]}")
+    bad = [s for s in handled.samples if s.labels.get("grpc_code") == "InvalidArgument"]
+    expect(bad, "INVALID_ARGUMENT calls not counted")
+    expect_eq("grpc_server_handling_seconds type", families["grpc_server_handling_seconds"].type,
+              "histogram")
+    for name in ("grpc_active_streams", "mfn_compute_queue_depth", "mfn_cache_hits"):
+        expect(name in families, f"/metrics lacks {name}")
+    return f"{len(families)} families; RunSimulation OK = {ok[0].value:g}"
+
+
 def readme_snippets(target, workdir):
     """The README's grpcurl calls, protoc command and Python snippet, run as written
     (only the port, the stub directory and the python executable are substituted)."""
@@ -1079,6 +1104,73 @@ def plain_phase(report, mfn, workdir):
             ("grpcurl describe RunSimulationRequest", lambda: grpcurl_describe(t)),
             ("grpcurl RunSimulation", lambda: grpcurl_run_simulation(t, p.sim)),
             ("README snippets work as written", lambda: readme_snippets(t, workdir)),
+            ("Prometheus /metrics (prometheus_client parser)",
+             lambda: prometheus_metrics(server.http_port)),
+        ]
+
+    run_phase(report, server, lambda: insecure(server), checks)
+
+
+def signed_phase(report, mfn, workdir):
+    """MFN_AUTH_MODE=signed: a grpcio client that signs with Python's own hmac module."""
+    import hashlib
+    import hmac
+    import secrets
+
+    key = secrets.token_hex(32)
+    server = Server(mfn, workdir, "signed", {"MFN_AUTH_MODE": "signed", "MFN_API_KEYS": key})
+    path = "/mfn.v1.MyceliumService/ComputeNernst"
+    req = pb.NernstRequest(z_valence=1, concentration_out_M=0.005, concentration_in_M=0.140)
+
+    def metadata(request_id, ts=None, sign_path=path, sign_key=key):
+        ts = str(int(time.time()) if ts is None else ts)
+        sig = hmac.new(sign_key.encode(), f"{ts}:{request_id}:{sign_path}".encode(),
+                       hashlib.sha256).hexdigest()
+        return [("x-api-key", key), ("x-timestamp", ts), ("x-request-id", request_id),
+                ("x-signature", sig)]
+
+    def checks(ch):
+        stub = rpc.MyceliumServiceStub(ch)
+
+        def signed_ok():
+            r = stub.ComputeNernst(req, metadata=metadata(str(uuid.uuid4())), timeout=10)
+            expect_close("signed ComputeNernst", r.potential_mV, -89.01066911987907, abs_=1e-9)
+
+        def unsigned_refused():
+            expect_code("no key", lambda: stub.ComputeNernst(req, timeout=10),
+                        grpc.StatusCode.UNAUTHENTICATED)
+
+        def replay_refused():
+            md = metadata(str(uuid.uuid4()))
+            stub.ComputeNernst(req, metadata=md, timeout=10)
+            expect_code("replayed request id", lambda: stub.ComputeNernst(req, metadata=md,
+                                                                          timeout=10),
+                        grpc.StatusCode.UNAUTHENTICATED, mention="replay")
+
+        def stale_refused():
+            md = metadata(str(uuid.uuid4()), ts=int(time.time()) - 400)
+            expect_code("timestamp 400 s old", lambda: stub.ComputeNernst(req, metadata=md,
+                                                                          timeout=10),
+                        grpc.StatusCode.UNAUTHENTICATED)
+
+        def other_method_refused():
+            md = metadata(str(uuid.uuid4()), sign_path="/mfn.v1.MyceliumService/HealthCheck")
+            expect_code("signature for another method",
+                        lambda: stub.ComputeNernst(req, metadata=md, timeout=10),
+                        grpc.StatusCode.UNAUTHENTICATED)
+
+        def health_open():
+            h = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""),
+                                                     timeout=5)
+            expect_eq("health without a key", h.status, health_pb2.HealthCheckResponse.SERVING)
+
+        return [
+            ("HMAC-signed call from Python succeeds", signed_ok),
+            ("no key → UNAUTHENTICATED", unsigned_refused),
+            ("replayed request id → UNAUTHENTICATED", replay_refused),
+            ("stale timestamp → UNAUTHENTICATED", stale_refused),
+            ("signature for another method → UNAUTHENTICATED", other_method_refused),
+            ("health stays open", health_open),
         ]
 
     run_phase(report, server, lambda: insecure(server), checks)
@@ -1164,6 +1256,7 @@ def main(argv):
             report.check("setup: grpcurl executable", lambda: grpcurl("-version").strip())
             plain_phase(report, mfn, workdir)
             drain(report, mfn, workdir)
+            signed_phase(report, mfn, workdir)
             tls_phases(report, mfn, workdir)
         return finish(report, t0)
     finally:

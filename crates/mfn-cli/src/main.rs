@@ -8,10 +8,13 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mfn_cli::commands::{aggregate, features, fractal, ifs, nernst, serve, simulate, validate};
+use mfn_cli::commands::{
+    aggregate, features, fractal, ifs, keys, nernst, serve, simulate, validate,
+};
 use mfn_cli::commands::{
     aggregate::AggregateArgs, features::FeaturesArgs, fractal::FractalArgs, ifs::IfsArgs,
-    nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs, validate::ValidateArgs,
+    keys::KeysArgs, nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs,
+    validate::ValidateArgs,
 };
 use mfn_cli::output::{self, Format};
 
@@ -54,6 +57,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Serve the gRPC API (health, reflection, TLS) and the HTTP probes until SIGTERM
     Serve(ServeArgs),
+    /// API keys for the server: `mfn keys generate` prints a new key once
+    Keys(KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ifs(args) => output::print(&ifs::run(&args)?, format),
         Command::Aggregate(args) => output::print(&aggregate::run(&args)?, format),
         Command::Validate(args) => output::print(&validate::run(&args)?, format),
+        Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Serve(_) => unreachable!("dispatched in main"),
     }
 }

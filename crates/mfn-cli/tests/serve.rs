@@ -76,7 +76,7 @@ fn invalid_config_exits_64_with_one_clear_line_and_binds_nothing() {
 }
 
 #[test]
-fn auth_modes_not_yet_available_refuse_to_start() {
+fn auth_without_keys_refuses_to_start() {
     let out = run_to_exit(
         mfn()
             .args([

@@ -43,7 +43,16 @@
 //! | `GRPC_AUTH_ENABLED` | — | unset | boolean; when `MFN_AUTH_MODE` is unset, true = `key`, false = `off` |
 //! | `MFN_RATE_LIMIT_RPS` (`GRPC_RATE_LIMIT_RPS`) | `rate_limit_rps` | 1000 | [1, 10000000] per key |
 //! | `MFN_RATE_LIMIT_CONCURRENT` (`GRPC_RATE_LIMIT_CONCURRENT`) | `rate_limit_concurrent` | 50 | [1, 1000000] per key |
+//! | `MFN_ANON_RATE_LIMIT_RPS` | `anon_rate_limit_rps` | 100 | [1, 10000000] per client IP (IPv6: per /64) when auth is off |
+//! | `MFN_API_KEY` | — | unset | one plaintext key; hashed at once, never stored |
+//! | `MFN_API_KEYS` | — | unset | comma list of plaintext keys; hashed at once, never stored |
+//! | `MFN_API_KEYS_FILE` | `api_keys_file` | unset | an existing key file (see `security::keys`) |
+//! | `MFN_AUTH_WINDOW_S` | `auth_window_s` | 300 | [1, 3600] seconds a signed request's timestamp may be off |
 //! | `MFN_CONFIG` | — | unset | path of the TOML file |
+//!
+//! Plaintext keys have no file key on purpose: a config file is not a place for secrets.
+//! Whether keys are required (any auth mode but `off`) is checked by
+//! [`crate::preflight`], which also parses the key file.
 //!
 //! Booleans accept `true`/`false`/`1`/`0`/`yes`/`no`/`on`/`off` in any case from the
 //! environment and TOML booleans in the file. Enumerated values are case-insensitive.
@@ -170,6 +179,14 @@ pub struct ServerConfig {
     pub rate_limit_rps: u32,
     /// In-flight requests per API key (`MFN_RATE_LIMIT_CONCURRENT`).
     pub rate_limit_concurrent: u32,
+    /// Token-bucket rate per client IP for anonymous callers (`MFN_ANON_RATE_LIMIT_RPS`).
+    pub anon_rate_limit_rps: u32,
+    /// SHA-256 of each plaintext key of `MFN_API_KEY` and `MFN_API_KEYS`.
+    pub api_key_hashes: Vec<[u8; 32]>,
+    /// The key file (`MFN_API_KEYS_FILE`); parsed by `security::KeySet::from_config`.
+    pub api_keys_file: Option<PathBuf>,
+    /// How far a signed request's timestamp may be from now (`MFN_AUTH_WINDOW_S`).
+    pub auth_window: Duration,
 }
 
 /// An invalid configuration value: the key as the user wrote it and what is wrong with it.
@@ -279,6 +296,20 @@ const RATE_LIMIT_CONCURRENT: Key = Key::new(
     Some("GRPC_RATE_LIMIT_CONCURRENT"),
     "rate_limit_concurrent",
 );
+const ANON_RATE_LIMIT_RPS: Key = Key::new("MFN_ANON_RATE_LIMIT_RPS", None, "anon_rate_limit_rps");
+// Plaintext keys: environment only (no file key), see the module docs.
+const API_KEY: Key = Key {
+    var: "MFN_API_KEY",
+    alias: None,
+    file: None,
+};
+const API_KEYS: Key = Key {
+    var: "MFN_API_KEYS",
+    alias: None,
+    file: None,
+};
+const API_KEYS_FILE: Key = Key::new("MFN_API_KEYS_FILE", None, "api_keys_file");
+const AUTH_WINDOW: Key = Key::new("MFN_AUTH_WINDOW_S", None, "auth_window_s");
 
 /// Every key this module reads, for the file's unknown-key check and [`unknown_env_vars`].
 const KEYS: &[Key] = &[
@@ -309,15 +340,16 @@ const KEYS: &[Key] = &[
     AUTH_ENABLED,
     RATE_LIMIT_RPS,
     RATE_LIMIT_CONCURRENT,
+    ANON_RATE_LIMIT_RPS,
+    API_KEY,
+    API_KEYS,
+    API_KEYS_FILE,
+    AUTH_WINDOW,
 ];
 
 /// `MFN_*` variables read elsewhere (or by later features); not typos.
 const OTHER_KNOWN_VARS: &[&str] = &[
     "MFN_CONFIG",
-    "MFN_API_KEY",
-    "MFN_API_KEYS",
-    "MFN_API_KEYS_FILE",
-    "MFN_AUTH_WINDOW_S",
     "MFN_MCP_ALLOWED_ORIGINS",
     "MFN_MCP_ALLOWED_HOSTS",
     "MFN_DATA_DIR",
@@ -488,6 +520,21 @@ impl ServerConfig {
                 src.number(RATE_LIMIT_CONCURRENT, 1, 1_000_000)?,
                 d.rate_limit_concurrent,
             ),
+            anon_rate_limit_rps: or(
+                src.number(ANON_RATE_LIMIT_RPS, 1, 10_000_000)?,
+                d.anon_rate_limit_rps,
+            ),
+            api_key_hashes: src.api_key_hashes()?,
+            api_keys_file: match src.get(API_KEYS_FILE, |raw| raw.path())? {
+                Some(path) => {
+                    check_file(&path)?;
+                    Some(path.value)
+                }
+                None => None,
+            },
+            auth_window: src
+                .number(AUTH_WINDOW, 1, 3600)?
+                .map_or(d.auth_window, |s| Duration::from_secs(s.value)),
         })
     }
 
@@ -542,6 +589,10 @@ impl ServerConfig {
             auth_mode: if dev { AuthMode::Off } else { AuthMode::Signed },
             rate_limit_rps: 1000,
             rate_limit_concurrent: 50,
+            anon_rate_limit_rps: 100,
+            api_key_hashes: Vec::new(),
+            api_keys_file: None,
+            auth_window: Duration::from_secs(300),
         }
     }
 }
@@ -848,6 +899,28 @@ impl Sources<'_> {
             })),
             (None, None) => Ok(self.get_file(AUTH_MODE, parse_mode)?.map(|s| s.value)),
         }
+    }
+
+    /// The hashes of `MFN_API_KEY` and the comma list `MFN_API_KEYS`; empty items are
+    /// skipped so that a trailing comma is harmless.
+    fn api_key_hashes(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
+        let mut hashes = Vec::new();
+        for key in [API_KEY, API_KEYS] {
+            let Some(raw) = self.env(key.var) else {
+                continue;
+            };
+            let text = raw.text()?;
+            for item in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                if item.chars().any(char::is_whitespace) {
+                    return Err(raw.error("a key must not contain whitespace"));
+                }
+                let hash = crate::security::keys::hash_key(item);
+                if !hashes.contains(&hash) {
+                    hashes.push(hash);
+                }
+            }
+        }
+        Ok(hashes)
     }
 
     fn tls(&self) -> Result<Option<TlsSettings>, ConfigError> {
@@ -1236,6 +1309,13 @@ mod tests {
             ),
             ("MFN_RATE_LIMIT_RPS", "rate_limit_rps", 1, 10_000_000),
             (
+                "MFN_ANON_RATE_LIMIT_RPS",
+                "anon_rate_limit_rps",
+                1,
+                10_000_000,
+            ),
+            ("MFN_AUTH_WINDOW_S", "auth_window_s", 1, 3600),
+            (
                 "MFN_RATE_LIMIT_CONCURRENT",
                 "rate_limit_concurrent",
                 1,
@@ -1517,6 +1597,44 @@ mod tests {
             .map(|k| (k.var.to_owned(), String::new()))
             .collect();
         assert!(unknown_env_vars(&known).is_empty());
+    }
+
+    #[test]
+    fn api_keys_are_hashed_and_the_file_must_exist() {
+        let config = load(&[
+            ("MFN_API_KEY", "alpha"),
+            ("MFN_API_KEYS", "beta, gamma,,alpha,"),
+            ("MFN_AUTH_WINDOW_S", "60"),
+            ("MFN_ANON_RATE_LIMIT_RPS", "7"),
+        ])
+        .unwrap();
+        let hash = crate::security::keys::hash_key;
+        assert_eq!(
+            config.api_key_hashes,
+            vec![hash("alpha"), hash("beta"), hash("gamma")]
+        );
+        assert_eq!(config.auth_window, Duration::from_secs(60));
+        assert_eq!(config.anon_rate_limit_rps, 7);
+        // The plaintext never appears in the config's Debug output.
+        assert!(!format!("{config:?}").contains("alpha"));
+        let defaults = load(&[]).unwrap();
+        assert!(defaults.api_key_hashes.is_empty() && defaults.api_keys_file.is_none());
+        assert_eq!(defaults.auth_window, Duration::from_secs(300));
+        assert_eq!(defaults.anon_rate_limit_rps, 100);
+
+        let e = error(load(&[("MFN_API_KEYS", "a b")]));
+        assert_eq!(e.key, "MFN_API_KEYS");
+        let e = error(load(&[("MFN_API_KEYS_FILE", "/nonexistent/keys")]));
+        assert_eq!(e.key, "MFN_API_KEYS_FILE");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "").unwrap();
+        let file = format!("api_keys_file = {:?}", path.to_str().unwrap());
+        let config = load_file(&[], &file).unwrap();
+        assert_eq!(config.api_keys_file.as_deref(), Some(path.as_path()));
+        // Plaintext keys have no file key.
+        let e = error(load_file(&[], "api_key = \"k\""));
+        assert!(e.message.starts_with("unknown key"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The HTTP port: probes (`/health`, `/ready`, `/startup`) and a landing page that
-//! says where the API is. REST, WebSocket, metrics and the live page join this router.
+//! The HTTP port: probes (`/health`, `/ready`, `/startup`), Prometheus `/metrics` and a
+//! landing page that says where the API is. REST, WebSocket, metrics and the live page join this router.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,6 +26,7 @@ pub fn router(svc: MfnService, grpc_addr: SocketAddr) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/startup", get(startup))
+        .route("/metrics", get(metrics))
         .with_state(AppState { svc, grpc_addr })
 }
 
@@ -67,6 +68,28 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Prometheus text exposition of every metric.
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    match crate::telemetry::render(&s.svc) {
+        Some(text) => (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            "metrics recorder unavailable\n".to_string(),
+        ),
+    }
+}
+
 /// Started: the server is initialised (it is, once this router answers).
 async fn startup() -> impl IntoResponse {
     Json(json!({ "started": true }))
@@ -83,7 +106,7 @@ code,pre{{background:#eef3ee;border-radius:4px;padding:.1rem .3rem}}pre{{padding
 <p>Server version {version}. The gRPC API (package <code>mfn.v1</code>, with reflection) listens on port <b>{port}</b>.</p>
 <pre>grpcurl -plaintext 127.0.0.1:{port} list
 grpcurl -plaintext -d '{{"grid_size": 64, "steps": 64}}' 127.0.0.1:{port} mfn.v1.MFNSimulationService/RunSimulation</pre>
-<p>Probes: <a href="/health">/health</a> · <a href="/ready">/ready</a> · <a href="/startup">/startup</a></p>
+<p>Probes: <a href="/health">/health</a> · <a href="/ready">/ready</a> · <a href="/startup">/startup</a> · <a href="/metrics">/metrics</a></p>
 </body></html>"#,
         version = mfn_service::SERVER_VERSION,
     ))

@@ -5,6 +5,9 @@
 //! - [`http`]: probes and the landing page on the HTTP port;
 //! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
 //! - [`config`]: env > TOML file > defaults, validated before any port is bound;
+//! - [`security`]: API keys, signed requests, rate limits and the audit trail, as tower
+//!   layers shared by every door;
+//! - [`telemetry`]: request ids, gRPC metrics, Prometheus `/metrics`;
 //! - [`server`]: [`run`] and the graceful shutdown sequence.
 //!
 //! The binary (`mfn serve`) parses flags, builds a [`ServerConfig`], binds
@@ -13,8 +16,10 @@
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod security;
 pub mod server;
+pub mod telemetry;
 pub mod tls;
 
 pub use config::{EXIT_CONFIG, ServerConfig};
-pub use server::{Listeners, ServerError, preflight, run, serve, service_config};
+pub use server::{Checked, Listeners, ServerError, preflight, run, serve, service_config};

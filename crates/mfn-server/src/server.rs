@@ -31,9 +31,11 @@ use tonic_health::ServingStatus;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{info, warn};
 
-use crate::config::{AuthMode, ConfigError, ServerConfig};
+use crate::config::{AuthMode, ConfigError, Environment, ServerConfig};
 use crate::grpc::GrpcApi;
 use crate::http;
+use crate::security::rate_limit::Limits as RateLimits;
+use crate::security::{AuditLayer, AuthLayer, KeySet, RateLimitLayer};
 use crate::tls::{self, TlsError, TlsReloader};
 
 /// Why the server could not start or stopped with an error.
@@ -94,22 +96,44 @@ impl Listeners {
     }
 }
 
-/// Everything `run` checks before a port is bound: supported options and loadable
-/// TLS files. The CLI calls it first and exits with code 64 on error.
-pub fn preflight(config: &ServerConfig) -> Result<Option<Arc<TlsReloader>>, ServerError> {
-    if config.auth_mode != AuthMode::Off {
+/// What [`preflight`] loaded: the TLS certificates and the API keys.
+#[derive(Debug)]
+pub struct Checked {
+    /// The certificate reloader, or `None` for plaintext.
+    pub tls: Option<Arc<TlsReloader>>,
+    /// The accepted API keys (hashes only).
+    pub keys: Arc<KeySet>,
+}
+
+/// Everything `run` checks before a port is bound: the key set (a readable, well-formed
+/// key file; at least one key when auth is on and always outside dev) and loadable TLS
+/// files. The CLI calls it first and exits with code 64 on error.
+pub fn preflight(config: &ServerConfig) -> Result<Checked, ServerError> {
+    let keys = KeySet::from_config(config)?;
+    if keys.is_empty() && (config.auth_mode != AuthMode::Off || config.env != Environment::Dev) {
+        let (key, what) = if config.auth_mode == AuthMode::Off {
+            ("MFN_ENV", format!("MFN_ENV={}", config.env))
+        } else {
+            (
+                "MFN_AUTH_MODE",
+                format!("{} authentication", config.auth_mode),
+            )
+        };
         return Err(ConfigError {
-            key: "MFN_AUTH_MODE".into(),
+            key: key.into(),
             message: format!(
-                "{} authentication is not available in this version of mfn; set MFN_AUTH_MODE=off (MFN_ENV=dev) and keep the server on a private network",
-                config.auth_mode.as_str()
+                "{what} needs at least one api key: set MFN_API_KEYS_FILE, MFN_API_KEYS or MFN_API_KEY (create one with `mfn keys generate`)"
             ),
         }
         .into());
     }
-    Ok(match &config.tls {
+    let tls = match &config.tls {
         Some(t) => Some(Arc::new(TlsReloader::load(t)?)),
         None => None,
+    };
+    Ok(Checked {
+        tls,
+        keys: Arc::new(keys),
     })
 }
 
@@ -147,7 +171,23 @@ pub async fn serve(
     svc: MfnService,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let tls = preflight(&config)?;
+    let Checked { tls, keys } = preflight(&config)?;
+    // Before the first request: metrics recorded without a recorder are lost.
+    crate::telemetry::prometheus();
+    if config.auth_mode == AuthMode::Off && !keys.is_empty() {
+        warn!(
+            keys = keys.len(),
+            "api keys are configured but MFN_AUTH_MODE=off: they are not checked"
+        );
+    }
+    let rate_limits = RateLimitLayer::new(
+        &keys,
+        RateLimits {
+            rps: config.rate_limit_rps,
+            concurrent: config.rate_limit_concurrent,
+            anon_rps: config.anon_rate_limit_rps,
+        },
+    );
 
     let (health, _) = tonic_health::server::health_reporter();
     let health_service = crate::grpc::health::DrainAwareHealth::server(health.clone(), svc.clone());
@@ -193,6 +233,20 @@ pub async fn serve(
         .layer(cors(&config.cors_allowed_origins))
         // Translates gRPC-Web to gRPC for the services below.
         .layer(tonic_web::GrpcWebLayer::new())
+        // One id per request, seen by every layer below and echoed to the client.
+        .layer(crate::telemetry::RequestIdLayer)
+        // Counts and times every RPC by its final gRPC status, streams included.
+        .layer(crate::telemetry::GrpcMetricsLayer)
+        // One audit line per request; outside auth so that refusals are audited too.
+        .layer(AuditLayer::new(tonic::body::Body::new))
+        // Who is calling: API key, and in signed mode signature, window and replay.
+        .layer(AuthLayer::new(
+            config.auth_mode,
+            keys.clone(),
+            config.auth_window,
+        ))
+        // Per key (or per client IP when anonymous) rate and in-flight limits.
+        .layer(rate_limits)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -1211,3 +1211,114 @@ async fn messages_over_the_configured_size_are_refused() {
     server.myc().await.aggregate_federated(small).await.unwrap();
     server.stop().await;
 }
+
+/// `GET path` on the HTTP port; the whole response as text.
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The value of the first sample line starting with `prefix` whose labels contain `all`.
+fn sample(text: &str, name: &str, all: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(name) && all.iter().all(|a| l.contains(a)))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_every_rpc_by_status_and_request_ids_are_echoed() {
+    let server = TestServer::start(config()).await;
+    let mut sim = server.sim().await;
+    let before = http_get(server.http, "/metrics").await;
+    let ok_label = [
+        "grpc_service=\"mfn.v1.MFNSimulationService\"",
+        "grpc_method=\"RunSimulation\"",
+        "grpc_code=\"OK\"",
+    ];
+    let ok_before = sample(&before, "grpc_server_handled_total", &ok_label).unwrap_or(0.0);
+
+    // A request id sent as metadata comes back as metadata and in the message.
+    let mut req = tonic::Request::new(sim_req(16, 4));
+    req.metadata_mut()
+        .insert("x-request-id", "trace-me-1".parse().unwrap());
+    let r = sim.run_simulation(req).await.unwrap();
+    assert_eq!(r.metadata().get("x-request-id").unwrap(), "trace-me-1");
+    assert_eq!(r.into_inner().request_id, "trace-me-1");
+    // Without one, the generated id is the same in both places.
+    let r = sim.run_simulation(sim_req(16, 5)).await.unwrap();
+    let header = r
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(r.into_inner().request_id, header);
+    // An error and a stream.
+    let _ = sim.run_simulation(sim_req(2, 4)).await.unwrap_err();
+    let frames: Vec<_> = sim
+        .stream_simulation(pb::StreamSimulationRequest {
+            grid_size: Some(8),
+            steps: Some(4),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert!(frames.last().unwrap().as_ref().unwrap().is_final);
+
+    let text = http_get(server.http, "/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let ok_after = sample(&text, "grpc_server_handled_total", &ok_label).unwrap();
+    assert!(ok_after >= ok_before + 2.0, "{ok_before} -> {ok_after}");
+    assert!(
+        sample(
+            &text,
+            "grpc_server_handled_total",
+            &["grpc_code=\"InvalidArgument\""]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "grpc_server_handled_total",
+            &["grpc_method=\"StreamSimulation\"", "grpc_code=\"OK\""]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(sample(&text, "grpc_server_started_total", &["RunSimulation"]).unwrap() >= 3.0);
+    assert!(
+        sample(
+            &text,
+            "grpc_server_handling_seconds_count",
+            &["RunSimulation"]
+        )
+        .unwrap()
+            >= 3.0
+    );
+    for name in [
+        "grpc_active_streams",
+        "mfn_compute_queue_depth",
+        "mfn_compute_seconds_bucket",
+        "mfn_cache_misses_total",
+    ] {
+        assert!(
+            sample(&text, name, &[]).is_some(),
+            "{name} missing:\n{text}"
+        );
+    }
+    server.stop().await;
+}

@@ -170,10 +170,12 @@ impl ComputeGate {
                 return;
             }
             stats.running.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
             // rayon aborts the process on a panic in `spawn`; a bug in one request
             // must only fail that request.
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(&token)));
             stats.running.fetch_sub(1, Ordering::Relaxed);
+            metrics::histogram!("mfn_compute_seconds").record(started.elapsed().as_secs_f64());
             let result = match outcome {
                 Ok(r) => r,
                 Err(_) => {

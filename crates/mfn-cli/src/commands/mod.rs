@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod features;
 pub mod fractal;
 pub mod ifs;
+pub mod keys;
 pub mod nernst;
 pub mod serve;
 pub mod simulate;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mfn_server::config::{Environment, LogFormat, unknown_env_vars};
+use mfn_server::config::{AuthMode, LogFormat, unknown_env_vars};
 use mfn_server::{EXIT_CONFIG, Listeners, ServerConfig};
 use tracing::{info, warn};
 
@@ -64,10 +64,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
     if let Err(e) = mfn_server::preflight(&config) {
         return config_error(&e);
     }
-    if config.env == Environment::Dev {
+    if config.auth_mode == AuthMode::Off {
         warn!(
-            "MFN_ENV=dev: authentication is OFF; any client that can reach {} may call the API",
-            config.host
+            "MFN_ENV={}: authentication is OFF; any client that can reach {} may call the API",
+            config.env, config.host
         );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

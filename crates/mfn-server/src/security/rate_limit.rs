@@ -1,0 +1,425 @@
+//! Rate limiting after authentication (SERVICE.md "Security").
+//!
+//! - An authenticated caller gets its key's token bucket (`rps=` in the key file, else
+//!   `MFN_RATE_LIMIT_RPS`; the burst equals one second's worth) and in-flight limit
+//!   (`concurrent=`, else `MFN_RATE_LIMIT_CONCURRENT`).
+//! - An anonymous caller (auth `off`) gets a token bucket per client IP
+//!   (`MFN_ANON_RATE_LIMIT_RPS`); IPv6 addresses are grouped by /64, since one host
+//!   usually owns a whole /64. When the transport does not record the peer, all such
+//!   callers share one bucket. The per-IP map is pruned of idle entries (a full bucket,
+//!   i.e. idle for a second or more) whenever it holds more than
+//!   [`ANON_TRACKED_IPS`] addresses, at most once per second; it therefore holds the
+//!   addresses active in the last second plus at most that many.
+//! - Health and reflection are never limited: probes must not be throttled.
+//!
+//! The in-flight permit lives as long as the call: it moves from the request future into
+//! the response body and is released when the body ends (trailers, end of stream or an
+//! error) or is dropped — a finished or cancelled stream, a client that disconnects, a
+//! handler that panics all drop it.
+//!
+//! A refusal is `RESOURCE_EXHAUSTED` with `RetryInfo`, `retry-after`,
+//! `x-ratelimit-limit` and `x-ratelimit-remaining: 0`, counted in
+//! `grpc_rate_limit_exceeded_total{kind="rps"|"concurrency"}`.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::header::HeaderValue;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use mfn_service::ServiceError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service};
+
+use super::keys::KeySet;
+use super::{Caller, ErrorBody, is_open_path, peer_addr, reject};
+
+/// Above this many tracked client IPs the map is pruned of idle entries.
+pub const ANON_TRACKED_IPS: usize = 10_000;
+
+/// Applies the per-key and per-IP limits.
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    state: Arc<RateState>,
+}
+
+/// The [`RateLimitLayer`]'s service.
+#[derive(Clone)]
+pub struct RateLimitService<S> {
+    inner: S,
+    state: Arc<RateState>,
+}
+
+/// A response body that holds the caller's in-flight permit until it ends or is dropped.
+#[derive(Debug, Default)]
+pub struct PermitBody<B> {
+    inner: B,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Defaults for keys without their own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests per second per key.
+    pub rps: u32,
+    /// In-flight requests per key.
+    pub concurrent: u32,
+    /// Requests per second per anonymous client IP.
+    pub anon_rps: u32,
+}
+
+struct KeyLimit {
+    rps: u32,
+    bucket: DefaultDirectRateLimiter,
+    concurrent: u32,
+    in_flight: Arc<Semaphore>,
+}
+
+struct RateState {
+    keys: Vec<KeyLimit>,
+    anon_rps: u32,
+    anon: DefaultKeyedRateLimiter<IpAddr>,
+    anon_unknown_peer: DefaultDirectRateLimiter,
+    started: Instant,
+    last_prune_ms: AtomicU64,
+    clock: DefaultClock,
+}
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exceeded {
+    Rps { limit: u32, retry: Duration },
+    Concurrency { limit: u32 },
+}
+
+impl RateLimitLayer {
+    /// Limits for every key of `keys`, with `defaults` where a key names none.
+    pub fn new(keys: &KeySet, defaults: Limits) -> RateLimitLayer {
+        let keys = keys
+            .keys()
+            .iter()
+            .map(|k| {
+                let rps = k.rps.unwrap_or(defaults.rps).max(1);
+                let concurrent = k.concurrent.unwrap_or(defaults.concurrent).max(1);
+                KeyLimit {
+                    rps,
+                    bucket: RateLimiter::direct(quota(rps)),
+                    concurrent,
+                    in_flight: Arc::new(Semaphore::new(concurrent as usize)),
+                }
+            })
+            .collect();
+        RateLimitLayer {
+            state: Arc::new(RateState {
+                keys,
+                anon_rps: defaults.anon_rps.max(1),
+                anon: RateLimiter::keyed(quota(defaults.anon_rps)),
+                anon_unknown_peer: RateLimiter::direct(quota(defaults.anon_rps)),
+                started: Instant::now(),
+                last_prune_ms: AtomicU64::new(0),
+                clock: DefaultClock::default(),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+
+    fn layer(&self, inner: S) -> RateLimitService<S> {
+        RateLimitService {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimitService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: ErrorBody + Send + 'static,
+{
+    type Response = Response<PermitBody<ResBody>>;
+    type Error = S::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<Response<PermitBody<ResBody>>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let admitted = if is_open_path(req.uri().path()) {
+            Ok(None)
+        } else if let Some(caller) = req.extensions().get::<Caller>() {
+            self.state.admit_key(caller.index)
+        } else {
+            self.state.admit_anonymous(peer_addr(&req).map(|a| a.ip()))
+        };
+        match admitted {
+            Ok(permit) => Box::pin(async move {
+                // From here the permit is owned by this future, then by the body: a
+                // cancelled or panicking call drops it with them.
+                let response = inner.call(req).await?;
+                Ok(response.map(|inner| PermitBody { inner, permit }))
+            }),
+            Err(exceeded) => {
+                let (kind, limit, error) = match exceeded {
+                    Exceeded::Rps { limit, retry } => (
+                        "rps",
+                        limit,
+                        ServiceError::exhausted(
+                            format!("rate limit exceeded: {limit} requests per second"),
+                            retry,
+                        ),
+                    ),
+                    Exceeded::Concurrency { limit } => (
+                        "concurrency",
+                        limit,
+                        ServiceError::exhausted(
+                            format!("too many concurrent requests: at most {limit} in flight"),
+                            Duration::from_secs(1),
+                        ),
+                    ),
+                };
+                metrics::counter!("grpc_rate_limit_exceeded_total", "kind" => kind).increment(1);
+                let mut response = reject::<ResBody>(req.headers(), error);
+                let headers = response.headers_mut();
+                headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+                headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+                Box::pin(std::future::ready(Ok(response.map(|inner| PermitBody {
+                    inner,
+                    permit: None,
+                }))))
+            }
+        }
+    }
+}
+
+impl RateState {
+    fn admit_key(&self, index: usize) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
+        let Some(limit) = self.keys.get(index) else {
+            return Ok(None);
+        };
+        let permit =
+            limit
+                .in_flight
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| Exceeded::Concurrency {
+                    limit: limit.concurrent,
+                })?;
+        limit.bucket.check().map_err(|not_until| Exceeded::Rps {
+            limit: limit.rps,
+            retry: not_until.wait_time_from(self.clock.now()),
+        })?;
+        Ok(Some(permit))
+    }
+
+    fn admit_anonymous(
+        &self,
+        ip: Option<IpAddr>,
+    ) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
+        let checked = match ip {
+            Some(ip) => {
+                self.prune();
+                self.anon.check_key(&client_key(ip))
+            }
+            None => self.anon_unknown_peer.check(),
+        };
+        checked.map_err(|not_until| Exceeded::Rps {
+            limit: self.anon_rps,
+            retry: not_until.wait_time_from(self.clock.now()),
+        })?;
+        Ok(None)
+    }
+
+    fn prune(&self) {
+        if self.anon.len() <= ANON_TRACKED_IPS {
+            return;
+        }
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_prune_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < 1_000
+            || self
+                .last_prune_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        self.anon.retain_recent();
+        self.anon.shrink_to_fit();
+    }
+}
+
+impl<B: Body + Unpin> Body for PermitBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let finished = match &polled {
+            Poll::Ready(None | Some(Err(_))) => true,
+            Poll::Ready(Some(Ok(frame))) => frame.is_trailers(),
+            Poll::Pending => false,
+        };
+        if finished {
+            this.permit = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: ErrorBody> ErrorBody for PermitBody<B> {
+    fn from_json(json: String) -> Self {
+        PermitBody {
+            inner: B::from_json(json),
+            permit: None,
+        }
+    }
+}
+
+impl<B> PermitBody<B> {
+    /// Whether the body still holds an in-flight permit.
+    pub fn holds_permit(&self) -> bool {
+        self.permit.is_some()
+    }
+}
+
+fn quota(rps: u32) -> Quota {
+    Quota::per_second(NonZeroU32::new(rps).unwrap_or(NonZeroU32::MIN))
+}
+
+/// The bucket key of a client: its IPv4 address, or its IPv6 /64.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::V6(octets.into())
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::keys::{ApiKey, hash_key};
+
+    fn layer(rps: u32, concurrent: u32) -> RateLimitLayer {
+        let keys = KeySet::new(vec![ApiKey::from_hash(hash_key("k"))]);
+        RateLimitLayer::new(
+            &keys,
+            Limits {
+                rps,
+                concurrent,
+                anon_rps: 2,
+            },
+        )
+    }
+
+    #[test]
+    fn a_burst_over_the_rate_is_refused_with_a_retry_hint() {
+        let l = layer(5, 100);
+        let mut permits = Vec::new();
+        for _ in 0..5 {
+            permits.push(l.state.admit_key(0).unwrap());
+        }
+        match l.state.admit_key(0) {
+            Err(Exceeded::Rps { limit: 5, retry }) => {
+                assert!(
+                    retry > Duration::ZERO && retry <= Duration::from_millis(200),
+                    "{retry:?}"
+                )
+            }
+            other => panic!("{:?}", other.map(|p| p.is_some())),
+        }
+    }
+
+    #[test]
+    fn permits_come_back_when_dropped() {
+        let l = layer(1000, 2);
+        let a = l.state.admit_key(0).unwrap();
+        let _b = l.state.admit_key(0).unwrap();
+        assert!(matches!(
+            l.state.admit_key(0),
+            Err(Exceeded::Concurrency { limit: 2 })
+        ));
+        drop(a);
+        assert!(l.state.admit_key(0).unwrap().is_some());
+    }
+
+    #[test]
+    fn the_permit_is_released_when_the_body_ends() {
+        let l = layer(1000, 1);
+        let permit = l.state.admit_key(0).unwrap();
+        let mut body = PermitBody {
+            inner: String::from("frame"),
+            permit,
+        };
+        assert!(body.holds_permit());
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(Some(Ok(_)))
+        ));
+        assert!(matches!(
+            Pin::new(&mut body).poll_frame(&mut cx),
+            Poll::Ready(None)
+        ));
+        assert!(!body.holds_permit());
+        assert!(l.state.admit_key(0).is_ok());
+    }
+
+    #[test]
+    fn anonymous_callers_are_limited_per_ip_and_per_ipv6_64() {
+        let l = layer(1000, 10);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..2 {
+            l.state.admit_anonymous(Some(a)).unwrap();
+        }
+        assert!(l.state.admit_anonymous(Some(a)).is_err());
+        assert!(l.state.admit_anonymous(Some(b)).is_ok());
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        assert_eq!(client_key(v6a), client_key(v6b));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(client_key(mapped), a);
+        for _ in 0..2 {
+            l.state.admit_anonymous(None).unwrap();
+        }
+        assert!(l.state.admit_anonymous(None).is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! Telemetry shared by every door: Prometheus metrics (rendered on the HTTP port's
+//! `/metrics`), the request-id layer and the gRPC metrics layer.
+//!
+//! Metrics go through the `metrics` facade; one Prometheus recorder is installed per
+//! process (tests start many servers in one process and share it). Gauges that mirror
+//! the service layer's own counters (queue depth, active streams, cache) are refreshed
+//! when `/metrics` is scraped, so the hot path never pays for them.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use mfn_service::MfnService;
+
+pub mod grpc_metrics;
+pub mod request_id;
+
+pub use grpc_metrics::GrpcMetricsLayer;
+pub use request_id::RequestIdLayer;
+
+/// Latency buckets, seconds: 100 µs to 60 s.
+const SECONDS_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+    15.0, 60.0,
+];
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use. `None` when another
+/// recorder was installed first (then `/metrics` says so instead of lying).
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed; /metrics is empty");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("grpc_server_started_total", "RPCs started");
+    describe_counter!(
+        "grpc_server_handled_total",
+        "RPCs completed, by gRPC status code"
+    );
+    describe_histogram!(
+        "grpc_server_handling_seconds",
+        Unit::Seconds,
+        "RPC latency to the last byte (streams: their whole life)"
+    );
+    describe_gauge!("grpc_active_streams", "Server streams producing frames now");
+    describe_gauge!(
+        "mfn_compute_queue_depth",
+        "Compute jobs admitted and waiting for a thread"
+    );
+    describe_gauge!("mfn_compute_running", "Compute jobs running now");
+    describe_counter!(
+        "mfn_compute_rejected_total",
+        "Compute jobs refused because the queue was full"
+    );
+    describe_counter!(
+        "mfn_compute_cancelled_total",
+        "Compute jobs stopped because the caller went away"
+    );
+    describe_histogram!(
+        "mfn_compute_seconds",
+        Unit::Seconds,
+        "Time a compute job ran on a worker"
+    );
+    describe_counter!("mfn_cache_hits_total", "Result cache hits");
+    describe_counter!("mfn_cache_misses_total", "Result cache misses");
+    describe_gauge!("mfn_cache_entries", "Entries in the result cache");
+    describe_gauge!("mfn_cache_bytes", "Approximate bytes in the result cache");
+    describe_counter!(
+        "mfn_stream_cancelled_total",
+        "Streams stopped because the client went away"
+    );
+    describe_gauge!(
+        "process_start_time_seconds",
+        Unit::Seconds,
+        "Unix start time"
+    );
+}
+
+/// Prometheus text for `/metrics`, with the service layer's gauges refreshed.
+pub fn render(svc: &MfnService) -> Option<String> {
+    let handle = prometheus()?;
+    let gate = svc.gate().stats();
+    metrics::gauge!("mfn_compute_queue_depth").set(gate.queued() as f64);
+    metrics::gauge!("mfn_compute_running").set(gate.running() as f64);
+    metrics::counter!("mfn_compute_rejected_total").absolute(gate.rejected());
+    metrics::counter!("mfn_compute_cancelled_total").absolute(gate.cancelled());
+    let streams = svc.stream_stats();
+    metrics::gauge!("grpc_active_streams").set(streams.active() as f64);
+    metrics::counter!("mfn_stream_cancelled_total").absolute(streams.cancelled());
+    let (hits, misses, entries, bytes) = svc.cache_stats();
+    metrics::counter!("mfn_cache_hits_total").absolute(hits);
+    metrics::counter!("mfn_cache_misses_total").absolute(misses);
+    metrics::gauge!("mfn_cache_entries").set(entries as f64);
+    metrics::gauge!("mfn_cache_bytes").set(bytes as f64);
+    Some(handle.render())
+}
