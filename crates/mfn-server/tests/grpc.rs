@@ -1314,6 +1314,8 @@ async fn metrics_count_every_rpc_by_status_and_request_ids_are_echoed() {
         "mfn_compute_queue_depth",
         "mfn_compute_seconds_bucket",
         "mfn_cache_misses_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
     ] {
         assert!(
             sample(&text, name, &[]).is_some(),

@@ -182,11 +182,13 @@ pub(crate) fn frame_steps(steps: usize, every: usize) -> impl Iterator<Item = us
     (1..=steps.div_ceil(every)).map(move |i| (i * every).min(steps))
 }
 
+/// Spawn a producer inside the caller's tracing span (it carries the request id).
 pub(crate) fn spawn<F>(fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    tokio::spawn(fut);
+    use tracing::Instrument;
+    tokio::spawn(fut.instrument(tracing::Span::current()));
 }
 
 /// A frame that can close a run.

@@ -36,6 +36,7 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
             match builder.install_recorder() {
                 Ok(handle) => {
                     describe();
+                    process_metrics();
                     Some(handle)
                 }
                 Err(e) => {
@@ -109,5 +110,33 @@ pub fn render(svc: &MfnService) -> Option<String> {
     metrics::counter!("mfn_cache_misses_total").absolute(misses);
     metrics::gauge!("mfn_cache_entries").set(entries as f64);
     metrics::gauge!("mfn_cache_bytes").set(bytes as f64);
+    process_metrics();
     Some(handle.render())
+}
+
+/// `process_start_time_seconds`, `process_resident_memory_bytes`,
+/// `process_virtual_memory_bytes` and `process_open_fds`, as the Prometheus client
+/// libraries name them (Linux `/proc`; absent elsewhere).
+fn process_metrics() {
+    static START: OnceLock<f64> = OnceLock::new();
+    let start = *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    });
+    metrics::gauge!("process_start_time_seconds").set(start);
+    // statm: size resident shared text lib data dt, in pages.
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
+        let mut pages = statm
+            .split_whitespace()
+            .map(|v| v.parse::<f64>().unwrap_or(0.0));
+        let page = 4096.0;
+        if let (Some(size), Some(resident)) = (pages.next(), pages.next()) {
+            metrics::gauge!("process_virtual_memory_bytes").set(size * page);
+            metrics::gauge!("process_resident_memory_bytes").set(resident * page);
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!("process_open_fds").set(fds.count() as f64);
+    }
 }

@@ -1,12 +1,15 @@
 //! Every request carries an `x-request-id`: the client's (if it is a sane header value
 //! of at most 128 bytes) or a new UUID. It is set on the request, so every layer and
-//! handler below sees the same id, and echoed on the response.
+//! handler below sees the same id, and echoed on the response. The request runs inside
+//! a `request` tracing span holding the id and the path; the compute gate and stream
+//! producers carry that span along, so every log line of the request names its id.
 
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 /// Header name of the request id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -53,11 +56,19 @@ where
                     .expect("a UUID is a valid header value")
             });
         req.headers_mut().insert(REQUEST_ID, id.clone());
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut resp = fut.await?;
-            resp.headers_mut().entry(REQUEST_ID).or_insert(id);
-            Ok(resp)
-        })
+        let span = tracing::info_span!(
+            "request",
+            request_id = id.to_str().unwrap_or_default(),
+            method = req.uri().path(),
+        );
+        let fut = span.in_scope(|| self.inner.call(req));
+        Box::pin(
+            async move {
+                let mut resp = fut.await?;
+                resp.headers_mut().entry(REQUEST_ID).or_insert(id);
+                Ok(resp)
+            }
+            .instrument(span),
+        )
     }
 }
