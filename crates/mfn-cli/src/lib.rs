@@ -9,6 +9,7 @@
 //! | [`output`] | renders a report as JSON (the contract other tools parse) or as a key/value table |
 //! | [`input`] | reads masks and fields for `mfn fractal` (`.npy`, `.csv`, PNG) and writes `.npy` |
 //! | [`heatmap`] | draws a field as a PNG heatmap with a colour bar |
+//! | [`remote`] | the same verbs against a server (`--remote URL`) through `mfn-client` |
 //!
 //! Errors are `anyhow` errors whose one-line rendering (`{:#}`) names the flag or input
 //! at fault and the limit it broke; the binary prints them as `error: ...` and exits 2.
@@ -17,3 +18,4 @@ pub mod commands;
 pub mod heatmap;
 pub mod input;
 pub mod output;
+pub mod remote;

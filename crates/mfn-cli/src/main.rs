@@ -17,6 +17,7 @@ use mfn_cli::commands::{
     validate::ValidateArgs,
 };
 use mfn_cli::output::{self, Format};
+use mfn_cli::remote::Remote;
 
 /// Exit code for bad input and every other failure.
 const EXIT_ERROR: u8 = 2;
@@ -28,6 +29,21 @@ struct Cli {
     /// Output format [default: table on a terminal, json otherwise]
     #[arg(long, global = true, value_enum)]
     format: Option<Format>,
+    /// Run the verb on an MFN server (e.g. http://127.0.0.1:50051) instead of locally
+    #[arg(long, global = true, env = "MFN_REMOTE", value_name = "URL")]
+    remote: Option<String>,
+    /// API key for --remote
+    #[arg(
+        long,
+        global = true,
+        env = "MFN_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    api_key: Option<String>,
+    /// Sign every --remote call with HMAC-SHA256 (MFN_AUTH_MODE=signed servers)
+    #[arg(long, global = true)]
+    signed: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,6 +95,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let format = Format::resolve(cli.format);
+    if let Some(url) = cli.remote.clone() {
+        let remote = Remote {
+            url,
+            api_key: cli.api_key.clone(),
+            signed: cli.signed,
+        };
+        return run_remote(cli.command, &remote, format);
+    }
     match cli.command {
         Command::Simulate(args) => output::print(&simulate::run(&args)?, format),
         Command::Features(args) => output::print(&features::run(&args)?, format),
@@ -90,4 +114,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Serve(_) => unreachable!("dispatched in main"),
     }
+}
+
+/// The verb through the SDK against `remote`; same reports as the local run.
+fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = remote.client()?;
+        match command {
+            Command::Simulate(args) => {
+                output::print(&mfn_cli::remote::simulate(&client, &args).await?, format)
+            }
+            Command::Features(args) => {
+                output::print(&mfn_cli::remote::features(&client, &args).await?, format)
+            }
+            Command::Validate(args) => {
+                output::print(&mfn_cli::remote::validate(&client, &args).await?, format)
+            }
+            Command::Nernst(args) => {
+                output::print(&mfn_cli::remote::nernst(&client, &args).await?, format)
+            }
+            Command::Aggregate(args) => {
+                output::print(&mfn_cli::remote::aggregate(&client, &args).await?, format)
+            }
+            Command::Fractal(_) | Command::Ifs(_) => anyhow::bail!(
+                "--remote: the API has no RPC for fractal or ifs; run them without --remote"
+            ),
+            Command::Keys(_) | Command::Serve(_) => {
+                anyhow::bail!("--remote does not apply to keys or serve")
+            }
+        }
+    })
 }

@@ -157,6 +157,11 @@ async fn every_unary_rpc_answers_with_defaults() {
     assert_eq!(r.pot_mean_m_v, -70.03076248064738);
     assert_eq!(r.pot_std_m_v, 0.3302476077214526);
     assert!(r.field_m_v.is_empty());
+    // The digest `mfn simulate --seed 42` prints (README), without sending the field.
+    assert_eq!(
+        r.field_sha256,
+        "881fcee89a280d452ee1bdccb97e2a4b5eba9e0fcbfb7e6b02cf098b899d4e7b"
+    );
     assert_eq!(meta(&r.meta, "cache"), "miss");
     assert_eq!(meta(&r.meta, "server_version"), env!("CARGO_PKG_VERSION"));
     assert!(meta(&r.meta, "elapsed_ms").parse::<f64>().unwrap() >= 0.0);

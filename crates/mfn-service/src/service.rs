@@ -112,6 +112,22 @@ pub struct SimulationOutput {
     pub spec: SimSpec,
     /// Summary (and field, in volts, when requested).
     pub result: Arc<SimulationResult>,
+    /// SHA-256 hex of the final field's little-endian f64 bytes (volts, row-major).
+    pub field_sha256: Arc<str>,
+}
+
+/// SHA-256 hex of `values` as little-endian f64 bytes, in order.
+pub fn sha256_f64_le(values: &[f64]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for v in values {
+        hasher.update(v.to_le_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Features and the summary of the run they came from (without the field).
@@ -156,7 +172,7 @@ pub struct HealthInfo {
 
 #[derive(Debug, Clone)]
 enum Cached {
-    Sim(Arc<SimulationResult>),
+    Sim(Arc<SimulationResult>, Arc<str>),
     Features(Arc<FeaturesOutput>),
     Validation(Arc<ValidationReport>),
 }
@@ -165,7 +181,7 @@ impl Weigh for Cached {
     fn weight(&self) -> usize {
         const BASE: usize = 256;
         match self {
-            Cached::Sim(r) => BASE + r.field.len() * 8,
+            Cached::Sim(r, _) => BASE + r.field.len() * 8,
             Cached::Features(_) | Cached::Validation(_) => BASE,
         }
     }
@@ -302,13 +318,18 @@ impl MfnService {
         self.admit()?;
         let spec = req.sim.resolve(self.limits())?;
         let key = format!("sim;{};field={}", spec.key(), req.include_field);
-        if let Some(Cached::Sim(result)) = self.inner.cache.get(&key) {
+        if let Some(Cached::Sim(result, field_sha256)) = self.inner.cache.get(&key) {
             let meta = Meta::since(ctx, start, CacheStatus::Hit);
-            return Ok((SimulationOutput { spec, result }, meta));
+            let out = SimulationOutput {
+                spec,
+                result,
+                field_sha256,
+            };
+            return Ok((out, meta));
         }
         let include_field = req.include_field;
         let job_spec = spec.clone();
-        let result = self
+        let (result, field_sha256) = self
             .inner
             .gate
             .run(Admission::FailFast, move |tok| {
@@ -318,17 +339,20 @@ impl MfnService {
                     sim.step()?;
                 }
                 let mut r = sim.summary();
+                let digest: Arc<str> = sha256_f64_le(&r.field).into();
                 if !include_field {
                     r.field = Vec::new();
                 }
-                Ok(Arc::new(r))
+                Ok((Arc::new(r), digest))
             })
             .await?;
-        let status = self.store(key, Cached::Sim(result.clone()));
-        Ok((
-            SimulationOutput { spec, result },
-            Meta::since(ctx, start, status),
-        ))
+        let status = self.store(key, Cached::Sim(result.clone(), field_sha256.clone()));
+        let out = SimulationOutput {
+            spec,
+            result,
+            field_sha256,
+        };
+        Ok((out, Meta::since(ctx, start, status)))
     }
 
     /// `ExtractFeatures`: simulate, then the 18 features.
@@ -508,6 +532,10 @@ mod tests {
         assert_eq!(m3.cache, CacheStatus::Miss);
         let core = field::simulate(&Default::default(), 42).unwrap();
         assert_eq!(c.result.field, core.field);
+        // The digest is of the field, whether or not the field is returned or cached.
+        assert_eq!(&*a.field_sha256, sha256_f64_le(&core.field));
+        assert_eq!(b.field_sha256, a.field_sha256);
+        assert_eq!(c.field_sha256, a.field_sha256);
     }
 
     #[tokio::test]

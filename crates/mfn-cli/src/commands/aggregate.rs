@@ -47,13 +47,20 @@ struct InputFile {
     gradients: Vec<Vec<f64>>,
 }
 
-/// Read, aggregate.
-pub fn run(args: &AggregateArgs) -> Result<AggregateReport> {
-    let path = &args.input;
+/// The gradients of an input file (`{"gradients": [[…], …]}`).
+pub fn read_gradients(path: &std::path::Path) -> Result<Vec<Vec<f64>>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("input: cannot read '{}': {}", path.display(), io_reason(&e)))?;
     let file: InputFile = serde_json::from_str(&text)
         .map_err(|e| anyhow!("input '{}': invalid gradients json: {e}", path.display()))?;
+    Ok(file.gradients)
+}
+
+/// Read, aggregate.
+pub fn run(args: &AggregateArgs) -> Result<AggregateReport> {
+    let file = InputFile {
+        gradients: read_gradients(&args.input)?,
+    };
     let params = KrumParams {
         num_clusters: args.num_clusters,
         byzantine_fraction: args.byzantine_fraction,

@@ -196,6 +196,7 @@ pub fn simulation_response(out: &SimulationOutput, m: &Meta) -> pb::RunSimulatio
         steps: out.spec.params.steps as u32,
         seed: out.spec.seed,
         field_m_v: to_mv(&r.field),
+        field_sha256: out.field_sha256.to_string(),
     }
 }
 

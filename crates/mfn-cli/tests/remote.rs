@@ -1,0 +1,134 @@
+//! `mfn --remote URL <verb>` gives the same report as the local run, byte for byte,
+//! against a real `mfn serve` process.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn mfn() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
+    c.env_clear();
+    c
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the server however the test ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start() -> (Server, String) {
+    let port = free_port();
+    let child = mfn()
+        .args([
+            "serve",
+            "--grpc-port",
+            &port.to_string(),
+            "--http-port",
+            &free_port().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (Server(child), format!("http://127.0.0.1:{port}"))
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = mfn().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn remote_reports_equal_local_reports() {
+    let (_server, url) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let grads = dir.path().join("g.json");
+    std::fs::write(
+        &grads,
+        r#"{"gradients": [[1,2,3],[1.1,2.1,3.1],[0.9,1.9,2.9],[100,100,100]]}"#,
+    )
+    .unwrap();
+    let g = grads.to_str().unwrap();
+    let verbs: Vec<Vec<&str>> = vec![
+        vec![
+            "simulate",
+            "--seed",
+            "7",
+            "--grid-size",
+            "32",
+            "--steps",
+            "20",
+            "--quantum-jitter",
+        ],
+        vec!["simulate"],
+        vec![
+            "features",
+            "--grid-size",
+            "32",
+            "--steps",
+            "32",
+            "--with-history",
+        ],
+        vec!["features", "--adaptive-threshold"],
+        vec!["nernst", "--z", "1", "--c-out", "0.005", "--c-in", "0.140"],
+        vec!["aggregate", "--input", g, "--num-clusters", "2"],
+        vec!["validate"],
+    ];
+    for verb in verbs {
+        let mut local = verb.clone();
+        local.extend(["--format", "json"]);
+        let mut remote = vec!["--remote", url.as_str()];
+        remote.extend(local.iter().copied());
+        assert_eq!(stdout_of(&local), stdout_of(&remote), "{verb:?}");
+    }
+}
+
+#[test]
+fn remote_errors_are_one_line_naming_the_field() {
+    let (_server, url) = start();
+    let out = mfn()
+        .args(["--remote", &url, "simulate", "--grid-size", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("grid_size") && err.contains("[4, 512]"),
+        "{err}"
+    );
+
+    let out = mfn().args(["--remote", &url, "ifs"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no RPC"));
+
+    let out = mfn()
+        .args(["--remote", &url, "simulate", "--repeat", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--repeat"));
+}
