@@ -1,6 +1,9 @@
 //! `mfn keys generate` round trip: the printed line, put in `MFN_API_KEYS_FILE`, lets
 //! `mfn serve` (in prod, where keys are mandatory) accept the printed key and only it.
 
+mod common;
+use common::exit_within;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,25 +33,6 @@ fn generate(name: &str) -> serde_json::Value {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Run a `serve` that must refuse to start; one that starts is killed and fails the
-/// test instead of hanging it.
-fn exit_within(cmd: &mut Command) -> std::process::Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("mfn serve started instead of refusing its configuration");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Kills the server when the test ends, however it ends.

@@ -1,6 +1,9 @@
 //! `mfn serve` as a process: configuration errors exit 64 before any port is bound;
 //! a good configuration serves until SIGTERM and then exits 0.
 
+mod common;
+use common::exit_within;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -21,25 +24,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Run a command that must exit by itself; a server that starts instead is killed
-/// and the test fails rather than hangs.
-fn run_to_exit(cmd: &mut Command) -> std::process::Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("mfn serve started instead of rejecting its configuration");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn invalid_config_exits_64_with_one_clear_line_and_binds_nothing() {
     let port = free_port();
@@ -51,7 +35,7 @@ fn invalid_config_exits_64_with_one_clear_line_and_binds_nothing() {
         ("MFN_MAX_GRID_SIZE", "4096", "MFN_MAX_GRID_SIZE"),
     ];
     for (key, value, named) in cases {
-        let out = run_to_exit(
+        let out = exit_within(
             mfn()
                 .args([
                     "--http-port",
@@ -77,7 +61,7 @@ fn invalid_config_exits_64_with_one_clear_line_and_binds_nothing() {
 
 #[test]
 fn auth_without_keys_refuses_to_start() {
-    let out = run_to_exit(
+    let out = exit_within(
         mfn()
             .args([
                 "--grpc-port",
