@@ -134,7 +134,7 @@ impl Default for FeatureOptions {
 /// assert!(json.starts_with(r#"{"D_box":0.0,"D_r2":0.0,"V_min":"#));
 /// # Ok::<(), mfn_core::CoreError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Features {
     /// Box-counting dimension of the final `V > θ` mask.
     #[serde(rename = "D_box")]

@@ -140,7 +140,7 @@ pub struct ValidationConfig {
 /// # Ok::<(), mfn_core::CoreError>(())
 /// ```
 #[allow(non_snake_case)]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ValidationReport {
     /// MSE of the first batch, before its optimiser step.
     pub loss_start: f64,

@@ -39,11 +39,14 @@
 //! | `MFN_CORS_ORIGINS` | `cors_origins` | `*` in dev, none otherwise | comma list (or TOML array) of `*` or `scheme://host[:port]` |
 //! | `MFN_LOG_FORMAT` | `log_format` | `plain` in dev, `json` otherwise | `json`, `plain` |
 //! | `MFN_LOG_LEVEL` | `log_level` | `info` | a non-empty tracing `EnvFilter` directive |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | `otlp_endpoint` | unset (no export) | `http://` or `https://` URL of an OTLP/gRPC collector |
+//! | `OTEL_SERVICE_NAME` | `otel_service_name` | `mfn` | non-empty |
 //! | `MFN_AUTH_MODE` | `auth_mode` | `off` in dev, `signed` otherwise | `off`, `key`, `signed` |
 //! | `GRPC_AUTH_ENABLED` | — | unset | boolean; when `MFN_AUTH_MODE` is unset, true = `key`, false = `off` |
 //! | `MFN_RATE_LIMIT_RPS` (`GRPC_RATE_LIMIT_RPS`) | `rate_limit_rps` | 1000 | [1, 10000000] per key |
 //! | `MFN_RATE_LIMIT_CONCURRENT` (`GRPC_RATE_LIMIT_CONCURRENT`) | `rate_limit_concurrent` | 50 | [1, 1000000] per key |
 //! | `MFN_ANON_RATE_LIMIT_RPS` | `anon_rate_limit_rps` | 100 | [1, 10000000] per client IP (IPv6: per /64) when auth is off |
+//! | `MFN_ANON_RATE_LIMIT_CONCURRENT` | `anon_rate_limit_concurrent` | 50 | [1, 1000000] in-flight requests per client IP when auth is off |
 //! | `MFN_API_KEY` | — | unset | one plaintext key; hashed at once, never stored |
 //! | `MFN_API_KEYS` | — | unset | comma list of plaintext keys; hashed at once, never stored |
 //! | `MFN_API_KEYS_FILE` | `api_keys_file` | unset | an existing key file (see `security::keys`) |
@@ -173,6 +176,10 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// tracing `EnvFilter` directive (`MFN_LOG_LEVEL`).
     pub log_level: String,
+    /// OTLP/gRPC collector for trace export (`OTEL_EXPORTER_OTLP_ENDPOINT`); `None`: off.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of exported traces (`OTEL_SERVICE_NAME`).
+    pub otel_service_name: String,
     /// Request authentication (`MFN_AUTH_MODE`, `GRPC_AUTH_ENABLED`).
     pub auth_mode: AuthMode,
     /// Token-bucket rate per API key, requests per second (`MFN_RATE_LIMIT_RPS`).
@@ -181,6 +188,9 @@ pub struct ServerConfig {
     pub rate_limit_concurrent: u32,
     /// Token-bucket rate per client IP for anonymous callers (`MFN_ANON_RATE_LIMIT_RPS`).
     pub anon_rate_limit_rps: u32,
+    /// In-flight requests per client IP for anonymous callers
+    /// (`MFN_ANON_RATE_LIMIT_CONCURRENT`).
+    pub anon_rate_limit_concurrent: u32,
     /// SHA-256 of each plaintext key of `MFN_API_KEY` and `MFN_API_KEYS`.
     pub api_key_hashes: Vec<[u8; 32]>,
     /// The key file (`MFN_API_KEYS_FILE`); parsed by `security::KeySet::from_config`.
@@ -279,6 +289,8 @@ const TLS_RELOAD: Key = Key::new("MFN_TLS_RELOAD_INTERVAL_S", None, "tls_reload_
 const CORS_ORIGINS: Key = Key::new("MFN_CORS_ORIGINS", None, "cors_origins");
 const LOG_FORMAT: Key = Key::new("MFN_LOG_FORMAT", None, "log_format");
 const LOG_LEVEL: Key = Key::new("MFN_LOG_LEVEL", None, "log_level");
+const OTLP_ENDPOINT: Key = Key::new("OTEL_EXPORTER_OTLP_ENDPOINT", None, "otlp_endpoint");
+const OTEL_SERVICE_NAME: Key = Key::new("OTEL_SERVICE_NAME", None, "otel_service_name");
 const AUTH_MODE: Key = Key::new("MFN_AUTH_MODE", None, "auth_mode");
 // The seeds' on/off switch; it has no MFN_ twin and no file key (the file says auth_mode).
 const AUTH_ENABLED: Key = Key {
@@ -297,6 +309,11 @@ const RATE_LIMIT_CONCURRENT: Key = Key::new(
     "rate_limit_concurrent",
 );
 const ANON_RATE_LIMIT_RPS: Key = Key::new("MFN_ANON_RATE_LIMIT_RPS", None, "anon_rate_limit_rps");
+const ANON_RATE_LIMIT_CONCURRENT: Key = Key::new(
+    "MFN_ANON_RATE_LIMIT_CONCURRENT",
+    None,
+    "anon_rate_limit_concurrent",
+);
 // Plaintext keys: environment only (no file key), see the module docs.
 const API_KEY: Key = Key {
     var: "MFN_API_KEY",
@@ -336,11 +353,14 @@ const KEYS: &[Key] = &[
     CORS_ORIGINS,
     LOG_FORMAT,
     LOG_LEVEL,
+    OTLP_ENDPOINT,
+    OTEL_SERVICE_NAME,
     AUTH_MODE,
     AUTH_ENABLED,
     RATE_LIMIT_RPS,
     RATE_LIMIT_CONCURRENT,
     ANON_RATE_LIMIT_RPS,
+    ANON_RATE_LIMIT_CONCURRENT,
     API_KEY,
     API_KEYS,
     API_KEYS_FILE,
@@ -514,6 +534,13 @@ impl ServerConfig {
                 d.log_format,
             ),
             log_level: or(src.get(LOG_LEVEL, |raw| raw.non_empty_text())?, d.log_level),
+            otlp_endpoint: src
+                .get(OTLP_ENDPOINT, |raw| raw.url())?
+                .and_then(|s| s.value),
+            otel_service_name: or(
+                src.get(OTEL_SERVICE_NAME, |raw| raw.non_empty_text())?,
+                d.otel_service_name,
+            ),
             auth_mode: src.auth_mode()?.unwrap_or(d.auth_mode),
             rate_limit_rps: or(src.number(RATE_LIMIT_RPS, 1, 10_000_000)?, d.rate_limit_rps),
             rate_limit_concurrent: or(
@@ -523,6 +550,10 @@ impl ServerConfig {
             anon_rate_limit_rps: or(
                 src.number(ANON_RATE_LIMIT_RPS, 1, 10_000_000)?,
                 d.anon_rate_limit_rps,
+            ),
+            anon_rate_limit_concurrent: or(
+                src.number(ANON_RATE_LIMIT_CONCURRENT, 1, 1_000_000)?,
+                d.anon_rate_limit_concurrent,
             ),
             api_key_hashes: src.api_key_hashes()?,
             api_keys_file: match src.get(API_KEYS_FILE, |raw| raw.path())? {
@@ -586,10 +617,13 @@ impl ServerConfig {
                 LogFormat::Json
             },
             log_level: "info".to_owned(),
+            otlp_endpoint: None,
+            otel_service_name: "mfn".to_owned(),
             auth_mode: if dev { AuthMode::Off } else { AuthMode::Signed },
             rate_limit_rps: 1000,
             rate_limit_concurrent: 50,
             anon_rate_limit_rps: 100,
+            anon_rate_limit_concurrent: 50,
             api_key_hashes: Vec::new(),
             api_keys_file: None,
             auth_window: Duration::from_secs(300),
@@ -709,6 +743,23 @@ impl Raw<'_> {
                     names.join(", ")
                 ))
             })
+    }
+
+    /// An `http://` or `https://` URL with a host; empty means unset.
+    fn url(&self) -> Result<Option<String>, ConfigError> {
+        let text = self.text()?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let rest = text
+            .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(Some(text.to_owned())),
+            _ => Err(self.error(format!(
+                "expected an http:// or https:// URL with a host, got {text:?}"
+            ))),
+        }
     }
 
     fn ip(&self) -> Result<IpAddr, ConfigError> {
@@ -1600,12 +1651,38 @@ mod tests {
     }
 
     #[test]
+    fn otlp_export_is_configured_by_the_standard_otel_variables() {
+        let d = load(&[]).unwrap();
+        assert_eq!(
+            (d.otlp_endpoint, d.otel_service_name.as_str()),
+            (None, "mfn")
+        );
+        let c = load(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            ("OTEL_SERVICE_NAME", "mfn-eu"),
+        ])
+        .unwrap();
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://collector:4317"));
+        assert_eq!(c.otel_service_name, "mfn-eu");
+        assert_eq!(
+            load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])
+                .unwrap()
+                .otlp_endpoint,
+            None
+        );
+        let e = error(load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")]));
+        assert_eq!(e.key, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert!(e.message.contains("http://"), "{}", e.message);
+    }
+
+    #[test]
     fn api_keys_are_hashed_and_the_file_must_exist() {
         let config = load(&[
             ("MFN_API_KEY", "alpha"),
             ("MFN_API_KEYS", "beta, gamma,,alpha,"),
             ("MFN_AUTH_WINDOW_S", "60"),
             ("MFN_ANON_RATE_LIMIT_RPS", "7"),
+            ("MFN_ANON_RATE_LIMIT_CONCURRENT", "3"),
         ])
         .unwrap();
         let hash = crate::security::keys::hash_key;
@@ -1615,6 +1692,7 @@ mod tests {
         );
         assert_eq!(config.auth_window, Duration::from_secs(60));
         assert_eq!(config.anon_rate_limit_rps, 7);
+        assert_eq!(config.anon_rate_limit_concurrent, 3);
         // The plaintext never appears in the config's Debug output.
         assert!(!format!("{config:?}").contains("alpha"));
         let defaults = load(&[]).unwrap();

@@ -1,17 +1,46 @@
-//! The HTTP port: probes (`/health`, `/ready`, `/startup`), Prometheus `/metrics` and a
-//! landing page that says where the API is. REST, WebSocket, metrics and the live page join this router.
+//! The HTTP port (`MFN_HTTP_PORT`, 8080): REST (`/v1/...` and the reference's aliases),
+//! the API description (`/openapi.json`, `/docs`), probes (`/health`, `/ready`,
+//! `/startup`), Prometheus `/metrics` and the landing page.
+//!
+//! Layers, outermost first: CORS, request id, `mfn_http_*` metrics, body limit; the API
+//! routes add the same security stack as gRPC (audit → auth → rate limit), sharing its
+//! key set, replay cache and per-key limits. Probes, metrics and docs stay open.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{Json, Router};
-use mfn_service::MfnService;
+use mfn_service::{ErrorCode, MfnService, ServiceError};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::rest::{self, ApiError};
+use crate::security::{AuditLayer, AuthLayer, RateLimitLayer};
+use crate::telemetry::{RequestIdLayer, http_metrics};
+
+/// What the HTTP port needs from the server.
+#[derive(Clone)]
+pub struct HttpContext {
+    /// The service layer.
+    pub svc: MfnService,
+    /// Where gRPC listens (shown on the landing page).
+    pub grpc_addr: SocketAddr,
+    /// Largest request body (`MFN_MAX_MESSAGE_SIZE`).
+    pub max_body_bytes: usize,
+    /// Allowed CORS origins (`MFN_CORS_ORIGINS`).
+    pub cors_allowed_origins: Vec<String>,
+    /// The authentication layer shared with gRPC.
+    pub auth: AuthLayer,
+    /// The rate limits shared with gRPC.
+    pub rate_limits: RateLimitLayer,
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -20,26 +49,100 @@ struct AppState {
 }
 
 /// The HTTP router.
-pub fn router(svc: MfnService, grpc_addr: SocketAddr) -> Router {
-    Router::new()
+pub fn router(ctx: HttpContext) -> Router {
+    let api = rest::api_router(ctx.svc.clone()).layer(
+        ServiceBuilder::new()
+            .layer(AuditLayer::new(axum::body::Body::new))
+            .layer(ctx.auth.clone())
+            .layer(ctx.rate_limits.clone()),
+    );
+    let open = Router::new()
         .route("/", get(index))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/startup", get(startup))
         .route("/metrics", get(metrics))
-        .with_state(AppState { svc, grpc_addr })
+        .with_state(AppState {
+            svc: ctx.svc.clone(),
+            grpc_addr: ctx.grpc_addr,
+        });
+    Router::new()
+        .merge(api)
+        .merge(rest::docs_router())
+        .merge(open)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
+        .layer(axum::middleware::from_fn(http_metrics::track))
+        .layer(RequestIdLayer)
+        .layer(cors(&ctx.cors_allowed_origins))
 }
 
 /// Serve the router on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    svc: MfnService,
-    grpc_addr: SocketAddr,
+    ctx: HttpContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(svc, grpc_addr))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the per-IP limits and the audit line.
+    axum::serve(
+        listener,
+        router(ctx).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([
+            axum::http::HeaderName::from_static("x-request-id"),
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderName::from_static("x-ratelimit-limit"),
+            axum::http::HeaderName::from_static("x-ratelimit-remaining"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri, headers: HeaderMap) -> ApiError {
+    ApiError::new(
+        ServiceError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no route for {method} {}; the API is described at /openapi.json",
+                uri.path()
+            ),
+        ),
+        &headers,
+    )
+}
+
+async fn method_not_allowed(
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let mut response = ApiError::new(
+        ServiceError::invalid(
+            "method",
+            format!(
+                "{method} is not allowed on {}; see /openapi.json",
+                uri.path()
+            ),
+        ),
+        &headers,
+    )
+    .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
 }
 
 /// Alive: the process answers.

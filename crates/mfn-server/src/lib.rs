@@ -2,7 +2,8 @@
 //!
 //! - [`grpc`]: the four `mfn.v1` services, plus `grpc.health.v1` and reflection
 //!   (v1 and v1alpha), gzip/zstd, gRPC-Web;
-//! - [`http`]: probes and the landing page on the HTTP port;
+//! - [`http`]: the HTTP port: [`rest`] (JSON operations, OpenAPI, docs page), probes,
+//!   `/metrics` and the landing page;
 //! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
 //! - [`config`]: env > TOML file > defaults, validated before any port is bound;
 //! - [`security`]: API keys, signed requests, rate limits and the audit trail, as tower
@@ -16,6 +17,7 @@
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod rest;
 pub mod security;
 pub mod server;
 pub mod telemetry;

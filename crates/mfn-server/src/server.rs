@@ -186,8 +186,13 @@ pub async fn serve(
             rps: config.rate_limit_rps,
             concurrent: config.rate_limit_concurrent,
             anon_rps: config.anon_rate_limit_rps,
+            anon_concurrent: config.anon_rate_limit_concurrent,
         },
     );
+
+    // One instance per server, shared by every door: a key's limits and its replay
+    // cache are the same whichever protocol it calls through.
+    let auth = AuthLayer::new(config.auth_mode, keys.clone(), config.auth_window);
 
     let (health, _) = tonic_health::server::health_reporter();
     let health_service = crate::grpc::health::DrainAwareHealth::server(health.clone(), svc.clone());
@@ -240,13 +245,9 @@ pub async fn serve(
         // One audit line per request; outside auth so that refusals are audited too.
         .layer(AuditLayer::new(tonic::body::Body::new))
         // Who is calling: API key, and in signed mode signature, window and replay.
-        .layer(AuthLayer::new(
-            config.auth_mode,
-            keys.clone(),
-            config.auth_window,
-        ))
+        .layer(auth.clone())
         // Per key (or per client IP when anonymous) rate and in-flight limits.
-        .layer(rate_limits)
+        .layer(rate_limits.clone())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -280,9 +281,17 @@ pub async fn serve(
         }
     };
     let http_addr = listeners.http.as_ref().and_then(|l| l.local_addr().ok());
+    let http_ctx = http::HttpContext {
+        svc: svc.clone(),
+        grpc_addr,
+        max_body_bytes: config.max_message_size_bytes,
+        cors_allowed_origins: config.cors_allowed_origins.clone(),
+        auth,
+        rate_limits,
+    };
     let http_task = listeners
         .http
-        .map(|l| tokio::spawn(http::serve(l, svc.clone(), grpc_addr, stopped())));
+        .map(|l| tokio::spawn(http::serve(l, http_ctx, stopped())));
     info!(
         grpc = %grpc_addr,
         http = ?http_addr,

@@ -9,13 +9,17 @@
 //! - **The compute gate** ([`gate`]): a bounded, cancellable rayon pool; CPU work never
 //!   runs on the async reactor, and overload fails fast with `RESOURCE_EXHAUSTED`.
 //! - **The result cache** ([`cache`]): deterministic results replayed byte for byte.
+//! - **Responses** ([`response`]): the JSON shapes of REST and MCP, named as in gRPC.
+//! - **Rendering** ([`render`]): a field as a PNG heatmap.
 //! - **Streams** ([`stream`], [`steer`]): one continuous run, paced and backpressured,
 //!   stopped when the reader leaves.
 
 pub mod cache;
 pub mod error;
 pub mod gate;
+pub mod render;
 pub mod request;
+pub mod response;
 pub mod service;
 pub mod steer;
 pub mod stream;

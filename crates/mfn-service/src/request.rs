@@ -11,6 +11,7 @@ use mfn_core::federated::KrumParams;
 use mfn_core::field::SimulationParams;
 use mfn_core::nernst::NernstParams;
 use mfn_core::validation::ValidationConfig;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServiceError;
@@ -49,7 +50,7 @@ impl Default for Limits {
 }
 
 /// Seed and simulation parameters (SCIENCE.md §2) as a client sends them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SimInput {
     /// Default 42.
@@ -150,7 +151,7 @@ fn check_u32(
 }
 
 /// `RunSimulation` / `Simulate`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct SimulationRequest {
     /// Seed and parameters.
@@ -161,7 +162,7 @@ pub struct SimulationRequest {
 }
 
 /// Frame cadence of a stream, as a client sends it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct FrameInput {
     /// Default 10; [1, steps].
@@ -205,7 +206,7 @@ impl FrameInput {
 }
 
 /// `StreamSimulation` / `SimulateStream`, and the start of `SteerSimulation`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct StreamSimulationRequest {
     /// Seed and parameters.
@@ -219,7 +220,7 @@ pub struct StreamSimulationRequest {
 }
 
 /// `ExtractFeatures`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct FeaturesRequest {
     /// Seed and parameters.
@@ -294,7 +295,7 @@ impl FeaturesRequest {
 }
 
 /// `StreamFeatures`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct StreamFeaturesRequest {
     /// What to extract.
@@ -306,7 +307,7 @@ pub struct StreamFeaturesRequest {
 }
 
 /// `ValidatePattern` / `Validate`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct ValidateRequest {
     /// Default 42.
@@ -364,16 +365,16 @@ impl ValidateRequest {
 }
 
 /// `ComputeNernst`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct NernstRequest {
     /// Ion valence, one of −2, −1, 1, 2, 3.
     pub z_valence: i32,
     /// Outside concentration, mol/L.
-    #[serde(alias = "concentration_out_M")]
+    #[serde(alias = "concentration_out_M", alias = "concentration_out_molar")]
     pub concentration_out_m: f64,
     /// Inside concentration, mol/L.
-    #[serde(alias = "concentration_in_M")]
+    #[serde(alias = "concentration_in_M", alias = "concentration_in_molar")]
     pub concentration_in_m: f64,
     /// Default 310 K; [273, 373].
     #[serde(alias = "temperature_K")]
@@ -415,7 +416,7 @@ fn rename_field(mut e: ServiceError, map: &[(&str, &str)]) -> ServiceError {
 }
 
 /// `AggregateFederated`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct AggregateRequest {
     /// Client gradients, all of one length.

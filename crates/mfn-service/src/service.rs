@@ -19,7 +19,7 @@ use crate::cache::{CacheStatus, ResultCache, Weigh};
 use crate::error::ServiceError;
 use crate::gate::{Admission, ComputeGate};
 use crate::request::{
-    AggregateRequest, FeaturesRequest, FeaturesSpec, Limits, NernstRequest, SimSpec,
+    AggregateRequest, FeaturesRequest, FeaturesSpec, Limits, NernstRequest, SimInput, SimSpec,
     SimulationRequest, ValidateRequest,
 };
 
@@ -353,6 +353,30 @@ impl MfnService {
             field_sha256,
         };
         Ok((out, Meta::since(ctx, start, status)))
+    }
+
+    /// The final field of a simulation as a PNG heatmap (`GET /v1/simulate/field.png`):
+    /// the (cached) simulation, then the rendering, both on the compute gate.
+    pub async fn simulate_png(
+        &self,
+        ctx: &RequestContext,
+        sim: &SimInput,
+    ) -> Result<(Vec<u8>, Meta), ServiceError> {
+        let req = SimulationRequest {
+            sim: sim.clone(),
+            include_field: true,
+        };
+        let (out, meta) = self.run_simulation(ctx, &req).await?;
+        let n = out.spec.params.grid_size;
+        let result = out.result;
+        let png = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |_| {
+                crate::render::field_png(&result.field, n)
+            })
+            .await?;
+        Ok((png, meta))
     }
 
     /// `ExtractFeatures`: simulate, then the 18 features.

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mfn_server::config::{AuthMode, LogFormat, unknown_env_vars};
+use mfn_server::telemetry::otel::Otel;
 use mfn_server::{EXIT_CONFIG, Listeners, ServerConfig};
 use tracing::{info, warn};
 
@@ -57,7 +58,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    init_tracing(&config);
+    let _otel = init_tracing(&config);
     for name in unknown_env_vars(&vars) {
         warn!(variable = %name, "unknown MFN_* environment variable ignored (typo?)");
     }
@@ -135,16 +136,41 @@ async fn shutdown_signal() {
     }
 }
 
-/// Logs to stderr (stdout stays clean for tools), JSON or plain per `MFN_LOG_FORMAT`.
-fn init_tracing(config: &ServerConfig) {
+/// Logs to stderr (stdout stays clean for tools), JSON or plain per `MFN_LOG_FORMAT`;
+/// spans also go to an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The
+/// returned pipeline flushes when dropped, at exit.
+fn init_tracing(config: &ServerConfig) -> Option<Otel> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Plain => builder.try_init(),
+    let fmt = match config.log_format {
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+        LogFormat::Plain => fmt.boxed(),
     };
+    let (otel, otel_error) = match &config.otlp_endpoint {
+        Some(endpoint) => match Otel::start(endpoint, &config.otel_service_name) {
+            Ok(o) => (Some(o), None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel.as_ref().map(Otel::layer))
+        .try_init();
+    match (&otel, otel_error, &config.otlp_endpoint) {
+        (Some(_), _, Some(endpoint)) => {
+            info!(%endpoint, service = %config.otel_service_name, "exporting traces over OTLP/gRPC")
+        }
+        (_, Some(e), _) => warn!(error = %e, "trace export disabled"),
+        _ => {}
+    }
+    otel
 }

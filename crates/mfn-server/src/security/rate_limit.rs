@@ -3,13 +3,14 @@
 //! - An authenticated caller gets its key's token bucket (`rps=` in the key file, else
 //!   `MFN_RATE_LIMIT_RPS`; the burst equals one second's worth) and in-flight limit
 //!   (`concurrent=`, else `MFN_RATE_LIMIT_CONCURRENT`).
-//! - An anonymous caller (auth `off`) gets a token bucket per client IP
-//!   (`MFN_ANON_RATE_LIMIT_RPS`); IPv6 addresses are grouped by /64, since one host
+//! - An anonymous caller (auth `off`) gets a token bucket and an in-flight limit per
+//!   client IP (`MFN_ANON_RATE_LIMIT_RPS`, `MFN_ANON_RATE_LIMIT_CONCURRENT`); IPv6 addresses are grouped by /64, since one host
 //!   usually owns a whole /64. When the transport does not record the peer, all such
 //!   callers share one bucket. The per-IP map is pruned of idle entries (a full bucket,
 //!   i.e. idle for a second or more) whenever it holds more than
 //!   [`ANON_TRACKED_IPS`] addresses, at most once per second; it therefore holds the
-//!   addresses active in the last second plus at most that many.
+//!   addresses active in the last second plus at most that many. The in-flight map
+//!   drops addresses with no request in flight once it reaches that size.
 //! - Health and reflection are never limited: probes must not be throttled.
 //!
 //! The in-flight permit lives as long as the call: it moves from the request future into
@@ -21,12 +22,13 @@
 //! `x-ratelimit-limit` and `x-ratelimit-remaining: 0`, counted in
 //! `grpc_rate_limit_exceeded_total{kind="rps"|"concurrency"}`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -74,6 +76,8 @@ pub struct Limits {
     pub concurrent: u32,
     /// Requests per second per anonymous client IP.
     pub anon_rps: u32,
+    /// In-flight requests per anonymous client IP.
+    pub anon_concurrent: u32,
 }
 
 struct KeyLimit {
@@ -88,6 +92,10 @@ struct RateState {
     anon_rps: u32,
     anon: DefaultKeyedRateLimiter<IpAddr>,
     anon_unknown_peer: DefaultDirectRateLimiter,
+    anon_concurrent: u32,
+    /// In-flight permits per client key; an entry nobody holds a permit of is idle.
+    anon_in_flight: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
+    anon_unknown_in_flight: Arc<Semaphore>,
     started: Instant,
     last_prune_ms: AtomicU64,
     clock: DefaultClock,
@@ -123,6 +131,11 @@ impl RateLimitLayer {
                 anon_rps: defaults.anon_rps.max(1),
                 anon: RateLimiter::keyed(quota(defaults.anon_rps)),
                 anon_unknown_peer: RateLimiter::direct(quota(defaults.anon_rps)),
+                anon_concurrent: defaults.anon_concurrent.max(1),
+                anon_in_flight: Mutex::new(HashMap::new()),
+                anon_unknown_in_flight: Arc::new(Semaphore::new(
+                    defaults.anon_concurrent.max(1) as usize
+                )),
                 started: Instant::now(),
                 last_prune_ms: AtomicU64::new(0),
                 clock: DefaultClock::default(),
@@ -233,18 +246,51 @@ impl RateState {
         &self,
         ip: Option<IpAddr>,
     ) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
-        let checked = match ip {
+        let too_many = |_| Exceeded::Concurrency {
+            limit: self.anon_concurrent,
+        };
+        let (permit, checked) = match ip {
             Some(ip) => {
                 self.prune();
-                self.anon.check_key(&client_key(ip))
+                let key = client_key(ip);
+                let permit = self
+                    .anon_semaphore(key)
+                    .try_acquire_owned()
+                    .map_err(too_many)?;
+                (permit, self.anon.check_key(&key))
             }
-            None => self.anon_unknown_peer.check(),
+            None => {
+                let permit = self
+                    .anon_unknown_in_flight
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(too_many)?;
+                (permit, self.anon_unknown_peer.check())
+            }
         };
         checked.map_err(|not_until| Exceeded::Rps {
             limit: self.anon_rps,
             retry: not_until.wait_time_from(self.clock.now()),
         })?;
-        Ok(None)
+        Ok(Some(permit))
+    }
+
+    /// The in-flight semaphore of a client key, created on first use. Past
+    /// [`ANON_TRACKED_IPS`] entries, idle ones (no permit out) are dropped first.
+    fn anon_semaphore(&self, key: IpAddr) -> Arc<Semaphore> {
+        let mut map = self
+            .anon_in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = map.get(&key) {
+            return s.clone();
+        }
+        if map.len() >= ANON_TRACKED_IPS {
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        let s = Arc::new(Semaphore::new(self.anon_concurrent as usize));
+        map.insert(key, s.clone());
+        s
     }
 
     fn prune(&self) {
@@ -344,6 +390,7 @@ mod tests {
                 rps,
                 concurrent,
                 anon_rps: 2,
+                anon_concurrent: 2,
             },
         )
     }
@@ -421,5 +468,30 @@ mod tests {
             l.state.admit_anonymous(None).unwrap();
         }
         assert!(l.state.admit_anonymous(None).is_err());
+    }
+
+    #[test]
+    fn anonymous_in_flight_is_limited_per_ip_and_comes_back() {
+        let keys = KeySet::new(Vec::new());
+        let l = RateLimitLayer::new(
+            &keys,
+            Limits {
+                rps: 1,
+                concurrent: 1,
+                anon_rps: 1000,
+                anon_concurrent: 2,
+            },
+        );
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = l.state.admit_anonymous(Some(a)).unwrap();
+        let _second = l.state.admit_anonymous(Some(a)).unwrap();
+        assert!(matches!(
+            l.state.admit_anonymous(Some(a)),
+            Err(Exceeded::Concurrency { limit: 2 })
+        ));
+        assert!(l.state.admit_anonymous(Some(b)).unwrap().is_some());
+        drop(first);
+        assert!(l.state.admit_anonymous(Some(a)).is_ok());
     }
 }

@@ -12,6 +12,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use mfn_service::MfnService;
 
 pub mod grpc_metrics;
+pub mod http_metrics;
+pub mod otel;
 pub mod request_id;
 
 pub use grpc_metrics::GrpcMetricsLayer;
@@ -83,6 +85,19 @@ fn describe() {
     describe_counter!("mfn_cache_misses_total", "Result cache misses");
     describe_gauge!("mfn_cache_entries", "Entries in the result cache");
     describe_gauge!("mfn_cache_bytes", "Approximate bytes in the result cache");
+    describe_counter!(
+        "mfn_http_requests_total",
+        "HTTP requests on the HTTP port by route template, method and status"
+    );
+    describe_histogram!(
+        "mfn_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency to the response head"
+    );
+    describe_gauge!(
+        "mfn_http_requests_in_progress",
+        "HTTP requests being handled now"
+    );
     describe_counter!(
         "mfn_stream_cancelled_total",
         "Streams stopped because the client went away"

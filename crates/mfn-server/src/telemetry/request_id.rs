@@ -61,6 +61,7 @@ where
             request_id = id.to_str().unwrap_or_default(),
             method = req.uri().path(),
         );
+        crate::telemetry::otel::set_parent_from(&span, req.headers());
         let fut = span.in_scope(|| self.inner.call(req));
         Box::pin(
             async move {

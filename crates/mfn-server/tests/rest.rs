@@ -1,0 +1,490 @@
+//! REST on the HTTP router, driven with `oneshot` requests: every route, the error shape
+//! and status of each kind of bad input, authentication and rate limits through the
+//! shared layers, the OpenAPI document and the PNG.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use mfn_server::config::AuthMode;
+use mfn_server::http::{HttpContext, router};
+use mfn_server::security::keys::{ApiKey, KeySet, hash_key};
+use mfn_server::security::rate_limit::Limits;
+use mfn_server::security::{AuthLayer, RateLimitLayer};
+use mfn_service::{MfnService, ServiceConfig};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const KEY: &str = "test-key-0123456789abcdef0123456789abcdef";
+
+fn app_with(mode: AuthMode, limits: Limits, max_body: usize) -> (Router, MfnService) {
+    let svc = MfnService::new(ServiceConfig {
+        workers: 2,
+        queue: 8,
+        ..ServiceConfig::default()
+    })
+    .unwrap();
+    let mut key = ApiKey::from_hash(hash_key(KEY));
+    key.name = "test".into();
+    let keys = Arc::new(KeySet::new(vec![key]));
+    let ctx = HttpContext {
+        svc: svc.clone(),
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        max_body_bytes: max_body,
+        cors_allowed_origins: vec!["*".into()],
+        auth: AuthLayer::new(mode, keys.clone(), Duration::from_secs(300)),
+        rate_limits: RateLimitLayer::new(&keys, limits),
+    };
+    (router(ctx), svc)
+}
+
+fn app() -> Router {
+    let limits = Limits {
+        rps: 1000,
+        concurrent: 50,
+        anon_rps: 100_000,
+        anon_concurrent: 1000,
+    };
+    app_with(AuthMode::Off, limits, 1 << 20).0
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn post(app: &Router, path: &str, body: Value) -> Reply {
+    let req = Request::post(path)
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-1")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    send(app, req).await
+}
+
+async fn get(app: &Router, path: &str) -> Reply {
+    send(app, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+fn assert_error(r: &Reply, status: StatusCode, code: &str, field: Option<&str>) {
+    assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    let j = r.json();
+    assert_eq!(j["error_code"], code, "{j}");
+    assert!(!j["message"].as_str().unwrap().is_empty());
+    assert!(r.headers.contains_key("x-request-id"));
+    assert_eq!(j["request_id"], r.headers["x-request-id"].to_str().unwrap());
+    match field {
+        Some(f) => assert_eq!(j["details"][0]["field"], f, "{j}"),
+        None => assert!(j["details"].as_array().unwrap().is_empty(), "{j}"),
+    }
+}
+
+#[tokio::test]
+async fn every_operation_answers_with_the_grpc_field_names() {
+    let app = app();
+    let sim = post(
+        &app,
+        "/v1/simulate",
+        json!({"grid_size": 16, "steps": 8, "include_field": true}),
+    )
+    .await;
+    assert_eq!(sim.status, StatusCode::OK);
+    assert_eq!(sim.headers["x-request-id"], "req-1");
+    let s = sim.json();
+    assert_eq!(s["request_id"], "req-1");
+    assert_eq!(
+        (
+            s["grid_size"].as_u64(),
+            s["steps"].as_u64(),
+            s["seed"].as_u64()
+        ),
+        (Some(16), Some(8), Some(42))
+    );
+    assert_eq!(s["field_mV"].as_array().unwrap().len(), 256);
+    assert_eq!(s["field_sha256"].as_str().unwrap().len(), 64);
+    for k in [
+        "pot_min_mV",
+        "pot_max_mV",
+        "pot_mean_mV",
+        "pot_std_mV",
+        "fractal_dimension",
+        "growth_events",
+    ] {
+        assert!(s[k].is_number(), "{k} in {s}");
+    }
+    let min = s["field_mV"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(min, s["pot_min_mV"].as_f64().unwrap());
+
+    // The reference's alias gives the same numbers; without include_field no field.
+    let alias = post(&app, "/simulate", json!({"grid_size": 16, "steps": 8}))
+        .await
+        .json();
+    assert_eq!(alias["field_sha256"], s["field_sha256"]);
+    assert_eq!(alias["pot_mean_mV"], s["pot_mean_mV"]);
+    assert!(alias.get("field_mV").is_none());
+
+    let f = post(&app, "/v1/features", json!({"grid_size": 16, "steps": 8})).await;
+    assert_eq!(f.status, StatusCode::OK);
+    let f = f.json();
+    assert_eq!(f["features"].as_object().unwrap().len(), 18);
+    assert!(f["features"]["D_box"].is_number());
+    assert_eq!(f["pot_mean_mV"], s["pot_mean_mV"]);
+
+    let n = post(
+        &app,
+        "/v1/nernst",
+        json!({"z_valence": 1, "concentration_out_molar": 0.005, "concentration_in_molar": 0.14}),
+    )
+    .await;
+    assert_eq!(n.status, StatusCode::OK);
+    let n = n.json();
+    use mfn_service::mfn_core::nernst::{FARADAY, GAS_CONSTANT};
+    // E = (RT / zF) ln(c_out / c_in) at the default 310 K.
+    let expected = 1000.0 * GAS_CONSTANT * 310.0 / FARADAY * (0.005f64 / 0.14).ln();
+    assert!(
+        (n["potential_mV"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{n}"
+    );
+    assert_eq!(
+        post(
+            &app,
+            "/nernst",
+            json!({"z_valence": 1, "concentration_out_M": 0.005, "concentration_in_M": 0.14})
+        )
+        .await
+        .json()["potential_mV"],
+        n["potential_mV"]
+    );
+
+    let grads: Vec<Vec<f64>> = (0..6)
+        .map(|i| vec![1.0 + f64::from(i) * 0.01, 2.0, 3.0])
+        .collect();
+    let a = post(
+        &app,
+        "/v1/federated/aggregate",
+        json!({"gradients": grads, "num_clusters": 2}),
+    )
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    let a = a.json();
+    assert_eq!(a["num_input_gradients"], 6);
+    assert_eq!(a["aggregated_gradient"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        post(
+            &app,
+            "/federated/aggregate",
+            json!({"gradients": grads, "num_clusters": 2})
+        )
+        .await
+        .json()["aggregated_gradient"],
+        a["aggregated_gradient"]
+    );
+
+    let v = post(
+        &app,
+        "/v1/validate",
+        json!({"grid_size": 8, "steps": 8, "epochs": 1, "batch_size": 2}),
+    )
+    .await;
+    assert_eq!(
+        v.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&v.body)
+    );
+    let v = v.json();
+    for k in [
+        "loss_start",
+        "loss_final",
+        "loss_drop",
+        "lyapunov_exponent",
+        "nernst_numeric_mV",
+    ] {
+        assert!(v[k].is_number(), "{k} in {v}");
+    }
+    assert_eq!(
+        post(
+            &app,
+            "/validate",
+            json!({"grid_size": 8, "steps": 8, "epochs": 1, "batch_size": 2})
+        )
+        .await
+        .json()["loss_final"],
+        v["loss_final"]
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_error_shape_and_status_of_the_shared_table() {
+    let app = app();
+    let r = post(&app, "/v1/simulate", json!({"grid_size": 100000})).await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("grid_size"),
+    );
+    assert!(r.json()["message"].as_str().unwrap().contains("512"));
+    assert_eq!(r.json()["request_id"], "req-1");
+
+    let r = post(&app, "/v1/simulate", json!({"grid": 16})).await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("grid"),
+    );
+    let r = post(&app, "/v1/features", json!({"steps": "many"})).await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("steps"),
+    );
+    let r = post(
+        &app,
+        "/v1/nernst",
+        json!({"z_valence": 7, "concentration_out_M": 1.0, "concentration_in_M": 1.0}),
+    )
+    .await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("z_valence"),
+    );
+    let r = post(
+        &app,
+        "/v1/federated/aggregate",
+        json!({"gradients": [[1.0, 2.0], [1.0]]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let raw = |body: &'static str| {
+        Request::post("/v1/simulate")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    assert_error(
+        &send(&app, raw("{not json")).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("body"),
+    );
+    assert_error(
+        &send(&app, raw("[1, 2]")).await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("body"),
+    );
+
+    assert_error(
+        &get(&app, "/v2/simulate").await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        None,
+    );
+    let r = get(&app, "/v1/simulate").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["error_code"], "INVALID_ARGUMENT");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_with_413() {
+    let limits = Limits {
+        rps: 1000,
+        concurrent: 50,
+        anon_rps: 100_000,
+        anon_concurrent: 1000,
+    };
+    let (app, _) = app_with(AuthMode::Off, limits, 1024);
+    let big = json!({"gradients": vec![vec![0.5f64; 100]; 10]});
+    let r = post(&app, "/v1/federated/aggregate", big).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", None);
+}
+
+#[tokio::test]
+async fn field_png_renders_and_checks_its_query() {
+    let app = app();
+    let r = get(&app, "/v1/simulate/field.png?grid_size=16&steps=4&seed=3").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.headers["content-type"], "image/png");
+    assert_eq!(&r.body[..8], b"\x89PNG\r\n\x1a\n");
+    let again = get(&app, "/v1/simulate/field.png?grid_size=16&steps=4&seed=3").await;
+    assert_eq!(again.body, r.body);
+    assert_eq!(again.headers["x-mfn-cache"], "hit");
+
+    let bad = get(&app, "/v1/simulate/field.png?grid_size=abc").await;
+    assert_error(
+        &bad,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("grid_size"),
+    );
+    let bad = get(&app, "/v1/simulate/field.png?gridsize=16").await;
+    assert_error(
+        &bad,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("gridsize"),
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_and_docs_page_loads_it() {
+    let app = app();
+    let r = get(&app, "/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/simulate",
+        "/simulate",
+        "/v1/features",
+        "/v1/validate",
+        "/validate",
+        "/v1/nernst",
+        "/nernst",
+        "/v1/federated/aggregate",
+        "/federated/aggregate",
+        "/v1/simulate/field.png",
+    ] {
+        assert!(paths.contains_key(p), "{p}");
+        // And the route really exists: an empty body is an answer, never a 404.
+        let probe = if p.ends_with(".png") {
+            get(&app, &format!("{p}?grid_size=8&steps=1")).await
+        } else {
+            post(&app, p, json!({"request_id": "x"})).await
+        };
+        assert_ne!(probe.status, StatusCode::NOT_FOUND, "{p}");
+    }
+    let docs = get(&app, "/docs").await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&docs.body).contains("/openapi.json"));
+}
+
+#[tokio::test]
+async fn api_routes_need_a_key_when_auth_is_on_and_probes_do_not() {
+    let limits = Limits {
+        rps: 1000,
+        concurrent: 50,
+        anon_rps: 100_000,
+        anon_concurrent: 1000,
+    };
+    let (app, _) = app_with(AuthMode::Key, limits, 1 << 20);
+    let nernst = json!({"z_valence": 1, "concentration_out_M": 0.005, "concentration_in_M": 0.14});
+    let r = post(&app, "/v1/nernst", nernst.clone()).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", None);
+    let with = |key: &str, header: &str| {
+        Request::post("/v1/nernst")
+            .header("content-type", "application/json")
+            .header(header, key)
+            .body(Body::from(nernst.to_string()))
+            .unwrap()
+    };
+    assert_eq!(
+        send(&app, with(KEY, "x-api-key")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, with(&format!("Bearer {KEY}"), "authorization"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_error(
+        &send(&app, with("wrong", "x-api-key")).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        None,
+    );
+    for open in [
+        "/health",
+        "/ready",
+        "/startup",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+    ] {
+        assert_eq!(get(&app, open).await.status, StatusCode::OK, "{open}");
+    }
+}
+
+#[tokio::test]
+async fn a_burst_over_the_key_rate_gets_429_with_headers() {
+    let limits = Limits {
+        rps: 3,
+        concurrent: 50,
+        anon_rps: 100_000,
+        anon_concurrent: 1000,
+    };
+    let (app, _) = app_with(AuthMode::Key, limits, 1 << 20);
+    let nernst = json!({"z_valence": 1, "concentration_out_M": 0.005, "concentration_in_M": 0.14});
+    let mut refused = None;
+    for _ in 0..10 {
+        let req = Request::post("/v1/nernst")
+            .header("x-api-key", KEY)
+            .body(Body::from(nernst.to_string()))
+            .unwrap();
+        let r = send(&app, req).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let r = refused.expect("10 requests at once exceed 3 per second");
+    assert_error(
+        &r,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RESOURCE_EXHAUSTED",
+        None,
+    );
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(r.headers["x-ratelimit-limit"], "3");
+    assert_eq!(r.headers["x-ratelimit-remaining"], "0");
+}

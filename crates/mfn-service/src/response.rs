@@ -1,0 +1,250 @@
+//! Responses as REST, WebSocket and MCP send them: JSON with the gRPC field names
+//! (`pot_min_mV`, `D_box`, …), so one vocabulary serves every door. Built from the
+//! service's outputs; gRPC builds its protobuf messages from the same outputs.
+
+use std::collections::BTreeMap;
+
+use mfn_core::features::Features;
+use mfn_core::validation::ValidationReport;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ServiceError;
+use crate::service::{AggregateOutput, FeaturesOutput, Meta, NernstOutput, SimulationOutput};
+
+/// `server_version`, `elapsed_ms` (service time) and `cache` (`hit`, `miss` or `bypass`).
+pub type MetaMap = BTreeMap<String, String>;
+
+fn meta_map(m: &Meta) -> MetaMap {
+    m.entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// The result of `POST /v1/simulate`.
+#[allow(non_snake_case)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SimulationResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// Spikes fired.
+    pub growth_events: u64,
+    /// Cell-steps where the activator crossed the Turing threshold.
+    pub turing_activations: u64,
+    /// Cell-steps clamped to [−95, 40] mV.
+    pub clamping_events: u64,
+    /// Minimum of the final field, mV.
+    pub pot_min_mV: f64,
+    /// Maximum of the final field, mV.
+    pub pot_max_mV: f64,
+    /// Mean of the final field, mV.
+    pub pot_mean_mV: f64,
+    /// Population standard deviation of the final field, mV.
+    pub pot_std_mV: f64,
+    /// Box-counting dimension of the final field above −60 mV.
+    pub fractal_dimension: f64,
+    /// Mean activator level (0 without Turing).
+    pub activator_mean: f64,
+    /// Mean inhibitor level (0 without Turing).
+    pub inhibitor_mean: f64,
+    /// Grid side N used.
+    pub grid_size: u32,
+    /// Steps run.
+    pub steps: u32,
+    /// Seed used.
+    pub seed: u64,
+    /// The final field in mV, row-major N×N; only with `include_field`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_mV: Vec<f64>,
+    /// SHA-256 hex of the final field's little-endian f64 bytes (volts, row-major).
+    pub field_sha256: String,
+}
+
+/// The result of `POST /v1/features`.
+#[allow(non_snake_case)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FeaturesResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// The 18 canonical features.
+    pub features: Features,
+    /// Spikes fired in the run.
+    pub growth_events: u64,
+    /// Minimum of the final field, mV.
+    pub pot_min_mV: f64,
+    /// Maximum of the final field, mV.
+    pub pot_max_mV: f64,
+    /// Mean of the final field, mV.
+    pub pot_mean_mV: f64,
+    /// Population standard deviation of the final field, mV.
+    pub pot_std_mV: f64,
+    /// Box-counting dimension of the final field above −60 mV.
+    pub fractal_dimension: f64,
+}
+
+/// The result of `POST /v1/validate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidateResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// Losses, field statistics, Lyapunov exponents and Nernst checks.
+    #[serde(flatten)]
+    pub report: ValidationReport,
+}
+
+/// The result of `POST /v1/nernst`.
+#[allow(non_snake_case)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NernstResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// Equilibrium potential E = (RT / zF) · ln(c_out / c_in), mV.
+    pub potential_mV: f64,
+    /// RT/F at the temperature used, mV.
+    pub rt_over_f_mV: f64,
+    /// Temperature used, K.
+    pub temperature_K: f64,
+}
+
+/// The result of `POST /v1/federated/aggregate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AggregateResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// The hierarchical-Krum aggregate.
+    pub aggregated_gradient: Vec<f64>,
+    /// How many gradients came in.
+    pub num_input_gradients: u32,
+}
+
+/// One invalid field of a refused request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorDetail {
+    /// The request field, as the client named it.
+    pub field: String,
+    /// What is wrong with it, with the limit.
+    pub message: String,
+}
+
+/// Every REST error: the HTTP status comes from the shared `ErrorCode` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorResponse {
+    /// `INVALID_ARGUMENT`, `UNAUTHENTICATED`, `RESOURCE_EXHAUSTED`, … (the gRPC code name).
+    pub error_code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The offending fields, when the request was invalid.
+    pub details: Vec<ErrorDetail>,
+    /// The request's id (also in the `X-Request-ID` header).
+    pub request_id: String,
+}
+
+impl SimulationResponse {
+    /// From a simulation output.
+    pub fn new(out: &SimulationOutput, m: &Meta) -> Self {
+        let r = &out.result;
+        SimulationResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            growth_events: r.growth_events,
+            turing_activations: r.turing_activations,
+            clamping_events: r.clamping_events,
+            pot_min_mV: r.pot_min_mv,
+            pot_max_mV: r.pot_max_mv,
+            pot_mean_mV: r.pot_mean_mv,
+            pot_std_mV: r.pot_std_mv,
+            fractal_dimension: r.fractal_dimension,
+            activator_mean: r.activator_mean,
+            inhibitor_mean: r.inhibitor_mean,
+            grid_size: out.spec.params.grid_size as u32,
+            steps: out.spec.params.steps as u32,
+            seed: out.spec.seed,
+            field_mV: r.field.iter().map(|v| v * 1000.0).collect(),
+            field_sha256: out.field_sha256.to_string(),
+        }
+    }
+}
+
+impl FeaturesResponse {
+    /// From a features output.
+    pub fn new(out: &FeaturesOutput, m: &Meta) -> Self {
+        let s = &out.summary;
+        FeaturesResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            features: out.features,
+            growth_events: s.growth_events,
+            pot_min_mV: s.pot_min_mv,
+            pot_max_mV: s.pot_max_mv,
+            pot_mean_mV: s.pot_mean_mv,
+            pot_std_mV: s.pot_std_mv,
+            fractal_dimension: s.fractal_dimension,
+        }
+    }
+}
+
+impl ValidateResponse {
+    /// From a validation report.
+    pub fn new(report: &ValidationReport, m: &Meta) -> Self {
+        ValidateResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            report: report.clone(),
+        }
+    }
+}
+
+impl NernstResponse {
+    /// From a Nernst output.
+    pub fn new(o: &NernstOutput, m: &Meta) -> Self {
+        NernstResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            potential_mV: o.potential_mv,
+            rt_over_f_mV: o.rt_over_f_mv,
+            temperature_K: o.temperature_k,
+        }
+    }
+}
+
+impl AggregateResponse {
+    /// From an aggregate output.
+    pub fn new(o: AggregateOutput, m: &Meta) -> Self {
+        AggregateResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            num_input_gradients: o.num_input_gradients as u32,
+            aggregated_gradient: o.aggregated_gradient,
+        }
+    }
+}
+
+impl ErrorResponse {
+    /// The body for `err` on the request `request_id`.
+    pub fn new(err: &ServiceError, request_id: &str) -> Self {
+        ErrorResponse {
+            error_code: err.code.as_str().to_string(),
+            message: err.message.clone(),
+            details: err
+                .field
+                .iter()
+                .map(|f| ErrorDetail {
+                    field: f.clone(),
+                    message: err.message.clone(),
+                })
+                .collect(),
+            request_id: request_id.to_string(),
+        }
+    }
+}
