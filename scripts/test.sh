@@ -2,7 +2,8 @@
 # Every test of the project, as CI runs it: fmt, clippy -D warnings, docs with warnings
 # denied, unit + integration + doc tests, then interop checks against real third-party
 # peers: NumPy as the oracle of the science; Python grpcio, grpcio-health-checking and
-# grpcurl as gRPC clients we did not write (plain, TLS and mTLS). Installs what it needs
+# grpcurl as gRPC clients we did not write (plain, TLS and mTLS); urllib, curl and
+# openapi-spec-validator against REST. Installs what it needs
 # itself into a venv under $MFN_CACHE_DIR (default ~/.cache/mfn).
 #
 #   ./scripts/test.sh            # everything
@@ -41,6 +42,10 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
 
   step "interop: grpcio, grpcio-health-checking, grpcurl, mTLS against mfn serve"
   "$CACHE/venv/bin/python" scripts/interop/grpc_interop.py "$mfn_bin"
+
+  step "interop: REST against gRPC, curl, openapi-spec-validator, Python hmac"
+  command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+  "$CACHE/venv/bin/python" scripts/interop/rest_interop.py "$mfn_bin"
 fi
 
 step "all tests passed"

@@ -1266,8 +1266,8 @@ def main(argv):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def finish(report, t0):
-    print(f"grpc interop took {time.monotonic() - t0:.1f} s")
+def finish(report, t0, label="grpc"):
+    print(f"{label} interop took {time.monotonic() - t0:.1f} s")
     print(f"interop: {report.passed} passed, {report.failed} failed", flush=True)
     return 1 if report.failed else 0
 

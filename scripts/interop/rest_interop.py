@@ -235,7 +235,7 @@ def main(argv):
         report.check("setup: generate stubs with grpcio-tools", gi.generate_stubs,
                      Path(workdir) / "stubs")
         if gi.pb is None:
-            return gi.finish(report, t0)
+            return gi.finish(report, t0, "rest")
         plain = gi.Server(mfn, workdir, "rest")
 
         def checks(ch):
@@ -262,7 +262,7 @@ def main(argv):
         gi.run_phase(report, signed, lambda: gi.insecure(signed),
                      lambda ch: [("Python hmac signs a REST request",
                                   lambda: signed_request(signed.http_port, key))])
-        return gi.finish(report, t0)
+        return gi.finish(report, t0, "rest")
     finally:
         if os.environ.get("MFN_INTEROP_KEEP") == "1":
             print(f"(kept {workdir})")
