@@ -93,14 +93,18 @@ pub async fn serve(
     .await
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
-    let allow = if origins.iter().any(|o| o == "*") {
+/// The origins `MFN_CORS_ORIGINS` allows (`*` for any), for the gRPC-Web and HTTP ports.
+pub fn allowed_origins(origins: &[String]) -> AllowOrigin {
+    if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
-    };
+    }
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(allow)
+        .allow_origin(allowed_origins(origins))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(tower_http::cors::Any)
         .expose_headers([

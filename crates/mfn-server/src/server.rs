@@ -28,7 +28,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::CorsLayer;
 use tracing::{info, warn};
 
 use crate::config::{AuthMode, ConfigError, Environment, ServerConfig};
@@ -339,13 +339,8 @@ pub async fn serve(
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
-    };
     CorsLayer::new()
-        .allow_origin(allow)
+        .allow_origin(http::allowed_origins(origins))
         .allow_methods([::http::Method::POST, ::http::Method::OPTIONS])
         .allow_headers(tower_http::cors::Any)
         .expose_headers([
