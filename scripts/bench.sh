@@ -32,11 +32,16 @@ done
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "build (release): mfn, mfn-bench-echo"
-cargo build --release --locked -p mfn-cli -p mfn-bench-echo
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-MFN="$target_dir/release/mfn"
-ECHO="$target_dir/release/mfn-bench-echo"
+# MFN_BENCH_BIN_DIR: use the binaries already there (e.g. a debug build for a dry run).
+BIN_DIR="${MFN_BENCH_BIN_DIR:-}"
+if [[ -z "$BIN_DIR" ]]; then
+  step "build (release): mfn, mfn-bench-echo"
+  cargo build --release --locked -p mfn-cli -p mfn-bench-echo
+  BIN_DIR="$target_dir/release"
+fi
+MFN="$BIN_DIR/mfn"
+ECHO="$BIN_DIR/mfn-bench-echo"
 OUT="${MFN_BENCH_OUT:-$target_dir/bench}"
 rm -rf "$OUT" && mkdir -p "$OUT"
 
@@ -49,10 +54,12 @@ fi
 SERVER_CPU="${MFN_BENCH_SERVER_CPU:-0}"
 LOAD_CPU="${MFN_BENCH_LOAD_CPU:-1}"
 if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+  SERVER_PIN=(taskset -c "$SERVER_CPU")
   on_server() { taskset -c "$SERVER_CPU" "$@"; }
   on_loader() { taskset -c "$LOAD_CPU" "$@"; }
   PINNING="server on core $SERVER_CPU, load generator on core $LOAD_CPU (taskset)"
 else
+  SERVER_PIN=()
   on_server() { "$@"; }
   on_loader() { "$@"; }
   PINNING="not pinned (fewer than 2 cores or no taskset)"
@@ -65,7 +72,12 @@ else D=10; W=2; SD=15; SW=10; RUNS=5; SWEEP="0.1 0.25 0.5 0.75 0.9 1.0 1.1"; VD=
 # `record NAME CMD...`: run CMD, stdout to $OUT/NAME.json (or .txt), the command as
 # shown in the docs (binary paths shortened, ports as $GRPC/$ECHO_PORT) to NAME.cmd.
 shown() {
-  local s="$*"
+  local s="" a
+  for a in "$@"; do
+    if [[ "$a" == *[[:space:]]* ]]; then s+="'$a' "; else s+="$a "; fi
+  done
+  s="${s% }"
+  [[ -n "${SERVER_PID:-}" ]] && s="${s//--server-pid $SERVER_PID/--server-pid \$SERVER_PID}"
   s="${s//$MFN/mfn}"; s="${s//$ECHO/mfn-bench-echo}"; s="${s//$OUT\//}"
   [[ -n "${GRPC:-}" ]] && s="${s//127.0.0.1:$GRPC/127.0.0.1:\$GRPC}"
   [[ -n "${ECHO_PORT:-}" ]] && s="${s//127.0.0.1:$ECHO_PORT/127.0.0.1:\$ECHO}"
@@ -74,10 +86,14 @@ shown() {
 record() {
   local name="$1"; shift
   local ext=json; [[ "$1" == on_loader && "$2" == h2load ]] && ext=txt
-  local cmd="$*"; cmd="${cmd#on_loader }"; cmd="${cmd#on_server }"
-  if [[ "$1" == on_loader && $PINNING == server* ]]; then cmd="taskset -c $LOAD_CPU $cmd"; fi
-  if [[ "$1" == on_server && $PINNING == server* ]]; then cmd="taskset -c $SERVER_CPU $cmd"; fi
-  shown "$cmd" > "$OUT/$name.cmd"
+  local -a cmd=("$@")
+  if [[ $PINNING == server* ]]; then
+    [[ "$1" == on_loader ]] && cmd=(taskset -c "$LOAD_CPU" "${cmd[@]:1}")
+    [[ "$1" == on_server ]] && cmd=(taskset -c "$SERVER_CPU" "${cmd[@]:1}")
+  else
+    [[ "$1" == on_loader || "$1" == on_server ]] && cmd=("${cmd[@]:1}")
+  fi
+  shown "${cmd[@]}" > "$OUT/$name.cmd"
   step "$name: $(cat "$OUT/$name.cmd")"
   "$@" > "$OUT/$name.$ext"
 }
@@ -100,7 +116,8 @@ export MFN_ANON_RATE_LIMIT_RPS=10000000 MFN_COMPUTE_QUEUE=4096 MFN_MAX_WORKERS=1
 SERVER_ENV="MFN_ANON_RATE_LIMIT_RPS=10000000 MFN_COMPUTE_QUEUE=4096 MFN_MAX_WORKERS=1"
 start_server() {
   GRPC=$(free_port); HTTP=$(free_port)
-  on_server "$MFN" serve --grpc-port "$GRPC" --http-port "$HTTP" 2>>"$OUT/server.log" &
+  # Not through a shell function: $! must be the server's own pid (taskset execs it).
+  "${SERVER_PIN[@]}" "$MFN" serve --grpc-port "$GRPC" --http-port "$HTTP" 2>>"$OUT/server.log" &
   SERVER_PID=$!
   wait_ready "$HTTP"
   URL="http://127.0.0.1:$GRPC"
@@ -154,7 +171,7 @@ record h2load_health on_loader "${H2[@]}" -d "$OUT/health.body" "$URL/mfn.v1.Myc
 stop_server
 
 ECHO_PORT=$(free_port)
-on_server "$ECHO" --port "$ECHO_PORT" >/dev/null 2>>"$OUT/echo.log" &
+"${SERVER_PIN[@]}" "$ECHO" --port "$ECHO_PORT" >/dev/null 2>>"$OUT/echo.log" &
 ECHO_PID=$!
 for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$ECHO_PORT") 2>/dev/null && break; sleep 0.05; done
 record h2load_echo on_loader "${H2[@]}" -d "$OUT/echo.body" "http://127.0.0.1:$ECHO_PORT/mfnbench.echo.Echo/UnaryEcho"
