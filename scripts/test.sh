@@ -24,7 +24,13 @@ step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "cargo test (unit, integration, doc tests)"
+# Includes the smoke of `mfn bench` (crates/mfn-cli/tests/bench.rs: ~1 s runs of every
+# mode against a real `mfn serve`, no timing assertions).
 cargo test --workspace --locked
+
+step "scripts/bench.sh and its renderer parse"
+bash -n scripts/bench.sh
+python3 -c "import ast; ast.parse(open('scripts/bench/render.py').read())"
 
 if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   step "interop: NumPy reference (python venv in $CACHE/venv)"

@@ -9,11 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mfn_cli::commands::{
-    aggregate, features, fractal, ifs, keys, nernst, serve, simulate, validate,
+    aggregate, bench, features, fractal, ifs, keys, nernst, serve, simulate, validate,
 };
 use mfn_cli::commands::{
-    aggregate::AggregateArgs, features::FeaturesArgs, fractal::FractalArgs, ifs::IfsArgs,
-    keys::KeysArgs, nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs,
+    aggregate::AggregateArgs, bench::BenchArgs, features::FeaturesArgs, fractal::FractalArgs,
+    ifs::IfsArgs, keys::KeysArgs, nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs,
     validate::ValidateArgs,
 };
 use mfn_cli::output::{self, Format};
@@ -75,6 +75,8 @@ enum Command {
     Serve(ServeArgs),
     /// API keys for the server: `mfn keys generate` prints a new key once
     Keys(KeysArgs),
+    /// Load-test a server (--remote): unary and streaming RPCs, start-up time, memory
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +97,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let format = Format::resolve(cli.format);
+    if let Command::Bench(args) = &cli.command {
+        let remote = cli.remote.clone().map(|url| Remote {
+            url,
+            api_key: cli.api_key.clone(),
+            signed: cli.signed,
+        });
+        return output::print(&bench::run(args, remote.as_ref())?, format);
+    }
     if let Some(url) = cli.remote.clone() {
         let remote = Remote {
             url,
@@ -113,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => output::print(&validate::run(&args)?, format),
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Serve(_) => unreachable!("dispatched in main"),
+        Command::Bench(_) => unreachable!("dispatched above"),
     }
 }
 
@@ -142,7 +153,7 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Fractal(_) | Command::Ifs(_) => anyhow::bail!(
                 "--remote: the API has no RPC for fractal or ifs; run them without --remote"
             ),
-            Command::Keys(_) | Command::Serve(_) => {
+            Command::Keys(_) | Command::Serve(_) | Command::Bench(_) => {
                 anyhow::bail!("--remote does not apply to keys or serve")
             }
         }

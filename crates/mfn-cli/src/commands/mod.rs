@@ -8,6 +8,7 @@ use mfn_core::field::SimulationParams;
 use sha2::{Digest, Sha256};
 
 pub mod aggregate;
+pub mod bench;
 pub mod features;
 pub mod fractal;
 pub mod ifs;
