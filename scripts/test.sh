@@ -41,6 +41,11 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
 
   step "interop: grpcio, grpcio-health-checking, grpcurl, mTLS against mfn serve"
   "$CACHE/venv/bin/python" scripts/interop/grpc_interop.py "$mfn_bin"
+
+  step "interop: NetworkX as the oracle of mfn graph (GRAPH.md agreement rules)"
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/graph_requirements.txt
+  "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
 fi
 
 step "all tests passed"

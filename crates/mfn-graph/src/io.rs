@@ -11,9 +11,14 @@
 //!   `links` key is accepted. Round-trips everything.
 //! - **GraphML**: `<key>` declarations with `attr.type` (`boolean`, `int`, `long`,
 //!   `float`, `double`, `string`) and `<default>`; `edgedefault` gives the direction.
-//!   Ids are read as in CSV; a string id that reads as an integer is exported with
-//!   `mfn.id_is_string = true` so it comes back a string. Arrays and objects are
-//!   exported as JSON text (type `string`).
+//!   Ids are read as in CSV; a string id that reads as an integer is exported with the
+//!   XML id `mfn.str:<id>` and `mfn.id_is_string = true` so it comes back a string.
+//!   Arrays and objects are exported as JSON text (type `string`).
+//!
+//! Floats are written with the shortest representation that reads back to the same
+//! `f64`; reading it back is exact only with serde_json's `float_roundtrip` feature,
+//! which the workspace does not enable yet (serde_json's default parser can be 1 ulp
+//! off on long mantissas).
 //!
 //! Every reader checks [`Limits::max_input_bytes`] before parsing, the node and edge
 //! limits before each insertion, and names the line and field of the first fault.
@@ -172,9 +177,6 @@ fn csv_value(s: &str) -> Value {
 /// ```
 pub fn read_csv(text: &str, name: &str, directed: bool, limits: &Limits) -> Result<Graph, GraphError> {
     check_bytes(text, limits)?;
-    let lines = text.bytes().filter(|&b| b == b'\n').count();
-    // Every line but a header is an edge: refuse early when that cannot fit.
-    GraphError::check_limit("edges", lines.saturating_sub(1), "max_edges", limits.max_edges)?;
     let mut g = Graph::new(name, directed)?;
     let mut columns: Option<Vec<String>> = None;
     let mut first = true;
@@ -419,6 +421,15 @@ pub fn write_graphml(g: &Graph) -> String {
         }
     }
     let ambiguous = |id: &NodeId| matches!(id, NodeId::Str(s) if matches!(NodeId::parse_text(s), NodeId::Int(_)));
+    // GraphML ids are text: a string id that reads as an integer gets the XML id
+    // `mfn.str:<id>` (unique even next to the integer) and `mfn.id_is_string`.
+    let xml_id = |id: &NodeId| {
+        if ambiguous(id) {
+            format!("mfn.str:{}", id_text(id))
+        } else {
+            id_text(id)
+        }
+    };
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n",
     );
@@ -449,7 +460,7 @@ pub fn write_graphml(g: &Graph) -> String {
         if g.is_directed() { "directed" } else { "undirected" }
     ));
     for (id, a) in g.nodes() {
-        out.push_str(&format!("    <node id=\"{}\">", esc(&id_text(id))));
+        out.push_str(&format!("    <node id=\"{}\">", esc(&xml_id(id))));
         for (k, v) in a {
             out.push_str(&format!("<data key=\"{}\">{}</data>", nid[k.as_str()], esc(&graphml_text(v))));
         }
@@ -461,8 +472,8 @@ pub fn write_graphml(g: &Graph) -> String {
     for (u, v, a) in g.edges() {
         out.push_str(&format!(
             "    <edge source=\"{}\" target=\"{}\">",
-            esc(&id_text(u)),
-            esc(&id_text(v))
+            esc(&xml_id(u)),
+            esc(&xml_id(v))
         ));
         for (k, val) in a {
             out.push_str(&format!("<data key=\"{}\">{}</data>", eid[k.as_str()], esc(&graphml_text(val))));
@@ -517,7 +528,8 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
     let mut keys: HashMap<String, Key> = HashMap::new();
     let mut graph: Option<Graph> = None;
     // Element being filled: (is_node, id or (source, target), attrs).
-    let mut cur: Option<(Option<NodeId>, Option<(NodeId, NodeId)>, Attrs, bool)> = None;
+    let mut cur: Option<Element> = None;
+    let mut xml_ids: HashMap<String, NodeId> = HashMap::new();
     let mut data_key: Option<String> = None;
     let mut key_default: Option<String> = None;
     let mut in_default = false;
@@ -562,17 +574,17 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
                 }
                 b"node" => {
                     let id = get(b"id")?.ok_or_else(|| perr("node: missing id".into()))?;
-                    cur = Some((Some(NodeId::parse_text(&id)), None, Attrs::new(), true));
+                    cur = Some(Element { id: Some(id), ends: None, attrs: Attrs::new() });
                     if empty {
-                        finish(&mut graph, &mut cur, &keys, limits).map_err(&perr)??;
+                        finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits).map_err(&perr)??;
                     }
                 }
                 b"edge" => {
                     let s = get(b"source")?.ok_or_else(|| perr("edge: missing source".into()))?;
                     let t = get(b"target")?.ok_or_else(|| perr("edge: missing target".into()))?;
-                    cur = Some((None, Some((NodeId::parse_text(&s), NodeId::parse_text(&t))), Attrs::new(), false));
+                    cur = Some(Element { id: None, ends: Some((s, t)), attrs: Attrs::new() });
                     if empty {
-                        finish(&mut graph, &mut cur, &keys, limits).map_err(&perr)??;
+                        finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits).map_err(&perr)??;
                     }
                 }
                 b"data" => {
@@ -610,12 +622,12 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
                     let key = keys.get(&kid).ok_or_else(|| perr(format!("data: undeclared key {kid:?}")))?;
                     let v = typed(&key.ty, &text_buf).map_err(|m| perr(format!("{}: {m}", key.name)))?;
                     if let Some(c) = cur.as_mut() {
-                        c.2.insert(key.name.clone(), v);
+                        c.attrs.insert(key.name.clone(), v);
                     }
                     text_buf.clear();
                 }
                 b"node" | b"edge" => {
-                    finish(&mut graph, &mut cur, &keys, limits).map_err(&perr)??;
+                    finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits).map_err(&perr)??;
                 }
                 _ => {}
             },
@@ -626,18 +638,27 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
     graph.ok_or_else(|| GraphError::Parse { format: "graphml", line: 0, message: "no <graph> element".into() })
 }
 
-/// Insert the element being read, applying key defaults.
-#[allow(clippy::type_complexity)]
+/// A `<node>` (XML id) or `<edge>` (XML ids of its ends) being read.
+struct Element {
+    id: Option<String>,
+    ends: Option<(String, String)>,
+    attrs: Attrs,
+}
+
+/// Insert the element being read, applying key defaults. Edge ends resolve through the
+/// XML ids of the nodes read so far, else as new ids ([`NodeId::parse_text`]).
 fn finish(
     graph: &mut Option<Graph>,
-    cur: &mut Option<(Option<NodeId>, Option<(NodeId, NodeId)>, Attrs, bool)>,
+    cur: &mut Option<Element>,
     keys: &HashMap<String, Key>,
+    xml_ids: &mut HashMap<String, NodeId>,
     limits: &Limits,
 ) -> Result<Result<(), GraphError>, String> {
-    let Some((id, ends, mut attrs, is_node)) = cur.take() else {
+    let Some(Element { id, ends, mut attrs }) = cur.take() else {
         return Ok(Ok(()));
     };
     let g = graph.as_mut().ok_or("node or edge outside <graph>")?;
+    let is_node = id.is_some();
     let domain = if is_node { "node" } else { "edge" };
     for k in keys.values() {
         if (k.domain == domain || k.domain == "all") && !attrs.contains_key(&k.name) {
@@ -646,23 +667,18 @@ fn finish(
             }
         }
     }
-    if is_node {
-        let mut id = id.expect("node id");
-        if attrs.remove("mfn.id_is_string") == Some(Value::Bool(true)) {
-            if let NodeId::Int(i) = id {
-                id = NodeId::Str(i.to_string());
-            }
-        }
-        Ok(add_node_limited(g, id, attrs, limits))
+    if let Some(xml) = id {
+        let node = if attrs.remove("mfn.id_is_string") == Some(Value::Bool(true)) {
+            NodeId::Str(xml.strip_prefix("mfn.str:").unwrap_or(&xml).to_owned())
+        } else {
+            NodeId::parse_text(&xml)
+        };
+        xml_ids.insert(xml, node.clone());
+        Ok(add_node_limited(g, node, attrs, limits))
     } else {
         let (s, t) = ends.expect("edge ends");
-        // Edge ends refer to node ids; a string id that reads as an integer was
-        // declared with mfn.id_is_string, so prefer the string when only it exists.
-        let fix = |x: NodeId, g: &Graph| match &x {
-            NodeId::Int(i) if !g.has_node(&x) && g.has_node(&NodeId::Str(i.to_string())) => NodeId::Str(i.to_string()),
-            _ => x,
-        };
-        let (s, t) = (fix(s, g), fix(t, g));
+        let resolve = |x: String| xml_ids.get(&x).cloned().unwrap_or_else(|| NodeId::parse_text(&x));
+        let (s, t) = (resolve(s), resolve(t));
         Ok(add_edge_limited(g, s, t, attrs, limits))
     }
 }

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 pub mod aggregate;
 pub mod features;
 pub mod fractal;
+pub mod graph;
 pub mod ifs;
 pub mod keys;
 pub mod nernst;
