@@ -272,3 +272,16 @@ fn generators_have_their_sizes() {
     let err = generators::generate("c", "complete", Some(6), None, None, None, (None, None), false, 0, &tight).unwrap_err();
     assert_eq!(err.to_string(), "edges = 15 exceeds max_edges = 10");
 }
+
+#[test]
+fn prim_spans_every_component_and_directed_cores_count_reciprocal_edges() {
+    let g = graph(false, &[(0, 1, 1.0), (1, 2, 2.0), (0, 2, 3.0), (5, 6, 7.0), (6, 7, 1.0)]);
+    for prim in [false, true] {
+        let (edges, total) = structure::minimum_spanning_tree(&g, "weight", prim).unwrap();
+        assert_eq!((edges.len(), total), (4, 11.0), "prim = {prim}");
+    }
+    // 0 ↔ 1 reciprocal plus 1 → 2: degrees (in + out) 2, 3, 1. Peeling 2 leaves 0 and 1
+    // with two arcs between them: core 2 (NetworkX counts both arcs).
+    let d = graph(true, &[(0, 1, 1.0), (1, 0, 1.0), (1, 2, 1.0)]);
+    assert_eq!(structure::core_number(&d).unwrap(), vec![2, 2, 1]);
+}

@@ -128,6 +128,10 @@ pub fn transitivity(g: &Graph) -> Result<Option<f64>, GraphError> {
 }
 
 /// Core number of every node, in node order. Self-loops are not allowed (NetworkX).
+///
+/// Undirected graphs: rustworkx-core. Directed graphs follow `nx.core_number`, which
+/// peels by total degree `in + out` over `all_neighbors` — a reciprocal pair counts
+/// twice — so they use our bucket peeling over that multiset of neighbours.
 pub fn core_number(g: &Graph) -> Result<Vec<usize>, GraphError> {
     if let Some((u, _, _)) = g.edges().find(|(u, v, _)| u == v) {
         return Err(GraphError::FailedPrecondition(format!(
@@ -136,16 +140,55 @@ pub fn core_number(g: &Graph) -> Result<Vec<usize>, GraphError> {
     }
     let view = g.view(None)?;
     let n = view.n();
-    let map = if view.directed {
-        rxc::core_number(view.petgraph::<Directed>())
-    } else {
-        rxc::core_number(view.petgraph::<Undirected>())
-    };
+    if view.directed {
+        let nbrs: Vec<Vec<usize>> = (0..n)
+            .map(|i| view.out[i].iter().chain(&view.inc[i]).map(|e| e.0).collect())
+            .collect();
+        return Ok(peel(&nbrs));
+    }
+    let map = rxc::core_number(view.petgraph::<Undirected>());
     let mut out = vec![0; n];
     for (k, v) in map {
         out[k.index()] = v;
     }
     Ok(out)
+}
+
+/// Batagelj–Zaversnik peeling over neighbour multisets: `O(n + m)`.
+fn peel(nbrs: &[Vec<usize>]) -> Vec<usize> {
+    let n = nbrs.len();
+    let mut deg: Vec<usize> = nbrs.iter().map(Vec::len).collect();
+    let max = deg.iter().copied().max().unwrap_or(0);
+    let mut bins: Vec<Vec<usize>> = vec![Vec::new(); max + 1];
+    for (v, &d) in deg.iter().enumerate() {
+        bins[d].push(v);
+    }
+    let mut done = vec![false; n];
+    let mut core = vec![0; n];
+    let mut k = 0;
+    let mut d = 0;
+    while d <= max {
+        let Some(v) = bins[d].pop() else {
+            d += 1;
+            continue;
+        };
+        if done[v] || deg[v] != d {
+            continue; // stale bucket entry
+        }
+        done[v] = true;
+        k = k.max(d);
+        core[v] = k;
+        for &u in &nbrs[v] {
+            if !done[u] && deg[u] > d {
+                deg[u] -= 1;
+                bins[deg[u]].push(u);
+                if deg[u] < d {
+                    d = deg[u];
+                }
+            }
+        }
+    }
+    core
 }
 
 /// Density (NetworkX): `m / (n (n − 1))`, doubled for undirected graphs.
@@ -324,7 +367,8 @@ pub struct WeightedEdge {
 }
 
 /// Minimum spanning tree (forest) of an undirected graph by Kruskal (petgraph) or Prim
-/// (petgraph, per component); returns the edges and their total weight.
+/// (petgraph, run on each connected component: petgraph's Prim spans only the component
+/// of its start node); returns the edges and their total weight.
 pub fn minimum_spanning_tree(
     g: &Graph,
     weight: &str,
@@ -337,26 +381,66 @@ pub fn minimum_spanning_tree(
     }
     let view = g.view(Some(weight))?;
     let pg = view.petgraph::<Undirected>();
-    let elements: Vec<_> = if prim {
-        petgraph::algo::min_spanning_tree_prim(&pg).collect()
+    // (component-local index → view index) per component; one component for Kruskal.
+    let parts: Vec<(petgraph::Graph<(), f64, Undirected>, Vec<usize>)> = if prim {
+        let mut comp = vec![usize::MAX; view.n()];
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for s in 0..view.n() {
+            if comp[s] != usize::MAX {
+                continue;
+            }
+            let c = members.len();
+            let reached = sssp::bfs(&view.out, s, false).order;
+            for &v in &reached {
+                comp[v] = c;
+            }
+            members.push(reached);
+        }
+        let mut local = vec![0; view.n()];
+        for m in &members {
+            for (i, &v) in m.iter().enumerate() {
+                local[v] = i;
+            }
+        }
+        let mut graphs: Vec<petgraph::Graph<(), f64, Undirected>> = members
+            .iter()
+            .map(|m| {
+                let mut h = petgraph::Graph::default();
+                m.iter().for_each(|_| {
+                    h.add_node(());
+                });
+                h
+            })
+            .collect();
+        for &(u, v, w) in &view.edges {
+            graphs[comp[u]].add_edge(NodeIndex::new(local[u]), NodeIndex::new(local[v]), w);
+        }
+        graphs.into_iter().zip(members).collect()
     } else {
-        petgraph::algo::min_spanning_tree(&pg).collect()
+        vec![(pg, (0..view.n()).collect())]
     };
     let mut edges = Vec::new();
     let mut total = 0.0;
-    for el in elements {
-        if let petgraph::data::Element::Edge {
-            source,
-            target,
-            weight,
-        } = el
-        {
-            total += weight;
-            edges.push(WeightedEdge {
-                source: view.ids[source].clone(),
-                target: view.ids[target].clone(),
+    for (h, map) in &parts {
+        let elements: Vec<_> = if prim {
+            petgraph::algo::min_spanning_tree_prim(h).collect()
+        } else {
+            petgraph::algo::min_spanning_tree(h).collect()
+        };
+        for el in elements {
+            if let petgraph::data::Element::Edge {
+                source,
+                target,
                 weight,
-            });
+            } = el
+            {
+                total += weight;
+                edges.push(WeightedEdge {
+                    source: view.ids[map[source]].clone(),
+                    target: view.ids[map[target]].clone(),
+                    weight,
+                });
+            }
         }
     }
     Ok((edges, total))
