@@ -85,7 +85,10 @@ pub fn barabasi_albert(
     limits: &Limits,
 ) -> Result<Graph, GraphError> {
     if m < 1 || m >= n {
-        return Err(GraphError::invalid("m", format!("must be in [1, n) = [1, {n})")));
+        return Err(GraphError::invalid(
+            "m",
+            format!("must be in [1, n) = [1, {n})"),
+        ));
     }
     check(n, (m * n) as f64, limits)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -137,7 +140,10 @@ pub fn watts_strogatz(
             if rng.random::<f64>() < p {
                 let (iu, iv) = (NodeId::Int(u as i64), NodeId::Int(v as i64));
                 // Degree n − 1: no free target.
-                if (0..n).filter(|&w| w != u).all(|w| g.has_edge(&iu, &NodeId::Int(w as i64))) {
+                if (0..n)
+                    .filter(|&w| w != u)
+                    .all(|w| g.has_edge(&iu, &NodeId::Int(w as i64)))
+                {
                     continue;
                 }
                 let w = loop {
@@ -156,7 +162,11 @@ pub fn watts_strogatz(
 
 /// `rows × cols` grid; node `r·cols + c` carries `row` and `col`.
 pub fn grid_2d(name: &str, rows: usize, cols: usize, limits: &Limits) -> Result<Graph, GraphError> {
-    check(rows.saturating_mul(cols), 2.0 * (rows * cols) as f64, limits)?;
+    check(
+        rows.saturating_mul(cols),
+        2.0 * (rows * cols) as f64,
+        limits,
+    )?;
     let mut g = Graph::new(name, false)?;
     for r in 0..rows {
         for c in 0..cols {
@@ -261,8 +271,11 @@ pub fn generate(
     seed: u64,
     limits: &Limits,
 ) -> Result<Graph, GraphError> {
-    let need = |v: Option<usize>, f: &str| v.ok_or_else(|| GraphError::invalid(f, format!("required by {kind}")));
-    let needp = |v: Option<f64>| v.ok_or_else(|| GraphError::invalid("p", format!("required by {kind}")));
+    let need = |v: Option<usize>, f: &str| {
+        v.ok_or_else(|| GraphError::invalid(f, format!("required by {kind}")))
+    };
+    let needp =
+        |v: Option<f64>| v.ok_or_else(|| GraphError::invalid("p", format!("required by {kind}")));
     let small = |n: usize| -> Result<usize, GraphError> {
         GraphError::check_limit("n", n, "max_nodes", limits.max_nodes)?;
         Ok(n)
@@ -270,8 +283,15 @@ pub fn generate(
     match kind {
         "erdos_renyi" => erdos_renyi(name, need(n, "n")?, needp(p)?, directed, seed, limits),
         "barabasi_albert" => barabasi_albert(name, need(n, "n")?, need(m, "m")?, seed, limits),
-        "watts_strogatz" => watts_strogatz(name, need(n, "n")?, need(k, "k")?, needp(p)?, seed, limits),
-        "grid_2d" => grid_2d(name, need(rows_cols.0, "rows")?, need(rows_cols.1, "cols")?, limits),
+        "watts_strogatz" => {
+            watts_strogatz(name, need(n, "n")?, need(k, "k")?, needp(p)?, seed, limits)
+        }
+        "grid_2d" => grid_2d(
+            name,
+            need(rows_cols.0, "rows")?,
+            need(rows_cols.1, "cols")?,
+            limits,
+        ),
         "complete" => {
             let n = small(need(n, "n")?)?;
             check(n, n as f64 * (n as f64 - 1.0) / 2.0, limits)?;
@@ -283,7 +303,9 @@ pub fn generate(
         "karate_club" => karate_club(name),
         other => Err(GraphError::invalid(
             "kind",
-            format!("{other:?} is not one of erdos_renyi, barabasi_albert, watts_strogatz, grid_2d, complete, path, cycle, star, karate_club"),
+            format!(
+                "{other:?} is not one of erdos_renyi, barabasi_albert, watts_strogatz, grid_2d, complete, path, cycle, star, karate_club"
+            ),
         )),
     }
 }

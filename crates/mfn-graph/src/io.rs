@@ -31,7 +31,9 @@ use serde_json::{Map, Value};
 use crate::{Attrs, Graph, GraphError, Limits, NodeId};
 
 /// A file format of import and export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// Edge-list CSV.
@@ -66,11 +68,21 @@ impl Format {
 }
 
 fn check_bytes(text: &str, limits: &Limits) -> Result<(), GraphError> {
-    GraphError::check_limit("bytes", text.len(), "max_input_bytes", limits.max_input_bytes)
+    GraphError::check_limit(
+        "bytes",
+        text.len(),
+        "max_input_bytes",
+        limits.max_input_bytes,
+    )
 }
 
 /// Add a node unless that would break `max_nodes`.
-fn add_node_limited(g: &mut Graph, id: NodeId, attrs: Attrs, limits: &Limits) -> Result<(), GraphError> {
+fn add_node_limited(
+    g: &mut Graph,
+    id: NodeId,
+    attrs: Attrs,
+    limits: &Limits,
+) -> Result<(), GraphError> {
     if !g.has_node(&id) {
         GraphError::check_limit("nodes", g.num_nodes() + 1, "max_nodes", limits.max_nodes)?;
     }
@@ -138,7 +150,11 @@ fn split_csv(line: &str, lineno: usize) -> Result<Vec<String>, GraphError> {
                 was_quoted = true;
             }
             (',', false) => {
-                fields.push(if was_quoted { std::mem::take(&mut cur) } else { cur.trim().to_owned() });
+                fields.push(if was_quoted {
+                    std::mem::take(&mut cur)
+                } else {
+                    cur.trim().to_owned()
+                });
                 cur.clear();
                 was_quoted = false;
             }
@@ -152,7 +168,11 @@ fn split_csv(line: &str, lineno: usize) -> Result<Vec<String>, GraphError> {
             message: "unterminated quoted field".into(),
         });
     }
-    fields.push(if was_quoted { cur } else { cur.trim().to_owned() });
+    fields.push(if was_quoted {
+        cur
+    } else {
+        cur.trim().to_owned()
+    });
     Ok(fields)
 }
 
@@ -175,7 +195,12 @@ fn csv_value(s: &str) -> Value {
 /// assert_eq!((g.num_nodes(), g.num_edges()), (3, 2));
 /// assert!(g.has_edge(&NodeId::Int(2), &NodeId::Str("a".into())));
 /// ```
-pub fn read_csv(text: &str, name: &str, directed: bool, limits: &Limits) -> Result<Graph, GraphError> {
+pub fn read_csv(
+    text: &str,
+    name: &str,
+    directed: bool,
+    limits: &Limits,
+) -> Result<Graph, GraphError> {
     check_bytes(text, limits)?;
     let mut g = Graph::new(name, directed)?;
     let mut columns: Option<Vec<String>> = None;
@@ -201,13 +226,23 @@ pub fn read_csv(text: &str, name: &str, directed: bool, limits: &Limits) -> Resu
                 continue;
             }
         }
-        let perr = |message: String| GraphError::Parse { format: "csv", line: lineno, message };
+        let perr = |message: String| GraphError::Parse {
+            format: "csv",
+            line: lineno,
+            message,
+        };
         if fields.len() < 2 {
-            return Err(perr(format!("expected source,target[,weight], found {} field(s)", fields.len())));
+            return Err(perr(format!(
+                "expected source,target[,weight], found {} field(s)",
+                fields.len()
+            )));
         }
         let ncols = columns.as_ref().map_or(3, |c| c.len());
         if fields.len() > ncols {
-            return Err(perr(format!("{} fields, but the header names {ncols}", fields.len())));
+            return Err(perr(format!(
+                "{} fields, but the header names {ncols}",
+                fields.len()
+            )));
         }
         if fields[0].is_empty() || fields[1].is_empty() {
             return Err(perr("source and target must not be empty".into()));
@@ -224,7 +259,13 @@ pub fn read_csv(text: &str, name: &str, directed: bool, limits: &Limits) -> Resu
             }
             attrs.insert(col.to_owned(), v);
         }
-        add_edge_limited(&mut g, NodeId::parse_text(&fields[0]), NodeId::parse_text(&fields[1]), attrs, limits)?;
+        add_edge_limited(
+            &mut g,
+            NodeId::parse_text(&fields[0]),
+            NodeId::parse_text(&fields[1]),
+            attrs,
+            limits,
+        )?;
     }
     Ok(g)
 }
@@ -248,7 +289,11 @@ fn id_text(id: &NodeId) -> String {
 /// when some edge has `weight_key`).
 pub fn write_csv(g: &Graph, weight_key: &str) -> String {
     let weighted = g.edges().any(|(_, _, a)| a.contains_key(weight_key));
-    let mut out = String::from(if weighted { "source,target," } else { "source,target" });
+    let mut out = String::from(if weighted {
+        "source,target,"
+    } else {
+        "source,target"
+    });
     if weighted {
         out.push_str(&csv_field(weight_key));
     }
@@ -324,22 +369,36 @@ pub fn read_node_link(text: &str, name: &str, limits: &Limits) -> Result<Graph, 
 
 /// Build a graph from a parsed node-link document.
 pub fn node_link_to_graph(doc: &Value, name: &str, limits: &Limits) -> Result<Graph, GraphError> {
-    let perr = |message: String| GraphError::Parse { format: "json", line: 0, message };
-    let obj = doc.as_object().ok_or_else(|| perr("expected an object".into()))?;
+    let perr = |message: String| GraphError::Parse {
+        format: "json",
+        line: 0,
+        message,
+    };
+    let obj = doc
+        .as_object()
+        .ok_or_else(|| perr("expected an object".into()))?;
     if obj.get("multigraph").and_then(Value::as_bool) == Some(true) {
-        return Err(perr("multigraph: multigraphs are not supported (graphs are simple)".into()));
+        return Err(perr(
+            "multigraph: multigraphs are not supported (graphs are simple)".into(),
+        ));
     }
     let directed = match obj.get("directed") {
         None => false,
-        Some(v) => v.as_bool().ok_or_else(|| perr("directed: must be a boolean".into()))?,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| perr("directed: must be a boolean".into()))?,
     };
     let nodes = match obj.get("nodes") {
         None => &Vec::new(),
-        Some(v) => v.as_array().ok_or_else(|| perr("nodes: must be an array".into()))?,
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| perr("nodes: must be an array".into()))?,
     };
     let edges = match obj.get("edges").or_else(|| obj.get("links")) {
         None => &Vec::new(),
-        Some(v) => v.as_array().ok_or_else(|| perr("edges: must be an array".into()))?,
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| perr("edges: must be an array".into()))?,
     };
     GraphError::check_limit("nodes", nodes.len(), "max_nodes", limits.max_nodes)?;
     GraphError::check_limit("edges", edges.len(), "max_edges", limits.max_edges)?;
@@ -354,7 +413,9 @@ pub fn node_link_to_graph(doc: &Value, name: &str, limits: &Limits) -> Result<Gr
             .as_object()
             .ok_or_else(|| perr(format!("nodes[{i}]: must be an object")))?
             .clone();
-        let id = a.remove("id").ok_or_else(|| perr(format!("nodes[{i}]: missing id")))?;
+        let id = a
+            .remove("id")
+            .ok_or_else(|| perr(format!("nodes[{i}]: missing id")))?;
         let id = json_id(&id, &format!("nodes[{i}].id"), 0)?;
         add_node_limited(&mut g, id, a, limits)?;
     }
@@ -363,8 +424,12 @@ pub fn node_link_to_graph(doc: &Value, name: &str, limits: &Limits) -> Result<Gr
             .as_object()
             .ok_or_else(|| perr(format!("edges[{i}]: must be an object")))?
             .clone();
-        let s = a.remove("source").ok_or_else(|| perr(format!("edges[{i}]: missing source")))?;
-        let t = a.remove("target").ok_or_else(|| perr(format!("edges[{i}]: missing target")))?;
+        let s = a
+            .remove("source")
+            .ok_or_else(|| perr(format!("edges[{i}]: missing source")))?;
+        let t = a
+            .remove("target")
+            .ok_or_else(|| perr(format!("edges[{i}]: missing target")))?;
         a.remove("key");
         let s = json_id(&s, &format!("edges[{i}].source"), 0)?;
         let t = json_id(&t, &format!("edges[{i}].target"), 0)?;
@@ -457,12 +522,20 @@ pub fn write_graphml(g: &Graph) -> String {
     out.push_str(&format!(
         "  <graph id=\"{}\" edgedefault=\"{}\">\n",
         esc(g.name()),
-        if g.is_directed() { "directed" } else { "undirected" }
+        if g.is_directed() {
+            "directed"
+        } else {
+            "undirected"
+        }
     ));
     for (id, a) in g.nodes() {
         out.push_str(&format!("    <node id=\"{}\">", esc(&xml_id(id))));
         for (k, v) in a {
-            out.push_str(&format!("<data key=\"{}\">{}</data>", nid[k.as_str()], esc(&graphml_text(v))));
+            out.push_str(&format!(
+                "<data key=\"{}\">{}</data>",
+                nid[k.as_str()],
+                esc(&graphml_text(v))
+            ));
         }
         if ambiguous(id) {
             out.push_str("<data key=\"mfn_sid\">true</data>");
@@ -476,7 +549,11 @@ pub fn write_graphml(g: &Graph) -> String {
             esc(&xml_id(v))
         ));
         for (k, val) in a {
-            out.push_str(&format!("<data key=\"{}\">{}</data>", eid[k.as_str()], esc(&graphml_text(val))));
+            out.push_str(&format!(
+                "<data key=\"{}\">{}</data>",
+                eid[k.as_str()],
+                esc(&graphml_text(val))
+            ));
         }
         out.push_str("</edge>\n");
     }
@@ -494,7 +571,10 @@ struct Key {
 fn typed(ty: &str, text: &str) -> Result<Value, String> {
     let t = text.trim();
     match ty {
-        "int" | "long" => t.parse::<i64>().map(Value::from).map_err(|_| format!("{t:?} is not an integer")),
+        "int" | "long" => t
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("{t:?} is not an integer")),
         "float" | "double" => t
             .parse::<f64>()
             .ok()
@@ -514,7 +594,10 @@ fn attr(e: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, String> {
     for a in e.attributes() {
         let a = a.map_err(|err| err.to_string())?;
         if a.key.local_name().as_ref() == key {
-            return a.unescape_value().map(|v| Some(v.into_owned())).map_err(|err| err.to_string());
+            return a
+                .unescape_value()
+                .map(|v| Some(v.into_owned()))
+                .map_err(|err| err.to_string());
         }
     }
     Ok(None)
@@ -524,7 +607,13 @@ fn attr(e: &BytesStart<'_>, key: &[u8]) -> Result<Option<String>, String> {
 pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, GraphError> {
     check_bytes(text, limits)?;
     let mut reader = quick_xml::Reader::from_str(text);
-    let line_of = |pos: u64| text.as_bytes()[..(pos as usize).min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_of = |pos: u64| {
+        text.as_bytes()[..(pos as usize).min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    };
     let mut keys: HashMap<String, Key> = HashMap::new();
     let mut graph: Option<Graph> = None;
     // Element being filled: (is_node, id or (source, target), attrs).
@@ -541,7 +630,11 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
             line: line_of(pos),
             message: e.to_string(),
         })?;
-        let perr = |message: String| GraphError::Parse { format: "graphml", line: line_of(pos), message };
+        let perr = |message: String| GraphError::Parse {
+            format: "graphml",
+            line: line_of(pos),
+            message,
+        };
         let (start, empty) = match &ev {
             Event::Start(e) => (Some(e.clone()), false),
             Event::Empty(e) => (Some(e.clone()), true),
@@ -554,11 +647,23 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
                     let id = get(b"id")?.ok_or_else(|| perr("key: missing id".into()))?;
                     let kname = get(b"attr.name")?.unwrap_or_else(|| id.clone());
                     let ty = get(b"attr.type")?.unwrap_or_else(|| "string".into());
-                    if !["boolean", "int", "long", "float", "double", "string"].contains(&ty.as_str()) {
-                        return Err(perr(format!("key {id:?}: attr.type {ty:?} is not supported")));
+                    if !["boolean", "int", "long", "float", "double", "string"]
+                        .contains(&ty.as_str())
+                    {
+                        return Err(perr(format!(
+                            "key {id:?}: attr.type {ty:?} is not supported"
+                        )));
                     }
                     let domain = get(b"for")?.unwrap_or_else(|| "all".into());
-                    keys.insert(id.clone(), Key { name: kname, ty, default: None, domain });
+                    keys.insert(
+                        id.clone(),
+                        Key {
+                            name: kname,
+                            ty,
+                            default: None,
+                            domain,
+                        },
+                    );
                     key_default = Some(id);
                 }
                 b"default" => {
@@ -567,31 +672,45 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
                 }
                 b"graph" => {
                     if graph.is_some() {
-                        return Err(perr("graph: nested or multiple graphs are not supported".into()));
+                        return Err(perr(
+                            "graph: nested or multiple graphs are not supported".into(),
+                        ));
                     }
                     let directed = get(b"edgedefault")?.as_deref() == Some("directed");
                     graph = Some(Graph::new(name, directed)?);
                 }
                 b"node" => {
                     let id = get(b"id")?.ok_or_else(|| perr("node: missing id".into()))?;
-                    cur = Some(Element { id: Some(id), ends: None, attrs: Attrs::new() });
+                    cur = Some(Element {
+                        id: Some(id),
+                        ends: None,
+                        attrs: Attrs::new(),
+                    });
                     if empty {
-                        finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits).map_err(&perr)??;
+                        finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits)
+                            .map_err(&perr)??;
                     }
                 }
                 b"edge" => {
                     let s = get(b"source")?.ok_or_else(|| perr("edge: missing source".into()))?;
                     let t = get(b"target")?.ok_or_else(|| perr("edge: missing target".into()))?;
-                    cur = Some(Element { id: None, ends: Some((s, t)), attrs: Attrs::new() });
+                    cur = Some(Element {
+                        id: None,
+                        ends: Some((s, t)),
+                        attrs: Attrs::new(),
+                    });
                     if empty {
-                        finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits).map_err(&perr)??;
+                        finish(&mut graph, &mut cur, &keys, &mut xml_ids, limits)
+                            .map_err(&perr)??;
                     }
                 }
                 b"data" => {
                     data_key = Some(get(b"key")?.ok_or_else(|| perr("data: missing key".into()))?);
                     text_buf.clear();
                 }
-                b"hyperedge" | b"port" => return Err(perr("hyperedges and ports are not supported".into())),
+                b"hyperedge" | b"port" => {
+                    return Err(perr("hyperedges and ports are not supported".into()));
+                }
                 _ => {}
             }
             continue;
@@ -619,8 +738,11 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
                 b"key" => key_default = None,
                 b"data" => {
                     let kid = data_key.take().unwrap_or_default();
-                    let key = keys.get(&kid).ok_or_else(|| perr(format!("data: undeclared key {kid:?}")))?;
-                    let v = typed(&key.ty, &text_buf).map_err(|m| perr(format!("{}: {m}", key.name)))?;
+                    let key = keys
+                        .get(&kid)
+                        .ok_or_else(|| perr(format!("data: undeclared key {kid:?}")))?;
+                    let v = typed(&key.ty, &text_buf)
+                        .map_err(|m| perr(format!("{}: {m}", key.name)))?;
                     if let Some(c) = cur.as_mut() {
                         c.attrs.insert(key.name.clone(), v);
                     }
@@ -635,7 +757,11 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
             _ => {}
         }
     }
-    graph.ok_or_else(|| GraphError::Parse { format: "graphml", line: 0, message: "no <graph> element".into() })
+    graph.ok_or_else(|| GraphError::Parse {
+        format: "graphml",
+        line: 0,
+        message: "no <graph> element".into(),
+    })
 }
 
 /// A `<node>` (XML id) or `<edge>` (XML ids of its ends) being read.
@@ -654,17 +780,26 @@ fn finish(
     xml_ids: &mut HashMap<String, NodeId>,
     limits: &Limits,
 ) -> Result<Result<(), GraphError>, String> {
-    let Some(Element { id, ends, mut attrs }) = cur.take() else {
+    let Some(Element {
+        id,
+        ends,
+        mut attrs,
+    }) = cur.take()
+    else {
         return Ok(Ok(()));
     };
     let g = graph.as_mut().ok_or("node or edge outside <graph>")?;
     let is_node = id.is_some();
     let domain = if is_node { "node" } else { "edge" };
     for k in keys.values() {
-        if (k.domain == domain || k.domain == "all") && !attrs.contains_key(&k.name) {
-            if let Some(d) = &k.default {
-                attrs.insert(k.name.clone(), typed(&k.ty, d).map_err(|m| format!("{}: default {m}", k.name))?);
-            }
+        if (k.domain == domain || k.domain == "all")
+            && !attrs.contains_key(&k.name)
+            && let Some(d) = &k.default
+        {
+            attrs.insert(
+                k.name.clone(),
+                typed(&k.ty, d).map_err(|m| format!("{}: default {m}", k.name))?,
+            );
         }
     }
     if let Some(xml) = id {
@@ -677,7 +812,12 @@ fn finish(
         Ok(add_node_limited(g, node, attrs, limits))
     } else {
         let (s, t) = ends.expect("edge ends");
-        let resolve = |x: String| xml_ids.get(&x).cloned().unwrap_or_else(|| NodeId::parse_text(&x));
+        let resolve = |x: String| {
+            xml_ids
+                .get(&x)
+                .cloned()
+                .unwrap_or_else(|| NodeId::parse_text(&x))
+        };
         let (s, t) = (resolve(s), resolve(t));
         Ok(add_edge_limited(g, s, t, attrs, limits))
     }

@@ -308,7 +308,11 @@ impl Graph {
                 .map(|(k, v)| 48 + k.len() + v.to_string().len())
                 .sum()
         };
-        let nodes: usize = self.nodes.iter().map(|(k, a)| 48 + k.size() + attrs(a)).sum();
+        let nodes: usize = self
+            .nodes
+            .iter()
+            .map(|(k, a)| 48 + k.size() + attrs(a))
+            .sum();
         let edges: usize = self
             .edges
             .iter()
@@ -385,7 +389,11 @@ impl View<'_> {
             g.add_node(());
         }
         for &(u, v, w) in &self.edges {
-            g.add_edge(petgraph::graph::NodeIndex::new(u), petgraph::graph::NodeIndex::new(v), w);
+            g.add_edge(
+                petgraph::graph::NodeIndex::new(u),
+                petgraph::graph::NodeIndex::new(v),
+                w,
+            );
         }
         g
     }

@@ -94,7 +94,10 @@ pub struct NetworkMetrics {
 
 fn coord(id: &NodeId, a: &Attrs, k: &str) -> Result<f64, GraphError> {
     a.get(k).and_then(serde_json::Value::as_f64).ok_or_else(|| {
-        GraphError::invalid("graph", format!("node {id}: attribute {k:?} must be a number"))
+        GraphError::invalid(
+            "graph",
+            format!("node {id}: attribute {k:?} must be a number"),
+        )
     })
 }
 
@@ -106,7 +109,12 @@ pub fn network_metrics(
     limits: &Limits,
 ) -> Result<NetworkMetrics, GraphError> {
     let n = g.num_nodes();
-    GraphError::check_limit("nodes", n, "max_nodes_all_pairs", limits.max_nodes_all_pairs)?;
+    GraphError::check_limit(
+        "nodes",
+        n,
+        "max_nodes_all_pairs",
+        limits.max_nodes_all_pairs,
+    )?;
     let xy: Vec<(f64, f64)> = g
         .nodes()
         .map(|(id, a)| Ok((coord(id, a, "x")?, coord(id, a, "y")?)))
@@ -117,10 +125,16 @@ pub fn network_metrics(
     for (u, v, a) in g.edges() {
         let len = match a.get("length") {
             Some(x) => x.as_f64().filter(|l| *l >= 0.0).ok_or_else(|| {
-                GraphError::invalid("graph", format!("edge ({u}, {v}): length must be a number >= 0"))
+                GraphError::invalid(
+                    "graph",
+                    format!("edge ({u}, {v}): length must be a number >= 0"),
+                )
             })?,
             None => {
-                let (p, q) = (xy[g.node_index(u).expect("node")], xy[g.node_index(v).expect("node")]);
+                let (p, q) = (
+                    xy[g.node_index(u).expect("node")],
+                    xy[g.node_index(v).expect("node")],
+                );
                 (p.0 - q.0).hypot(p.1 - q.1)
             }
         };
@@ -143,8 +157,16 @@ pub fn network_metrics(
         let mut s = lengths.clone();
         s.sort_by(f64::total_cmp);
         let k = s.len();
-        let median = if k % 2 == 1 { s[k / 2] } else { (s[k / 2 - 1] + s[k / 2]) / 2.0 };
-        BranchLength { mean: total / k as f64, median, max: s[k - 1] }
+        let median = if k % 2 == 1 {
+            s[k / 2]
+        } else {
+            (s[k / 2 - 1] + s[k / 2]) / 2.0
+        };
+        BranchLength {
+            mean: total / k as f64,
+            median,
+            max: s[k - 1],
+        }
     });
     let comps = structure::connected_components(g, false)?.len();
     let (nf, ef) = (n as f64, g.num_edges() as f64);
@@ -239,12 +261,25 @@ fn robustness(g: &Graph, seed: u64) -> Result<Robustness, GraphError> {
     let mut random_order: Vec<usize> = (0..m).collect();
     random_order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let eb = if view.directed {
-        rustworkx_core::centrality::edge_betweenness_centrality(&view.petgraph::<petgraph::Directed>(), false, 50)
+        rustworkx_core::centrality::edge_betweenness_centrality(
+            &view.petgraph::<petgraph::Directed>(),
+            false,
+            50,
+        )
     } else {
-        rustworkx_core::centrality::edge_betweenness_centrality(&view.petgraph::<petgraph::Undirected>(), false, 50)
+        rustworkx_core::centrality::edge_betweenness_centrality(
+            &view.petgraph::<petgraph::Undirected>(),
+            false,
+            50,
+        )
     };
     let mut bc_order: Vec<usize> = (0..m).collect();
-    bc_order.sort_by(|&a, &b| eb[b].unwrap_or(0.0).total_cmp(&eb[a].unwrap_or(0.0)).then(a.cmp(&b)));
+    bc_order.sort_by(|&a, &b| {
+        eb[b]
+            .unwrap_or(0.0)
+            .total_cmp(&eb[a].unwrap_or(0.0))
+            .then(a.cmp(&b))
+    });
     let after = |order: &[usize]| -> Vec<f64> {
         fractions
             .iter()
@@ -256,5 +291,9 @@ fn robustness(g: &Graph, seed: u64) -> Result<Robustness, GraphError> {
             })
             .collect()
     };
-    Ok(Robustness { random: after(&random_order), betweenness: after(&bc_order), fractions })
+    Ok(Robustness {
+        random: after(&random_order),
+        betweenness: after(&bc_order),
+        fractions,
+    })
 }

@@ -56,7 +56,9 @@ impl Page {
                 .parse::<usize>()
                 .ok()
                 .filter(|&o| o <= total)
-                .ok_or_else(|| GraphError::invalid("cursor", format!("{c:?} is not a cursor of this result")))?,
+                .ok_or_else(|| {
+                    GraphError::invalid("cursor", format!("{c:?} is not a cursor of this result"))
+                })?,
         };
         if self.top_k == Some(0) {
             return Err(GraphError::invalid("top_k", "must be >= 1"));

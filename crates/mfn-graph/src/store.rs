@@ -74,13 +74,18 @@ pub trait GraphStore: Send + Sync {
 
 fn check_tenant(tenant: &str) -> Result<(), GraphError> {
     if tenant.is_empty() || tenant.len() > 200 || tenant.contains('\0') {
-        return Err(GraphError::invalid("tenant", "must be 1..=200 bytes without NUL"));
+        return Err(GraphError::invalid(
+            "tenant",
+            "must be 1..=200 bytes without NUL",
+        ));
     }
     Ok(())
 }
 
 fn not_found(name: &str) -> GraphError {
-    GraphError::GraphNotFound { name: name.to_owned() }
+    GraphError::GraphNotFound {
+        name: name.to_owned(),
+    }
 }
 
 /// In-memory store (CLI, tests). Not durable.
@@ -93,14 +98,19 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// An empty store with `limits`.
     pub fn new(limits: Limits) -> MemoryStore {
-        MemoryStore { graphs: Mutex::default(), limits }
+        MemoryStore {
+            graphs: Mutex::default(),
+            limits,
+        }
     }
 }
 
 impl GraphStore for MemoryStore {
     fn get(&self, tenant: &str, name: &str) -> Result<Arc<Graph>, GraphError> {
         let g = self.graphs.lock().expect("lock");
-        g.get(&(tenant.to_owned(), name.to_owned())).cloned().ok_or_else(|| not_found(name))
+        g.get(&(tenant.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| not_found(name))
     }
 
     fn put(&self, tenant: &str, graph: Graph, overwrite: bool) -> Result<(), GraphError> {
@@ -114,7 +124,12 @@ impl GraphStore for MemoryStore {
             }
         } else {
             let count = g.keys().filter(|k| k.0 == tenant).count();
-            GraphError::check_limit("graphs", count + 1, "max_graphs_per_tenant", self.limits.max_graphs_per_tenant)?;
+            GraphError::check_limit(
+                "graphs",
+                count + 1,
+                "max_graphs_per_tenant",
+                self.limits.max_graphs_per_tenant,
+            )?;
         }
         g.insert(key, Arc::new(graph));
         Ok(())
@@ -122,12 +137,18 @@ impl GraphStore for MemoryStore {
 
     fn delete(&self, tenant: &str, name: &str) -> Result<(), GraphError> {
         let mut g = self.graphs.lock().expect("lock");
-        g.remove(&(tenant.to_owned(), name.to_owned())).map(|_| ()).ok_or_else(|| not_found(name))
+        g.remove(&(tenant.to_owned(), name.to_owned()))
+            .map(|_| ())
+            .ok_or_else(|| not_found(name))
     }
 
     fn list(&self, tenant: &str) -> Result<Vec<GraphInfo>, GraphError> {
         let g = self.graphs.lock().expect("lock");
-        let mut out: Vec<GraphInfo> = g.iter().filter(|(k, _)| k.0 == tenant).map(|(_, v)| GraphInfo::of(v)).collect();
+        let mut out: Vec<GraphInfo> = g
+            .iter()
+            .filter(|(k, _)| k.0 == tenant)
+            .map(|(_, v)| GraphInfo::of(v))
+            .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
@@ -163,7 +184,11 @@ impl Cache {
             return;
         }
         while self.used + size > self.budget {
-            let oldest = self.entries.iter().min_by_key(|(_, e)| e.2).map(|(k, _)| k.clone());
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.2)
+                .map(|(k, _)| k.clone());
             match oldest {
                 Some(k) => self.remove(&k),
                 None => break,
@@ -190,7 +215,9 @@ pub struct RedbStore {
 
 impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedbStore").field("limits", &self.limits).finish_non_exhaustive()
+        f.debug_struct("RedbStore")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -206,8 +233,13 @@ struct Stored {
 
 impl RedbStore {
     /// Open (or create) `graphs.redb` under `data_dir` with a cache of `cache_bytes`.
-    pub fn open(data_dir: &Path, cache_bytes: usize, limits: Limits) -> Result<RedbStore, GraphError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| store_err(format!("data dir {}: {e}", data_dir.display())))?;
+    pub fn open(
+        data_dir: &Path,
+        cache_bytes: usize,
+        limits: Limits,
+    ) -> Result<RedbStore, GraphError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| store_err(format!("data dir {}: {e}", data_dir.display())))?;
         let db = Database::create(data_dir.join("graphs.redb")).map_err(store_err)?;
         let tx = db.begin_write().map_err(store_err)?;
         tx.open_table(GRAPHS).map_err(store_err)?;
@@ -215,7 +247,10 @@ impl RedbStore {
         tx.commit().map_err(store_err)?;
         Ok(RedbStore {
             db,
-            cache: Mutex::new(Cache { budget: cache_bytes, ..Cache::default() }),
+            cache: Mutex::new(Cache {
+                budget: cache_bytes,
+                ..Cache::default()
+            }),
             limits,
         })
     }
@@ -227,7 +262,11 @@ impl RedbStore {
 
     /// Whether the graph is in the memory cache now.
     pub fn is_cached(&self, tenant: &str, name: &str) -> bool {
-        self.cache.lock().expect("lock").entries.contains_key(&(tenant.to_owned(), name.to_owned()))
+        self.cache
+            .lock()
+            .expect("lock")
+            .entries
+            .contains_key(&(tenant.to_owned(), name.to_owned()))
     }
 
     fn load(&self, tenant: &str, name: &str) -> Result<Option<Graph>, GraphError> {
@@ -243,7 +282,11 @@ impl RedbStore {
                 stored.format_version
             )));
         }
-        let unlimited = Limits { max_nodes: usize::MAX, max_edges: usize::MAX, ..Limits::default() };
+        let unlimited = Limits {
+            max_nodes: usize::MAX,
+            max_edges: usize::MAX,
+            ..Limits::default()
+        };
         io::node_link_to_graph(&stored.graph, name, &unlimited).map(Some)
     }
 }
@@ -263,28 +306,51 @@ impl GraphStore for RedbStore {
         check_tenant(tenant)?;
         graph.check_limits(&self.limits)?;
         let name = graph.name().to_owned();
-        let value = serde_json::to_vec(&Stored { format_version: FORMAT_VERSION, graph: io::node_link(&graph) })
-            .map_err(store_err)?;
+        let value = serde_json::to_vec(&Stored {
+            format_version: FORMAT_VERSION,
+            graph: io::node_link(&graph),
+        })
+        .map_err(store_err)?;
         let summary = serde_json::to_vec(&GraphInfo::of(&graph)).map_err(store_err)?;
         let tx = self.db.begin_write().map_err(store_err)?;
         {
             let mut sums = tx.open_table(SUMMARIES).map_err(store_err)?;
-            let exists = sums.get((tenant, name.as_str())).map_err(store_err)?.is_some();
+            let exists = sums
+                .get((tenant, name.as_str()))
+                .map_err(store_err)?
+                .is_some();
             if exists && !overwrite {
                 return Err(GraphError::GraphExists { name });
             }
             if !exists {
-                let count = sums.range((tenant, "")..).map_err(store_err)?.take_while(|r| {
-                    r.as_ref().map(|(k, _)| k.value().0 == tenant).unwrap_or(false)
-                }).count();
-                GraphError::check_limit("graphs", count + 1, "max_graphs_per_tenant", self.limits.max_graphs_per_tenant)?;
+                let count = sums
+                    .range((tenant, "")..)
+                    .map_err(store_err)?
+                    .take_while(|r| {
+                        r.as_ref()
+                            .map(|(k, _)| k.value().0 == tenant)
+                            .unwrap_or(false)
+                    })
+                    .count();
+                GraphError::check_limit(
+                    "graphs",
+                    count + 1,
+                    "max_graphs_per_tenant",
+                    self.limits.max_graphs_per_tenant,
+                )?;
             }
-            sums.insert((tenant, name.as_str()), summary.as_slice()).map_err(store_err)?;
+            sums.insert((tenant, name.as_str()), summary.as_slice())
+                .map_err(store_err)?;
             let mut graphs = tx.open_table(GRAPHS).map_err(store_err)?;
-            graphs.insert((tenant, name.as_str()), value.as_slice()).map_err(store_err)?;
+            graphs
+                .insert((tenant, name.as_str()), value.as_slice())
+                .map_err(store_err)?;
         }
         tx.commit().map_err(store_err)?;
-        self.cache.lock().expect("lock").insert((tenant.to_owned(), name), Arc::new(graph));
+        self.cache
+            .lock()
+            .expect("lock")
+            .insert((tenant.to_owned(), name), Arc::new(graph));
         Ok(())
     }
 
@@ -301,7 +367,10 @@ impl GraphStore for RedbStore {
             return Err(not_found(name));
         }
         tx.commit().map_err(store_err)?;
-        self.cache.lock().expect("lock").remove(&(tenant.to_owned(), name.to_owned()));
+        self.cache
+            .lock()
+            .expect("lock")
+            .remove(&(tenant.to_owned(), name.to_owned()));
         Ok(())
     }
 
@@ -336,13 +405,22 @@ mod tests {
         {
             let store = RedbStore::open(dir.path(), 1 << 20, Limits::default()).unwrap();
             store.put("alice", karate.clone(), false).unwrap();
-            assert!(matches!(store.put("alice", karate.clone(), false), Err(GraphError::GraphExists { .. })));
+            assert!(matches!(
+                store.put("alice", karate.clone(), false),
+                Err(GraphError::GraphExists { .. })
+            ));
         }
         let store = RedbStore::open(dir.path(), 1 << 20, Limits::default()).unwrap();
         assert_eq!(*store.get("alice", "karate").unwrap(), karate);
-        assert!(matches!(store.get("bob", "karate"), Err(GraphError::GraphNotFound { .. })));
+        assert!(matches!(
+            store.get("bob", "karate"),
+            Err(GraphError::GraphNotFound { .. })
+        ));
         assert!(store.list("bob").unwrap().is_empty());
-        assert!(matches!(store.delete("bob", "karate"), Err(GraphError::GraphNotFound { .. })));
+        assert!(matches!(
+            store.delete("bob", "karate"),
+            Err(GraphError::GraphNotFound { .. })
+        ));
         assert_eq!(store.list("alice").unwrap(), vec![GraphInfo::of(&karate)]);
         store.delete("alice", "karate").unwrap();
         assert!(store.get("alice", "karate").is_err());
@@ -376,12 +454,24 @@ mod tests {
 
     #[test]
     fn graphs_per_tenant_limit() {
-        let limits = Limits { max_graphs_per_tenant: 1, ..Limits::default() };
+        let limits = Limits {
+            max_graphs_per_tenant: 1,
+            ..Limits::default()
+        };
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path(), 1 << 20, limits).unwrap();
-        store.put("t", generators::path("p1", 3).unwrap(), false).unwrap();
-        let err = store.put("t", generators::path("p2", 3).unwrap(), false).unwrap_err();
-        assert!(err.to_string().contains("max_graphs_per_tenant = 1"), "{err}");
-        store.put("u", generators::path("p2", 3).unwrap(), false).unwrap();
+        store
+            .put("t", generators::path("p1", 3).unwrap(), false)
+            .unwrap();
+        let err = store
+            .put("t", generators::path("p2", 3).unwrap(), false)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("max_graphs_per_tenant = 1"),
+            "{err}"
+        );
+        store
+            .put("u", generators::path("p2", 3).unwrap(), false)
+            .unwrap();
     }
 }

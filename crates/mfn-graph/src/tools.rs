@@ -57,7 +57,9 @@ pub struct ToolSpec {
 
 impl std::fmt::Debug for ToolSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolSpec").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ToolSpec")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -122,7 +124,12 @@ impl EdgeSpec {
                 a.insert("weight".into(), w.into());
                 (u, v, a)
             }
-            EdgeSpec::Object { source, target, weight, mut attrs } => {
+            EdgeSpec::Object {
+                source,
+                target,
+                weight,
+                mut attrs,
+            } => {
                 if let Some(w) = weight {
                     attrs.insert("weight".into(), w.into());
                 }
@@ -1028,139 +1035,471 @@ macro_rules! tool {
 }
 
 const TOOLS: &[ToolSpec] = &[
-    tool!("create_graph", "Create a named graph, optionally with nodes and edges", CreateGraphArgs, GraphInfo, create_graph),
-    tool!("list_graphs", "List the tenant's graphs (paged)", ListGraphsArgs, GraphList, list_graphs),
-    tool!("get_info", "Name, direction, node and edge counts of a graph", GraphArg, GraphInfo, |c, a| Ok(GraphInfo::of(&*get(c, &a.graph)?))),
-    tool!("delete_graph", "Delete a graph", GraphArg, Deleted, |c, a| {
-        c.store.delete(c.tenant, &a.graph)?;
-        Ok(Deleted { deleted: a.graph })
-    }),
-    tool!("add_nodes", "Add nodes (attributes merge)", AddNodesArgs, Mutation, add_nodes),
-    tool!("add_edges", "Add edges [u,v], [u,v,w] or {source,target,weight?,attrs?}", AddEdgesArgs, Mutation, add_edges),
-    tool!("remove_nodes", "Remove nodes and their edges", RemoveNodesArgs, Mutation, remove_nodes),
-    tool!("remove_edges", "Remove edges", RemoveEdgesArgs, Mutation, remove_edges),
-    tool!("get_neighbors", "Neighbours of a node (paged)", NeighborsArgs, Neighbors, get_neighbors),
-    tool!("set_node_attributes", "Merge attributes into nodes", SetNodeAttrsArgs, Mutation, set_node_attributes),
-    tool!("get_node_attributes", "Node attributes (paged)", GetNodeAttrsArgs, NodeAttrsList, get_node_attributes),
-    tool!("set_edge_attributes", "Merge attributes into edges", SetEdgeAttrsArgs, Mutation, set_edge_attributes),
-    tool!("get_edge_attributes", "Edge attributes (paged)", GetEdgeAttrsArgs, EdgeAttrsList, get_edge_attributes),
-    tool!("subgraph", "Store the subgraph induced by some nodes under a new name", SubgraphArgs, GraphInfo, subgraph),
-    tool!("merge_graphs", "Compose graphs into a new one (later attributes win)", MergeArgs, GraphInfo, merge_graphs),
-    tool!("import_graph", "Import edge-list CSV, node-link JSON or GraphML", ImportArgs, GraphInfo, import_graph),
-    tool!("export_graph", "Export as edge-list CSV, node-link JSON or GraphML", ExportArgs, Exported, |c, a| {
-        let g = get(c, &a.graph)?;
-        Ok(Exported { format: a.format, data: io::export(&g, a.format) })
-    }),
-    tool!("generate_graph", "Generate a graph (seeded)", GenerateArgs, GraphInfo, generate_graph),
-    tool!("shortest_path", "Shortest path (BFS, Dijkstra or Bellman-Ford) and its length", ShortestPathArgs, ShortestPath, |c, a| {
-        let g = get(c, &a.graph)?;
-        let r = paths::shortest_path(&g, &a.source, &a.target, a.weight.as_deref())?;
-        Ok(ShortestPath { path: r.path, length: r.length })
-    }),
-    tool!("all_pairs_shortest_path_length", "Distances between all pairs (paged by source)", AllPairsArgs, AllPairs, all_pairs),
-    tool!("degree_centrality", "Degree centrality deg/(n-1)", PagedGraphArgs, NodeValues, |c, a| {
-        let g = get(c, &a.graph)?;
-        per_node(&g, centrality::degree_centrality(&g), a.top_k, a.cursor)
-    }),
-    tool!("betweenness_centrality", "Betweenness centrality (Brandes; weighted, sampled)", BetweennessArgs, NodeValues, |c, a| {
-        let g = get(c, &a.graph)?;
-        let opts = centrality::BetweennessOptions { normalized: a.normalized, endpoints: a.endpoints, weight: a.weight, k: a.k, seed: a.seed };
-        let v = centrality::betweenness_centrality(&g, &opts, c.store.limits())?;
-        per_node(&g, v, a.top_k, a.cursor)
-    }),
-    tool!("closeness_centrality", "Closeness centrality (Wasserman-Faust improved)", ClosenessArgs, NodeValues, |c, a| {
-        let g = get(c, &a.graph)?;
-        let v = centrality::closeness_centrality(&g, a.weight.as_deref(), a.wf_improved, c.store.limits())?;
-        per_node(&g, v, a.top_k, a.cursor)
-    }),
-    tool!("eigenvector_centrality", "Eigenvector centrality (power iteration)", EigenvectorArgs, NodeValues, |c, a| {
-        let g = get(c, &a.graph)?;
-        let v = centrality::eigenvector_centrality(&g, a.weight.as_deref(), a.max_iter, a.tol)?;
-        per_node(&g, v, a.top_k, a.cursor)
-    }),
-    tool!("pagerank", "PageRank with damping and personalization", PageRankArgs, NodeValues, pagerank),
-    tool!("centrality_measures", "Several centralities at once", MeasuresArgs, Measures, measures),
-    tool!("connected_components", "Connected (weak or strong) components", ComponentsArgs, Components, |c, a| {
-        let g = get(c, &a.graph)?;
-        let comps = structure::connected_components(&g, a.strong)?;
-        Ok(Components { num_components: comps.len(), sizes: comps.iter().map(Vec::len).collect(), components: comps })
-    }),
-    tool!("community_detection", "Communities (louvain, label_propagation, greedy_modularity) and modularity", CommunityArgs, Communities, |c, a| {
-        let g = get(c, &a.graph)?;
-        let (communities, modularity) = community::detect(&g, &a.method, a.weight.as_deref(), a.resolution, a.seed)?;
-        Ok(Communities { communities, modularity, method: a.method })
-    }),
-    tool!("clustering_coefficients", "Clustering per node, average clustering and transitivity", PagedGraphArgs, Clustering, |c, a| {
-        let g = get(c, &a.graph)?;
-        let v = structure::clustering(&g)?;
-        let avg = if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
-        let t = structure::transitivity(&g)?;
-        let p = per_node(&g, v, a.top_k, a.cursor)?;
-        Ok(Clustering { values: p.values, truncated: p.truncated, next_cursor: p.next_cursor, average_clustering: avg, transitivity: t })
-    }),
-    tool!("graph_statistics", "Size, density, degrees, connectedness, diameter, radius, mean distance", GraphArg, GraphStatistics, |c, a| {
-        let g = get(c, &a.graph)?;
-        let s = structure::statistics(&g, c.store.limits())?;
-        Ok(GraphStatistics {
-            num_nodes: s.num_nodes, num_edges: s.num_edges, density: s.density, is_directed: s.is_directed, is_connected: s.is_connected,
-            degree: DegreeStats { mean: s.degree[0], std: s.degree[1], min: s.degree[2], max: s.degree[3] },
-            diameter: s.diameter, radius: s.radius, average_shortest_path_length: s.average_shortest_path_length,
-        })
-    }),
-    tool!("minimum_spanning_tree", "Minimum spanning tree or forest (kruskal, prim)", MstArgs, Mst, |c, a| {
-        let g = get(c, &a.graph)?;
-        let prim = match a.algorithm.as_str() {
-            "kruskal" => false,
-            "prim" => true,
-            o => return Err(GraphError::invalid("algorithm", format!("{o:?} is not one of kruskal, prim"))),
-        };
-        let (edges, total_weight) = structure::minimum_spanning_tree(&g, &a.weight, prim)?;
-        Ok(Mst { edges: edges.into_iter().map(|e| EdgeWeight { source: e.source, target: e.target, weight: e.weight }).collect(), total_weight })
-    }),
-    tool!("cycles_detection", "Cycles: simple cycles (directed, capped) or a cycle basis", CyclesArgs, Cycles, |c, a| {
-        let g = get(c, &a.graph)?;
-        let cap = c.store.limits().max_cycles;
-        let max = a.max_cycles.unwrap_or(cap);
-        GraphError::check_limit("max_cycles", max, "max_cycles", cap)?;
-        let (has_cycle, is_dag, cycles, truncated) = structure::cycles(&g, max)?;
-        Ok(Cycles { has_cycle, is_dag, cycles, truncated })
-    }),
-    tool!("graph_coloring", "Greedy colouring (largest_first, dsatur, independent_set)", ColoringArgs, Coloring, |c, a| {
-        let g = get(c, &a.graph)?;
-        let colors = structure::coloring(&g, &a.strategy)?;
-        Ok(Coloring {
-            num_colors: colors.iter().max().map_or(0, |m| m + 1),
-            coloring: g.nodes().zip(colors).map(|((id, _), color)| NodeColor { node: id.clone(), color }).collect(),
-            strategy: a.strategy,
-        })
-    }),
-    tool!("matching", "Maximum weight or maximum cardinality matching", MatchingArgs, MatchingResult, |c, a| {
-        let g = get(c, &a.graph)?;
-        let (matching, total_weight) = structure::matching(&g, a.weight.as_deref(), a.max_cardinality)?;
-        Ok(MatchingResult { size: matching.len(), matching, total_weight })
-    }),
-    tool!("maximum_flow", "Maximum flow value and flow per arc (Dinic)", FlowArgs, Flow, |c, a| {
-        let g = get(c, &a.graph)?;
-        let (flow_value, arcs) = structure::maximum_flow(&g, &a.source, &a.sink, &a.capacity)?;
-        Ok(Flow { flow_value, flow: arcs.into_iter().map(|e| ArcFlow { source: e.source, target: e.target, flow: e.weight }).collect() })
-    }),
-    tool!("topological_sort", "A topological order of a DAG", GraphArg, TopoOrder, |c, a| {
-        Ok(TopoOrder { order: structure::topological_sort(&*get(c, &a.graph)?)? })
-    }),
-    tool!("efficiency", "Global and local efficiency (Latora-Marchiori)", EfficiencyArgs, Efficiency, |c, a| {
-        let g = get(c, &a.graph)?;
-        let (global_efficiency, local_efficiency) = structure::efficiency(&g, a.weight.as_deref(), c.store.limits())?;
-        Ok(Efficiency { global_efficiency, local_efficiency })
-    }),
-    tool!("core_number", "Core number of every node", PagedGraphArgs, NodeValues, |c, a| {
-        let g = get(c, &a.graph)?;
-        let v = structure::core_number(&g)?.into_iter().map(|k| k as f64).collect();
-        per_node(&g, v, a.top_k, a.cursor)
-    }),
-    tool!("network_metrics", "Metrics of a spatial network (nodes x, y; edges length)", NetworkMetricsArgs, network::NetworkMetrics, |c, a| {
-        let g = get(c, &a.graph)?;
-        network::network_metrics(&g, a.fractal_dimension, a.seed, c.store.limits())
-    }),
+    tool!(
+        "create_graph",
+        "Create a named graph, optionally with nodes and edges",
+        CreateGraphArgs,
+        GraphInfo,
+        create_graph
+    ),
+    tool!(
+        "list_graphs",
+        "List the tenant's graphs (paged)",
+        ListGraphsArgs,
+        GraphList,
+        list_graphs
+    ),
+    tool!(
+        "get_info",
+        "Name, direction, node and edge counts of a graph",
+        GraphArg,
+        GraphInfo,
+        |c, a| Ok(GraphInfo::of(&*get(c, &a.graph)?))
+    ),
+    tool!(
+        "delete_graph",
+        "Delete a graph",
+        GraphArg,
+        Deleted,
+        |c, a| {
+            c.store.delete(c.tenant, &a.graph)?;
+            Ok(Deleted { deleted: a.graph })
+        }
+    ),
+    tool!(
+        "add_nodes",
+        "Add nodes (attributes merge)",
+        AddNodesArgs,
+        Mutation,
+        add_nodes
+    ),
+    tool!(
+        "add_edges",
+        "Add edges [u,v], [u,v,w] or {source,target,weight?,attrs?}",
+        AddEdgesArgs,
+        Mutation,
+        add_edges
+    ),
+    tool!(
+        "remove_nodes",
+        "Remove nodes and their edges",
+        RemoveNodesArgs,
+        Mutation,
+        remove_nodes
+    ),
+    tool!(
+        "remove_edges",
+        "Remove edges",
+        RemoveEdgesArgs,
+        Mutation,
+        remove_edges
+    ),
+    tool!(
+        "get_neighbors",
+        "Neighbours of a node (paged)",
+        NeighborsArgs,
+        Neighbors,
+        get_neighbors
+    ),
+    tool!(
+        "set_node_attributes",
+        "Merge attributes into nodes",
+        SetNodeAttrsArgs,
+        Mutation,
+        set_node_attributes
+    ),
+    tool!(
+        "get_node_attributes",
+        "Node attributes (paged)",
+        GetNodeAttrsArgs,
+        NodeAttrsList,
+        get_node_attributes
+    ),
+    tool!(
+        "set_edge_attributes",
+        "Merge attributes into edges",
+        SetEdgeAttrsArgs,
+        Mutation,
+        set_edge_attributes
+    ),
+    tool!(
+        "get_edge_attributes",
+        "Edge attributes (paged)",
+        GetEdgeAttrsArgs,
+        EdgeAttrsList,
+        get_edge_attributes
+    ),
+    tool!(
+        "subgraph",
+        "Store the subgraph induced by some nodes under a new name",
+        SubgraphArgs,
+        GraphInfo,
+        subgraph
+    ),
+    tool!(
+        "merge_graphs",
+        "Compose graphs into a new one (later attributes win)",
+        MergeArgs,
+        GraphInfo,
+        merge_graphs
+    ),
+    tool!(
+        "import_graph",
+        "Import edge-list CSV, node-link JSON or GraphML",
+        ImportArgs,
+        GraphInfo,
+        import_graph
+    ),
+    tool!(
+        "export_graph",
+        "Export as edge-list CSV, node-link JSON or GraphML",
+        ExportArgs,
+        Exported,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            Ok(Exported {
+                format: a.format,
+                data: io::export(&g, a.format),
+            })
+        }
+    ),
+    tool!(
+        "generate_graph",
+        "Generate a graph (seeded)",
+        GenerateArgs,
+        GraphInfo,
+        generate_graph
+    ),
+    tool!(
+        "shortest_path",
+        "Shortest path (BFS, Dijkstra or Bellman-Ford) and its length",
+        ShortestPathArgs,
+        ShortestPath,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let r = paths::shortest_path(&g, &a.source, &a.target, a.weight.as_deref())?;
+            Ok(ShortestPath {
+                path: r.path,
+                length: r.length,
+            })
+        }
+    ),
+    tool!(
+        "all_pairs_shortest_path_length",
+        "Distances between all pairs (paged by source)",
+        AllPairsArgs,
+        AllPairs,
+        all_pairs
+    ),
+    tool!(
+        "degree_centrality",
+        "Degree centrality deg/(n-1)",
+        PagedGraphArgs,
+        NodeValues,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            per_node(&g, centrality::degree_centrality(&g), a.top_k, a.cursor)
+        }
+    ),
+    tool!(
+        "betweenness_centrality",
+        "Betweenness centrality (Brandes; weighted, sampled)",
+        BetweennessArgs,
+        NodeValues,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let opts = centrality::BetweennessOptions {
+                normalized: a.normalized,
+                endpoints: a.endpoints,
+                weight: a.weight,
+                k: a.k,
+                seed: a.seed,
+            };
+            let v = centrality::betweenness_centrality(&g, &opts, c.store.limits())?;
+            per_node(&g, v, a.top_k, a.cursor)
+        }
+    ),
+    tool!(
+        "closeness_centrality",
+        "Closeness centrality (Wasserman-Faust improved)",
+        ClosenessArgs,
+        NodeValues,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let v = centrality::closeness_centrality(
+                &g,
+                a.weight.as_deref(),
+                a.wf_improved,
+                c.store.limits(),
+            )?;
+            per_node(&g, v, a.top_k, a.cursor)
+        }
+    ),
+    tool!(
+        "eigenvector_centrality",
+        "Eigenvector centrality (power iteration)",
+        EigenvectorArgs,
+        NodeValues,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let v = centrality::eigenvector_centrality(&g, a.weight.as_deref(), a.max_iter, a.tol)?;
+            per_node(&g, v, a.top_k, a.cursor)
+        }
+    ),
+    tool!(
+        "pagerank",
+        "PageRank with damping and personalization",
+        PageRankArgs,
+        NodeValues,
+        pagerank
+    ),
+    tool!(
+        "centrality_measures",
+        "Several centralities at once",
+        MeasuresArgs,
+        Measures,
+        measures
+    ),
+    tool!(
+        "connected_components",
+        "Connected (weak or strong) components",
+        ComponentsArgs,
+        Components,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let comps = structure::connected_components(&g, a.strong)?;
+            Ok(Components {
+                num_components: comps.len(),
+                sizes: comps.iter().map(Vec::len).collect(),
+                components: comps,
+            })
+        }
+    ),
+    tool!(
+        "community_detection",
+        "Communities (louvain, label_propagation, greedy_modularity) and modularity",
+        CommunityArgs,
+        Communities,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let (communities, modularity) =
+                community::detect(&g, &a.method, a.weight.as_deref(), a.resolution, a.seed)?;
+            Ok(Communities {
+                communities,
+                modularity,
+                method: a.method,
+            })
+        }
+    ),
+    tool!(
+        "clustering_coefficients",
+        "Clustering per node, average clustering and transitivity",
+        PagedGraphArgs,
+        Clustering,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let v = structure::clustering(&g)?;
+            let avg = if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            };
+            let t = structure::transitivity(&g)?;
+            let p = per_node(&g, v, a.top_k, a.cursor)?;
+            Ok(Clustering {
+                values: p.values,
+                truncated: p.truncated,
+                next_cursor: p.next_cursor,
+                average_clustering: avg,
+                transitivity: t,
+            })
+        }
+    ),
+    tool!(
+        "graph_statistics",
+        "Size, density, degrees, connectedness, diameter, radius, mean distance",
+        GraphArg,
+        GraphStatistics,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let s = structure::statistics(&g, c.store.limits())?;
+            Ok(GraphStatistics {
+                num_nodes: s.num_nodes,
+                num_edges: s.num_edges,
+                density: s.density,
+                is_directed: s.is_directed,
+                is_connected: s.is_connected,
+                degree: DegreeStats {
+                    mean: s.degree[0],
+                    std: s.degree[1],
+                    min: s.degree[2],
+                    max: s.degree[3],
+                },
+                diameter: s.diameter,
+                radius: s.radius,
+                average_shortest_path_length: s.average_shortest_path_length,
+            })
+        }
+    ),
+    tool!(
+        "minimum_spanning_tree",
+        "Minimum spanning tree or forest (kruskal, prim)",
+        MstArgs,
+        Mst,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let prim = match a.algorithm.as_str() {
+                "kruskal" => false,
+                "prim" => true,
+                o => {
+                    return Err(GraphError::invalid(
+                        "algorithm",
+                        format!("{o:?} is not one of kruskal, prim"),
+                    ));
+                }
+            };
+            let (edges, total_weight) = structure::minimum_spanning_tree(&g, &a.weight, prim)?;
+            Ok(Mst {
+                edges: edges
+                    .into_iter()
+                    .map(|e| EdgeWeight {
+                        source: e.source,
+                        target: e.target,
+                        weight: e.weight,
+                    })
+                    .collect(),
+                total_weight,
+            })
+        }
+    ),
+    tool!(
+        "cycles_detection",
+        "Cycles: simple cycles (directed, capped) or a cycle basis",
+        CyclesArgs,
+        Cycles,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let cap = c.store.limits().max_cycles;
+            let max = a.max_cycles.unwrap_or(cap);
+            GraphError::check_limit("max_cycles", max, "max_cycles", cap)?;
+            let (has_cycle, is_dag, cycles, truncated) = structure::cycles(&g, max)?;
+            Ok(Cycles {
+                has_cycle,
+                is_dag,
+                cycles,
+                truncated,
+            })
+        }
+    ),
+    tool!(
+        "graph_coloring",
+        "Greedy colouring (largest_first, dsatur, independent_set)",
+        ColoringArgs,
+        Coloring,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let colors = structure::coloring(&g, &a.strategy)?;
+            Ok(Coloring {
+                num_colors: colors.iter().max().map_or(0, |m| m + 1),
+                coloring: g
+                    .nodes()
+                    .zip(colors)
+                    .map(|((id, _), color)| NodeColor {
+                        node: id.clone(),
+                        color,
+                    })
+                    .collect(),
+                strategy: a.strategy,
+            })
+        }
+    ),
+    tool!(
+        "matching",
+        "Maximum weight or maximum cardinality matching",
+        MatchingArgs,
+        MatchingResult,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let (matching, total_weight) =
+                structure::matching(&g, a.weight.as_deref(), a.max_cardinality)?;
+            Ok(MatchingResult {
+                size: matching.len(),
+                matching,
+                total_weight,
+            })
+        }
+    ),
+    tool!(
+        "maximum_flow",
+        "Maximum flow value and flow per arc (Dinic)",
+        FlowArgs,
+        Flow,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let (flow_value, arcs) = structure::maximum_flow(&g, &a.source, &a.sink, &a.capacity)?;
+            Ok(Flow {
+                flow_value,
+                flow: arcs
+                    .into_iter()
+                    .map(|e| ArcFlow {
+                        source: e.source,
+                        target: e.target,
+                        flow: e.weight,
+                    })
+                    .collect(),
+            })
+        }
+    ),
+    tool!(
+        "topological_sort",
+        "A topological order of a DAG",
+        GraphArg,
+        TopoOrder,
+        |c, a| {
+            Ok(TopoOrder {
+                order: structure::topological_sort(&*get(c, &a.graph)?)?,
+            })
+        }
+    ),
+    tool!(
+        "efficiency",
+        "Global and local efficiency (Latora-Marchiori)",
+        EfficiencyArgs,
+        Efficiency,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let (global_efficiency, local_efficiency) =
+                structure::efficiency(&g, a.weight.as_deref(), c.store.limits())?;
+            Ok(Efficiency {
+                global_efficiency,
+                local_efficiency,
+            })
+        }
+    ),
+    tool!(
+        "core_number",
+        "Core number of every node",
+        PagedGraphArgs,
+        NodeValues,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            let v = structure::core_number(&g)?
+                .into_iter()
+                .map(|k| k as f64)
+                .collect();
+            per_node(&g, v, a.top_k, a.cursor)
+        }
+    ),
+    tool!(
+        "network_metrics",
+        "Metrics of a spatial network (nodes x, y; edges length)",
+        NetworkMetricsArgs,
+        network::NetworkMetrics,
+        |c, a| {
+            let g = get(c, &a.graph)?;
+            network::network_metrics(&g, a.fractal_dimension, a.seed, c.store.limits())
+        }
+    ),
 ];
 
 /// Every tool of the registry.
@@ -1198,7 +1537,11 @@ pub fn call(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result<Value, Gra
 
 /// Deserialize arguments, naming the field at fault.
 fn parse<T: DeserializeOwned>(args: Value) -> Result<T, GraphError> {
-    let args = if args.is_null() { Value::Object(Default::default()) } else { args };
+    let args = if args.is_null() {
+        Value::Object(Default::default())
+    } else {
+        args
+    };
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "args".to_owned() } else { path };
@@ -1211,16 +1554,32 @@ fn get(ctx: &ToolContext<'_>, name: &str) -> Result<std::sync::Arc<Graph>, Graph
 }
 
 fn items(what: &str, n: usize, ctx: &ToolContext<'_>) -> Result<(), GraphError> {
-    GraphError::check_limit(what, n, "max_items_per_call", ctx.store.limits().max_items_per_call)
+    GraphError::check_limit(
+        what,
+        n,
+        "max_items_per_call",
+        ctx.store.limits().max_items_per_call,
+    )
 }
 
-fn per_node(g: &Graph, values: Vec<f64>, top_k: Option<usize>, cursor: Option<String>) -> Result<NodeValues, GraphError> {
+fn per_node(
+    g: &Graph,
+    values: Vec<f64>,
+    top_k: Option<usize>,
+    cursor: Option<String>,
+) -> Result<NodeValues, GraphError> {
     let pairs = g.nodes().map(|(id, _)| id.clone()).zip(values).collect();
     page_values(pairs, &Page { top_k, cursor })
 }
 
 fn mutation(g: &Graph, changed: usize) -> Mutation {
-    Mutation { name: g.name().to_owned(), directed: g.is_directed(), num_nodes: g.num_nodes(), num_edges: g.num_edges(), changed }
+    Mutation {
+        name: g.name().to_owned(),
+        directed: g.is_directed(),
+        num_nodes: g.num_nodes(),
+        num_edges: g.num_edges(),
+        changed,
+    }
 }
 
 /// Copy, change, check limits, store durably.
@@ -1237,7 +1596,12 @@ fn mutate(
     Ok(out)
 }
 
-fn fill(g: &mut Graph, nodes: Vec<NodeSpec>, edges: Vec<EdgeSpec>, limits: &crate::Limits) -> Result<(), GraphError> {
+fn fill(
+    g: &mut Graph,
+    nodes: Vec<NodeSpec>,
+    edges: Vec<EdgeSpec>,
+    limits: &crate::Limits,
+) -> Result<(), GraphError> {
     GraphError::check_limit("nodes", nodes.len(), "max_nodes", limits.max_nodes)?;
     GraphError::check_limit("edges", edges.len(), "max_edges", limits.max_edges)?;
     for n in nodes {
@@ -1264,24 +1628,35 @@ fn create_graph(ctx: &ToolContext<'_>, a: CreateGraphArgs) -> Result<GraphInfo, 
 
 fn list_graphs(ctx: &ToolContext<'_>, a: ListGraphsArgs) -> Result<GraphList, GraphError> {
     let mut all = ctx.store.list(ctx.tenant)?;
-    let page = Page { top_k: a.top_k, cursor: a.cursor };
+    let page = Page {
+        top_k: a.top_k,
+        cursor: a.cursor,
+    };
     let (s, e) = page.window(all.len())?;
     let (truncated, next_cursor) = Page::next(e, all.len());
-    Ok(GraphList { graphs: all.drain(s..e).collect(), truncated, next_cursor })
+    Ok(GraphList {
+        graphs: all.drain(s..e).collect(),
+        truncated,
+        next_cursor,
+    })
 }
 
 fn add_nodes(ctx: &ToolContext<'_>, a: AddNodesArgs) -> Result<Mutation, GraphError> {
     items("nodes", a.nodes.len(), ctx)?;
     let n = a.nodes.len();
     let limits = ctx.store.limits().clone();
-    mutate(ctx, &a.graph, |g| fill(g, a.nodes, Vec::new(), &limits).map(|()| n))
+    mutate(ctx, &a.graph, |g| {
+        fill(g, a.nodes, Vec::new(), &limits).map(|()| n)
+    })
 }
 
 fn add_edges(ctx: &ToolContext<'_>, a: AddEdgesArgs) -> Result<Mutation, GraphError> {
     items("edges", a.edges.len(), ctx)?;
     let n = a.edges.len();
     let limits = ctx.store.limits().clone();
-    mutate(ctx, &a.graph, |g| fill(g, Vec::new(), a.edges, &limits).map(|()| n))
+    mutate(ctx, &a.graph, |g| {
+        fill(g, Vec::new(), a.edges, &limits).map(|()| n)
+    })
 }
 
 fn remove_nodes(ctx: &ToolContext<'_>, a: RemoveNodesArgs) -> Result<Mutation, GraphError> {
@@ -1299,7 +1674,11 @@ fn remove_edges(ctx: &ToolContext<'_>, a: RemoveEdgesArgs) -> Result<Mutation, G
     mutate(ctx, &a.graph, |g| {
         for (i, (u, v)) in a.edges.iter().enumerate() {
             if !g.remove_edge(u, v) {
-                return Err(GraphError::EdgeNotFound { field: format!("edges[{i}]"), from: u.to_string(), to: v.to_string() });
+                return Err(GraphError::EdgeNotFound {
+                    field: format!("edges[{i}]"),
+                    from: u.to_string(),
+                    to: v.to_string(),
+                });
             }
         }
         Ok(a.edges.len())
@@ -1313,14 +1692,26 @@ fn get_neighbors(ctx: &ToolContext<'_>, a: NeighborsArgs) -> Result<Neighbors, G
     let mut nb: Vec<usize> = match (view.directed, a.direction) {
         (false, _) | (true, Direction::Out) => view.out[i].iter().map(|e| e.0).collect(),
         (true, Direction::In) => view.inc[i].iter().map(|e| e.0).collect(),
-        (true, Direction::All) => view.out[i].iter().chain(&view.inc[i]).map(|e| e.0).collect(),
+        (true, Direction::All) => view.out[i]
+            .iter()
+            .chain(&view.inc[i])
+            .map(|e| e.0)
+            .collect(),
     };
     let mut seen = std::collections::HashSet::new();
     nb.retain(|j| seen.insert(*j));
-    let page = Page { top_k: a.top_k, cursor: a.cursor };
+    let page = Page {
+        top_k: a.top_k,
+        cursor: a.cursor,
+    };
     let (s, e) = page.window(nb.len())?;
     let (truncated, next_cursor) = Page::next(e, nb.len());
-    Ok(Neighbors { node: a.node, neighbors: nb[s..e].iter().map(|&j| view.ids[j].clone()).collect(), truncated, next_cursor })
+    Ok(Neighbors {
+        node: a.node,
+        neighbors: nb[s..e].iter().map(|&j| view.ids[j].clone()).collect(),
+        truncated,
+        next_cursor,
+    })
 }
 
 fn merge_attrs(target: &mut Attrs, new: Attrs) {
@@ -1338,7 +1729,9 @@ fn set_node_attributes(ctx: &ToolContext<'_>, a: SetNodeAttrsArgs) -> Result<Mut
     mutate(ctx, &a.graph, |g| {
         let n = a.values.len();
         for (i, v) in a.values.into_iter().enumerate() {
-            let attrs = g.node_attrs_mut(&v.node).ok_or_else(|| GraphError::no_node(format!("values[{i}].node"), &v.node))?;
+            let attrs = g
+                .node_attrs_mut(&v.node)
+                .ok_or_else(|| GraphError::no_node(format!("values[{i}].node"), &v.node))?;
             merge_attrs(attrs, v.attrs);
         }
         Ok(n)
@@ -1350,11 +1743,13 @@ fn set_edge_attributes(ctx: &ToolContext<'_>, a: SetEdgeAttrsArgs) -> Result<Mut
     mutate(ctx, &a.graph, |g| {
         let n = a.values.len();
         for (i, v) in a.values.into_iter().enumerate() {
-            let attrs = g.edge_attrs_mut(&v.source, &v.target).ok_or_else(|| GraphError::EdgeNotFound {
-                field: format!("values[{i}]"),
-                from: v.source.to_string(),
-                to: v.target.to_string(),
-            })?;
+            let attrs =
+                g.edge_attrs_mut(&v.source, &v.target)
+                    .ok_or_else(|| GraphError::EdgeNotFound {
+                        field: format!("values[{i}]"),
+                        from: v.source.to_string(),
+                        to: v.target.to_string(),
+                    })?;
             merge_attrs(attrs, v.attrs);
         }
         Ok(n)
@@ -1364,11 +1759,17 @@ fn set_edge_attributes(ctx: &ToolContext<'_>, a: SetEdgeAttrsArgs) -> Result<Mut
 fn only(attrs: &Attrs, name: &Option<String>) -> Attrs {
     match name {
         None => attrs.clone(),
-        Some(k) => attrs.get(k).map(|v| Attrs::from_iter([(k.clone(), v.clone())])).unwrap_or_default(),
+        Some(k) => attrs
+            .get(k)
+            .map(|v| Attrs::from_iter([(k.clone(), v.clone())]))
+            .unwrap_or_default(),
     }
 }
 
-fn get_node_attributes(ctx: &ToolContext<'_>, a: GetNodeAttrsArgs) -> Result<NodeAttrsList, GraphError> {
+fn get_node_attributes(
+    ctx: &ToolContext<'_>,
+    a: GetNodeAttrsArgs,
+) -> Result<NodeAttrsList, GraphError> {
     let g = get(ctx, &a.graph)?;
     let ids: Vec<NodeId> = match a.nodes {
         Some(list) => {
@@ -1379,37 +1780,65 @@ fn get_node_attributes(ctx: &ToolContext<'_>, a: GetNodeAttrsArgs) -> Result<Nod
         }
         None => g.nodes().map(|(k, _)| k.clone()).collect(),
     };
-    let page = Page { top_k: a.top_k, cursor: a.cursor };
+    let page = Page {
+        top_k: a.top_k,
+        cursor: a.cursor,
+    };
     let (s, e) = page.window(ids.len())?;
     let (truncated, next_cursor) = Page::next(e, ids.len());
     let nodes = ids[s..e]
         .iter()
-        .map(|id| NodeAttrs { node: id.clone(), attrs: only(g.node_attrs(id).expect("checked"), &a.name) })
+        .map(|id| NodeAttrs {
+            node: id.clone(),
+            attrs: only(g.node_attrs(id).expect("checked"), &a.name),
+        })
         .collect();
-    Ok(NodeAttrsList { nodes, truncated, next_cursor })
+    Ok(NodeAttrsList {
+        nodes,
+        truncated,
+        next_cursor,
+    })
 }
 
-fn get_edge_attributes(ctx: &ToolContext<'_>, a: GetEdgeAttrsArgs) -> Result<EdgeAttrsList, GraphError> {
+fn get_edge_attributes(
+    ctx: &ToolContext<'_>,
+    a: GetEdgeAttrsArgs,
+) -> Result<EdgeAttrsList, GraphError> {
     let g = get(ctx, &a.graph)?;
     let pairs: Vec<(NodeId, NodeId)> = match a.edges {
         Some(list) => {
             for (i, (u, v)) in list.iter().enumerate() {
                 if !g.has_edge(u, v) {
-                    return Err(GraphError::EdgeNotFound { field: format!("edges[{i}]"), from: u.to_string(), to: v.to_string() });
+                    return Err(GraphError::EdgeNotFound {
+                        field: format!("edges[{i}]"),
+                        from: u.to_string(),
+                        to: v.to_string(),
+                    });
                 }
             }
             list
         }
         None => g.edges().map(|(u, v, _)| (u.clone(), v.clone())).collect(),
     };
-    let page = Page { top_k: a.top_k, cursor: a.cursor };
+    let page = Page {
+        top_k: a.top_k,
+        cursor: a.cursor,
+    };
     let (s, e) = page.window(pairs.len())?;
     let (truncated, next_cursor) = Page::next(e, pairs.len());
     let edges = pairs[s..e]
         .iter()
-        .map(|(u, v)| EdgeAttrs { source: u.clone(), target: v.clone(), attrs: only(g.edge_attrs(u, v).expect("checked"), &a.name) })
+        .map(|(u, v)| EdgeAttrs {
+            source: u.clone(),
+            target: v.clone(),
+            attrs: only(g.edge_attrs(u, v).expect("checked"), &a.name),
+        })
         .collect();
-    Ok(EdgeAttrsList { edges, truncated, next_cursor })
+    Ok(EdgeAttrsList {
+        edges,
+        truncated,
+        next_cursor,
+    })
 }
 
 fn subgraph(ctx: &ToolContext<'_>, a: SubgraphArgs) -> Result<GraphInfo, GraphError> {
@@ -1424,7 +1853,10 @@ fn subgraph(ctx: &ToolContext<'_>, a: SubgraphArgs) -> Result<GraphInfo, GraphEr
     for (id, attrs) in g.nodes().filter(|(id, _)| keep.contains(id)) {
         s.add_node(id.clone(), attrs.clone());
     }
-    for (u, v, attrs) in g.edges().filter(|(u, v, _)| keep.contains(u) && keep.contains(v)) {
+    for (u, v, attrs) in g
+        .edges()
+        .filter(|(u, v, _)| keep.contains(u) && keep.contains(v))
+    {
         s.add_edge(u.clone(), v.clone(), attrs.clone());
     }
     let info = GraphInfo::of(&s);
@@ -1434,12 +1866,22 @@ fn subgraph(ctx: &ToolContext<'_>, a: SubgraphArgs) -> Result<GraphInfo, GraphEr
 
 fn merge_graphs(ctx: &ToolContext<'_>, a: MergeArgs) -> Result<GraphInfo, GraphError> {
     if a.graphs.is_empty() {
-        return Err(GraphError::invalid("graphs", "must name at least one graph"));
+        return Err(GraphError::invalid(
+            "graphs",
+            "must name at least one graph",
+        ));
     }
-    let gs: Vec<_> = a.graphs.iter().map(|n| get(ctx, n)).collect::<Result<_, _>>()?;
+    let gs: Vec<_> = a
+        .graphs
+        .iter()
+        .map(|n| get(ctx, n))
+        .collect::<Result<_, _>>()?;
     let directed = gs[0].is_directed();
     if let Some(i) = gs.iter().position(|g| g.is_directed() != directed) {
-        return Err(GraphError::invalid(format!("graphs[{i}]"), "all graphs must be directed, or all undirected"));
+        return Err(GraphError::invalid(
+            format!("graphs[{i}]"),
+            "all graphs must be directed, or all undirected",
+        ));
     }
     let mut m = Graph::new(&a.name, directed)?;
     for g in &gs {
@@ -1465,7 +1907,18 @@ fn import_graph(ctx: &ToolContext<'_>, a: ImportArgs) -> Result<GraphInfo, Graph
 }
 
 fn generate_graph(ctx: &ToolContext<'_>, a: GenerateArgs) -> Result<GraphInfo, GraphError> {
-    let g = generators::generate(&a.name, &a.kind, a.n, a.m, a.k, a.p, (a.rows, a.cols), a.directed, a.seed, ctx.store.limits())?;
+    let g = generators::generate(
+        &a.name,
+        &a.kind,
+        a.n,
+        a.m,
+        a.k,
+        a.p,
+        (a.rows, a.cols),
+        a.directed,
+        a.seed,
+        ctx.store.limits(),
+    )?;
     let info = GraphInfo::of(&g);
     ctx.store.put(ctx.tenant, g, a.overwrite)?;
     Ok(info)
@@ -1474,8 +1927,16 @@ fn generate_graph(ctx: &ToolContext<'_>, a: GenerateArgs) -> Result<GraphInfo, G
 fn all_pairs(ctx: &ToolContext<'_>, a: AllPairsArgs) -> Result<AllPairs, GraphError> {
     let g = get(ctx, &a.graph)?;
     let n = g.num_nodes();
-    GraphError::check_limit("nodes", n, "max_nodes_all_pairs", ctx.store.limits().max_nodes_all_pairs)?;
-    let page = Page { top_k: a.top_k, cursor: a.cursor };
+    GraphError::check_limit(
+        "nodes",
+        n,
+        "max_nodes_all_pairs",
+        ctx.store.limits().max_nodes_all_pairs,
+    )?;
+    let page = Page {
+        top_k: a.top_k,
+        cursor: a.cursor,
+    };
     let (s, e) = page.window(n)?;
     let (truncated, next_cursor) = Page::next(e, n);
     let rows = paths::all_pairs_shortest_path_length(&g, a.weight.as_deref(), s..e)?;
@@ -1484,7 +1945,16 @@ fn all_pairs(ctx: &ToolContext<'_>, a: AllPairsArgs) -> Result<AllPairs, GraphEr
         sources: rows
             .into_iter()
             .enumerate()
-            .map(|(k, row)| SourceLengths { source: id(s + k), lengths: row.into_iter().map(|(t, d)| Distance { node: id(t), length: d }).collect() })
+            .map(|(k, row)| SourceLengths {
+                source: id(s + k),
+                lengths: row
+                    .into_iter()
+                    .map(|(t, d)| Distance {
+                        node: id(t),
+                        length: d,
+                    })
+                    .collect(),
+            })
             .collect(),
         truncated,
         next_cursor,
@@ -1493,8 +1963,18 @@ fn all_pairs(ctx: &ToolContext<'_>, a: AllPairsArgs) -> Result<AllPairs, GraphEr
 
 fn pagerank(ctx: &ToolContext<'_>, a: PageRankArgs) -> Result<NodeValues, GraphError> {
     let g = get(ctx, &a.graph)?;
-    let personalization = a.personalization.map(|p| p.into_iter().map(|e| (e.node, e.value)).collect::<HashMap<_, _>>());
-    let opts = centrality::PageRankOptions { alpha: a.alpha, personalization, weight: a.weight, max_iter: a.max_iter, tol: a.tol };
+    let personalization = a.personalization.map(|p| {
+        p.into_iter()
+            .map(|e| (e.node, e.value))
+            .collect::<HashMap<_, _>>()
+    });
+    let opts = centrality::PageRankOptions {
+        alpha: a.alpha,
+        personalization,
+        weight: a.weight,
+        max_iter: a.max_iter,
+        tol: a.tol,
+    };
     let v = centrality::pagerank(&g, &opts)?;
     per_node(&g, v, a.top_k, a.cursor)
 }
@@ -1502,21 +1982,38 @@ fn pagerank(ctx: &ToolContext<'_>, a: PageRankArgs) -> Result<NodeValues, GraphE
 fn measures(ctx: &ToolContext<'_>, a: MeasuresArgs) -> Result<Measures, GraphError> {
     let g = get(ctx, &a.graph)?;
     let names = a.measures.unwrap_or_else(|| {
-        ["degree", "betweenness", "closeness", "eigenvector", "pagerank"].map(String::from).to_vec()
+        [
+            "degree",
+            "betweenness",
+            "closeness",
+            "eigenvector",
+            "pagerank",
+        ]
+        .map(String::from)
+        .to_vec()
     });
     let limits = ctx.store.limits();
     let mut out = std::collections::BTreeMap::new();
     for (i, m) in names.iter().enumerate() {
         let v = match m.as_str() {
             "degree" => centrality::degree_centrality(&g),
-            "betweenness" => centrality::betweenness_centrality(&g, &centrality::BetweennessOptions { normalized: true, ..Default::default() }, limits)?,
+            "betweenness" => centrality::betweenness_centrality(
+                &g,
+                &centrality::BetweennessOptions {
+                    normalized: true,
+                    ..Default::default()
+                },
+                limits,
+            )?,
             "closeness" => centrality::closeness_centrality(&g, None, true, limits)?,
             "eigenvector" => centrality::eigenvector_centrality(&g, None, 100, 1e-6)?,
             "pagerank" => centrality::pagerank(&g, &centrality::PageRankOptions::default())?,
             other => {
                 return Err(GraphError::invalid(
                     format!("measures[{i}]"),
-                    format!("{other:?} is not one of degree, betweenness, closeness, eigenvector, pagerank"),
+                    format!(
+                        "{other:?} is not one of degree, betweenness, closeness, eigenvector, pagerank"
+                    ),
                 ));
             }
         };

@@ -22,19 +22,34 @@ fn approx(a: f64, b: f64, tol: f64) {
 fn betweenness_of_a_path() {
     // P4: nodes 1 and 2 lie on 2 of the 3 pairs of other nodes.
     let g = generators::path("p", 4).unwrap();
-    let opts = centrality::BetweennessOptions { normalized: true, ..Default::default() };
+    let opts = centrality::BetweennessOptions {
+        normalized: true,
+        ..Default::default()
+    };
     let b = centrality::betweenness_centrality(&g, &opts, &Limits::default()).unwrap();
     assert_eq!(b, vec![0.0, 2.0 / 3.0, 2.0 / 3.0, 0.0]);
     // Raw undirected counts are halved: 2 pairs each.
-    let raw = centrality::BetweennessOptions { normalized: false, ..Default::default() };
+    let raw = centrality::BetweennessOptions {
+        normalized: false,
+        ..Default::default()
+    };
     let b = centrality::betweenness_centrality(&g, &raw, &Limits::default()).unwrap();
     assert_eq!(b, vec![0.0, 2.0, 2.0, 0.0]);
     // Weighted path with the same structure gives the same values, through Dijkstra.
-    let w = centrality::BetweennessOptions { normalized: true, weight: Some("weight".into()), ..Default::default() };
+    let w = centrality::BetweennessOptions {
+        normalized: true,
+        weight: Some("weight".into()),
+        ..Default::default()
+    };
     let b = centrality::betweenness_centrality(&g, &w, &Limits::default()).unwrap();
     assert_eq!(b, vec![0.0, 2.0 / 3.0, 2.0 / 3.0, 0.0]);
     // Sampling every node is the exact value.
-    let k = centrality::BetweennessOptions { normalized: true, k: Some(4), seed: 3, ..Default::default() };
+    let k = centrality::BetweennessOptions {
+        normalized: true,
+        k: Some(4),
+        seed: 3,
+        ..Default::default()
+    };
     let b = centrality::betweenness_centrality(&g, &k, &Limits::default()).unwrap();
     for (x, y) in b.iter().zip([0.0, 2.0 / 3.0, 2.0 / 3.0, 0.0]) {
         approx(*x, y, 1e-15);
@@ -45,7 +60,11 @@ fn betweenness_of_a_path() {
 fn weighted_betweenness_follows_the_light_path() {
     // Square 0-1-2 and 0-3-2 where the route through 3 is heavier: only 1 carries 0↔2.
     let g = graph(false, &[(0, 1, 1.0), (1, 2, 1.0), (0, 3, 5.0), (3, 2, 5.0)]);
-    let opts = centrality::BetweennessOptions { normalized: false, weight: Some("weight".into()), ..Default::default() };
+    let opts = centrality::BetweennessOptions {
+        normalized: false,
+        weight: Some("weight".into()),
+        ..Default::default()
+    };
     let b = centrality::betweenness_centrality(&g, &opts, &Limits::default()).unwrap();
     // 0↔2 goes through 1 (2 < 10); 1↔3 ties (6 = 6) and splits between 0 and 2.
     assert_eq!(b[1], 1.0);
@@ -87,8 +106,10 @@ fn pagerank_dangling_node_and_personalization() {
     approx(pr[1], x1_exact, 1e-5);
     approx(pr[0] + pr[1], 1.0, 1e-12);
     // All personalization on node 0 of an undirected edge: symmetric chain.
-    let mut opts = centrality::PageRankOptions::default();
-    opts.personalization = Some([(NodeId::Int(0), 1.0)].into_iter().collect());
+    let mut opts = centrality::PageRankOptions {
+        personalization: Some([(NodeId::Int(0), 1.0)].into_iter().collect()),
+        ..Default::default()
+    };
     let u = graph(false, &[(0, 1, 1.0)]);
     let pr = centrality::pagerank(&u, &opts).unwrap();
     // x0 = a x1 + (1−a), x1 = a x0  →  x0 = 1/(1+a).
@@ -118,7 +139,10 @@ fn karate_club_reference_values() {
     assert_eq!(deg[0], 16.0 / 33.0);
     let b = centrality::betweenness_centrality(
         &g,
-        &centrality::BetweennessOptions { normalized: true, ..Default::default() },
+        &centrality::BetweennessOptions {
+            normalized: true,
+            ..Default::default()
+        },
         &Limits::default(),
     )
     .unwrap();
@@ -127,7 +151,11 @@ fn karate_club_reference_values() {
     let c = structure::clustering(&g).unwrap();
     // nx.average_clustering(G) = 0.5706384782076823, nx.transitivity(G) = 0.2556818181818182
     approx(c.iter().sum::<f64>() / 34.0, 0.5706384782076823, 1e-12);
-    approx(structure::transitivity(&g).unwrap().unwrap(), 0.2556818181818182, 1e-12);
+    approx(
+        structure::transitivity(&g).unwrap().unwrap(),
+        0.2556818181818182,
+        1e-12,
+    );
     let s = structure::statistics(&g, &Limits::default()).unwrap();
     assert_eq!((s.diameter, s.radius), (Some(5.0), Some(3.0)));
     approx(s.density, 78.0 / (34.0 * 33.0 / 2.0), 1e-15);
@@ -165,27 +193,58 @@ fn shortest_paths_weighted_and_negative() {
 
 #[test]
 fn spanning_tree_flow_and_order() {
-    let g = graph(false, &[(0, 1, 1.0), (1, 2, 2.0), (0, 2, 3.0), (2, 3, 1.0), (3, 0, 5.0)]);
+    let g = graph(
+        false,
+        &[
+            (0, 1, 1.0),
+            (1, 2, 2.0),
+            (0, 2, 3.0),
+            (2, 3, 1.0),
+            (3, 0, 5.0),
+        ],
+    );
     let (edges, total) = structure::minimum_spanning_tree(&g, "weight", false).unwrap();
     assert_eq!((edges.len(), total), (3, 4.0));
-    assert_eq!(structure::minimum_spanning_tree(&g, "weight", true).unwrap().1, 4.0);
+    assert_eq!(
+        structure::minimum_spanning_tree(&g, "weight", true)
+            .unwrap()
+            .1,
+        4.0
+    );
     // CLRS figure 26.1: maximum flow 23.
     let mut f = Graph::new("f", true).unwrap();
-    for (u, v, c) in [(0, 1, 16), (0, 2, 13), (1, 3, 12), (2, 1, 4), (2, 4, 14), (3, 2, 9), (3, 5, 20), (4, 3, 7), (4, 5, 4)] {
+    for (u, v, c) in [
+        (0, 1, 16),
+        (0, 2, 13),
+        (1, 3, 12),
+        (2, 1, 4),
+        (2, 4, 14),
+        (3, 2, 9),
+        (3, 5, 20),
+        (4, 3, 7),
+        (4, 5, 4),
+    ] {
         let mut a = Attrs::new();
         a.insert("capacity".into(), c.into());
         f.add_edge(NodeId::Int(u), NodeId::Int(v), a);
     }
     let (value, flows) = structure::maximum_flow(&f, &0.into(), &5.into(), "capacity").unwrap();
     assert_eq!(value, 23.0);
-    let out_of_source: f64 = flows.iter().filter(|e| e.source == NodeId::Int(0)).map(|e| e.weight).sum();
+    let out_of_source: f64 = flows
+        .iter()
+        .filter(|e| e.source == NodeId::Int(0))
+        .map(|e| e.weight)
+        .sum();
     assert_eq!(out_of_source, 23.0);
     let err = structure::maximum_flow(&f, &0.into(), &0.into(), "capacity").unwrap_err();
     assert_eq!(err.to_string(), "sink: source and sink must differ");
     // The CLRS network has the cycle 1 → 3 → 2 → 1.
     assert!(structure::topological_sort(&f).is_err());
     let dag = graph(true, &[(2, 1, 1.0), (1, 0, 1.0), (2, 0, 1.0)]);
-    assert_eq!(structure::topological_sort(&dag).unwrap(), vec![2.into(), 1.into(), 0.into()]);
+    assert_eq!(
+        structure::topological_sort(&dag).unwrap(),
+        vec![2.into(), 1.into(), 0.into()]
+    );
 }
 
 #[test]
@@ -194,7 +253,12 @@ fn cycles_cores_colouring_matching() {
     let (has, dag, cycles, truncated) = structure::cycles(&tri, 10).unwrap();
     assert!(has && dag == Some(false) && !truncated);
     assert_eq!(cycles.len(), 1);
-    assert!(structure::topological_sort(&tri).unwrap_err().to_string().contains("not a DAG"));
+    assert!(
+        structure::topological_sort(&tri)
+            .unwrap_err()
+            .to_string()
+            .contains("not a DAG")
+    );
     let ring = generators::cycle("c", 5).unwrap();
     let (has, dag, basis, _) = structure::cycles(&ring, 10).unwrap();
     assert!(has && dag.is_none() && basis.len() == 1 && basis[0].len() == 5);
@@ -205,7 +269,11 @@ fn cycles_cores_colouring_matching() {
     for s in ["largest_first", "dsatur", "independent_set"] {
         let colors = structure::coloring(&k, s).unwrap();
         for (u, v, _) in k.edges() {
-            assert_ne!(colors[k.node_index(u).unwrap()], colors[k.node_index(v).unwrap()], "{s}");
+            assert_ne!(
+                colors[k.node_index(u).unwrap()],
+                colors[k.node_index(v).unwrap()],
+                "{s}"
+            );
         }
         assert_eq!(*colors.iter().max().unwrap(), 3, "{s}: K4 needs 4 colours");
     }
@@ -227,12 +295,23 @@ fn density_efficiency_components() {
     let (ge, le) = structure::efficiency(&u, None, &Limits::default()).unwrap();
     approx(ge, 5.0 / 6.0, 1e-15);
     assert_eq!(le, 0.0);
-    let (ge, le) = structure::efficiency(&generators::complete("k", 5).unwrap(), None, &Limits::default()).unwrap();
+    let (ge, le) = structure::efficiency(
+        &generators::complete("k", 5).unwrap(),
+        None,
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!((ge, le), (1.0, 1.0));
     let two = graph(true, &[(0, 1, 1.0), (1, 0, 1.0), (2, 3, 1.0)]);
-    assert_eq!(structure::connected_components(&two, false).unwrap().len(), 2);
+    assert_eq!(
+        structure::connected_components(&two, false).unwrap().len(),
+        2
+    );
     let strong = structure::connected_components(&two, true).unwrap();
-    assert_eq!(strong.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 1]);
+    assert_eq!(
+        strong.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![2, 1, 1]
+    );
     let s = structure::statistics(&two, &Limits::default()).unwrap();
     assert!(!s.is_connected && s.diameter.is_none());
 }
@@ -257,10 +336,17 @@ fn louvain_splits_two_cliques() {
 #[test]
 fn generators_have_their_sizes() {
     let l = Limits::default();
-    assert_eq!(generators::grid_2d("g", 3, 4, &l).unwrap().num_edges(), 3 * 3 + 2 * 4);
+    assert_eq!(
+        generators::grid_2d("g", 3, 4, &l).unwrap().num_edges(),
+        3 * 3 + 2 * 4
+    );
     let ba = generators::barabasi_albert("b", 100, 3, 7, &l).unwrap();
     assert_eq!(ba.num_edges(), 3 + 3 * 96);
-    assert_eq!(ba, generators::barabasi_albert("b", 100, 3, 7, &l).unwrap(), "seeded");
+    assert_eq!(
+        ba,
+        generators::barabasi_albert("b", 100, 3, 7, &l).unwrap(),
+        "seeded"
+    );
     let ws = generators::watts_strogatz("w", 30, 4, 0.3, 1, &l).unwrap();
     assert_eq!(ws.num_edges(), 60);
     let er = generators::erdos_renyi("e", 200, 0.1, false, 2, &l).unwrap();
@@ -268,14 +354,38 @@ fn generators_have_their_sizes() {
     assert!((m - 1990.0).abs() < 5.0 * 1990f64.sqrt(), "{m}");
     let err = generators::complete("c", 0).map(|g| g.num_nodes());
     assert_eq!(err.unwrap(), 0);
-    let tight = Limits { max_edges: 10, ..Limits::default() };
-    let err = generators::generate("c", "complete", Some(6), None, None, None, (None, None), false, 0, &tight).unwrap_err();
+    let tight = Limits {
+        max_edges: 10,
+        ..Limits::default()
+    };
+    let err = generators::generate(
+        "c",
+        "complete",
+        Some(6),
+        None,
+        None,
+        None,
+        (None, None),
+        false,
+        0,
+        &tight,
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "edges = 15 exceeds max_edges = 10");
 }
 
 #[test]
 fn prim_spans_every_component_and_directed_cores_count_reciprocal_edges() {
-    let g = graph(false, &[(0, 1, 1.0), (1, 2, 2.0), (0, 2, 3.0), (5, 6, 7.0), (6, 7, 1.0)]);
+    let g = graph(
+        false,
+        &[
+            (0, 1, 1.0),
+            (1, 2, 2.0),
+            (0, 2, 3.0),
+            (5, 6, 7.0),
+            (6, 7, 1.0),
+        ],
+    );
     for prim in [false, true] {
         let (edges, total) = structure::minimum_spanning_tree(&g, "weight", prim).unwrap();
         assert_eq!((edges.len(), total), (4, 11.0), "prim = {prim}");

@@ -97,20 +97,40 @@ fn csv_header_optional_and_errors_name_line_and_field() {
     let g = io::read_csv("1,2\n2,3,0.5\n", "g", false, &l).unwrap();
     assert_eq!((g.num_nodes(), g.num_edges()), (3, 2));
     assert_eq!(g.edge_attrs(&3.into(), &2.into()).unwrap()["weight"], 0.5);
-    let g = io::read_csv("source,target,cost,color\n# comment\n\na,b,2,red\n", "g", true, &l).unwrap();
+    let g = io::read_csv(
+        "source,target,cost,color\n# comment\n\na,b,2,red\n",
+        "g",
+        true,
+        &l,
+    )
+    .unwrap();
     let a = g.edge_attrs(&"a".into(), &"b".into()).unwrap();
-    assert_eq!((a["cost"].as_f64(), a["color"].as_str()), (Some(2.0), Some("red")));
+    assert_eq!(
+        (a["cost"].as_f64(), a["color"].as_str()),
+        (Some(2.0), Some("red"))
+    );
     let err = io::read_csv("source,target,weight\n1,2,3\n3,4,heavy\n", "g", false, &l).unwrap_err();
-    assert_eq!(err.to_string(), "csv line 3: weight: \"heavy\" is not a number");
+    assert_eq!(
+        err.to_string(),
+        "csv line 3: weight: \"heavy\" is not a number"
+    );
     let err = io::read_csv("1,2\n3\n", "g", false, &l).unwrap_err();
-    assert_eq!(err.to_string(), "csv line 2: expected source,target[,weight], found 1 field(s)");
+    assert_eq!(
+        err.to_string(),
+        "csv line 2: expected source,target[,weight], found 1 field(s)"
+    );
     let err = io::read_csv("1,2\n\"3,4\n", "g", false, &l).unwrap_err();
     assert_eq!(err.to_string(), "csv line 2: unterminated quoted field");
 }
 
 #[test]
 fn limits_are_checked_before_allocation() {
-    let tight = Limits { max_edges: 2, max_nodes: 3, max_input_bytes: 64, ..Limits::default() };
+    let tight = Limits {
+        max_edges: 2,
+        max_nodes: 3,
+        max_input_bytes: 64,
+        ..Limits::default()
+    };
     let err = io::read_csv("1,2\n2,3\n3,4\n4,5\n", "g", false, &tight).unwrap_err();
     assert_eq!(err.to_string(), "edges = 3 exceeds max_edges = 2");
     let err = io::read_csv("1,2\n3,4\n", "g", false, &tight).unwrap_err();
@@ -118,7 +138,10 @@ fn limits_are_checked_before_allocation() {
     let garbage = "x".repeat(10 * 1024 * 1024);
     for f in [io::Format::Csv, io::Format::Json, io::Format::Graphml] {
         let err = io::import(f, &garbage, "g", false, &tight).unwrap_err();
-        assert_eq!(err.to_string(), format!("bytes = {} exceeds max_input_bytes = 64", garbage.len()));
+        assert_eq!(
+            err.to_string(),
+            format!("bytes = {} exceeds max_input_bytes = 64", garbage.len())
+        );
     }
     // Ten megabytes of garbage under the default limits: a clean parse error.
     for f in [io::Format::Json, io::Format::Graphml] {
@@ -138,9 +161,16 @@ fn node_link_accepts_links_and_rejects_bad_ids() {
         &l,
     )
     .unwrap();
-    assert!(g.is_directed() && g.has_edge(&"a".into(), &2.into()) && !g.has_edge(&2.into(), &"a".into()));
+    assert!(
+        g.is_directed()
+            && g.has_edge(&"a".into(), &2.into())
+            && !g.has_edge(&2.into(), &"a".into())
+    );
     let err = io::read_node_link(r#"{"nodes": [{"id": 1.5}]}"#, "g", &l).unwrap_err();
-    assert_eq!(err.to_string(), "json line 0: nodes[0].id: 1.5 is not an integer or a string");
+    assert_eq!(
+        err.to_string(),
+        "json line 0: nodes[0].id: 1.5 is not an integer or a string"
+    );
     let err = io::read_node_link(r#"{"edges": [{"source": 1}]}"#, "g", &l).unwrap_err();
     assert_eq!(err.to_string(), "json line 0: edges[0]: missing target");
     let err = io::read_node_link("{\"nodes\": [\n{\"id\": 1},\n", "g", &l).unwrap_err();
@@ -164,10 +194,25 @@ fn graphml_reads_types_defaults_and_reports_lines() {
     assert!(g.is_directed());
     assert_eq!(g.node_attrs(&"n0".into()).unwrap()["color"], "red & green");
     assert_eq!(g.node_attrs(&7.into()).unwrap()["color"], "blue");
-    assert_eq!(g.edge_attrs(&"n0".into(), &7.into()).unwrap()["weight"], 2.5);
+    assert_eq!(
+        g.edge_attrs(&"n0".into(), &7.into()).unwrap()["weight"],
+        2.5
+    );
     let bad = doc.replace(">2.5<", ">heavy<");
     let err = io::read_graphml(&bad, "g", &l).unwrap_err();
-    assert_eq!(err.to_string(), "graphml line 8: weight: \"heavy\" is not a finite number");
+    assert_eq!(
+        err.to_string(),
+        "graphml line 8: weight: \"heavy\" is not a finite number"
+    );
     let err = io::read_graphml("<graphml><graph><node id='1'></graph>", "g", &l).unwrap_err();
-    assert!(matches!(err, GraphError::Parse { format: "graphml", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            GraphError::Parse {
+                format: "graphml",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -134,3 +134,84 @@ fn list_tools() -> Value {
         .collect();
     json!({ "tools": list })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(
+        tool: &str,
+        input: Option<PathBuf>,
+        json: Option<&str>,
+        repeat: Option<usize>,
+    ) -> GraphArgs {
+        GraphArgs {
+            tool: tool.into(),
+            input,
+            directed: false,
+            args: json.map(String::from),
+            repeat,
+        }
+    }
+
+    #[test]
+    fn runs_a_tool_on_a_csv_file_with_timing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.csv");
+        std::fs::write(&path, "source,target,weight\n1,2,1\n2,3,1\n1,3,5\n").unwrap();
+        let r = run(&args(
+            "shortest_path",
+            Some(path.clone()),
+            Some(r#"{"source": 1, "target": 3, "weight": "weight"}"#),
+            Some(3),
+        ))
+        .unwrap();
+        assert_eq!(r["path"], json!([1, 2, 3]));
+        assert_eq!(r["length"], 2.0);
+        assert_eq!(r["timing"]["runs"], 3);
+        assert!(
+            r["timing"]["min_ms"].as_f64().unwrap() <= r["timing"]["median_ms"].as_f64().unwrap()
+        );
+        let r = run(&args("get_info", Some(path), None, None)).unwrap();
+        assert_eq!(
+            r,
+            json!({"name": "input", "directed": false, "num_nodes": 3, "num_edges": 3})
+        );
+    }
+
+    #[test]
+    fn lists_tools_and_reports_bad_input() {
+        let r = run(&args("tools", None, None, None)).unwrap();
+        let tools = r["tools"].as_array().unwrap();
+        assert!(tools.len() >= 39);
+        assert!(
+            tools
+                .iter()
+                .all(|t| t["input_schema"].is_object() && t["output_schema"].is_object())
+        );
+        let err = run(&args("nope", None, None, None)).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown tool \"nope\""));
+        let err = run(&args("pagerank", None, Some("[1]"), None)).unwrap_err();
+        assert_eq!(format!("{err:#}"), "--args: must be a JSON object");
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.graphml");
+        std::fs::write(
+            &bad,
+            "<graphml><graph><node id='1'><data key='x'>1</data></node></graph></graphml>",
+        )
+        .unwrap();
+        let err = run(&args("get_info", Some(bad), None, None)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("graphml line 1: data: undeclared key \"x\""),
+            "{err:#}"
+        );
+        let err = run(&args(
+            "generate_graph",
+            None,
+            Some(r#"{"name": "g", "kind": "star"}"#),
+            None,
+        ))
+        .unwrap_err();
+        assert_eq!(format!("{err:#}"), "n: required by star");
+    }
+}

@@ -75,22 +75,37 @@ pub fn betweenness_centrality(
     limits: &Limits,
 ) -> Result<Vec<f64>, GraphError> {
     let n = g.num_nodes();
-    GraphError::check_limit("nodes", n, "max_nodes_all_pairs", limits.max_nodes_all_pairs)?;
+    GraphError::check_limit(
+        "nodes",
+        n,
+        "max_nodes_all_pairs",
+        limits.max_nodes_all_pairs,
+    )?;
     let view = g.view(opts.weight.as_deref())?;
     check_non_negative(&view)?;
-    if let Some(k) = opts.k {
-        if k == 0 || k > n {
-            return Err(GraphError::invalid(
-                "k",
-                format!("must be in [1, num_nodes ({n})]"),
-            ));
-        }
+    if let Some(k) = opts.k
+        && (k == 0 || k > n)
+    {
+        return Err(GraphError::invalid(
+            "k",
+            format!("must be in [1, num_nodes ({n})]"),
+        ));
     }
     if opts.weight.is_none() && opts.k.is_none() {
         let out = if view.directed {
-            rx::betweenness_centrality(&view.petgraph::<Directed>(), opts.endpoints, opts.normalized, 50)
+            rx::betweenness_centrality(
+                &view.petgraph::<Directed>(),
+                opts.endpoints,
+                opts.normalized,
+                50,
+            )
         } else {
-            rx::betweenness_centrality(&view.petgraph::<Undirected>(), opts.endpoints, opts.normalized, 50)
+            rx::betweenness_centrality(
+                &view.petgraph::<Undirected>(),
+                opts.endpoints,
+                opts.normalized,
+                50,
+            )
         };
         return Ok(out.into_iter().map(|v| v.unwrap_or(0.0)).collect());
     }
@@ -200,7 +215,12 @@ pub fn closeness_centrality(
     limits: &Limits,
 ) -> Result<Vec<f64>, GraphError> {
     let n = g.num_nodes();
-    GraphError::check_limit("nodes", n, "max_nodes_all_pairs", limits.max_nodes_all_pairs)?;
+    GraphError::check_limit(
+        "nodes",
+        n,
+        "max_nodes_all_pairs",
+        limits.max_nodes_all_pairs,
+    )?;
     let view = g.view(weight)?;
     check_non_negative(&view)?;
     if weight.is_none() {
@@ -240,12 +260,14 @@ pub fn eigenvector_centrality(
     tol: f64,
 ) -> Result<Vec<f64>, GraphError> {
     if g.num_nodes() == 0 {
-        return Err(GraphError::invalid("graph", "eigenvector centrality of an empty graph is undefined"));
+        return Err(GraphError::invalid(
+            "graph",
+            "eigenvector centrality of an empty graph is undefined",
+        ));
     }
     let view = g.view(weight)?;
-    let w = |e: petgraph::graph::EdgeReference<'_, f64>| -> Result<f64, GraphError> {
-        Ok(*e.weight())
-    };
+    let w =
+        |e: petgraph::graph::EdgeReference<'_, f64>| -> Result<f64, GraphError> { Ok(*e.weight()) };
     let res = if view.directed {
         rx::eigenvector_centrality(&view.petgraph::<Directed>(), w, Some(max_iter), Some(tol))?
     } else {
@@ -309,18 +331,28 @@ pub fn pagerank(g: &Graph, opts: &PageRankOptions) -> Result<Vec<f64>, GraphErro
             for (id, v) in map {
                 let i = g.require_node("personalization", id)?;
                 if !(v.is_finite() && *v >= 0.0) {
-                    return Err(GraphError::invalid("personalization", format!("value of {id} must be finite and >= 0")));
+                    return Err(GraphError::invalid(
+                        "personalization",
+                        format!("value of {id} must be finite and >= 0"),
+                    ));
                 }
                 p[i] = *v;
             }
             let s: f64 = p.iter().sum();
             if s == 0.0 {
-                return Err(GraphError::invalid("personalization", "must have a non-zero sum"));
+                return Err(GraphError::invalid(
+                    "personalization",
+                    "must have a non-zero sum",
+                ));
             }
             p.iter().map(|x| x / s).collect()
         }
     };
-    let strength: Vec<f64> = view.out.iter().map(|a| a.iter().map(|e| e.1).sum()).collect();
+    let strength: Vec<f64> = view
+        .out
+        .iter()
+        .map(|a| a.iter().map(|e| e.1).sum())
+        .collect();
     let dangling: Vec<usize> = (0..n).filter(|&i| strength[i] == 0.0).collect();
     let mut x = vec![1.0 / n as f64; n];
     let mut next = vec![0.0; n];

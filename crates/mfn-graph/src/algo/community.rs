@@ -122,12 +122,7 @@ impl Level {
 }
 
 /// Louvain communities: `(labels per node, modularity)`.
-pub fn louvain(
-    view: &View<'_>,
-    resolution: f64,
-    threshold: f64,
-    seed: u64,
-) -> (Vec<usize>, f64) {
+pub fn louvain(view: &View<'_>, resolution: f64, threshold: f64, seed: u64) -> (Vec<usize>, f64) {
     let n = view.n();
     let mut labels: Vec<usize> = (0..n).collect();
     if view.edges.is_empty() {
@@ -222,7 +217,10 @@ pub fn louvain(
             });
             *e += w;
         }
-        let edges = keys.into_iter().map(|key| (key.0, key.1, agg[&key])).collect();
+        let edges = keys
+            .into_iter()
+            .map(|key| (key.0, key.1, agg[&key]))
+            .collect();
         level = Level::new(k, edges, directed);
     }
     compact(&mut labels);
@@ -356,11 +354,17 @@ pub fn detect(
     seed: u64,
 ) -> Result<(Vec<Vec<NodeId>>, f64), GraphError> {
     if !(resolution.is_finite() && resolution > 0.0) {
-        return Err(GraphError::invalid("resolution", "must be a finite number > 0"));
+        return Err(GraphError::invalid(
+            "resolution",
+            "must be a finite number > 0",
+        ));
     }
     let view = g.view(weight)?;
     if view.edges.iter().any(|e| e.2 < 0.0) {
-        return Err(GraphError::invalid("weight", "community detection needs non-negative weights"));
+        return Err(GraphError::invalid(
+            "weight",
+            "community detection needs non-negative weights",
+        ));
     }
     let labels = match method {
         "louvain" => louvain(&view, resolution, 1e-7, seed).0,

@@ -5,5 +5,5 @@
 pub mod centrality;
 pub mod community;
 pub mod paths;
-pub mod structure;
 mod sssp;
+pub mod structure;

@@ -44,9 +44,8 @@ pub fn shortest_path(
     let s = g.require_node("source", source)?;
     let t = g.require_node("target", target)?;
     let view = g.view(weight)?;
-    let no_path = || {
-        GraphError::FailedPrecondition(format!("target: no path from {source} to {target}"))
-    };
+    let no_path =
+        || GraphError::FailedPrecondition(format!("target: no path from {source} to {target}"));
     if weight.is_none() {
         return bfs_path(&view, s, t).ok_or_else(no_path);
     }
@@ -114,7 +113,13 @@ fn weighted_path<Ty: EdgeType>(
             ))
         })?
     } else {
-        rx::dijkstra(&pg, NodeIndex::new(s), Some(NodeIndex::new(t)), cost, Some(&mut paths))?
+        rx::dijkstra(
+            &pg,
+            NodeIndex::new(s),
+            Some(NodeIndex::new(t)),
+            cost,
+            Some(&mut paths),
+        )?
     };
     let tn = NodeIndex::new(t);
     Ok(match (dist.get(&tn), paths.get(&tn)) {

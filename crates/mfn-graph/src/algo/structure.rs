@@ -36,7 +36,8 @@ pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>,
             .collect()
     } else {
         // Weak components: the same edges read as undirected.
-        let mut pg = petgraph::Graph::<(), f64, Undirected>::with_capacity(view.n(), view.edges.len());
+        let mut pg =
+            petgraph::Graph::<(), f64, Undirected>::with_capacity(view.n(), view.edges.len());
         (0..view.n()).for_each(|_| {
             pg.add_node(());
         });
@@ -142,7 +143,13 @@ pub fn core_number(g: &Graph) -> Result<Vec<usize>, GraphError> {
     let n = view.n();
     if view.directed {
         let nbrs: Vec<Vec<usize>> = (0..n)
-            .map(|i| view.out[i].iter().chain(&view.inc[i]).map(|e| e.0).collect())
+            .map(|i| {
+                view.out[i]
+                    .iter()
+                    .chain(&view.inc[i])
+                    .map(|e| e.0)
+                    .collect()
+            })
             .collect();
         return Ok(peel(&nbrs));
     }
@@ -255,7 +262,12 @@ pub fn statistics(g: &Graph, limits: &Limits) -> Result<Statistics, GraphError> 
     let is_connected = n > 0 && comps.len() == 1;
     let (mut diameter, mut radius, mut aspl) = (None, None, None);
     if is_connected {
-        GraphError::check_limit("nodes", n, "max_nodes_all_pairs", limits.max_nodes_all_pairs)?;
+        GraphError::check_limit(
+            "nodes",
+            n,
+            "max_nodes_all_pairs",
+            limits.max_nodes_all_pairs,
+        )?;
         let view = g.view(None)?;
         let (mut dmax, mut rmin, mut total) = (0.0f64, f64::INFINITY, 0.0);
         for s in 0..n {
@@ -267,7 +279,11 @@ pub fn statistics(g: &Graph, limits: &Limits) -> Result<Statistics, GraphError> 
         }
         diameter = Some(dmax);
         radius = Some(rmin);
-        aspl = Some(if n > 1 { total / (n * (n - 1)) as f64 } else { 0.0 });
+        aspl = Some(if n > 1 {
+            total / (n * (n - 1)) as f64
+        } else {
+            0.0
+        });
     }
     Ok(Statistics {
         num_nodes: n,
@@ -316,7 +332,12 @@ pub fn efficiency(
         ));
     }
     let n = g.num_nodes();
-    GraphError::check_limit("nodes", n, "max_nodes_all_pairs", limits.max_nodes_all_pairs)?;
+    GraphError::check_limit(
+        "nodes",
+        n,
+        "max_nodes_all_pairs",
+        limits.max_nodes_all_pairs,
+    )?;
     let view = g.view(weight)?;
     super::centrality::check_non_negative(&view)?;
     let weighted = weight.is_some();
@@ -446,12 +467,12 @@ pub fn minimum_spanning_tree(
     Ok((edges, total))
 }
 
+/// What [`cycles`] finds: `(has_cycle, is_dag, cycles, truncated)`.
+pub type CycleReport = (bool, Option<bool>, Vec<Vec<NodeId>>, bool);
+
 /// Cycles: directed graphs report `(has_cycle, Some(is_dag), simple cycles up to
 /// max_cycles, truncated)`; undirected graphs a cycle basis (`is_dag = None`).
-pub fn cycles(
-    g: &Graph,
-    max_cycles: usize,
-) -> Result<(bool, Option<bool>, Vec<Vec<NodeId>>, bool), GraphError> {
+pub fn cycles(g: &Graph, max_cycles: usize) -> Result<CycleReport, GraphError> {
     let view = g.view(None)?;
     let ids = |c: Vec<NodeIndex>| c.into_iter().map(|i| view.ids[i.index()].clone()).collect();
     if view.directed {
@@ -533,7 +554,10 @@ pub fn matching(
         |e| Ok::<i128, GraphError>((e.weight() * 1e6).round() as i128),
         false,
     )?;
-    let mut pairs: Vec<(usize, usize)> = pairs.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect();
+    let mut pairs: Vec<(usize, usize)> = pairs
+        .into_iter()
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect();
     pairs.sort_unstable();
     let total: f64 = pairs
         .iter()
@@ -584,7 +608,11 @@ pub fn maximum_flow(
             },
         };
         finite += c.unwrap_or(0.0);
-        caps.push((g.node_index(u).expect("node"), g.node_index(v).expect("node"), c));
+        caps.push((
+            g.node_index(u).expect("node"),
+            g.node_index(v).expect("node"),
+            c,
+        ));
     }
     let unbounded = 3.0 * finite + 1.0;
     let mut pg = petgraph::Graph::<(), f64, Directed>::with_capacity(g.num_nodes(), 2 * caps.len());
@@ -630,7 +658,10 @@ pub fn topological_sort(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
     let view = g.view(None)?;
     let pg = view.petgraph::<Directed>();
     match petgraph::algo::toposort(&pg, None) {
-        Ok(order) => Ok(order.into_iter().map(|i| view.ids[i.index()].clone()).collect()),
+        Ok(order) => Ok(order
+            .into_iter()
+            .map(|i| view.ids[i.index()].clone())
+            .collect()),
         Err(cycle) => Err(GraphError::FailedPrecondition(format!(
             "graph: not a DAG, node {} is on a cycle",
             view.ids[cycle.node_id().index()]
