@@ -52,6 +52,11 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   step "interop: REST against gRPC, curl, openapi-spec-validator, Python hmac"
   command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
   "$CACHE/venv/bin/python" scripts/interop/rest_interop.py "$mfn_bin"
+
+  step "interop: NetworkX as the oracle of mfn graph (GRAPH.md agreement rules)"
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/graph_requirements.txt
+  "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
 fi
 
 step "all tests passed"

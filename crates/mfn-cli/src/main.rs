@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mfn_cli::commands::graph::{self, GraphArgs};
 use mfn_cli::commands::{
     aggregate, bench, features, fractal, ifs, keys, nernst, serve, simulate, validate,
 };
@@ -77,6 +78,9 @@ enum Command {
     Keys(KeysArgs),
     /// Load-test a server (--remote): unary and streaming RPCs, start-up time, memory
     Bench(BenchArgs),
+    /// Run a graph tool on a graph file: `mfn graph TOOL --input FILE --args JSON`
+    #[command(allow_negative_numbers = true)]
+    Graph(GraphArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Aggregate(args) => output::print(&aggregate::run(&args)?, format),
         Command::Validate(args) => output::print(&validate::run(&args)?, format),
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
+        Command::Graph(args) => output::print(&graph::run(&args)?, format),
         Command::Serve(_) => unreachable!("dispatched in main"),
         Command::Bench(_) => unreachable!("dispatched above"),
     }
@@ -155,6 +160,9 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             ),
             Command::Keys(_) | Command::Serve(_) | Command::Bench(_) => {
                 anyhow::bail!("--remote does not apply to keys or serve")
+            }
+            Command::Graph(_) => {
+                anyhow::bail!("--remote: graph tools run locally; run them without --remote")
             }
         }
     })

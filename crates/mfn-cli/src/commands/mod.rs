@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod bench;
 pub mod features;
 pub mod fractal;
+pub mod graph;
 pub mod ifs;
 pub mod keys;
 pub mod nernst;

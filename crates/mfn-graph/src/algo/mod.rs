@@ -1,0 +1,9 @@
+//! The algorithms, each a pure function over a [`crate::Graph`] with NetworkX's
+//! semantics. They return values in node order (insertion order); the tool layer
+//! ([`crate::tools`]) pairs them with node ids, sorts and pages them.
+
+pub mod centrality;
+pub mod community;
+pub mod paths;
+mod sssp;
+pub mod structure;

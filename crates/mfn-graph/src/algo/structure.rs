@@ -1,0 +1,670 @@
+//! Structure: components, clustering and transitivity, core numbers, summary
+//! statistics, efficiency, spanning trees, cycles, colouring, matching, maximum flow
+//! and topological order — each with NetworkX's definition.
+//!
+//! - **Clustering** (`nx.clustering`, unweighted): undirected
+//!   `c(v) = 2 T(v) / (k (k − 1))` with `k` the degree without self-loops; directed
+//!   (Fagiolo 2007) `c(v) = T(v) / (2 (k_tot (k_tot − 1) − 2 k_↔))`.
+//!   `average_clustering` is the mean over all nodes (zeros counted); transitivity
+//!   `3 × triangles / connected triples` (rustworkx-core).
+//! - **Density**: `m / (n (n − 1))` directed, `2m / (n (n − 1))` undirected, 0 for n ≤ 1.
+//! - **Efficiency** (Latora & Marchiori 2001): global `E = Σ_{u≠v} 1/d(u,v) / (n (n − 1))`;
+//!   local = mean over `v` of the global efficiency of the subgraph induced by `v`'s
+//!   neighbours (`nx.global_efficiency`, `nx.local_efficiency`, undirected).
+//! - **Core number** (Batagelj–Zaversnik, rustworkx-core): largest `k` such that the node
+//!   is in the `k`-core; directed graphs use in + out degree, as NetworkX.
+
+use std::collections::HashSet;
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::{Directed, Undirected};
+use rustworkx_core::coloring::{ColoringStrategy, greedy_node_color_with_coloring_strategy};
+use rustworkx_core::connectivity as rxc;
+
+use super::sssp;
+use crate::{Graph, GraphError, Limits, NodeId, View};
+
+/// Connected components (weak for directed graphs unless `strong`), largest first;
+/// each component's nodes in node order.
+pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>, GraphError> {
+    let view = g.view(None)?;
+    let mut comps: Vec<Vec<usize>> = if strong && view.directed {
+        petgraph::algo::tarjan_scc(&view.petgraph::<Directed>())
+            .into_iter()
+            .map(|c| c.into_iter().map(|i| i.index()).collect())
+            .collect()
+    } else {
+        // Weak components: the same edges read as undirected.
+        let mut pg =
+            petgraph::Graph::<(), f64, Undirected>::with_capacity(view.n(), view.edges.len());
+        (0..view.n()).for_each(|_| {
+            pg.add_node(());
+        });
+        for &(u, v, w) in &view.edges {
+            pg.add_edge(NodeIndex::new(u), NodeIndex::new(v), w);
+        }
+        rxc::connected_components(&pg)
+            .into_iter()
+            .map(|c| c.into_iter().map(|i| i.index()).collect())
+            .collect()
+    };
+    for c in &mut comps {
+        c.sort_unstable();
+    }
+    comps.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
+    Ok(comps
+        .into_iter()
+        .map(|c| c.into_iter().map(|i| view.ids[i].clone()).collect())
+        .collect())
+}
+
+/// Neighbour sets without self: (predecessors, successors); equal when undirected.
+fn nbr_sets(view: &View<'_>) -> (Vec<HashSet<usize>>, Vec<HashSet<usize>>) {
+    let set = |adj: &Vec<Vec<(usize, f64)>>| -> Vec<HashSet<usize>> {
+        adj.iter()
+            .enumerate()
+            .map(|(i, a)| a.iter().map(|e| e.0).filter(|&j| j != i).collect())
+            .collect()
+    };
+    (set(&view.inc), set(&view.out))
+}
+
+/// Local clustering coefficient of every node, in node order (unweighted).
+///
+/// ```
+/// use mfn_graph::{algo::structure::clustering, generators};
+/// let c = clustering(&generators::complete("k", 4).unwrap()).unwrap();
+/// assert_eq!(c, vec![1.0; 4]);
+/// ```
+pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
+    let view = g.view(None)?;
+    let (pred, succ) = nbr_sets(&view);
+    let n = view.n();
+    if !view.directed {
+        return Ok((0..n)
+            .map(|v| {
+                let nb = &succ[v];
+                let k = nb.len();
+                if k < 2 {
+                    return 0.0;
+                }
+                let t: usize = nb.iter().map(|&u| succ[u].intersection(nb).count()).sum();
+                t as f64 / (k * (k - 1)) as f64
+            })
+            .collect());
+    }
+    Ok((0..n)
+        .map(|i| {
+            let (ip, is) = (&pred[i], &succ[i]);
+            let mut t = 0usize;
+            for &j in ip.iter().chain(is.iter()) {
+                let (jp, js) = (&pred[j], &succ[j]);
+                t += ip.intersection(jp).count()
+                    + ip.intersection(js).count()
+                    + is.intersection(jp).count()
+                    + is.intersection(js).count();
+            }
+            let dt = ip.len() + is.len();
+            let db = ip.intersection(is).count();
+            if t == 0 {
+                0.0
+            } else {
+                t as f64 / ((dt * (dt - 1) - 2 * db) * 2) as f64
+            }
+        })
+        .collect())
+}
+
+/// Transitivity of an undirected graph (`None` for directed graphs, where NetworkX
+/// does not define it).
+pub fn transitivity(g: &Graph) -> Result<Option<f64>, GraphError> {
+    if g.is_directed() {
+        return Ok(None);
+    }
+    let view = g.view(None)?;
+    Ok(Some(rustworkx_core::transitivity::graph_transitivity(
+        &view.petgraph::<Undirected>(),
+    )))
+}
+
+/// Core number of every node, in node order. Self-loops are not allowed (NetworkX).
+///
+/// Undirected graphs: rustworkx-core. Directed graphs follow `nx.core_number`, which
+/// peels by total degree `in + out` over `all_neighbors` — a reciprocal pair counts
+/// twice — so they use our bucket peeling over that multiset of neighbours.
+pub fn core_number(g: &Graph) -> Result<Vec<usize>, GraphError> {
+    if let Some((u, _, _)) = g.edges().find(|(u, v, _)| u == v) {
+        return Err(GraphError::FailedPrecondition(format!(
+            "graph: core number is undefined with self-loops (node {u})"
+        )));
+    }
+    let view = g.view(None)?;
+    let n = view.n();
+    if view.directed {
+        let nbrs: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                view.out[i]
+                    .iter()
+                    .chain(&view.inc[i])
+                    .map(|e| e.0)
+                    .collect()
+            })
+            .collect();
+        return Ok(peel(&nbrs));
+    }
+    let map = rxc::core_number(view.petgraph::<Undirected>());
+    let mut out = vec![0; n];
+    for (k, v) in map {
+        out[k.index()] = v;
+    }
+    Ok(out)
+}
+
+/// Batagelj–Zaversnik peeling over neighbour multisets: `O(n + m)`.
+fn peel(nbrs: &[Vec<usize>]) -> Vec<usize> {
+    let n = nbrs.len();
+    let mut deg: Vec<usize> = nbrs.iter().map(Vec::len).collect();
+    let max = deg.iter().copied().max().unwrap_or(0);
+    let mut bins: Vec<Vec<usize>> = vec![Vec::new(); max + 1];
+    for (v, &d) in deg.iter().enumerate() {
+        bins[d].push(v);
+    }
+    let mut done = vec![false; n];
+    let mut core = vec![0; n];
+    let mut k = 0;
+    let mut d = 0;
+    while d <= max {
+        let Some(v) = bins[d].pop() else {
+            d += 1;
+            continue;
+        };
+        if done[v] || deg[v] != d {
+            continue; // stale bucket entry
+        }
+        done[v] = true;
+        k = k.max(d);
+        core[v] = k;
+        for &u in &nbrs[v] {
+            if !done[u] && deg[u] > d {
+                deg[u] -= 1;
+                bins[deg[u]].push(u);
+                if deg[u] < d {
+                    d = deg[u];
+                }
+            }
+        }
+    }
+    core
+}
+
+/// Density (NetworkX): `m / (n (n − 1))`, doubled for undirected graphs.
+pub fn density(g: &Graph) -> f64 {
+    let (n, m) = (g.num_nodes() as f64, g.num_edges() as f64);
+    if n <= 1.0 {
+        return 0.0;
+    }
+    let d = m / (n * (n - 1.0));
+    if g.is_directed() { d } else { 2.0 * d }
+}
+
+/// Degree of every node (in + out for directed graphs; a self-loop counts twice).
+pub fn degrees(g: &Graph) -> Vec<usize> {
+    let mut deg = vec![0; g.num_nodes()];
+    for (u, v, _) in g.edges() {
+        deg[g.node_index(u).expect("node")] += 1;
+        deg[g.node_index(v).expect("node")] += 1;
+    }
+    deg
+}
+
+/// Summary statistics of a graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statistics {
+    /// Nodes.
+    pub num_nodes: usize,
+    /// Edges.
+    pub num_edges: usize,
+    /// Density.
+    pub density: f64,
+    /// Directed?
+    pub is_directed: bool,
+    /// Connected (strongly, for directed graphs; false for the empty graph).
+    pub is_connected: bool,
+    /// Degree mean, population standard deviation, min, max.
+    pub degree: [f64; 4],
+    /// Largest eccentricity (hops), when connected.
+    pub diameter: Option<f64>,
+    /// Smallest eccentricity, when connected.
+    pub radius: Option<f64>,
+    /// Mean distance over ordered pairs, when connected.
+    pub average_shortest_path_length: Option<f64>,
+}
+
+/// Summary statistics; the distance-based ones (O(n·m)) only when connected and
+/// `n <= limits.max_nodes_all_pairs`.
+pub fn statistics(g: &Graph, limits: &Limits) -> Result<Statistics, GraphError> {
+    let n = g.num_nodes();
+    let deg = degrees(g);
+    let degree = if n == 0 {
+        [0.0; 4]
+    } else {
+        let mean = deg.iter().sum::<usize>() as f64 / n as f64;
+        let var = deg.iter().map(|&d| (d as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+        [
+            mean,
+            var.sqrt(),
+            *deg.iter().min().expect("n > 0") as f64,
+            *deg.iter().max().expect("n > 0") as f64,
+        ]
+    };
+    let comps = connected_components(g, true)?;
+    let is_connected = n > 0 && comps.len() == 1;
+    let (mut diameter, mut radius, mut aspl) = (None, None, None);
+    if is_connected {
+        GraphError::check_limit(
+            "nodes",
+            n,
+            "max_nodes_all_pairs",
+            limits.max_nodes_all_pairs,
+        )?;
+        let view = g.view(None)?;
+        let (mut dmax, mut rmin, mut total) = (0.0f64, f64::INFINITY, 0.0);
+        for s in 0..n {
+            let sp = sssp::bfs(&view.out, s, false);
+            let ecc = sp.dist.iter().cloned().fold(0.0, f64::max);
+            dmax = dmax.max(ecc);
+            rmin = rmin.min(ecc);
+            total += sp.dist.iter().sum::<f64>();
+        }
+        diameter = Some(dmax);
+        radius = Some(rmin);
+        aspl = Some(if n > 1 {
+            total / (n * (n - 1)) as f64
+        } else {
+            0.0
+        });
+    }
+    Ok(Statistics {
+        num_nodes: n,
+        num_edges: g.num_edges(),
+        density: density(g),
+        is_directed: g.is_directed(),
+        is_connected,
+        degree,
+        diameter,
+        radius,
+        average_shortest_path_length: aspl,
+    })
+}
+
+fn global_eff(adj: &[Vec<(usize, f64)>], weighted: bool) -> f64 {
+    let n = adj.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let mut sum = 0.0;
+    for s in 0..n {
+        for (_, d) in paths_from(adj, s, weighted) {
+            if d > 0.0 {
+                sum += 1.0 / d;
+            }
+        }
+    }
+    sum / (n * (n - 1)) as f64
+}
+
+fn paths_from(adj: &[Vec<(usize, f64)>], s: usize, weighted: bool) -> Vec<(usize, f64)> {
+    let sp = sssp::distances(adj, s, weighted);
+    sp.order.iter().map(|&v| (v, sp.dist[v])).collect()
+}
+
+/// Global and local efficiency of an undirected graph. `weight`: a length attribute
+/// (NetworkX's efficiency is unweighted; `None` reproduces it).
+pub fn efficiency(
+    g: &Graph,
+    weight: Option<&str>,
+    limits: &Limits,
+) -> Result<(f64, f64), GraphError> {
+    if g.is_directed() {
+        return Err(GraphError::FailedPrecondition(
+            "graph: efficiency is defined for undirected graphs".into(),
+        ));
+    }
+    let n = g.num_nodes();
+    GraphError::check_limit(
+        "nodes",
+        n,
+        "max_nodes_all_pairs",
+        limits.max_nodes_all_pairs,
+    )?;
+    let view = g.view(weight)?;
+    super::centrality::check_non_negative(&view)?;
+    let weighted = weight.is_some();
+    let global = global_eff(&view.out, weighted);
+    if n == 0 {
+        return Ok((0.0, 0.0));
+    }
+    let mut local = 0.0;
+    let mut pos = vec![usize::MAX; n];
+    for v in 0..n {
+        // G.subgraph(G[v]): the neighbours (v itself only with a self-loop).
+        let nb: Vec<usize> = {
+            let mut s: Vec<usize> = view.out[v].iter().map(|e| e.0).collect();
+            s.sort_unstable();
+            s.dedup();
+            s
+        };
+        for (k, &u) in nb.iter().enumerate() {
+            pos[u] = k;
+        }
+        let sub: Vec<Vec<(usize, f64)>> = nb
+            .iter()
+            .map(|&u| {
+                view.out[u]
+                    .iter()
+                    .filter(|e| pos[e.0] != usize::MAX)
+                    .map(|&(w, wt)| (pos[w], wt))
+                    .collect()
+            })
+            .collect();
+        local += global_eff(&sub, weighted);
+        for &u in &nb {
+            pos[u] = usize::MAX;
+        }
+    }
+    Ok((global, local / n as f64))
+}
+
+/// An edge of a result: ends and weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedEdge {
+    /// Source (or first end).
+    pub source: NodeId,
+    /// Target (or second end).
+    pub target: NodeId,
+    /// Weight (or flow).
+    pub weight: f64,
+}
+
+/// Minimum spanning tree (forest) of an undirected graph by Kruskal (petgraph) or Prim
+/// (petgraph, run on each connected component: petgraph's Prim spans only the component
+/// of its start node); returns the edges and their total weight.
+pub fn minimum_spanning_tree(
+    g: &Graph,
+    weight: &str,
+    prim: bool,
+) -> Result<(Vec<WeightedEdge>, f64), GraphError> {
+    if g.is_directed() {
+        return Err(GraphError::FailedPrecondition(
+            "graph: minimum spanning tree is defined for undirected graphs".into(),
+        ));
+    }
+    let view = g.view(Some(weight))?;
+    let pg = view.petgraph::<Undirected>();
+    // (component-local index → view index) per component; one component for Kruskal.
+    let parts: Vec<(petgraph::Graph<(), f64, Undirected>, Vec<usize>)> = if prim {
+        let mut comp = vec![usize::MAX; view.n()];
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for s in 0..view.n() {
+            if comp[s] != usize::MAX {
+                continue;
+            }
+            let c = members.len();
+            let reached = sssp::bfs(&view.out, s, false).order;
+            for &v in &reached {
+                comp[v] = c;
+            }
+            members.push(reached);
+        }
+        let mut local = vec![0; view.n()];
+        for m in &members {
+            for (i, &v) in m.iter().enumerate() {
+                local[v] = i;
+            }
+        }
+        let mut graphs: Vec<petgraph::Graph<(), f64, Undirected>> = members
+            .iter()
+            .map(|m| {
+                let mut h = petgraph::Graph::default();
+                m.iter().for_each(|_| {
+                    h.add_node(());
+                });
+                h
+            })
+            .collect();
+        for &(u, v, w) in &view.edges {
+            graphs[comp[u]].add_edge(NodeIndex::new(local[u]), NodeIndex::new(local[v]), w);
+        }
+        graphs.into_iter().zip(members).collect()
+    } else {
+        vec![(pg, (0..view.n()).collect())]
+    };
+    let mut edges = Vec::new();
+    let mut total = 0.0;
+    for (h, map) in &parts {
+        let elements: Vec<_> = if prim {
+            petgraph::algo::min_spanning_tree_prim(h).collect()
+        } else {
+            petgraph::algo::min_spanning_tree(h).collect()
+        };
+        for el in elements {
+            if let petgraph::data::Element::Edge {
+                source,
+                target,
+                weight,
+            } = el
+            {
+                total += weight;
+                edges.push(WeightedEdge {
+                    source: view.ids[map[source]].clone(),
+                    target: view.ids[map[target]].clone(),
+                    weight,
+                });
+            }
+        }
+    }
+    Ok((edges, total))
+}
+
+/// What [`cycles`] finds: `(has_cycle, is_dag, cycles, truncated)`.
+pub type CycleReport = (bool, Option<bool>, Vec<Vec<NodeId>>, bool);
+
+/// Cycles: directed graphs report `(has_cycle, Some(is_dag), simple cycles up to
+/// max_cycles, truncated)`; undirected graphs a cycle basis (`is_dag = None`).
+pub fn cycles(g: &Graph, max_cycles: usize) -> Result<CycleReport, GraphError> {
+    let view = g.view(None)?;
+    let ids = |c: Vec<NodeIndex>| c.into_iter().map(|i| view.ids[i.index()].clone()).collect();
+    if view.directed {
+        let pg = view.petgraph::<Directed>();
+        let has = petgraph::algo::is_cyclic_directed(&pg);
+        let mut out = Vec::new();
+        let mut truncated = false;
+        if has {
+            let mut it = rxc::johnson_simple_cycles(&pg, None);
+            while let Some(c) = it.next(&pg) {
+                if out.len() == max_cycles {
+                    truncated = true;
+                    break;
+                }
+                out.push(ids(c));
+            }
+        }
+        return Ok((has, Some(!has), out, truncated));
+    }
+    let pg = view.petgraph::<Undirected>();
+    let mut basis: Vec<Vec<NodeId>> = rxc::cycle_basis(&pg, None).into_iter().map(ids).collect();
+    let truncated = basis.len() > max_cycles;
+    basis.truncate(max_cycles);
+    Ok((!basis.is_empty(), None, basis, truncated))
+}
+
+/// Greedy colouring: `largest_first`, `dsatur` (saturation) or `independent_set`
+/// (rustworkx-core). Colour of every node in node order.
+pub fn coloring(g: &Graph, strategy: &str) -> Result<Vec<usize>, GraphError> {
+    let strat = match strategy {
+        "largest_first" => ColoringStrategy::Degree,
+        "dsatur" | "saturation_largest_first" => ColoringStrategy::Saturation,
+        "independent_set" => ColoringStrategy::IndependentSet,
+        other => {
+            return Err(GraphError::invalid(
+                "strategy",
+                format!("{other:?} is not one of largest_first, dsatur, independent_set"),
+            ));
+        }
+    };
+    let view = g.view(None)?;
+    // Colouring ignores direction: read edges as undirected.
+    let mut pg = petgraph::Graph::<(), f64, Undirected>::with_capacity(view.n(), view.edges.len());
+    (0..view.n()).for_each(|_| {
+        pg.add_node(());
+    });
+    for &(u, v, w) in &view.edges {
+        if u != v {
+            pg.add_edge(NodeIndex::new(u), NodeIndex::new(v), w);
+        }
+    }
+    let map = greedy_node_color_with_coloring_strategy(&pg, |_| Ok::<_, GraphError>(None), strat)?;
+    let mut out = vec![0; view.n()];
+    for (k, c) in map {
+        out[k.index()] = c;
+    }
+    Ok(out)
+}
+
+/// Matching of an undirected graph: maximum weight (weights rounded to 1e-6, the
+/// blossom algorithm works on integers) or, with `max_cardinality`, a maximum-weight
+/// matching among the maximum-cardinality ones. `weight = None` weighs every edge 1.
+/// Returns the matched pairs (in node order) and their total weight.
+pub fn matching(
+    g: &Graph,
+    weight: Option<&str>,
+    max_cardinality: bool,
+) -> Result<(Vec<(NodeId, NodeId)>, f64), GraphError> {
+    if g.is_directed() {
+        return Err(GraphError::FailedPrecondition(
+            "graph: matching is defined for undirected graphs".into(),
+        ));
+    }
+    let view = g.view(weight)?;
+    let pg = view.petgraph::<Undirected>();
+    let pairs = rustworkx_core::max_weight_matching::max_weight_matching(
+        &pg,
+        max_cardinality,
+        |e| Ok::<i128, GraphError>((e.weight() * 1e6).round() as i128),
+        false,
+    )?;
+    let mut pairs: Vec<(usize, usize)> = pairs
+        .into_iter()
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect();
+    pairs.sort_unstable();
+    let total: f64 = pairs
+        .iter()
+        .map(|&(a, b)| {
+            view.out[a]
+                .iter()
+                .find(|e| e.0 == b)
+                .map(|e| e.1)
+                .unwrap_or(0.0)
+        })
+        .sum();
+    Ok((
+        pairs
+            .into_iter()
+            .map(|(a, b)| (view.ids[a].clone(), view.ids[b].clone()))
+            .collect(),
+        total,
+    ))
+}
+
+/// Maximum flow from `source` to `sink` (Dinic, petgraph). Capacities are the
+/// `capacity` attribute; a missing one is unbounded, as in NetworkX. Undirected edges
+/// carry flow either way. Returns the value and the positive flow per arc.
+pub fn maximum_flow(
+    g: &Graph,
+    source: &NodeId,
+    sink: &NodeId,
+    capacity: &str,
+) -> Result<(f64, Vec<WeightedEdge>), GraphError> {
+    let s = g.require_node("source", source)?;
+    let t = g.require_node("sink", sink)?;
+    if s == t {
+        return Err(GraphError::invalid("sink", "source and sink must differ"));
+    }
+    let mut finite = 0.0;
+    let mut caps = Vec::with_capacity(g.num_edges());
+    for (u, v, a) in g.edges() {
+        let c = match a.get(capacity) {
+            None => None,
+            Some(x) => match x.as_f64() {
+                Some(c) if c >= 0.0 && c.is_finite() => Some(c),
+                _ => {
+                    return Err(GraphError::invalid(
+                        "capacity",
+                        format!("edge ({u}, {v}): {capacity:?} must be a finite number >= 0"),
+                    ));
+                }
+            },
+        };
+        finite += c.unwrap_or(0.0);
+        caps.push((
+            g.node_index(u).expect("node"),
+            g.node_index(v).expect("node"),
+            c,
+        ));
+    }
+    let unbounded = 3.0 * finite + 1.0;
+    let mut pg = petgraph::Graph::<(), f64, Directed>::with_capacity(g.num_nodes(), 2 * caps.len());
+    (0..g.num_nodes()).for_each(|_| {
+        pg.add_node(());
+    });
+    for &(u, v, c) in &caps {
+        let c = c.unwrap_or(unbounded);
+        pg.add_edge(NodeIndex::new(u), NodeIndex::new(v), c);
+        if !g.is_directed() {
+            pg.add_edge(NodeIndex::new(v), NodeIndex::new(u), c);
+        }
+    }
+    let (value, flows) = petgraph::algo::dinics(&pg, NodeIndex::new(s), NodeIndex::new(t));
+    if value >= unbounded {
+        return Err(GraphError::FailedPrecondition(format!(
+            "capacity: infinite capacity path from {source} to {sink}"
+        )));
+    }
+    let ids: Vec<&NodeId> = g.nodes().map(|(k, _)| k).collect();
+    let mut out = Vec::new();
+    for e in pg.edge_references() {
+        let f = flows[e.id().index()];
+        if f > 0.0 {
+            out.push(WeightedEdge {
+                source: ids[e.source().index()].clone(),
+                target: ids[e.target().index()].clone(),
+                weight: f,
+            });
+        }
+    }
+    Ok((value, out))
+}
+
+/// A topological order of a directed acyclic graph (petgraph); fails on a cycle,
+/// naming a node on it.
+pub fn topological_sort(g: &Graph) -> Result<Vec<NodeId>, GraphError> {
+    if !g.is_directed() {
+        return Err(GraphError::FailedPrecondition(
+            "graph: topological sort needs a directed graph".into(),
+        ));
+    }
+    let view = g.view(None)?;
+    let pg = view.petgraph::<Directed>();
+    match petgraph::algo::toposort(&pg, None) {
+        Ok(order) => Ok(order
+            .into_iter()
+            .map(|i| view.ids[i.index()].clone())
+            .collect()),
+        Err(cycle) => Err(GraphError::FailedPrecondition(format!(
+            "graph: not a DAG, node {} is on a cycle",
+            view.ids[cycle.node_id().index()]
+        ))),
+    }
+}

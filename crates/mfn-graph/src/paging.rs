@@ -1,0 +1,107 @@
+//! Complete, sorted, paged per-node results (GRAPH.md: "never a silent slice").
+//!
+//! A per-node measure comes back as `{"values": [{"node", "value"}...], "truncated",
+//! "next_cursor"}`: every node, sorted by value descending with ties broken by node id
+//! ascending ([`NodeId`]'s order). `top_k` cuts a page; `truncated` says more follow and
+//! `next_cursor` (an opaque string) fetches the next page with the same arguments.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{GraphError, NodeId};
+
+/// Paging arguments of a per-node tool.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Page {
+    /// Largest number of values to return (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// One node's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeValue {
+    /// The node id as given.
+    pub node: NodeId,
+    /// The measure.
+    pub value: f64,
+}
+
+/// A page of a per-node measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeValues {
+    /// Values sorted by value descending, ties by node id.
+    pub values: Vec<NodeValue>,
+    /// Whether more values follow this page.
+    pub truncated: bool,
+    /// Cursor of the next page, when `truncated`.
+    pub next_cursor: Option<String>,
+}
+
+impl Page {
+    /// The offset and page length; `total` is the number of items.
+    ///
+    /// ```
+    /// use mfn_graph::paging::Page;
+    /// let p = Page { top_k: Some(2), cursor: Some("4".into()) };
+    /// assert_eq!(p.window(5).unwrap(), (4, 5));
+    /// ```
+    pub fn window(&self, total: usize) -> Result<(usize, usize), GraphError> {
+        let start = match &self.cursor {
+            None => 0,
+            Some(c) => c
+                .parse::<usize>()
+                .ok()
+                .filter(|&o| o <= total)
+                .ok_or_else(|| {
+                    GraphError::invalid("cursor", format!("{c:?} is not a cursor of this result"))
+                })?,
+        };
+        if self.top_k == Some(0) {
+            return Err(GraphError::invalid("top_k", "must be >= 1"));
+        }
+        let end = match self.top_k {
+            Some(k) => start.saturating_add(k).min(total),
+            None => total,
+        };
+        Ok((start, end))
+    }
+
+    /// `(truncated, next_cursor)` after a page ending at `end` of `total`.
+    pub fn next(end: usize, total: usize) -> (bool, Option<String>) {
+        if end < total {
+            (true, Some(end.to_string()))
+        } else {
+            (false, None)
+        }
+    }
+}
+
+/// Sort `(node, value)` pairs (value descending, ties by node id) and cut the page.
+///
+/// ```
+/// use mfn_graph::{NodeId, paging::{Page, page_values}};
+/// let v = vec![(NodeId::Int(2), 0.5), (NodeId::Int(1), 0.5), (NodeId::Int(3), 0.9)];
+/// let p = page_values(v, &Page { top_k: Some(2), cursor: None }).unwrap();
+/// assert_eq!(p.values[0].node, NodeId::Int(3));
+/// assert_eq!(p.values[1].node, NodeId::Int(1));
+/// assert!(p.truncated);
+/// assert_eq!(p.next_cursor.as_deref(), Some("2"));
+/// ```
+pub fn page_values(mut values: Vec<(NodeId, f64)>, page: &Page) -> Result<NodeValues, GraphError> {
+    values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total = values.len();
+    let (start, end) = page.window(total)?;
+    let (truncated, next_cursor) = Page::next(end, total);
+    Ok(NodeValues {
+        values: values
+            .drain(start..end)
+            .map(|(node, value)| NodeValue { node, value })
+            .collect(),
+        truncated,
+        next_cursor,
+    })
+}
