@@ -2,8 +2,10 @@
 # Every test of the project, as CI runs it: fmt, clippy -D warnings, docs with warnings
 # denied, unit + integration + doc tests, then interop checks against real third-party
 # peers: NumPy as the oracle of the science; Python grpcio, grpcio-health-checking and
-# grpcurl as gRPC clients we did not write (plain, TLS and mTLS). Installs what it needs
-# itself into a venv under $MFN_CACHE_DIR (default ~/.cache/mfn).
+# grpcurl as gRPC clients we did not write (plain, TLS and mTLS); headless Chromium
+# (Debian `chromium`, driven by playwright-core from npm) on the live page. Installs what
+# it needs itself: a venv and the npm cache under $MFN_CACHE_DIR (default ~/.cache/mfn),
+# chromium with apt-get when it is missing.
 #
 #   ./scripts/test.sh            # everything
 #   MFN_SKIP_INTEROP=1 ./scripts/test.sh   # Rust checks only
@@ -41,6 +43,13 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
 
   step "interop: grpcio, grpcio-health-checking, grpcurl, mTLS against mfn serve"
   "$CACHE/venv/bin/python" scripts/interop/grpc_interop.py "$mfn_bin"
+
+  step "browser: the live page in headless Chromium (playwright-core; screenshot in $target_dir/browser)"
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+  npm ci --prefix scripts/browser --cache "$CACHE/npm" --no-audit --no-fund --loglevel=error
+  node scripts/browser/page.mjs "$mfn_bin" "$target_dir/browser"
 fi
 
 step "all tests passed"

@@ -189,6 +189,9 @@ pub async fn serve(
         },
     );
 
+    // One AuthLayer for every door: the WebSocket's in-protocol auth shares its replay cache.
+    let auth = AuthLayer::new(config.auth_mode, keys.clone(), config.auth_window);
+
     let (health, _) = tonic_health::server::health_reporter();
     let health_service = crate::grpc::health::DrainAwareHealth::server(health.clone(), svc.clone());
     for name in std::iter::once("").chain(SERVICE_NAMES) {
@@ -240,13 +243,9 @@ pub async fn serve(
         // One audit line per request; outside auth so that refusals are audited too.
         .layer(AuditLayer::new(tonic::body::Body::new))
         // Who is calling: API key, and in signed mode signature, window and replay.
-        .layer(AuthLayer::new(
-            config.auth_mode,
-            keys.clone(),
-            config.auth_window,
-        ))
+        .layer(auth.clone())
         // Per key (or per client IP when anonymous) rate and in-flight limits.
-        .layer(rate_limits)
+        .layer(rate_limits.clone())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -280,9 +279,15 @@ pub async fn serve(
         }
     };
     let http_addr = listeners.http.as_ref().and_then(|l| l.local_addr().ok());
+    let ws = crate::ws::WsState {
+        svc: svc.clone(),
+        auth,
+        limits: rate_limits,
+        config: config.ws.clone(),
+    };
     let http_task = listeners
         .http
-        .map(|l| tokio::spawn(http::serve(l, svc.clone(), grpc_addr, stopped())));
+        .map(|l| tokio::spawn(http::serve(l, svc.clone(), grpc_addr, ws, stopped())));
     info!(
         grpc = %grpc_addr,
         http = ?http_addr,
