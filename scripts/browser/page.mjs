@@ -63,6 +63,7 @@ const server = spawn(mfn, ["serve"], {
   stdio: ["ignore", "inherit", "inherit"],
 });
 let browser;
+let page;
 let failed = false;
 try {
   await waitHealthy(base, server);
@@ -74,11 +75,17 @@ try {
     viewport: { width: 1440, height: 900 },
     acceptDownloads: true,
   });
-  const page = await context.newPage();
+  page = await context.newPage();
   const pageErrors = [];
-  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("pageerror", (e) => {
+    pageErrors.push(String(e));
+    console.error(`page error: ${e}`);
+  });
   page.on("console", (m) => {
-    if (m.type() === "error") pageErrors.push(m.text());
+    if (m.type() === "error") {
+      pageErrors.push(m.text());
+      console.error(`console error: ${m.text()}`);
+    }
   });
 
   await page.goto(`${base}/`);
@@ -171,6 +178,20 @@ try {
 } catch (e) {
   failed = true;
   console.error(e.stack || String(e));
+  if (page) {
+    // What the page showed, for the log and a reviewer.
+    const state = await page.evaluate(() => ({
+      status: document.getElementById("status").textContent,
+      error: document.getElementById("form-error").textContent,
+      conn: document.getElementById("conn-text").textContent,
+      frames: window.mfn && window.mfn.states.length,
+      heatmapUpdates: window.mfn && window.mfn.heatmapUpdates,
+      errors: window.mfn && window.mfn.errors,
+    })).catch((err) => String(err));
+    console.error("page state:", JSON.stringify(state));
+    mkdirSync(outDir, { recursive: true });
+    await page.screenshot({ path: path.join(outDir, "failure.png"), fullPage: true }).catch(() => {});
+  }
 } finally {
   if (browser) await browser.close();
   server.kill("SIGTERM");

@@ -305,7 +305,8 @@ function lineChart(canvas, series, { yLabel = "", xMax = 1 } = {}) {
   ]).filter(Number.isFinite);
   let lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
   if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
-  const m = (hi - lo) * 0.08; lo -= m; hi += m;
+  // A little air around the data, but no negative axis for data that cannot be negative.
+  const m = (hi - lo) * 0.08; lo = lo >= 0 ? Math.max(0, lo - m) : lo - m; hi += m;
   const X = (x) => pad.l + (x / Math.max(xMax, 1)) * (w - pad.l - pad.r);
   const Y = (y) => h - pad.b - ((y - lo) / (hi - lo)) * (h - pad.t - pad.b);
   ctx.font = "11px system-ui, sans-serif";
