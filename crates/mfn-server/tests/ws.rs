@@ -513,43 +513,32 @@ async fn two_subscriptions_on_one_connection_and_the_stream_cap() {
 
     let mut complete = std::collections::HashMap::new();
     let mut last_step = std::collections::HashMap::new();
-    let mut binaries = 0;
+    // Each state message is followed at once by its binary field.
     while complete.len() < 2 {
         let (t, p) = next(&mut ws).await;
-        match t.as_str() {
-            "simulation_state" | "simulation_complete" => {
-                let id = p["stream_id"].as_str().unwrap().to_string();
-                let step = p["step"].as_u64().unwrap();
-                let prev = last_step.insert(id.clone(), step).unwrap_or(0);
-                assert!(step > prev, "steps of {id} go forward");
-                assert_eq!(p["field_binary"], true);
-                if t == "simulation_complete" {
-                    complete.insert(id, p);
-                }
-            }
-            "binary" => {
-                binaries += 1;
-                assert!(
-                    p["bytes"]
-                        .as_str()
-                        .unwrap()
-                        .starts_with(&hex::encode("MFNF"))
-                );
-                // 16×16 f32 after a 28-byte header ("x" padded to 4).
-                assert_eq!(p["len"], 28 + 16 * 16 * 4);
-            }
-            _ => {}
+        if t != "simulation_state" && t != "simulation_complete" {
+            continue;
+        }
+        let id = p["stream_id"].as_str().unwrap().to_string();
+        let step = p["step"].as_u64().unwrap();
+        let prev = last_step.insert(id.clone(), step).unwrap_or(0);
+        assert!(step > prev, "steps of {id} go forward");
+        assert_eq!(p["field_binary"], true);
+        let (b, bin) = next(&mut ws).await;
+        assert_eq!(b, "binary", "after {t} {p}");
+        assert!(
+            bin["bytes"]
+                .as_str()
+                .unwrap()
+                .starts_with(&hex::encode("MFNF"))
+        );
+        // 16×16 f32 after a 28-byte header ("x" padded to 4).
+        assert_eq!(bin["len"], 28 + 16 * 16 * 4);
+        if t == "simulation_complete" {
+            assert_eq!(p["step"], 40);
+            complete.insert(id, p);
         }
     }
-    // The last complete's binary field follows it.
-    let (t, _) = next(&mut ws).await;
-    assert_eq!(t, "binary");
-    binaries += 1;
-    let dropped: u64 = complete
-        .values()
-        .map(|c| c["dropped"].as_u64().unwrap())
-        .sum();
-    assert_eq!(binaries + dropped, 20, "one binary field per state message");
     assert_ne!(complete["x"]["pot_mean_mV"], complete["y"]["pot_mean_mV"]);
     eventually("streams to end", async || {
         server.svc.stream_stats().active() == 0

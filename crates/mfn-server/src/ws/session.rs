@@ -621,3 +621,95 @@ fn unix_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::KeySet;
+    use crate::security::rate_limit::Limits;
+    use crate::ws::WsConfig;
+    use futures::channel::mpsc;
+
+    fn state() -> WsState {
+        let keys = Arc::new(KeySet::new(Vec::new()));
+        WsState {
+            svc: mfn_service::MfnService::new(mfn_service::ServiceConfig {
+                workers: 1,
+                queue: 1,
+                ..Default::default()
+            })
+            .unwrap(),
+            auth: crate::security::AuthLayer::new(
+                AuthMode::Off,
+                keys.clone(),
+                Duration::from_secs(300),
+            ),
+            limits: crate::security::RateLimitLayer::new(
+                &keys,
+                Limits {
+                    rps: 10,
+                    concurrent: 10,
+                    anon_rps: 10,
+                },
+            ),
+            config: WsConfig::default(),
+        }
+    }
+
+    fn kind(m: &Outgoing) -> String {
+        match m {
+            Outgoing::Text(t) => serde_json::from_str::<Value>(t).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            Outgoing::Binary(_) => "binary".into(),
+            Outgoing::Close { code, .. } => format!("close frame {code}"),
+        }
+    }
+
+    /// The documented timing with the documented defaults, in paused time: a heartbeat
+    /// at 30 s, and a silent client is closed at 60 s.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_gets_heartbeats_then_is_closed_at_60_s() {
+        let (tx, rx) = mpsc::unbounded::<Outgoing>();
+        let silent = futures::stream::pending::<Result<Incoming, std::convert::Infallible>>();
+        let t0 = Instant::now();
+        Session::new(Endpoint::Simulation, state(), None, None)
+            .run(tx, silent)
+            .await;
+        let elapsed = t0.elapsed();
+        let got: Vec<String> = rx.map(|m| kind(&m)).collect().await;
+        // The heartbeat due at 60 s may go out just before the close.
+        let heartbeats = got.iter().filter(|k| *k == "heartbeat").count();
+        assert!((1..=2).contains(&heartbeats), "{got:?}");
+        assert_eq!(got.first().map(String::as_str), Some("init"));
+        assert_eq!(&got[got.len() - 2..], ["close", "close frame 1008"]);
+        assert!(
+            elapsed >= Duration::from_secs(60) && elapsed < Duration::from_secs(61),
+            "{elapsed:?}"
+        );
+    }
+
+    /// A client that answers keeps the session; `close` ends it with 1000.
+    #[tokio::test(start_paused = true)]
+    async fn an_answering_client_stays_until_it_closes() {
+        let (tx, rx) = mpsc::unbounded::<Outgoing>();
+        let (client, incoming) = mpsc::unbounded::<Result<Incoming, std::convert::Infallible>>();
+        let session =
+            tokio::spawn(Session::new(Endpoint::Features, state(), None, None).run(tx, incoming));
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_secs(40)).await;
+            client
+                .unbounded_send(Ok(Incoming::Text(r#"{"type":"pong"}"#.into())))
+                .unwrap();
+        }
+        client
+            .unbounded_send(Ok(Incoming::Text(r#"{"type":"close"}"#.into())))
+            .unwrap();
+        session.await.unwrap();
+        let got: Vec<String> = rx.map(|m| kind(&m)).collect().await;
+        assert_eq!(got.first().map(String::as_str), Some("init"));
+        assert_eq!(got.iter().filter(|k| *k == "heartbeat").count(), 5);
+        assert_eq!(&got[got.len() - 2..], ["close", "close frame 1000"]);
+    }
+}
