@@ -304,7 +304,7 @@ function lineChart(canvas, series, { yLabel = "", xMax = 1 } = {}) {
     ...(s.band || []).flatMap((b) => [b[1], b[2]]),
   ]).filter(Number.isFinite);
   let lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
-  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+  if (hi - lo < 1e-9) { lo = lo >= 0 ? lo : lo - 0.5; hi += 0.5; }
   // A little air around the data, but no negative axis for data that cannot be negative.
   const m = (hi - lo) * 0.08; lo = lo >= 0 ? Math.max(0, lo - m) : lo - m; hi += m;
   const X = (x) => pad.l + (x / Math.max(xMax, 1)) * (w - pad.l - pad.r);
