@@ -3,8 +3,10 @@
 # denied, unit + integration + doc tests, then interop checks against real third-party
 # peers: NumPy as the oracle of the science; Python grpcio, grpcio-health-checking and
 # grpcurl as gRPC clients we did not write (plain, TLS and mTLS); urllib, curl and
-# openapi-spec-validator against REST. Installs what it needs
-# itself into a venv under $MFN_CACHE_DIR (default ~/.cache/mfn).
+# openapi-spec-validator against REST; NetworkX as the oracle of the graph engine;
+# headless Chromium (Debian `chromium`, driven by playwright-core from npm) on the live
+# page. Installs what it needs itself: a venv and the npm cache under $MFN_CACHE_DIR
+# (default ~/.cache/mfn), curl and chromium with apt-get when they are missing.
 #
 #   ./scripts/test.sh            # everything
 #   MFN_SKIP_INTEROP=1 ./scripts/test.sh   # Rust checks only
@@ -57,6 +59,13 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/graph_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
+
+  step "browser: the live page in headless Chromium (playwright-core; screenshot in $target_dir/browser)"
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+  npm ci --prefix scripts/browser --cache "$CACHE/npm" --no-audit --no-fund --loglevel=error
+  node scripts/browser/page.mjs "$mfn_bin" "$target_dir/browser"
 fi
 
 step "all tests passed"

@@ -197,6 +197,8 @@ pub struct ServerConfig {
     pub api_keys_file: Option<PathBuf>,
     /// How far a signed request's timestamp may be from now (`MFN_AUTH_WINDOW_S`).
     pub auth_window: Duration,
+    /// WebSocket session sizing and timing (defaults; not read from the environment).
+    pub ws: crate::ws::WsConfig,
 }
 
 /// An invalid configuration value: the key as the user wrote it and what is wrong with it.
@@ -566,6 +568,7 @@ impl ServerConfig {
             auth_window: src
                 .number(AUTH_WINDOW, 1, 3600)?
                 .map_or(d.auth_window, |s| Duration::from_secs(s.value)),
+            ws: d.ws,
         })
     }
 
@@ -627,6 +630,7 @@ impl ServerConfig {
             api_key_hashes: Vec::new(),
             api_keys_file: None,
             auth_window: Duration::from_secs(300),
+            ws: crate::ws::WsConfig::default(),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! The HTTP port (`MFN_HTTP_PORT`, 8080): REST (`/v1/...` and the reference's aliases),
 //! the API description (`/openapi.json`, `/docs`), probes (`/health`, `/ready`,
-//! `/startup`), Prometheus `/metrics` and the landing page.
+//! `/startup`), Prometheus `/metrics`, the WebSocket streams ([`crate::ws`]) and the
+//! live page at `/` ([`crate::web`]).
 //!
 //! Layers, outermost first: CORS, request id, `mfn_http_*` metrics, body limit; the API
 //! routes add the same security stack as gRPC (audit → auth → rate limit), sharing its
-//! key set, replay cache and per-key limits. Probes, metrics and docs stay open.
+//! key set, replay cache and per-key limits. Probes, metrics, docs and the page stay
+//! open; the WebSocket routes authenticate in-protocol (browsers cannot set headers on
+//! an upgrade) with the same `AuthLayer` and limits.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,7 +15,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use mfn_service::{ErrorCode, MfnService, ServiceError};
@@ -40,12 +43,13 @@ pub struct HttpContext {
     pub auth: AuthLayer,
     /// The rate limits shared with gRPC.
     pub rate_limits: RateLimitLayer,
+    /// WebSocket session sizing and timing.
+    pub ws: crate::ws::WsConfig,
 }
 
 #[derive(Clone)]
 struct AppState {
     svc: MfnService,
-    grpc_addr: SocketAddr,
 }
 
 /// The HTTP router.
@@ -56,20 +60,26 @@ pub fn router(ctx: HttpContext) -> Router {
             .layer(ctx.auth.clone())
             .layer(ctx.rate_limits.clone()),
     );
+    let ws = crate::ws::router(crate::ws::WsState {
+        svc: ctx.svc.clone(),
+        auth: ctx.auth.clone(),
+        limits: ctx.rate_limits.clone(),
+        config: ctx.ws.clone(),
+    });
     let open = Router::new()
-        .route("/", get(index))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/startup", get(startup))
         .route("/metrics", get(metrics))
         .with_state(AppState {
             svc: ctx.svc.clone(),
-            grpc_addr: ctx.grpc_addr,
         });
     Router::new()
         .merge(api)
         .merge(rest::docs_router())
         .merge(open)
+        .merge(crate::web::router(ctx.grpc_addr))
+        .merge(ws)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
@@ -200,21 +210,4 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 /// Started: the server is initialised (it is, once this router answers).
 async fn startup() -> impl IntoResponse {
     Json(json!({ "started": true }))
-}
-
-async fn index(State(s): State<AppState>) -> Html<String> {
-    let port = s.grpc_addr.port();
-    Html(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MFN</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1d2a21}}
-code,pre{{background:#eef3ee;border-radius:4px;padding:.1rem .3rem}}pre{{padding:.8rem;overflow:auto}}h1{{color:#2f5d3a}}</style></head>
-<body><h1>MFN — MyceliumFractalNet</h1>
-<p>Server version {version}. The gRPC API (package <code>mfn.v1</code>, with reflection) listens on port <b>{port}</b>.</p>
-<pre>grpcurl -plaintext 127.0.0.1:{port} list
-grpcurl -plaintext -d '{{"grid_size": 64, "steps": 64}}' 127.0.0.1:{port} mfn.v1.MFNSimulationService/RunSimulation</pre>
-<p>Probes: <a href="/health">/health</a> · <a href="/ready">/ready</a> · <a href="/startup">/startup</a> · <a href="/metrics">/metrics</a></p>
-</body></html>"#,
-        version = mfn_service::SERVER_VERSION,
-    ))
 }

@@ -3,7 +3,9 @@
 //! - [`grpc`]: the four `mfn.v1` services, plus `grpc.health.v1` and reflection
 //!   (v1 and v1alpha), gzip/zstd, gRPC-Web;
 //! - [`http`]: the HTTP port: [`rest`] (JSON operations, OpenAPI, docs page), probes,
-//!   `/metrics` and the landing page;
+//!   `/metrics`, and the routes below;
+//! - [`ws`]: the WebSocket streams `/ws/simulation_live` and `/ws/stream_features`;
+//! - [`web`]: the live page at `/`;
 //! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
 //! - [`config`]: env > TOML file > defaults, validated before any port is bound;
 //! - [`security`]: API keys, signed requests, rate limits and the audit trail, as tower
@@ -22,6 +24,8 @@ pub mod security;
 pub mod server;
 pub mod telemetry;
 pub mod tls;
+pub mod web;
+pub mod ws;
 
 pub use config::{EXIT_CONFIG, ServerConfig};
 pub use server::{Checked, Listeners, ServerError, preflight, run, serve, service_config};

@@ -290,6 +290,7 @@ pub async fn serve(
         cors_allowed_origins: config.cors_allowed_origins.clone(),
         auth,
         rate_limits,
+        ws: config.ws.clone(),
     };
     let http_task = listeners
         .http

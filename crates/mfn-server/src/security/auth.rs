@@ -89,6 +89,21 @@ pub enum AuthFailure {
     Scope(Scope),
 }
 
+/// Credentials as a client presents them: from request headers
+/// ([`Credentials::from_headers`]) or from a WebSocket `auth` message, where browsers
+/// cannot set headers. Both are checked by the same code ([`AuthLayer::verify`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Credentials<'a> {
+    /// The API key (`x-api-key` or `Authorization: Bearer`).
+    pub api_key: Option<&'a str>,
+    /// Unix seconds (`x-timestamp`), signed mode.
+    pub timestamp: Option<&'a str>,
+    /// The request id (`x-request-id`), signed mode.
+    pub request_id: Option<&'a str>,
+    /// Lowercase hex HMAC-SHA256 (`x-signature`), signed mode.
+    pub signature: Option<&'a str>,
+}
+
 /// Request ids seen per key, bounded; see the [module documentation](self).
 #[derive(Debug)]
 pub struct ReplayCache {
@@ -127,6 +142,72 @@ impl AuthLayer {
             }),
         }
     }
+}
+
+impl AuthLayer {
+    /// The mode in force.
+    pub fn mode(&self) -> AuthMode {
+        self.state.mode
+    }
+
+    /// Check `credentials` for `path` exactly as the layer checks a request's headers
+    /// (key lookup, signature, window, replay cache, scope), counting a failure in
+    /// `grpc_auth_failures_total{reason}`. For doors that authenticate inside their own
+    /// protocol (WebSocket). In mode `off` nothing is checked and the answer is `None`.
+    pub fn verify(
+        &self,
+        credentials: &Credentials<'_>,
+        path: &str,
+    ) -> Result<Option<Caller>, AuthFailure> {
+        if self.state.mode == AuthMode::Off {
+            return Ok(None);
+        }
+        let (index, outcome) = self.state.authenticate_with(credentials, path, unix_now());
+        match outcome {
+            Ok(()) => {
+                let i = index.unwrap_or_default();
+                Ok(Some(Caller {
+                    index: i,
+                    key: self.state.callers[i].clone(),
+                }))
+            }
+            Err(failure) => {
+                let caller_id = index.map(|i| self.state.callers[i].hash_prefix());
+                record_failure(&failure, path, caller_id.as_deref());
+                Err(failure)
+            }
+        }
+    }
+}
+
+impl<'a> Credentials<'a> {
+    /// The credentials in `headers`: `x-api-key` (else `Authorization: Bearer`),
+    /// `x-timestamp`, `x-request-id`, `x-signature`.
+    pub fn from_headers(headers: &'a HeaderMap) -> Self {
+        let header = |name: &'static str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        Credentials {
+            api_key: presented_key(headers),
+            timestamp: header("x-timestamp"),
+            request_id: header("x-request-id"),
+            signature: header("x-signature"),
+        }
+    }
+}
+
+fn record_failure(failure: &AuthFailure, path: &str, api_key_hash: Option<&str>) {
+    metrics::counter!("grpc_auth_failures_total", "reason" => failure.reason()).increment(1);
+    debug!(
+        reason = failure.reason(),
+        method = path,
+        api_key_hash = api_key_hash.unwrap_or("-"),
+        "request refused"
+    );
 }
 
 impl<S> Layer<S> for AuthLayer {
@@ -185,13 +266,10 @@ where
                 })
             }
             Err(failure) => {
-                metrics::counter!("grpc_auth_failures_total", "reason" => failure.reason())
-                    .increment(1);
-                debug!(
-                    reason = failure.reason(),
-                    method = req.uri().path(),
-                    api_key_hash = caller_id.as_ref().map_or("-", |c| c.0.as_str()),
-                    "request refused"
+                record_failure(
+                    &failure,
+                    req.uri().path(),
+                    caller_id.as_ref().map(|c| c.0.as_str()),
                 );
                 let mut response = reject::<ResBody>(req.headers(), failure.error());
                 if let Some(id) = caller_id {
@@ -211,13 +289,23 @@ impl AuthState {
         path: &str,
         now: u64,
     ) -> (Option<usize>, Result<(), AuthFailure>) {
-        let Some(presented) = presented_key(headers) else {
+        self.authenticate_with(&Credentials::from_headers(headers), path, now)
+    }
+
+    /// [`authenticate`](Self::authenticate) for credentials from any source.
+    fn authenticate_with(
+        &self,
+        credentials: &Credentials<'_>,
+        path: &str,
+        now: u64,
+    ) -> (Option<usize>, Result<(), AuthFailure>) {
+        let Some(presented) = credentials.api_key.map(str::trim).filter(|k| !k.is_empty()) else {
             return (None, Err(AuthFailure::MissingKey));
         };
         let Some(index) = self.keys.lookup(presented) else {
             return (None, Err(AuthFailure::UnknownKey));
         };
-        let checked = self.check(index, presented, headers, path, now);
+        let checked = self.check(index, presented, credentials, path, now);
         (Some(index), checked)
     }
 
@@ -225,22 +313,23 @@ impl AuthState {
         &self,
         index: usize,
         presented: &str,
-        headers: &HeaderMap,
+        credentials: &Credentials<'_>,
         path: &str,
         now: u64,
     ) -> Result<(), AuthFailure> {
         if self.mode == AuthMode::Signed {
-            let header = |name: &'static str| {
-                headers
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
+            fn field<'v>(
+                value: Option<&'v str>,
+                name: &'static str,
+            ) -> Result<&'v str, AuthFailure> {
+                value
                     .map(str::trim)
                     .filter(|v| !v.is_empty())
                     .ok_or(AuthFailure::MissingSigning(name))
-            };
-            let timestamp = header("x-timestamp")?;
-            let request_id = header("x-request-id")?;
-            let signature = header("x-signature")?;
+            }
+            let timestamp = field(credentials.timestamp, "x-timestamp")?;
+            let request_id = field(credentials.request_id, "x-request-id")?;
+            let signature = field(credentials.signature, "x-signature")?;
             let ts: i64 = timestamp
                 .parse()
                 .map_err(|_| AuthFailure::MissingSigning("x-timestamp"))?;

@@ -67,6 +67,13 @@ pub struct PermitBody<B> {
     permit: Option<OwnedSemaphorePermit>,
 }
 
+/// A long-lived call's hold on its caller's limits, from [`RateLimitLayer::admit`]: the
+/// key's in-flight permit (none for anonymous callers), released when this is dropped.
+#[derive(Debug)]
+pub struct CallPermit {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
 /// Defaults for keys without their own limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -144,6 +151,53 @@ impl RateLimitLayer {
     }
 }
 
+impl RateLimitLayer {
+    /// Admit one call outside the tower stack (a WebSocket subscription) against the
+    /// same buckets and in-flight limits as the layer: a token of the caller's key, or of
+    /// the client IP when anonymous, and for a key one in-flight permit, held until the
+    /// returned [`CallPermit`] is dropped. A refusal is the layer's `RESOURCE_EXHAUSTED`
+    /// error, counted in `grpc_rate_limit_exceeded_total{kind}`.
+    pub fn admit(
+        &self,
+        caller: Option<&Caller>,
+        peer: Option<IpAddr>,
+    ) -> Result<CallPermit, ServiceError> {
+        let admitted = match caller {
+            Some(caller) => self.state.admit_key(caller.index),
+            None => self.state.admit_anonymous(peer),
+        };
+        admitted
+            .map(|permit| CallPermit { _permit: permit })
+            .map_err(|exceeded| exceeded.refusal().2)
+    }
+}
+
+impl Exceeded {
+    /// The metric kind, the limit and the error of this refusal; counts it.
+    fn refusal(self) -> (&'static str, u32, ServiceError) {
+        let (kind, limit, error) = match self {
+            Exceeded::Rps { limit, retry } => (
+                "rps",
+                limit,
+                ServiceError::exhausted(
+                    format!("rate limit exceeded: {limit} requests per second"),
+                    retry,
+                ),
+            ),
+            Exceeded::Concurrency { limit } => (
+                "concurrency",
+                limit,
+                ServiceError::exhausted(
+                    format!("too many concurrent requests: at most {limit} in flight"),
+                    Duration::from_secs(1),
+                ),
+            ),
+        };
+        metrics::counter!("grpc_rate_limit_exceeded_total", "kind" => kind).increment(1);
+        (kind, limit, error)
+    }
+}
+
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimitService<S>;
 
@@ -190,25 +244,7 @@ where
                 Ok(response.map(|inner| PermitBody { inner, permit }))
             }),
             Err(exceeded) => {
-                let (kind, limit, error) = match exceeded {
-                    Exceeded::Rps { limit, retry } => (
-                        "rps",
-                        limit,
-                        ServiceError::exhausted(
-                            format!("rate limit exceeded: {limit} requests per second"),
-                            retry,
-                        ),
-                    ),
-                    Exceeded::Concurrency { limit } => (
-                        "concurrency",
-                        limit,
-                        ServiceError::exhausted(
-                            format!("too many concurrent requests: at most {limit} in flight"),
-                            Duration::from_secs(1),
-                        ),
-                    ),
-                };
-                metrics::counter!("grpc_rate_limit_exceeded_total", "kind" => kind).increment(1);
+                let (_, limit, error) = exceeded.refusal();
                 let mut response = reject::<ResBody>(req.headers(), error);
                 let headers = response.headers_mut();
                 headers.insert("x-ratelimit-limit", HeaderValue::from(limit));

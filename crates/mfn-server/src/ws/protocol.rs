@@ -1,0 +1,497 @@
+//! Messages of the WebSocket protocol: `{"type": …, "payload": {…}}` text messages, and
+//! the binary field message (layout in `docs/WEBSOCKET.md` and [`encode_field`]).
+
+use axum::body::Bytes;
+use mfn_service::mfn_core::field::SimulationResult;
+use mfn_service::stream::{FeatureFrame, SimFrame};
+use mfn_service::{ErrorCode, Meta, ServiceError};
+use serde_json::{Map, Value, json};
+
+/// Magic of a binary field message.
+pub const FIELD_MAGIC: &[u8; 4] = b"MFNF";
+/// Longest `stream_id`, bytes.
+pub const MAX_STREAM_ID_BYTES: usize = 64;
+
+/// Which stream an endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/ws/simulation_live`: `simulation_state` frames, optionally with the field.
+    Simulation,
+    /// `/ws/stream_features`: `feature_update` frames.
+    Features,
+}
+
+/// A message from the client, as the session sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A text message.
+    Text(String),
+    /// A binary message of this many bytes (not part of the protocol).
+    Binary(usize),
+    /// A WebSocket ping or pong: the client is alive.
+    Alive,
+    /// The client closed the connection.
+    Close,
+}
+
+/// A message to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A JSON message.
+    Text(String),
+    /// A binary field message.
+    Binary(Bytes),
+    /// The WebSocket close frame.
+    Close {
+        /// RFC 6455 close code.
+        code: u16,
+        /// Short reason.
+        reason: String,
+    },
+}
+
+/// How a subscription wants the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldFormat {
+    /// No field.
+    None,
+    /// `payload.field` = `{rows, cols, block, values_mV}`, block-averaged to at most
+    /// the configured side, values rounded to 1 µV.
+    Json {
+        /// Largest side sent.
+        max_side: usize,
+    },
+    /// A binary message right after each state message (f32 mV, full resolution).
+    Binary,
+}
+
+/// A parsed client message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    /// Credentials.
+    Auth(Map<String, Value>),
+    /// Start a stream: the payload with `stream_id` and the request fields.
+    Subscribe(Map<String, Value>),
+    /// Stop a stream.
+    Unsubscribe(String),
+    /// Client liveness probe; answered with `pong`.
+    Heartbeat(Value),
+    /// Answer to the server's heartbeat.
+    Pong,
+    /// End the session.
+    Close,
+}
+
+impl Endpoint {
+    /// The route.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Simulation => "/ws/simulation_live",
+            Endpoint::Features => "/ws/stream_features",
+        }
+    }
+
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Endpoint::Simulation => "simulation_live",
+            Endpoint::Features => "stream_features",
+        }
+    }
+
+    /// The type of the endpoint's intermediate frames.
+    pub fn frame_type(self) -> &'static str {
+        match self {
+            Endpoint::Simulation => "simulation_state",
+            Endpoint::Features => "feature_update",
+        }
+    }
+}
+
+/// Parse a client text message; the error is what to answer in an `error` message.
+pub fn parse(text: &str) -> Result<ClientMessage, ServiceError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ServiceError::invalid("type", format!("message is not valid json: {e}")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(ServiceError::invalid(
+            "type",
+            "message must be a json object {\"type\", \"payload\"}",
+        ));
+    };
+    let kind = match obj.remove("type") {
+        Some(Value::String(s)) => s,
+        _ => return Err(ServiceError::invalid("type", "missing string field type")),
+    };
+    let payload = match obj.remove("payload") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ServiceError::invalid(
+                "payload",
+                "payload must be an object",
+            ));
+        }
+    };
+    match kind.as_str() {
+        "auth" => Ok(ClientMessage::Auth(payload)),
+        "subscribe" => Ok(ClientMessage::Subscribe(payload)),
+        "unsubscribe" => Ok(ClientMessage::Unsubscribe(stream_id(&payload)?)),
+        "heartbeat" => Ok(ClientMessage::Heartbeat(Value::Object(payload))),
+        "pong" => Ok(ClientMessage::Pong),
+        "close" => Ok(ClientMessage::Close),
+        other => Err(ServiceError::invalid(
+            "type",
+            format!(
+                "unknown message type {:?}: expected auth, subscribe, unsubscribe, heartbeat, pong or close",
+                truncate(other, 40)
+            ),
+        )),
+    }
+}
+
+/// The `stream_id` of a payload: a string of 1 to [`MAX_STREAM_ID_BYTES`] bytes.
+pub fn stream_id(payload: &Map<String, Value>) -> Result<String, ServiceError> {
+    match payload.get("stream_id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_STREAM_ID_BYTES => Ok(s.clone()),
+        _ => Err(ServiceError::invalid(
+            "stream_id",
+            format!("stream_id must be a string of 1 to {MAX_STREAM_ID_BYTES} bytes"),
+        )),
+    }
+}
+
+/// The field format a subscribe payload asks for (removing the keys it reads).
+pub fn field_format(
+    payload: &mut Map<String, Value>,
+    endpoint: Endpoint,
+    default_max_side: usize,
+) -> Result<FieldFormat, ServiceError> {
+    let include = payload.get("include_field") == Some(&Value::Bool(true));
+    let format = match payload.remove("field_format") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(ServiceError::invalid(
+                "field_format",
+                "field_format must be one of \"none\", \"json\", \"binary\"",
+            ));
+        }
+    };
+    let max_side = match payload.remove("field_max_side") {
+        None | Some(Value::Null) => default_max_side,
+        Some(v) => match v.as_u64() {
+            Some(n) if (4..=default_max_side as u64).contains(&n) => n as usize,
+            _ => {
+                return Err(ServiceError::out_of_range(
+                    "field_max_side",
+                    v,
+                    &format!("must be in [4, {default_max_side}]"),
+                ));
+            }
+        },
+    };
+    let chosen = match format.as_deref() {
+        None if include => FieldFormat::Json { max_side },
+        None | Some("none") => FieldFormat::None,
+        Some("json") => FieldFormat::Json { max_side },
+        Some("binary") => FieldFormat::Binary,
+        Some(_) => {
+            return Err(ServiceError::invalid(
+                "field_format",
+                "field_format must be one of \"none\", \"json\", \"binary\"",
+            ));
+        }
+    };
+    if endpoint == Endpoint::Features && chosen != FieldFormat::None {
+        return Err(ServiceError::invalid(
+            "field_format",
+            "the field is streamed by /ws/simulation_live only",
+        ));
+    }
+    Ok(chosen)
+}
+
+/// Deserialize the request fields of a subscribe payload; a type error names the
+/// offending field (each key is tried alone to find it).
+pub fn request<T: serde::de::DeserializeOwned>(
+    payload: &Map<String, Value>,
+) -> Result<T, ServiceError> {
+    match serde_json::from_value(Value::Object(payload.clone())) {
+        Ok(req) => Ok(req),
+        Err(e) => {
+            let field = payload
+                .iter()
+                .find(|(k, v)| {
+                    let alone = Map::from_iter([((*k).clone(), (*v).clone())]);
+                    serde_json::from_value::<T>(Value::Object(alone)).is_err()
+                })
+                .map_or_else(|| "payload".to_string(), |(k, _)| k.clone());
+            Err(ServiceError::invalid(
+                &field,
+                format!("{field}: {}", strip_position(&e.to_string())),
+            ))
+        }
+    }
+}
+
+/// A `{"type", "payload"}` message.
+pub fn message(kind: &str, payload: Value) -> String {
+    json!({ "type": kind, "payload": payload }).to_string()
+}
+
+/// The JSON form of an error: `error_code`, `message`, `field`, `retry_after_ms`.
+pub fn error_payload(stream_id: Option<&str>, e: &ServiceError) -> Value {
+    let mut p = json!({
+        "error_code": e.code.as_str(),
+        "message": e.message,
+        "field": e.field,
+    });
+    if let Some(id) = stream_id {
+        p["stream_id"] = json!(id);
+    }
+    if let Some(after) = e.retry_after {
+        p["retry_after_ms"] = json!(after.as_millis() as u64);
+    }
+    p
+}
+
+/// The summary statistics of a run, with the gRPC names.
+pub fn summary_json(s: &SimulationResult) -> Map<String, Value> {
+    let v = json!({
+        "grid_size": s.grid_size,
+        "growth_events": s.growth_events,
+        "turing_activations": s.turing_activations,
+        "clamping_events": s.clamping_events,
+        "pot_min_mV": s.pot_min_mv,
+        "pot_max_mV": s.pot_max_mv,
+        "pot_mean_mV": s.pot_mean_mv,
+        "pot_std_mV": s.pot_std_mv,
+        "activator_mean": s.activator_mean,
+        "inhibitor_mean": s.inhibitor_mean,
+        "fractal_dimension": s.fractal_dimension,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The payload of a simulation frame (without the field).
+pub fn sim_frame_payload(stream_id: &str, f: &SimFrame) -> Map<String, Value> {
+    let mut p = summary_json(&f.summary);
+    p.insert("stream_id".into(), json!(stream_id));
+    p.insert("step".into(), json!(f.step));
+    p.insert("total_steps".into(), json!(f.total_steps));
+    p.insert("is_final".into(), json!(f.is_final));
+    p.insert("alpha".into(), json!(f.alpha));
+    p.insert("spike_probability".into(), json!(f.spike_probability));
+    if let Some(meta) = &f.meta {
+        p.insert("meta".into(), meta_json(meta));
+    }
+    p
+}
+
+/// The payload of a feature frame.
+pub fn feature_frame_payload(stream_id: &str, f: &FeatureFrame) -> Map<String, Value> {
+    let mut p = summary_json(&f.summary);
+    p.insert("stream_id".into(), json!(stream_id));
+    p.insert("step".into(), json!(f.step));
+    p.insert("total_steps".into(), json!(f.total_steps));
+    p.insert("is_final".into(), json!(f.is_final));
+    p.insert(
+        "features".into(),
+        serde_json::to_value(f.features).unwrap_or(Value::Null),
+    );
+    if let Some(meta) = &f.meta {
+        p.insert("meta".into(), meta_json(meta));
+    }
+    p
+}
+
+fn meta_json(meta: &Meta) -> Value {
+    let mut m = Map::new();
+    m.insert("request_id".into(), json!(meta.request_id));
+    for (k, v) in meta.entries() {
+        m.insert(k.into(), json!(v));
+    }
+    Value::Object(m)
+}
+
+/// The field (volts, row-major `n × n`) as JSON: block-averaged so that no side
+/// exceeds `max_side`, in mV rounded to 1 µV.
+pub fn field_json(volts: &[f64], n: usize, max_side: usize) -> Value {
+    let block = n.div_ceil(max_side.max(1)).max(1);
+    let side = n.div_ceil(block);
+    let mut values = Vec::with_capacity(side * side);
+    for bi in 0..side {
+        for bj in 0..side {
+            let (mut sum, mut count) = (0.0, 0usize);
+            for i in bi * block..((bi + 1) * block).min(n) {
+                for j in bj * block..((bj + 1) * block).min(n) {
+                    sum += volts[i * n + j];
+                    count += 1;
+                }
+            }
+            let mv = sum / count.max(1) as f64 * 1e3;
+            values.push((mv * 1e3).round() / 1e3);
+        }
+    }
+    json!({ "rows": side, "cols": side, "block": block, "values_mV": values })
+}
+
+/// The binary field message, all integers little-endian:
+///
+/// | offset | size | content |
+/// |---|---|---|
+/// | 0 | 4 | magic `MFNF` |
+/// | 4 | 4 | u32 `header_len`: offset of the first value (a multiple of 4) |
+/// | 8 | 4 | u32 `step` |
+/// | 12 | 4 | u32 `total_steps` |
+/// | 16 | 4 | u32 `rows` |
+/// | 20 | 4 | u32 `cols` |
+/// | 24 | 2 | u16 `stream_id` length L |
+/// | 26 | L | `stream_id`, UTF-8, then zero padding up to `header_len` |
+/// | header_len | 4·rows·cols | f32 potential in mV, row-major |
+pub fn encode_field(stream_id: &str, step: usize, total: usize, volts: &[f64], n: usize) -> Bytes {
+    let id = stream_id.as_bytes();
+    let header_len = (26 + id.len()).div_ceil(4) * 4;
+    let mut out = Vec::with_capacity(header_len + volts.len() * 4);
+    out.extend_from_slice(FIELD_MAGIC);
+    for v in [header_len, step, total, n, n] {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    out.extend_from_slice(id);
+    out.resize(header_len, 0);
+    for v in volts {
+        out.extend_from_slice(&((v * 1e3) as f32).to_le_bytes());
+    }
+    Bytes::from(out)
+}
+
+/// A draining or internal error keeps its code; anything else that ends a stream too.
+pub fn stream_error(e: ServiceError) -> ServiceError {
+    if e.code == ErrorCode::Internal {
+        ServiceError::new(ErrorCode::Internal, "internal error")
+    } else {
+        e
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// serde's "at line 1 column 12" is noise for a client that sent one JSON value.
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfn_service::request::StreamSimulationRequest;
+
+    #[test]
+    fn messages_parse_and_bad_ones_name_the_problem() {
+        assert_eq!(
+            parse(r#"{"type":"unsubscribe","payload":{"stream_id":"a"}}"#).unwrap(),
+            ClientMessage::Unsubscribe("a".into())
+        );
+        assert_eq!(parse(r#"{"type":"pong"}"#).unwrap(), ClientMessage::Pong);
+        assert_eq!(parse("nope").unwrap_err().field.as_deref(), Some("type"));
+        assert_eq!(parse("[1]").unwrap_err().field.as_deref(), Some("type"));
+        assert!(
+            parse(r#"{"type":"dance"}"#)
+                .unwrap_err()
+                .message
+                .contains("dance")
+        );
+        assert_eq!(
+            parse(r#"{"type":"auth","payload":3}"#)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("payload")
+        );
+        let long = "x".repeat(65);
+        let e = parse(&format!(
+            r#"{{"type":"unsubscribe","payload":{{"stream_id":"{long}"}}}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("stream_id"));
+    }
+
+    #[test]
+    fn a_type_error_names_its_field() {
+        let p: Map<String, Value> =
+            serde_json::from_str(r#"{"grid_size": 32, "steps": "many"}"#).unwrap();
+        let e = request::<StreamSimulationRequest>(&p).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("steps"));
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+        let p: Map<String, Value> =
+            serde_json::from_str(r#"{"grid_size": 32, "steps_per_frame": 5}"#).unwrap();
+        let r = request::<StreamSimulationRequest>(&p).unwrap();
+        assert_eq!(r.frames.steps_per_frame, Some(5));
+    }
+
+    #[test]
+    fn field_formats() {
+        let mut p: Map<String, Value> = serde_json::from_str(r#"{"include_field": true}"#).unwrap();
+        assert_eq!(
+            field_format(&mut p, Endpoint::Simulation, 128).unwrap(),
+            FieldFormat::Json { max_side: 128 }
+        );
+        let mut p: Map<String, Value> =
+            serde_json::from_str(r#"{"field_format": "binary"}"#).unwrap();
+        assert_eq!(
+            field_format(&mut p, Endpoint::Simulation, 128).unwrap(),
+            FieldFormat::Binary
+        );
+        assert!(p.is_empty());
+        let mut p: Map<String, Value> =
+            serde_json::from_str(r#"{"field_format": "binary"}"#).unwrap();
+        assert!(field_format(&mut p, Endpoint::Features, 128).is_err());
+        let mut p: Map<String, Value> =
+            serde_json::from_str(r#"{"field_format": "json", "field_max_side": 2}"#).unwrap();
+        let e = field_format(&mut p, Endpoint::Simulation, 128).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("field_max_side"));
+    }
+
+    #[test]
+    fn json_field_is_block_averaged() {
+        // 4×4 field, blocks of 2: each block's mean.
+        let volts: Vec<f64> = (0..16).map(|i| f64::from(i) * 1e-3).collect();
+        let f = field_json(&volts, 4, 2);
+        assert_eq!(f["rows"], 2);
+        assert_eq!(f["block"], 2);
+        assert_eq!(f["values_mV"], json!([2.5, 4.5, 10.5, 12.5]));
+        let full = field_json(&volts, 4, 128);
+        assert_eq!(full["values_mV"].as_array().unwrap().len(), 16);
+        // 5×5 into at most 2: blocks of 3, the edge blocks partial.
+        let f = field_json(&[-0.07; 25], 5, 2);
+        assert_eq!(f["values_mV"], json!([-70.0, -70.0, -70.0, -70.0]));
+    }
+
+    #[test]
+    fn binary_field_layout() {
+        let volts = [-0.07, -0.065, 0.0, 0.001];
+        let b = encode_field("abc", 7, 9, &volts, 2);
+        assert_eq!(&b[..4], FIELD_MAGIC);
+        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let header = u32_at(4) as usize;
+        assert_eq!(header, 32); // 26 + 3 rounded up to a multiple of 4
+        assert_eq!(
+            (u32_at(8), u32_at(12), u32_at(16), u32_at(20)),
+            (7, 9, 2, 2)
+        );
+        assert_eq!(u16::from_le_bytes([b[24], b[25]]), 3);
+        assert_eq!(&b[26..29], b"abc");
+        assert_eq!(b.len(), header + 16);
+        let v0 = f32::from_le_bytes(b[header..header + 4].try_into().unwrap());
+        assert_eq!(v0, -70.0);
+    }
+}
