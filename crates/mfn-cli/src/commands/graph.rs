@@ -27,7 +27,7 @@ pub struct GraphArgs {
     /// Tool to run (e.g. pagerank, shortest_path), or `tools` to list every tool
     #[arg(value_name = "TOOL")]
     pub tool: String,
-    /// Graph file: edge-list CSV (source,target[,weight]), node-link JSON or GraphML
+    /// Graph file: edge-list CSV (`source,target[,weight]`), node-link JSON or GraphML
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Read an edge-list CSV as a directed graph (JSON and GraphML carry their own)
