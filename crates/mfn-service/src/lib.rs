@@ -30,8 +30,8 @@ pub use mfn_core;
 pub use cache::CacheStatus;
 pub use error::{ErrorCode, ServiceError};
 pub use service::{
-    AggregateOutput, FeaturesOutput, HealthInfo, Meta, MfnService, NernstOutput, RequestContext,
-    SERVER_VERSION, ServiceConfig, SimulationOutput,
+    AggregateOutput, FeaturesOutput, FractalOutput, HealthInfo, IfsOutput, Meta, MfnService,
+    NernstOutput, RequestContext, SERVER_VERSION, ServiceConfig, SimulationOutput,
 };
 pub use steer::{SteerAck, SteerCommand, SteerEvent};
 pub use stream::{FeatureFrame, FrameStream, SimFrame};

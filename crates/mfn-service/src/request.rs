@@ -9,6 +9,7 @@
 use mfn_core::features::{FeatureOptions, Threshold};
 use mfn_core::federated::KrumParams;
 use mfn_core::field::SimulationParams;
+use mfn_core::fractal::BoxCountParams;
 use mfn_core::nernst::NernstParams;
 use mfn_core::validation::ValidationConfig;
 use schemars::JsonSchema;
@@ -24,6 +25,10 @@ pub const DEFAULT_STEPS_PER_FRAME: u32 = 10;
 pub const MAX_FRAME_INTERVAL_MS: u32 = 60_000;
 /// Most history values (`steps × grid_size²`) a `with_history` request may keep (128 MB).
 pub const MAX_HISTORY_CELLS: u64 = 1 << 24;
+/// Most IFS points one request may generate (16 MB of points).
+pub const MAX_IFS_POINTS: u32 = 1_000_000;
+/// Default activity threshold of `ComputeFractalDimension`: −60 mV, in volts.
+pub const DEFAULT_FRACTAL_THRESHOLD: f64 = -0.060;
 
 /// Server-side limits, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -878,5 +883,84 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.concentration_in_m, 0.14);
+    }
+}
+
+/// `ComputeFractalDimension`: box counting over a square array.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct FractalRequest {
+    /// The array, row-major `size × size` (a field in volts, or 0/1 for a mask).
+    pub values: Vec<f64>,
+    /// Side of the array; [2, max_grid_size].
+    pub size: u32,
+    /// Cells strictly above this are active. Default −0.060 (−60 mV for fields in volts).
+    pub threshold: Option<f64>,
+    /// Box sizes between the smallest and the largest. Default 5; [2, 64].
+    pub num_scales: Option<u32>,
+    /// Smallest box side in cells. Default 2; [1, size].
+    pub min_box: Option<u32>,
+}
+
+impl FractalRequest {
+    /// Check sizes against `limits` (before anything is allocated), then binarise.
+    pub fn resolve(
+        &self,
+        limits: &Limits,
+    ) -> Result<(Vec<bool>, usize, BoxCountParams), ServiceError> {
+        let n = check_u32("size", Some(self.size), 0, 2, limits.max_grid_size)?;
+        if self.values.len() != n * n {
+            return Err(ServiceError::invalid(
+                "values",
+                format!(
+                    "values has {} numbers; size {n} needs {n}×{n} = {}",
+                    self.values.len(),
+                    n * n
+                ),
+            ));
+        }
+        let threshold = self.threshold.unwrap_or(DEFAULT_FRACTAL_THRESHOLD);
+        if !threshold.is_finite() {
+            return Err(ServiceError::invalid(
+                "threshold",
+                "threshold must be a finite number",
+            ));
+        }
+        let params = BoxCountParams {
+            min_box: check_u32("min_box", self.min_box, 2, 1, n)?,
+            max_box: None,
+            num_scales: check_u32("num_scales", self.num_scales, 5, 2, 64)?,
+        };
+        let mask = self.values.iter().map(|&v| v > threshold).collect();
+        Ok((mask, n, params))
+    }
+}
+
+/// `GenerateIFS`: an iterated-function-system orbit and its Lyapunov exponent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct IfsRequest {
+    /// Default 42.
+    pub seed: Option<u64>,
+    /// Points to generate. Default 10000; [1, 1000000].
+    pub points: Option<u32>,
+    /// Random affine maps. Default 4; [1, 64].
+    pub transforms: Option<u32>,
+}
+
+impl IfsRequest {
+    /// `(seed, points, transforms)` with defaults applied and limits checked.
+    pub fn resolve(&self) -> Result<(u64, usize, usize), ServiceError> {
+        Ok((
+            self.seed.unwrap_or(DEFAULT_SEED),
+            check_u32("points", self.points, 10_000, 1, MAX_IFS_POINTS as usize)?,
+            check_u32(
+                "transforms",
+                self.transforms,
+                4,
+                1,
+                mfn_core::ifs::MAX_TRANSFORMS,
+            )?,
+        ))
     }
 }

@@ -19,8 +19,8 @@ use crate::cache::{CacheStatus, ResultCache, Weigh};
 use crate::error::ServiceError;
 use crate::gate::{Admission, ComputeGate};
 use crate::request::{
-    AggregateRequest, FeaturesRequest, FeaturesSpec, Limits, NernstRequest, SimInput, SimSpec,
-    SimulationRequest, ValidateRequest,
+    AggregateRequest, FeaturesRequest, FeaturesSpec, FractalRequest, IfsRequest, Limits,
+    NernstRequest, SimInput, SimSpec, SimulationRequest, ValidateRequest,
 };
 
 /// The server's version, reported in every `ResponseMeta`.
@@ -123,6 +123,16 @@ pub fn sha256_f64_le(values: &[f64]) -> String {
     for v in values {
         hasher.update(v.to_le_bytes());
     }
+    hex_digest(hasher)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex_digest(Sha256::new_with_prefix(bytes))
+}
+
+fn hex_digest(hasher: sha2::Sha256) -> String {
+    use sha2::Digest;
     hasher
         .finalize()
         .iter()
@@ -157,6 +167,30 @@ pub struct AggregateOutput {
     pub aggregated_gradient: Vec<f64>,
     /// How many gradients came in.
     pub num_input_gradients: usize,
+}
+
+/// A box-counting fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FractalOutput {
+    /// Least-squares slope of ln(count) against ln(1/size).
+    pub dimension: f64,
+    /// Coefficient of determination of that fit.
+    pub r_squared: f64,
+    /// Box sides tried, ascending.
+    pub box_sizes: Vec<usize>,
+    /// Occupied boxes per size.
+    pub counts: Vec<u64>,
+}
+
+/// An IFS orbit, summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IfsOutput {
+    /// Mean log-contraction of the maps applied (negative: contracting).
+    pub lyapunov: f64,
+    /// SHA-256 hex of the points as little-endian f64 (x, y) pairs.
+    pub points_sha256: String,
+    /// Points generated.
+    pub num_points: usize,
 }
 
 /// Liveness and readiness as the `HealthCheck` RPC and the probes report them.
@@ -470,6 +504,60 @@ impl MfnService {
             },
             Meta::since(ctx, start, CacheStatus::Bypass),
         ))
+    }
+
+    /// `ComputeFractalDimension`: box counting over a client's array.
+    pub async fn fractal_dimension(
+        &self,
+        ctx: &RequestContext,
+        req: FractalRequest,
+    ) -> Result<(FractalOutput, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let (mask, n, params) = req.resolve(self.limits())?;
+        drop(req);
+        let r = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |tok| {
+                tok.check()?;
+                Ok(mfn_core::fractal::box_count(&mask, n, &params)?)
+            })
+            .await?;
+        let out = FractalOutput {
+            dimension: r.dimension,
+            r_squared: r.r_squared,
+            box_sizes: r.box_sizes,
+            counts: r.counts,
+        };
+        Ok((out, Meta::since(ctx, start, CacheStatus::Bypass)))
+    }
+
+    /// `GenerateIFS`: a seeded orbit and its Lyapunov exponent.
+    pub async fn ifs(
+        &self,
+        ctx: &RequestContext,
+        req: &IfsRequest,
+    ) -> Result<(IfsOutput, Meta), ServiceError> {
+        let start = Instant::now();
+        self.admit()?;
+        let (seed, points, transforms) = req.resolve()?;
+        let out = self
+            .inner
+            .gate
+            .run(Admission::FailFast, move |tok| {
+                tok.check()?;
+                let mut rng = mfn_core::rng::Rng::new(seed);
+                let r = mfn_core::ifs::generate_fractal_ifs(&mut rng, points, transforms)?;
+                let bytes = mfn_core::ifs::points_sha256_bytes(&r.points);
+                Ok(IfsOutput {
+                    lyapunov: r.lyapunov,
+                    points_sha256: sha256_hex(&bytes),
+                    num_points: r.points.len(),
+                })
+            })
+            .await?;
+        Ok((out, Meta::since(ctx, start, CacheStatus::Bypass)))
     }
 
     fn store(&self, key: String, value: Cached) -> CacheStatus {
