@@ -155,9 +155,12 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Aggregate(args) => {
                 output::print(&mfn_cli::remote::aggregate(&client, &args).await?, format)
             }
-            Command::Fractal(_) | Command::Ifs(_) => anyhow::bail!(
-                "--remote: the API has no RPC for fractal or ifs; run them without --remote"
-            ),
+            Command::Fractal(args) => {
+                output::print(&mfn_cli::remote::fractal(&client, &args).await?, format)
+            }
+            Command::Ifs(args) => {
+                output::print(&mfn_cli::remote::ifs(&client, &args).await?, format)
+            }
             Command::Keys(_) | Command::Serve(_) | Command::Bench(_) => {
                 anyhow::bail!("--remote does not apply to keys or serve")
             }

@@ -3,9 +3,9 @@
 //! the server runs the same engine (the simulation's `field_sha256` comes from the
 //! server too).
 //!
-//! `simulate`, `features`, `validate`, `nernst` and `aggregate` have RPCs; `fractal` and
-//! `ifs` do not, and say so. Flags that write local files (`--png`, `--field-out`) or
-//! time local runs (`--repeat`) are refused with `--remote`.
+//! Every computing verb has an RPC. Input files (`fractal --input`, `aggregate --input`)
+//! are read and binarised here and their contents sent; flags that write local files
+//! (`--png`, `--field-out`) or time local runs (`--repeat`) are refused with `--remote`.
 
 use anyhow::{Result, anyhow, bail};
 use mfn_client::{Client, ClientConfig, pb};
@@ -15,6 +15,8 @@ use mfn_core::validation::ValidationReport;
 use crate::commands::SimFlags;
 use crate::commands::aggregate::{self, AggregateArgs, AggregateReport};
 use crate::commands::features::{FeaturesArgs, FeaturesReport};
+use crate::commands::fractal::{FractalArgs, FractalReport};
+use crate::commands::ifs::{IfsArgs, IfsReport};
 use crate::commands::nernst::{NernstArgs, NernstReport};
 use crate::commands::simulate::{SimulateArgs, SimulateReport};
 use crate::commands::validate::ValidateArgs;
@@ -173,6 +175,50 @@ pub async fn nernst(client: &Client, args: &NernstArgs) -> Result<NernstReport> 
         .await?;
     Ok(NernstReport {
         potential_mv: r.potential_m_v,
+    })
+}
+
+/// `fractal` on the server: the file is read and binarised here (same rules as the local
+/// run), and the mask is sent as 0/1 values with threshold 0.5.
+pub async fn fractal(client: &Client, args: &FractalArgs) -> Result<FractalReport> {
+    let mask = crate::input::load_mask(&args.input, args.threshold)?;
+    let u32_flag = |name: &str, v: usize| {
+        u32::try_from(v).map_err(|_| anyhow!("--{name} = {v} is out of range"))
+    };
+    let r = client
+        .compute_fractal_dimension(pb::FractalRequest {
+            values: mask.cells.iter().map(|&c| f64::from(u8::from(c))).collect(),
+            size: u32_flag("input size", mask.n)?,
+            threshold: Some(0.5),
+            num_scales: Some(u32_flag("num-scales", args.num_scales)?),
+            min_box: Some(u32_flag("min-box", args.min_box)?),
+            ..Default::default()
+        })
+        .await?;
+    Ok(FractalReport {
+        fractal_dimension: r.fractal_dimension,
+        r_squared: r.r_squared,
+        box_sizes: r.box_sizes.into_iter().map(|b| b as usize).collect(),
+        counts: r.counts,
+    })
+}
+
+/// `ifs` on the server.
+pub async fn ifs(client: &Client, args: &IfsArgs) -> Result<IfsReport> {
+    let flag = |name: &str, v: usize| {
+        u32::try_from(v).map_err(|_| anyhow!("--{name} = {v} is out of range"))
+    };
+    let r = client
+        .generate_ifs(pb::IfsRequest {
+            seed: Some(args.seed),
+            points: Some(flag("points", args.points)?),
+            transforms: Some(flag("transforms", args.transforms)?),
+            ..Default::default()
+        })
+        .await?;
+    Ok(IfsReport {
+        lyapunov: r.lyapunov,
+        points_sha256: r.points_sha256,
     })
 }
 

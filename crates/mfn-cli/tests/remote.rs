@@ -72,6 +72,24 @@ fn remote_reports_equal_local_reports() {
     )
     .unwrap();
     let g = grads.to_str().unwrap();
+    // A 32×32 field in volts: a cross and a diagonal above −60 mV.
+    let field = dir.path().join("field.csv");
+    let rows: Vec<String> = (0..32)
+        .map(|r| {
+            (0..32)
+                .map(|c| {
+                    if r == 16 || c == 8 || r == c {
+                        "-0.05"
+                    } else {
+                        "-0.07"
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(&field, rows.join("\n")).unwrap();
+    let f = field.to_str().unwrap();
     let verbs: Vec<Vec<&str>> = vec![
         vec![
             "simulate",
@@ -96,6 +114,18 @@ fn remote_reports_equal_local_reports() {
         vec!["nernst", "--z", "1", "--c-out", "0.005", "--c-in", "0.140"],
         vec!["aggregate", "--input", g, "--num-clusters", "2"],
         vec!["validate"],
+        vec!["fractal", "--input", f],
+        vec![
+            "fractal",
+            "--input",
+            f,
+            "--threshold",
+            "-0.08",
+            "--num-scales",
+            "3",
+        ],
+        vec!["ifs", "--seed", "9", "--points", "5000"],
+        vec!["ifs"],
     ];
     for verb in verbs {
         let mut local = verb.clone();
@@ -121,9 +151,13 @@ fn remote_errors_are_one_line_naming_the_field() {
         "{err}"
     );
 
-    let out = mfn().args(["--remote", &url, "ifs"]).output().unwrap();
+    let out = mfn()
+        .args(["--remote", &url, "ifs", "--points", "2000000"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no RPC"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("points") && err.contains("1000000"), "{err}");
 
     let out = mfn()
         .args(["--remote", &url, "simulate", "--repeat", "3"])

@@ -285,6 +285,30 @@ impl Client {
         .await
     }
 
+    /// `MyceliumService/ComputeFractalDimension`: box counting over a square array.
+    pub async fn compute_fractal_dimension(
+        &self,
+        request: pb::FractalRequest,
+    ) -> Result<pb::FractalResponse, ClientError> {
+        self.unary(paths::COMPUTE_FRACTAL_DIMENSION, request, |r| {
+            let mut c = self.mycelium();
+            async move { c.compute_fractal_dimension(r).await }
+        })
+        .await
+    }
+
+    /// `MyceliumService/GenerateIFS`: an IFS orbit and its Lyapunov exponent.
+    pub async fn generate_ifs(
+        &self,
+        request: pb::IfsRequest,
+    ) -> Result<pb::IfsResponse, ClientError> {
+        self.unary(paths::GENERATE_IFS, request, |r| {
+            let mut c = self.mycelium();
+            async move { c.generate_ifs(r).await }
+        })
+        .await
+    }
+
     /// `MyceliumService/HealthCheck`: status, version and uptime.
     pub async fn health_check(&self) -> Result<pb::HealthCheckResponse, ClientError> {
         self.unary(paths::HEALTH_CHECK, pb::HealthCheckRequest {}, |r| {
@@ -533,6 +557,8 @@ request_id!(
     pb::StreamFeaturesRequest,
     pb::ValidatePatternRequest,
     pb::NernstRequest,
+    pb::FractalRequest,
+    pb::IfsRequest,
     pb::FederatedAggregateRequest,
 );
 

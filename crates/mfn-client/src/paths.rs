@@ -22,6 +22,10 @@ pub const MYCELIUM_SIMULATE_STREAM: &str = "/mfn.v1.MyceliumService/SimulateStre
 pub const COMPUTE_NERNST: &str = "/mfn.v1.MyceliumService/ComputeNernst";
 /// `MyceliumService/AggregateFederated`.
 pub const AGGREGATE_FEDERATED: &str = "/mfn.v1.MyceliumService/AggregateFederated";
+/// `MyceliumService/ComputeFractalDimension`.
+pub const COMPUTE_FRACTAL_DIMENSION: &str = "/mfn.v1.MyceliumService/ComputeFractalDimension";
+/// `MyceliumService/GenerateIFS`.
+pub const GENERATE_IFS: &str = "/mfn.v1.MyceliumService/GenerateIFS";
 /// `MyceliumService/HealthCheck`.
 pub const HEALTH_CHECK: &str = "/mfn.v1.MyceliumService/HealthCheck";
 /// `grpc.health.v1.Health/Check`.

@@ -329,6 +329,54 @@ async fn bad_input_gets_the_error_shape_and_status_of_the_shared_table() {
 }
 
 #[tokio::test]
+async fn fractal_and_ifs_answer_and_check_their_limits() {
+    let app = app();
+    // A full 8×8 mask: every box is occupied, so the dimension is exactly 2.
+    let r = post(&app, "/v1/fractal", json!({"values": vec![1.0; 64], "size": 8, "threshold": 0.5, "num_scales": 3, "min_box": 1})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let j = r.json();
+    assert!(
+        (j["fractal_dimension"].as_f64().unwrap() - 2.0).abs() < 1e-12,
+        "{j}"
+    );
+    assert_eq!(j["counts"].as_array().unwrap().len(), 3);
+    let bad = post(
+        &app,
+        "/v1/fractal",
+        json!({"values": [1.0, 0.0], "size": 8}),
+    )
+    .await;
+    assert_error(
+        &bad,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("values"),
+    );
+
+    let a = post(&app, "/v1/ifs", json!({"seed": 3, "points": 500}))
+        .await
+        .json();
+    let b = post(&app, "/v1/ifs", json!({"seed": 3, "points": 500}))
+        .await
+        .json();
+    assert_eq!(a["points_sha256"], b["points_sha256"]);
+    assert_eq!(a["num_points"], 500);
+    assert!(a["lyapunov"].as_f64().unwrap() < 0.0, "{a}");
+    let bad = post(&app, "/v1/ifs", json!({"points": 2_000_000})).await;
+    assert_error(
+        &bad,
+        StatusCode::BAD_REQUEST,
+        "INVALID_ARGUMENT",
+        Some("points"),
+    );
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_are_refused_with_413() {
     let limits = Limits {
         rps: 1000,

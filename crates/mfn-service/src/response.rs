@@ -10,7 +10,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ServiceError;
-use crate::service::{AggregateOutput, FeaturesOutput, Meta, NernstOutput, SimulationOutput};
+use crate::service::{
+    AggregateOutput, FeaturesOutput, FractalOutput, IfsOutput, Meta, NernstOutput, SimulationOutput,
+};
 
 /// `server_version`, `elapsed_ms` (service time) and `cache` (`hit`, `miss` or `bypass`).
 pub type MetaMap = BTreeMap<String, String>;
@@ -126,6 +128,65 @@ pub struct AggregateResponse {
     pub aggregated_gradient: Vec<f64>,
     /// How many gradients came in.
     pub num_input_gradients: u32,
+}
+
+/// The result of `POST /v1/fractal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FractalResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// Least-squares slope of ln(count) against ln(1/box size).
+    pub fractal_dimension: f64,
+    /// Coefficient of determination of that fit.
+    pub r_squared: f64,
+    /// Box sides tried, ascending (parallel to `counts`).
+    pub box_sizes: Vec<usize>,
+    /// Occupied boxes per size.
+    pub counts: Vec<u64>,
+}
+
+/// The result of `POST /v1/ifs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IfsResponse {
+    /// Echoed `X-Request-ID`, or a generated UUID.
+    pub request_id: String,
+    /// Service metadata.
+    pub meta: MetaMap,
+    /// Mean log-contraction of the maps applied (negative: contracting).
+    pub lyapunov: f64,
+    /// SHA-256 hex of the points as little-endian f64 (x, y) pairs.
+    pub points_sha256: String,
+    /// Points generated.
+    pub num_points: usize,
+}
+
+impl FractalResponse {
+    /// From a box-counting output.
+    pub fn new(o: FractalOutput, m: &Meta) -> Self {
+        FractalResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            fractal_dimension: o.dimension,
+            r_squared: o.r_squared,
+            box_sizes: o.box_sizes,
+            counts: o.counts,
+        }
+    }
+}
+
+impl IfsResponse {
+    /// From an IFS output.
+    pub fn new(o: IfsOutput, m: &Meta) -> Self {
+        IfsResponse {
+            request_id: m.request_id.clone(),
+            meta: meta_map(m),
+            lyapunov: o.lyapunov,
+            points_sha256: o.points_sha256,
+            num_points: o.num_points,
+        }
+    }
 }
 
 /// One invalid field of a refused request.

@@ -5,12 +5,12 @@ use mfn_core_types::{Features, SimulationResult, ValidationReport};
 use mfn_proto::v1 as pb;
 use mfn_service::HealthInfo;
 use mfn_service::request::{
-    AggregateRequest, FeaturesRequest, FrameInput, NernstRequest, SimInput, SimulationRequest,
-    StreamFeaturesRequest, StreamSimulationRequest, ValidateRequest,
+    AggregateRequest, FeaturesRequest, FractalRequest, FrameInput, IfsRequest, NernstRequest,
+    SimInput, SimulationRequest, StreamFeaturesRequest, StreamSimulationRequest, ValidateRequest,
 };
 use mfn_service::{
-    AggregateOutput, FeatureFrame, FeaturesOutput, Meta, NernstOutput, ServiceError, SimFrame,
-    SimulationOutput, SteerAck, SteerCommand, SteerEvent,
+    AggregateOutput, FeatureFrame, FeaturesOutput, FractalOutput, IfsOutput, Meta, NernstOutput,
+    ServiceError, SimFrame, SimulationOutput, SteerAck, SteerCommand, SteerEvent,
 };
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -329,6 +329,45 @@ pub fn aggregate_response(o: AggregateOutput, m: &Meta) -> pb::FederatedAggregat
         meta: meta(m),
         aggregated_gradient: o.aggregated_gradient,
         num_input_gradients: o.num_input_gradients as u32,
+    }
+}
+
+pub fn fractal_request(m: pb::FractalRequest) -> FractalRequest {
+    FractalRequest {
+        values: m.values,
+        size: m.size,
+        threshold: m.threshold,
+        num_scales: m.num_scales,
+        min_box: m.min_box,
+    }
+}
+
+pub fn fractal_response(o: FractalOutput, m: &Meta) -> pb::FractalResponse {
+    pb::FractalResponse {
+        request_id: m.request_id.clone(),
+        meta: meta(m),
+        fractal_dimension: o.dimension,
+        r_squared: o.r_squared,
+        box_sizes: o.box_sizes.iter().map(|&b| b as u32).collect(),
+        counts: o.counts,
+    }
+}
+
+pub fn ifs_request(m: pb::IfsRequest) -> IfsRequest {
+    IfsRequest {
+        seed: m.seed,
+        points: m.points,
+        transforms: m.transforms,
+    }
+}
+
+pub fn ifs_response(o: IfsOutput, m: &Meta) -> pb::IfsResponse {
+    pb::IfsResponse {
+        request_id: m.request_id.clone(),
+        meta: meta(m),
+        lyapunov: o.lyapunov,
+        points_sha256: o.points_sha256,
+        num_points: o.num_points as u32,
     }
 }
 

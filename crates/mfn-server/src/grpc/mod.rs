@@ -225,6 +225,29 @@ impl MyceliumService for GrpcApi {
         ))
     }
 
+    async fn compute_fractal_dimension(
+        &self,
+        req: Request<pb::FractalRequest>,
+    ) -> Result<Response<pb::FractalResponse>, Status> {
+        let ctx = context(&req, &req.get_ref().request_id);
+        let r = convert::fractal_request(req.into_inner());
+        let (out, meta) = self.svc.fractal_dimension(&ctx, r).await.map_err(status)?;
+        Ok(with_id(
+            convert::fractal_response(out, &meta),
+            &ctx.request_id,
+        ))
+    }
+
+    async fn generate_ifs(
+        &self,
+        req: Request<pb::IfsRequest>,
+    ) -> Result<Response<pb::IfsResponse>, Status> {
+        let ctx = context(&req, &req.get_ref().request_id);
+        let r = convert::ifs_request(req.into_inner());
+        let (out, meta) = self.svc.ifs(&ctx, &r).await.map_err(status)?;
+        Ok(with_id(convert::ifs_response(out, &meta), &ctx.request_id))
+    }
+
     async fn health_check(
         &self,
         _req: Request<pb::HealthCheckRequest>,

@@ -40,6 +40,8 @@ api_request! {
     mfn_service::request::FeaturesRequest;
     mfn_service::request::ValidateRequest;
     mfn_service::request::AggregateRequest;
+    mfn_service::request::FractalRequest;
+    mfn_service::request::IfsRequest;
     mfn_service::request::NernstRequest => [
         "concentration_out_M", "concentration_out_molar",
         "concentration_in_M", "concentration_in_molar", "temperature_K"

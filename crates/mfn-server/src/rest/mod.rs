@@ -10,6 +10,8 @@
 //! | `POST /v1/nernst` (`/nernst`) | a Nernst potential |
 //! | `POST /v1/federated/aggregate` (`/federated/aggregate`) | hierarchical Krum |
 //! | `GET /v1/simulate/field.png?…` | the final field as a PNG heatmap |
+//! | `POST /v1/fractal` | box-counting dimension of a square array |
+//! | `POST /v1/ifs` | an IFS orbit and its Lyapunov exponent |
 //! | `GET /openapi.json`, `GET /docs` | the API description and its page |
 //!
 //! The unversioned paths are the Python reference's, kept as aliases. Security,
@@ -22,10 +24,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use mfn_service::MfnService;
 use mfn_service::request::{
-    AggregateRequest, FeaturesRequest, NernstRequest, SimInput, SimulationRequest, ValidateRequest,
+    AggregateRequest, FeaturesRequest, FractalRequest, IfsRequest, NernstRequest, SimInput,
+    SimulationRequest, ValidateRequest,
 };
 use mfn_service::response::{
-    AggregateResponse, FeaturesResponse, NernstResponse, SimulationResponse, ValidateResponse,
+    AggregateResponse, FeaturesResponse, FractalResponse, IfsResponse, NernstResponse,
+    SimulationResponse, ValidateResponse,
 };
 
 pub mod extract;
@@ -48,6 +52,8 @@ pub fn api_router(svc: MfnService) -> Router {
         .route("/nernst", post(nernst))
         .route("/v1/federated/aggregate", post(aggregate))
         .route("/federated/aggregate", post(aggregate))
+        .route("/v1/fractal", post(fractal))
+        .route("/v1/ifs", post(ifs))
         .with_state(svc)
 }
 
@@ -137,6 +143,32 @@ async fn aggregate(
         .await
         .map_err(|e| ApiError::new(e, &headers))?;
     Ok(Json(AggregateResponse::new(out, &meta)))
+}
+
+async fn fractal(
+    State(svc): State<MfnService>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<FractalRequest>,
+) -> Result<Json<FractalResponse>, ApiError> {
+    let ctx = context(&headers);
+    let (out, meta) = svc
+        .fractal_dimension(&ctx, req)
+        .await
+        .map_err(|e| ApiError::new(e, &headers))?;
+    Ok(Json(FractalResponse::new(out, &meta)))
+}
+
+async fn ifs(
+    State(svc): State<MfnService>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<IfsRequest>,
+) -> Result<Json<IfsResponse>, ApiError> {
+    let ctx = context(&headers);
+    let (out, meta) = svc
+        .ifs(&ctx, &req)
+        .await
+        .map_err(|e| ApiError::new(e, &headers))?;
+    Ok(Json(IfsResponse::new(out, &meta)))
 }
 
 async fn openapi_json() -> impl IntoResponse {

@@ -6,11 +6,12 @@ use std::sync::OnceLock;
 
 use mfn_service::SERVER_VERSION;
 use mfn_service::request::{
-    AggregateRequest, FeaturesRequest, NernstRequest, SimInput, SimulationRequest, ValidateRequest,
+    AggregateRequest, FeaturesRequest, FractalRequest, IfsRequest, NernstRequest, SimInput,
+    SimulationRequest, ValidateRequest,
 };
 use mfn_service::response::{
-    AggregateResponse, ErrorResponse, FeaturesResponse, NernstResponse, SimulationResponse,
-    ValidateResponse,
+    AggregateResponse, ErrorResponse, FeaturesResponse, FractalResponse, IfsResponse,
+    NernstResponse, SimulationResponse, ValidateResponse,
 };
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
@@ -90,6 +91,22 @@ fn build() -> Value {
             description: "Hierarchical Krum over client gradients (`gradients`: an array of equal-length number arrays).",
             request: schema(named::<AggregateRequest>).to_value(),
             response: schema(named::<AggregateResponse>).to_value(),
+        },
+        Operation {
+            paths: &["/v1/fractal"],
+            id: "fractal_dimension",
+            summary: "Box-counting fractal dimension of an array",
+            description: "Cells of the row-major `size`×`size` array strictly above `threshold` are active; the dimension is the least-squares slope of ln(count) against ln(1/box size).",
+            request: schema(named::<FractalRequest>).to_value(),
+            response: schema(named::<FractalResponse>).to_value(),
+        },
+        Operation {
+            paths: &["/v1/ifs"],
+            id: "generate_ifs",
+            summary: "Generate an IFS orbit",
+            description: "A seeded iterated-function-system orbit of random affine maps; reports its Lyapunov exponent and the SHA-256 of the points.",
+            request: schema(named::<IfsRequest>).to_value(),
+            response: schema(named::<IfsResponse>).to_value(),
         },
     ];
 
