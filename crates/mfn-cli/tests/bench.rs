@@ -2,53 +2,14 @@
 //! status counts add up, and an invalid request is counted as `INVALID_ARGUMENT`.
 //! Short runs (about a second each); no timing is asserted.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
-fn mfn() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
-    c.env_clear();
-    c
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the server however the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Server, mfn};
 
 /// A server whose anonymous rate limit does not throttle the load generator.
 fn start() -> (Server, String) {
-    let port = free_port();
-    let child = mfn()
-        .env("MFN_ANON_RATE_LIMIT_RPS", "1000000")
-        .args(["serve", "--grpc-port", &port.to_string()])
-        .args(["--http-port", &free_port().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
+    common::start_server(&[("MFN_ANON_RATE_LIMIT_RPS", "1000000")])
 }
 
 fn bench(url: &str, args: &[&str]) -> Value {

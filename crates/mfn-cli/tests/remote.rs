@@ -1,54 +1,11 @@
 //! `mfn --remote URL <verb>` gives the same report as the local run, byte for byte,
 //! against a real `mfn serve` process.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn mfn() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
-    c.env_clear();
-    c
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the server however the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Server, mfn};
 
 fn start() -> (Server, String) {
-    let port = free_port();
-    let child = mfn()
-        .args([
-            "serve",
-            "--grpc-port",
-            &port.to_string(),
-            "--http-port",
-            &free_port().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
+    common::start_server(&[])
 }
 
 fn stdout_of(args: &[&str]) -> String {
