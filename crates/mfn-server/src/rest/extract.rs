@@ -195,10 +195,15 @@ fn decode_object<T: ApiRequest>(object: Map<String, Value>) -> Result<T, Service
     for common in COMMON_FIELDS {
         object.remove(common);
     }
-    match serde_json::from_value::<T>(Value::Object(object.clone())) {
+    // Decoded from a borrow: a 10 MB body is not copied on the success path.
+    let object = Value::Object(object);
+    match T::deserialize(&object) {
         Ok(v) => Ok(v),
         Err(whole) => {
             // Find the field that fails on its own.
+            let Value::Object(object) = object else {
+                unreachable!("built as an object above")
+            };
             for (key, value) in object {
                 let alone = Value::Object(Map::from_iter([(key.clone(), value)]));
                 if let Err(e) = serde_json::from_value::<T>(alone) {
