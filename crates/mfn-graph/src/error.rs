@@ -19,6 +19,8 @@ pub enum ErrorKind {
     /// The graph does not meet the algorithm's precondition: negative cycle, not a DAG,
     /// no convergence (422, `FAILED_PRECONDITION`).
     FailedPrecondition,
+    /// The caller went away or the deadline passed (`CANCELLED`).
+    Cancelled,
     /// The store failed (500, `INTERNAL`); the detail is for the log.
     Internal,
 }
@@ -92,6 +94,9 @@ pub enum GraphError {
     /// No tool of that name.
     #[error("tool: unknown tool {0:?}")]
     UnknownTool(String),
+    /// The call was cancelled (see [`crate::tools::Control`]).
+    #[error("cancelled")]
+    Cancelled,
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
@@ -110,6 +115,7 @@ impl GraphError {
             GraphError::GraphExists { .. } => ErrorKind::AlreadyExists,
             GraphError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
             GraphError::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            GraphError::Cancelled => ErrorKind::Cancelled,
             GraphError::Store(_) => ErrorKind::Internal,
         }
     }

@@ -16,7 +16,7 @@
 //! use mfn_graph::{store::MemoryStore, tools::{call, ToolContext}, Limits};
 //! use serde_json::json;
 //! let store = MemoryStore::new(Limits::default());
-//! let ctx = ToolContext { store: &store, tenant: "default" };
+//! let ctx = ToolContext::new(&store, "default");
 //! call(&ctx, "generate_graph", json!({"name": "k", "kind": "karate_club"})).unwrap();
 //! let r = call(&ctx, "degree_centrality", json!({"graph": "k", "top_k": 1})).unwrap();
 //! assert_eq!(r["values"][0]["node"], 33);
@@ -35,13 +35,55 @@ use crate::paging::{NodeValues, Page, page_values};
 use crate::store::{GraphInfo, GraphStore};
 use crate::{Attrs, Graph, GraphError, NodeId, generators, io, network};
 
-/// Where a tool runs: the store and the calling tenant.
+/// Where a tool runs: the store, the calling tenant, and the caller's [`Control`].
 pub struct ToolContext<'a> {
     /// The graph store.
     pub store: &'a dyn GraphStore,
     /// The tenant (API key name, or the default tenant).
     pub tenant: &'a str,
+    /// Cancellation and progress of this call.
+    pub control: &'a dyn Control,
 }
+
+impl<'a> ToolContext<'a> {
+    /// A context that is never cancelled and reports no progress (CLI, tests).
+    pub fn new(store: &'a dyn GraphStore, tenant: &'a str) -> Self {
+        ToolContext {
+            store,
+            tenant,
+            control: &NoControl,
+        }
+    }
+}
+
+/// How a running tool learns that its caller is gone and reports how far it got.
+///
+/// Long algorithms call [`Control::checkpoint`] between units of work (one source of
+/// betweenness, one PageRank iteration, one Louvain pass): it returns
+/// [`GraphError::Cancelled`] once [`Control::cancelled`] is true, so `?` stops the work.
+pub trait Control: Sync {
+    /// Whether the caller is gone (deadline passed, client disconnected, MCP cancel).
+    fn cancelled(&self) -> bool {
+        false
+    }
+    /// `done` of `total` units finished (for MCP progress notifications).
+    fn progress(&self, _done: u64, _total: u64) {}
+    /// Report progress, then `Err(Cancelled)` if the caller is gone.
+    fn checkpoint(&self, done: u64, total: u64) -> Result<(), GraphError> {
+        self.progress(done, total);
+        if self.cancelled() {
+            Err(GraphError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A [`Control`] that never cancels and drops progress.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoControl;
+
+impl Control for NoControl {}
 
 /// A tool of the registry.
 #[derive(Clone, Copy)]

@@ -7,7 +7,7 @@ use mfn_graph::{GraphError, Limits};
 use serde_json::{Value, json};
 
 fn ctx(store: &MemoryStore) -> ToolContext<'_> {
-    ToolContext { store, tenant: "t" }
+    ToolContext::new(store, "t")
 }
 
 #[test]

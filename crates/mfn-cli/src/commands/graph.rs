@@ -85,10 +85,7 @@ pub fn run(args: &GraphArgs) -> Result<Value> {
         store.put("local", graph, true)?;
         obj.entry("graph").or_insert_with(|| json!(INPUT_GRAPH));
     }
-    let ctx = ToolContext {
-        store: &store,
-        tenant: "local",
-    };
+    let ctx = ToolContext::new(&store, "local");
     let runs = args.repeat.unwrap_or(1);
     anyhow::ensure!(
         (1..=100_000).contains(&runs),
