@@ -58,7 +58,7 @@ impl GraphInfo {
 }
 
 /// A tenant-scoped store of named graphs. Mutations are durable before they return.
-pub trait GraphStore: Send + Sync {
+pub trait GraphStore: Send + Sync + std::fmt::Debug {
     /// The graph, or [`GraphError::GraphNotFound`].
     fn get(&self, tenant: &str, name: &str) -> Result<Arc<Graph>, GraphError>;
     /// Store `graph` under its name; with `overwrite = false` an existing graph is
@@ -68,6 +68,18 @@ pub trait GraphStore: Send + Sync {
     fn delete(&self, tenant: &str, name: &str) -> Result<(), GraphError>;
     /// The tenant's graphs, by name.
     fn list(&self, tenant: &str) -> Result<Vec<GraphInfo>, GraphError>;
+    /// Every tenant's graphs, by tenant then name (for an `admin` key).
+    fn list_all(&self) -> Result<Vec<(String, GraphInfo)>, GraphError>;
+    /// Read, change and store a graph as one step: concurrent updates of the same graph
+    /// are applied one after the other, so neither is lost. `change` gets the stored
+    /// graph and returns the new one (its name must not change); nothing is stored when
+    /// it fails.
+    fn update(
+        &self,
+        tenant: &str,
+        name: &str,
+        change: &mut dyn FnMut(&Graph) -> Result<Graph, GraphError>,
+    ) -> Result<(), GraphError>;
     /// The limits this store enforces.
     fn limits(&self) -> &Limits;
 }
@@ -92,6 +104,7 @@ fn not_found(name: &str) -> GraphError {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     graphs: Mutex<HashMap<(String, String), Arc<Graph>>>,
+    writer: Mutex<()>,
     limits: Limits,
 }
 
@@ -100,6 +113,7 @@ impl MemoryStore {
     pub fn new(limits: Limits) -> MemoryStore {
         MemoryStore {
             graphs: Mutex::default(),
+            writer: Mutex::default(),
             limits,
         }
     }
@@ -151,6 +165,28 @@ impl GraphStore for MemoryStore {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    fn list_all(&self) -> Result<Vec<(String, GraphInfo)>, GraphError> {
+        let g = self.graphs.lock().expect("lock");
+        let mut out: Vec<(String, GraphInfo)> = g
+            .iter()
+            .map(|(k, v)| (k.0.clone(), GraphInfo::of(v)))
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1.name).cmp(&(&b.0, &b.1.name)));
+        Ok(out)
+    }
+
+    fn update(
+        &self,
+        tenant: &str,
+        name: &str,
+        change: &mut dyn FnMut(&Graph) -> Result<Graph, GraphError>,
+    ) -> Result<(), GraphError> {
+        let _writer = self.writer.lock().expect("lock");
+        let new = change(&*self.get(tenant, name)?)?;
+        debug_assert_eq!(new.name(), name);
+        self.put(tenant, new, true)
     }
 
     fn limits(&self) -> &Limits {
@@ -210,6 +246,7 @@ impl Cache {
 pub struct RedbStore {
     db: Database,
     cache: Mutex<Cache>,
+    writer: Mutex<()>,
     limits: Limits,
 }
 
@@ -251,6 +288,7 @@ impl RedbStore {
                 budget: cache_bytes,
                 ..Cache::default()
             }),
+            writer: Mutex::default(),
             limits,
         })
     }
@@ -386,6 +424,35 @@ impl GraphStore for RedbStore {
             out.push(serde_json::from_slice(v.value()).map_err(store_err)?);
         }
         Ok(out)
+    }
+
+    fn list_all(&self) -> Result<Vec<(String, GraphInfo)>, GraphError> {
+        let tx = self.db.begin_read().map_err(store_err)?;
+        let sums = tx.open_table(SUMMARIES).map_err(store_err)?;
+        let mut out = Vec::new();
+        for row in sums.iter().map_err(store_err)? {
+            let (k, v) = row.map_err(store_err)?;
+            let tenant = k.value().0.to_owned();
+            out.push((
+                tenant,
+                serde_json::from_slice(v.value()).map_err(store_err)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn update(
+        &self,
+        tenant: &str,
+        name: &str,
+        change: &mut dyn FnMut(&Graph) -> Result<Graph, GraphError>,
+    ) -> Result<(), GraphError> {
+        // redb runs one write transaction at a time anyway; holding the writer across
+        // the read as well makes read-change-write atomic.
+        let _writer = self.writer.lock().expect("lock");
+        let new = change(&*self.get(tenant, name)?)?;
+        debug_assert_eq!(new.name(), name);
+        self.put(tenant, new, true)
     }
 
     fn limits(&self) -> &Limits {

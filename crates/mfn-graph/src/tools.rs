@@ -1630,12 +1630,19 @@ fn mutate(
     name: &str,
     f: impl FnOnce(&mut Graph) -> Result<usize, GraphError>,
 ) -> Result<Mutation, GraphError> {
-    let mut g = (*get(ctx, name)?).clone();
-    let changed = f(&mut g)?;
-    g.check_limits(ctx.store.limits())?;
-    let out = mutation(&g, changed);
-    ctx.store.put(ctx.tenant, g, true)?;
-    Ok(out)
+    let mut f = Some(f);
+    let mut out = None;
+    ctx.store.update(ctx.tenant, name, &mut |stored| {
+        let mut g = stored.clone();
+        let f = f
+            .take()
+            .ok_or_else(|| GraphError::Store("update retried".into()))?;
+        let changed = f(&mut g)?;
+        g.check_limits(ctx.store.limits())?;
+        out = Some(mutation(&g, changed));
+        Ok(g)
+    })?;
+    out.ok_or_else(|| GraphError::Store("update did not run".into()))
 }
 
 fn fill(

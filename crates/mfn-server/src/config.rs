@@ -51,6 +51,15 @@
 //! | `MFN_API_KEYS` | — | unset | comma list of plaintext keys; hashed at once, never stored |
 //! | `MFN_API_KEYS_FILE` | `api_keys_file` | unset | an existing key file (see `security::keys`) |
 //! | `MFN_AUTH_WINDOW_S` | `auth_window_s` | 300 | [1, 3600] seconds a signed request's timestamp may be off |
+//! | `MFN_DATA_DIR` | `data_dir` | `mfn-data` | directory of the graph store (`graphs.redb`); `:memory:` keeps graphs in memory only |
+//! | `MFN_GRAPH_CACHE_MB` | `graph_cache_mb` | 256 (MB) | [0, 1048576] of loaded graphs kept in memory |
+//! | `MFN_GRAPH_MAX_GRAPHS` | `graph_max_graphs` | 1000 | [1, 10000000] graphs per tenant |
+//! | `MFN_GRAPH_MAX_NODES` | `graph_max_nodes` | 2000000 | [1, 100000000] nodes per graph |
+//! | `MFN_GRAPH_MAX_EDGES` | `graph_max_edges` | 10000000 | [1, 1000000000] edges per graph |
+//! | `MFN_GRAPH_MAX_NODES_ALL_PAIRS` | `graph_max_nodes_all_pairs` | 50000 | [1, 100000000] nodes for betweenness, closeness, all-pairs, efficiency, diameter |
+//! | `MFN_TOOL_TIMEOUT_S` | `tool_timeout_s` | 300 | [1, 86400] deadline of one tool call; the computation is cancelled |
+//! | `MFN_MCP_ALLOWED_ORIGINS` | `mcp_allowed_origins` | unset: loopback origins only | comma list (or TOML array) of `*` or `scheme://host[:port]`; a request to `/mcp` with another `Origin` gets 403 |
+//! | `MFN_MCP_ALLOWED_HOSTS` | `mcp_allowed_hosts` | `localhost,127.0.0.1,[::1]` in dev, `*` otherwise | comma list (or TOML array) of `host` or `host:port`, or `*`; other `Host` headers on `/mcp` get 403 |
 //! | `MFN_CONFIG` | — | unset | path of the TOML file |
 //!
 //! Plaintext keys have no file key on purpose: a config file is not a place for secrets.
@@ -199,6 +208,20 @@ pub struct ServerConfig {
     pub auth_window: Duration,
     /// WebSocket session sizing and timing (defaults; not read from the environment).
     pub ws: crate::ws::WsConfig,
+    /// Graph store directory (`MFN_DATA_DIR`); `None` keeps graphs in memory.
+    /// [`ServerConfig::default`] is `None`; the environment-built configuration defaults
+    /// to `mfn-data`.
+    pub data_dir: Option<PathBuf>,
+    /// Memory budget of loaded graphs in bytes (`MFN_GRAPH_CACHE_MB`).
+    pub graph_cache_bytes: usize,
+    /// Graph size limits (`MFN_GRAPH_MAX_*`).
+    pub graph_limits: mfn_service::mfn_graph::Limits,
+    /// Deadline of one tool call (`MFN_TOOL_TIMEOUT_S`).
+    pub tool_timeout: Duration,
+    /// Origins allowed on `/mcp` (`MFN_MCP_ALLOWED_ORIGINS`); empty: loopback only.
+    pub mcp_allowed_origins: Vec<String>,
+    /// `Host` values allowed on `/mcp` (`MFN_MCP_ALLOWED_HOSTS`); `"*"` allows any.
+    pub mcp_allowed_hosts: Vec<String>,
 }
 
 /// An invalid configuration value: the key as the user wrote it and what is wrong with it.
@@ -329,6 +352,19 @@ const API_KEYS: Key = Key {
 };
 const API_KEYS_FILE: Key = Key::new("MFN_API_KEYS_FILE", None, "api_keys_file");
 const AUTH_WINDOW: Key = Key::new("MFN_AUTH_WINDOW_S", None, "auth_window_s");
+const DATA_DIR: Key = Key::new("MFN_DATA_DIR", None, "data_dir");
+const GRAPH_CACHE_MB: Key = Key::new("MFN_GRAPH_CACHE_MB", None, "graph_cache_mb");
+const GRAPH_MAX_GRAPHS: Key = Key::new("MFN_GRAPH_MAX_GRAPHS", None, "graph_max_graphs");
+const GRAPH_MAX_NODES: Key = Key::new("MFN_GRAPH_MAX_NODES", None, "graph_max_nodes");
+const GRAPH_MAX_EDGES: Key = Key::new("MFN_GRAPH_MAX_EDGES", None, "graph_max_edges");
+const GRAPH_MAX_NODES_ALL_PAIRS: Key = Key::new(
+    "MFN_GRAPH_MAX_NODES_ALL_PAIRS",
+    None,
+    "graph_max_nodes_all_pairs",
+);
+const TOOL_TIMEOUT: Key = Key::new("MFN_TOOL_TIMEOUT_S", None, "tool_timeout_s");
+const MCP_ALLOWED_ORIGINS: Key = Key::new("MFN_MCP_ALLOWED_ORIGINS", None, "mcp_allowed_origins");
+const MCP_ALLOWED_HOSTS: Key = Key::new("MFN_MCP_ALLOWED_HOSTS", None, "mcp_allowed_hosts");
 
 /// Every key this module reads, for the file's unknown-key check and [`unknown_env_vars`].
 const KEYS: &[Key] = &[
@@ -367,16 +403,19 @@ const KEYS: &[Key] = &[
     API_KEYS,
     API_KEYS_FILE,
     AUTH_WINDOW,
+    DATA_DIR,
+    GRAPH_CACHE_MB,
+    GRAPH_MAX_GRAPHS,
+    GRAPH_MAX_NODES,
+    GRAPH_MAX_EDGES,
+    GRAPH_MAX_NODES_ALL_PAIRS,
+    TOOL_TIMEOUT,
+    MCP_ALLOWED_ORIGINS,
+    MCP_ALLOWED_HOSTS,
 ];
 
 /// `MFN_*` variables read elsewhere (or by later features); not typos.
-const OTHER_KNOWN_VARS: &[&str] = &[
-    "MFN_CONFIG",
-    "MFN_MCP_ALLOWED_ORIGINS",
-    "MFN_MCP_ALLOWED_HOSTS",
-    "MFN_DATA_DIR",
-    "MFN_CACHE_DIR",
-];
+const OTHER_KNOWN_VARS: &[&str] = &["MFN_CONFIG", "MFN_CACHE_DIR"];
 
 /// The variable naming the TOML file.
 const CONFIG_VAR: &str = "MFN_CONFIG";
@@ -569,6 +608,44 @@ impl ServerConfig {
                 .number(AUTH_WINDOW, 1, 3600)?
                 .map_or(d.auth_window, |s| Duration::from_secs(s.value)),
             ws: d.ws,
+            data_dir: match src.get(DATA_DIR, |raw| raw.path())? {
+                Some(s) if s.value.as_os_str() == ":memory:" => None,
+                Some(s) => Some(s.value),
+                None => Some(PathBuf::from("mfn-data")),
+            },
+            graph_cache_bytes: src
+                .number::<usize>(GRAPH_CACHE_MB, 0, 1_048_576)?
+                .map_or(d.graph_cache_bytes, |s| s.value.saturating_mul(MIB)),
+            graph_limits: mfn_service::mfn_graph::Limits {
+                max_graphs_per_tenant: or(
+                    src.number(GRAPH_MAX_GRAPHS, 1, 10_000_000)?,
+                    d.graph_limits.max_graphs_per_tenant,
+                ),
+                max_nodes: or(
+                    src.number(GRAPH_MAX_NODES, 1, 100_000_000)?,
+                    d.graph_limits.max_nodes,
+                ),
+                max_edges: or(
+                    src.number(GRAPH_MAX_EDGES, 1, 1_000_000_000)?,
+                    d.graph_limits.max_edges,
+                ),
+                max_nodes_all_pairs: or(
+                    src.number(GRAPH_MAX_NODES_ALL_PAIRS, 1, 100_000_000)?,
+                    d.graph_limits.max_nodes_all_pairs,
+                ),
+                ..d.graph_limits.clone()
+            },
+            tool_timeout: src
+                .number(TOOL_TIMEOUT, 1, 86_400)?
+                .map_or(d.tool_timeout, |s| Duration::from_secs(s.value)),
+            mcp_allowed_origins: or(
+                src.get(MCP_ALLOWED_ORIGINS, |raw| raw.origins())?,
+                d.mcp_allowed_origins,
+            ),
+            mcp_allowed_hosts: or(
+                src.get(MCP_ALLOWED_HOSTS, |raw| raw.hosts())?,
+                d.mcp_allowed_hosts,
+            ),
         })
     }
 
@@ -631,6 +708,16 @@ impl ServerConfig {
             api_keys_file: None,
             auth_window: Duration::from_secs(300),
             ws: crate::ws::WsConfig::default(),
+            data_dir: None,
+            graph_cache_bytes: 256 * MIB,
+            graph_limits: mfn_service::mfn_graph::Limits::default(),
+            tool_timeout: Duration::from_secs(300),
+            mcp_allowed_origins: Vec::new(),
+            mcp_allowed_hosts: if dev {
+                vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()]
+            } else {
+                vec!["*".into()]
+            },
         }
     }
 }
@@ -806,6 +893,37 @@ impl Raw<'_> {
             )));
         }
         Ok(origins)
+    }
+
+    /// Host names (`host` or `host:port`, or `*`): a comma list or a TOML array.
+    fn hosts(&self) -> Result<Vec<String>, ConfigError> {
+        let hosts: Vec<String> = match self.value {
+            RawValue::File(toml::Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    toml::Value::String(s) => Ok(s.trim().to_owned()),
+                    other => Err(self.type_error("an array of strings", other)),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => self
+                .text()
+                .map_err(|_| {
+                    self.error("expected a comma-separated string or an array of strings")
+                })?
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .collect(),
+        };
+        let hosts: Vec<String> = hosts.into_iter().filter(|s| !s.is_empty()).collect();
+        if let Some(bad) = hosts
+            .iter()
+            .find(|h| h.contains('/') || h.contains(char::is_whitespace))
+        {
+            return Err(self.error(format!(
+                "invalid host {bad:?}: expected \"*\", host or host:port"
+            )));
+        }
+        Ok(hosts)
     }
 }
 

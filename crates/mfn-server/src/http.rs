@@ -115,7 +115,13 @@ pub fn allowed_origins(origins: &[String]) -> AllowOrigin {
 fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allowed_origins(origins))
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(tower_http::cors::Any)
         .expose_headers([
             axum::http::HeaderName::from_static("x-request-id"),

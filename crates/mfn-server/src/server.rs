@@ -149,6 +149,12 @@ pub fn service_config(config: &ServerConfig) -> ServiceConfig {
         queue: config.compute_queue,
         cache_entries: config.cache_entries,
         cache_bytes: config.cache_bytes,
+        graphs: mfn_service::GraphStoreConfig {
+            data_dir: config.data_dir.clone(),
+            cache_bytes: config.graph_cache_bytes,
+            limits: config.graph_limits.clone(),
+        },
+        tool_timeout: config.tool_timeout,
     }
 }
 
@@ -301,6 +307,10 @@ pub async fn serve(
         tls = config.tls.is_some(),
         mtls = config.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
         workers = svc.gate().workers(),
+        graphs = %config
+            .data_dir
+            .as_ref()
+            .map_or_else(|| "in memory (not persisted)".to_owned(), |d| d.display().to_string()),
         "mfn server ready"
     );
 

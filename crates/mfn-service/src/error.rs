@@ -16,6 +16,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The named resource does not exist (for this tenant).
     NotFound,
+    /// A resource of that name exists already (create without overwrite).
+    AlreadyExists,
     /// The request body or message is larger than allowed.
     PayloadTooLarge,
     /// Well-formed input the computation cannot process (e.g. the field diverged).
@@ -34,11 +36,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Unauthenticated,
         ErrorCode::PermissionDenied,
         ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
         ErrorCode::PayloadTooLarge,
         ErrorCode::Unprocessable,
         ErrorCode::ResourceExhausted,
@@ -55,6 +58,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument | ErrorCode::Unprocessable => 3,
             ErrorCode::DeadlineExceeded => 4,
             ErrorCode::NotFound => 5,
+            ErrorCode::AlreadyExists => 6,
             ErrorCode::PermissionDenied => 7,
             ErrorCode::ResourceExhausted | ErrorCode::PayloadTooLarge => 8,
             ErrorCode::Internal => 13,
@@ -70,6 +74,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::PermissionDenied => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::AlreadyExists => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Unprocessable => 422,
             ErrorCode::ResourceExhausted => 429,
@@ -88,6 +93,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::PermissionDenied => "PERMISSION_DENIED",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ErrorCode::Unprocessable => "UNPROCESSABLE",
             ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
@@ -193,6 +199,36 @@ impl From<CoreError> for ServiceError {
     }
 }
 
+impl From<mfn_graph::GraphError> for ServiceError {
+    fn from(e: mfn_graph::GraphError) -> Self {
+        use mfn_graph::{ErrorKind, GraphError};
+        let field = match &e {
+            GraphError::InvalidArgument { field, .. }
+            | GraphError::NodeNotFound { field, .. }
+            | GraphError::EdgeNotFound { field, .. } => Some(field.clone()),
+            GraphError::GraphNotFound { .. } => Some("graph".to_owned()),
+            GraphError::GraphExists { .. } => Some("name".to_owned()),
+            GraphError::LimitExceeded { limit, .. } => Some((*limit).to_owned()),
+            GraphError::Parse { .. } => Some("data".to_owned()),
+            GraphError::UnknownTool(_) => Some("tool".to_owned()),
+            _ => None,
+        };
+        let code = match e.kind() {
+            ErrorKind::InvalidArgument => ErrorCode::InvalidArgument,
+            ErrorKind::NotFound => ErrorCode::NotFound,
+            ErrorKind::AlreadyExists => ErrorCode::AlreadyExists,
+            ErrorKind::LimitExceeded => ErrorCode::PayloadTooLarge,
+            ErrorKind::FailedPrecondition => ErrorCode::Unprocessable,
+            ErrorKind::Cancelled => return ServiceError::cancelled(),
+            ErrorKind::Internal => return ServiceError::internal(&e),
+        };
+        ServiceError {
+            field,
+            ..ServiceError::new(code, e.to_string())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +252,7 @@ mod tests {
             (Unauthenticated, 16, 401),
             (PermissionDenied, 7, 403),
             (NotFound, 5, 404),
+            (AlreadyExists, 6, 409),
             (PayloadTooLarge, 8, 413),
             (Unprocessable, 3, 422),
             (ResourceExhausted, 8, 429),

@@ -11,10 +11,13 @@
 //! - **The result cache** ([`cache`]): deterministic results replayed byte for byte.
 //! - **Responses** ([`response`]): the JSON shapes of REST and MCP, named as in gRPC.
 //! - **Rendering** ([`render`]): a field as a PNG heatmap.
+//! - **Tools** ([`tools`]): the one registry of graph and MFN tools served by MCP,
+//!   REST and the CLI, over the graph store of `mfn-graph`.
 //! - **Streams** ([`stream`], [`steer`]): one continuous run, paced and backpressured,
 //!   stopped when the reader leaves.
 
 pub mod cache;
+pub mod decode;
 pub mod error;
 pub mod gate;
 pub mod render;
@@ -23,15 +26,18 @@ pub mod response;
 pub mod service;
 pub mod steer;
 pub mod stream;
+pub mod tools;
 
 /// The science crate, re-exported so adapters can name its result types.
 pub use mfn_core;
+/// The graph engine, re-exported for adapters.
+pub use mfn_graph;
 
 pub use cache::CacheStatus;
 pub use error::{ErrorCode, ServiceError};
 pub use service::{
-    AggregateOutput, FeaturesOutput, FractalOutput, HealthInfo, IfsOutput, Meta, MfnService,
-    NernstOutput, RequestContext, SERVER_VERSION, ServiceConfig, SimulationOutput,
+    AggregateOutput, FeaturesOutput, FractalOutput, GraphStoreConfig, HealthInfo, IfsOutput, Meta,
+    MfnService, NernstOutput, RequestContext, SERVER_VERSION, ServiceConfig, SimulationOutput,
 };
 pub use steer::{SteerAck, SteerCommand, SteerEvent};
 pub use stream::{FeatureFrame, FrameStream, SimFrame};

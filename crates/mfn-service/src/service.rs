@@ -39,6 +39,31 @@ pub struct ServiceConfig {
     pub cache_entries: usize,
     /// Cache bytes (0 disables the cache).
     pub cache_bytes: usize,
+    /// Where graphs are stored.
+    pub graphs: GraphStoreConfig,
+    /// Deadline of one tool call; the computation is cancelled when it passes.
+    pub tool_timeout: Duration,
+}
+
+/// The graph store: durable under `data_dir`, or in memory when `None` (tests, CLI).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphStoreConfig {
+    /// `MFN_DATA_DIR`; `graphs.redb` lives there.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Bytes of loaded graphs kept in memory (`MFN_GRAPH_CACHE_MB`).
+    pub cache_bytes: usize,
+    /// Graph sizes and per-call limits.
+    pub limits: mfn_graph::Limits,
+}
+
+impl Default for GraphStoreConfig {
+    fn default() -> Self {
+        GraphStoreConfig {
+            data_dir: None,
+            cache_bytes: 256 << 20,
+            limits: mfn_graph::Limits::default(),
+        }
+    }
 }
 
 impl Default for ServiceConfig {
@@ -50,6 +75,8 @@ impl Default for ServiceConfig {
             queue: 64,
             cache_entries: 1024,
             cache_bytes: 64 << 20,
+            graphs: GraphStoreConfig::default(),
+            tool_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -263,6 +290,7 @@ pub(crate) struct Inner {
     pub(crate) draining: watch::Sender<bool>,
     started: Instant,
     pub(crate) streams: StreamStats,
+    pub(crate) graphs: Arc<dyn mfn_graph::store::GraphStore>,
 }
 
 impl MfnService {
@@ -270,6 +298,20 @@ impl MfnService {
     pub fn new(config: ServiceConfig) -> Result<Self, ServiceError> {
         let gate = ComputeGate::new(config.workers, config.queue)?;
         let cache = ResultCache::new(config.cache_entries, config.cache_bytes);
+        let g = &config.graphs;
+        let graphs: Arc<dyn mfn_graph::store::GraphStore> = match &g.data_dir {
+            Some(dir) => Arc::new(
+                mfn_graph::store::RedbStore::open(dir, g.cache_bytes, g.limits.clone()).map_err(
+                    |e| {
+                        ServiceError::new(
+                            crate::ErrorCode::Unavailable,
+                            format!("cannot open the graph store in {}: {e}", dir.display()),
+                        )
+                    },
+                )?,
+            ),
+            None => Arc::new(mfn_graph::store::MemoryStore::new(g.limits.clone())),
+        };
         Ok(MfnService {
             inner: Arc::new(Inner {
                 config,
@@ -278,6 +320,7 @@ impl MfnService {
                 draining: watch::channel(false).0,
                 started: Instant::now(),
                 streams: StreamStats::default(),
+                graphs,
             }),
         })
     }

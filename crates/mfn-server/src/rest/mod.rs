@@ -12,6 +12,7 @@
 //! | `GET /v1/simulate/field.png?…` | the final field as a PNG heatmap |
 //! | `POST /v1/fractal` | box-counting dimension of a square array |
 //! | `POST /v1/ifs` | an IFS orbit and its Lyapunov exponent |
+//! | `/v1/tools/…`, `/v1/graphs/…` | the tool registry and graph resources ([`graphs`]) |
 //! | `GET /openapi.json`, `GET /docs` | the API description and its page |
 //!
 //! The unversioned paths are the Python reference's, kept as aliases. Security,
@@ -33,6 +34,7 @@ use mfn_service::response::{
 };
 
 pub mod extract;
+pub mod graphs;
 pub mod openapi;
 
 pub use extract::{ApiError, ApiJson, ApiQuery};
@@ -54,7 +56,8 @@ pub fn api_router(svc: MfnService) -> Router {
         .route("/federated/aggregate", post(aggregate))
         .route("/v1/fractal", post(fractal))
         .route("/v1/ifs", post(ifs))
-        .with_state(svc)
+        .with_state(svc.clone())
+        .merge(graphs::router(svc))
 }
 
 /// The API description routes (open, like the probes).
