@@ -537,3 +537,493 @@ async fn a_burst_over_the_key_rate_gets_429_with_headers() {
     assert_eq!(r.headers["x-ratelimit-limit"], "3");
     assert_eq!(r.headers["x-ratelimit-remaining"], "0");
 }
+
+// ---------------------------------------------------------------- graphs and tools
+
+async fn send_json(
+    app: &Router,
+    method: &str,
+    path: &str,
+    body: Value,
+    key: Option<&str>,
+) -> Reply {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    send(app, req.body(Body::from(body.to_string())).unwrap()).await
+}
+
+fn graph_app(graph_limits: mfn_service::mfn_graph::Limits) -> Router {
+    let svc = MfnService::new(ServiceConfig {
+        workers: 2,
+        queue: 8,
+        graphs: mfn_service::GraphStoreConfig {
+            limits: graph_limits,
+            ..Default::default()
+        },
+        ..ServiceConfig::default()
+    })
+    .unwrap();
+    let keys = Arc::new(KeySet::default());
+    let limits = Limits {
+        rps: 1000,
+        concurrent: 50,
+        anon_rps: 100_000,
+        anon_concurrent: 1000,
+    };
+    router(HttpContext {
+        svc,
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        max_body_bytes: 1 << 20,
+        cors_allowed_origins: vec!["*".into()],
+        auth: AuthLayer::new(AuthMode::Off, keys.clone(), Duration::from_secs(300)),
+        rate_limits: RateLimitLayer::new(&keys, limits),
+        ws: Default::default(),
+    })
+}
+
+#[tokio::test]
+async fn graph_resources_round_trip() {
+    let app = graph_app(Default::default());
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/graphs",
+        json!({"name": "g", "edges": [[1, 2], [2, 3, 2.5], {"source": 3, "target": "x"}]}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.headers["location"], "/v1/graphs/g");
+    let info = get(&app, "/v1/graphs/g").await.json();
+    assert_eq!(
+        (info["num_nodes"].as_u64(), info["num_edges"].as_u64()),
+        (Some(4), Some(3))
+    );
+
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/graphs/g/nodes",
+        json!({"nodes": [7, {"id": 8, "attrs": {"kind": "tip"}}]}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["num_nodes"], 6);
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/graphs/g/edges",
+        json!({"edges": [[7, 8, 4.0]]}),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["num_edges"], 4);
+    let nodes = get(&app, "/v1/graphs/g/nodes?top_k=2").await.json();
+    assert_eq!(nodes["truncated"], true, "{nodes}");
+    let nb = get(&app, "/v1/graphs/g/nodes/2/neighbors").await.json();
+    let nb = nb.to_string();
+    assert!(nb.contains('1') && nb.contains('3'), "{nb}");
+    let r = send_json(
+        &app,
+        "DELETE",
+        "/v1/graphs/g/edges",
+        json!({"edges": [[7, 8]]}),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["num_edges"], 3);
+
+    let csv = get(&app, "/v1/graphs/g/export?format=csv").await;
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let text = String::from_utf8(csv.body).unwrap();
+    assert!(text.contains("2,3,2.5"), "{text}");
+    let graphml = get(&app, "/v1/graphs/g/export?format=graphml").await;
+    let put = send(
+        &app,
+        Request::put("/v1/graphs/copy?format=graphml")
+            .body(Body::from(graphml.body))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        put.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&put.body)
+    );
+    assert_eq!(get(&app, "/v1/graphs/copy").await.json()["num_edges"], 3);
+
+    // A tool on the graph named in the path.
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/graphs/g/tools/shortest_path",
+        json!({"source": 1, "target": "x"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["path"], json!([1, 2, 3, "x"]));
+
+    let listed = get(&app, "/v1/graphs").await.json();
+    let names: Vec<&str> = listed["graphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["copy", "g"]);
+    assert_eq!(
+        send_json(&app, "DELETE", "/v1/graphs/g", json!(null), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let gone = get(&app, "/v1/graphs/g").await;
+    assert_error(&gone, StatusCode::NOT_FOUND, "NOT_FOUND", Some("graph"));
+}
+
+#[tokio::test]
+async fn every_tool_is_served_and_described() {
+    let app = graph_app(Default::default());
+    let listed = get(&app, "/v1/tools").await.json();
+    let tools = listed["tools"].as_array().unwrap();
+    assert!(tools.len() >= 45, "{}", tools.len());
+    for t in tools {
+        assert_eq!(t["input_schema"]["type"], "object", "{}", t["name"]);
+    }
+    let r = post(
+        &app,
+        "/v1/tools/generate_graph",
+        json!({"name": "k", "kind": "karate_club"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let b = post(
+        &app,
+        "/v1/tools/betweenness_centrality",
+        json!({"graph": "k", "top_k": 3}),
+    )
+    .await
+    .json();
+    assert_eq!(b["values"].as_array().unwrap().len(), 3);
+    assert_eq!(b["values"][0]["node"], 0);
+    assert_eq!(b["truncated"], true);
+    assert!(b["next_cursor"].is_string());
+    let page2 = post(
+        &app,
+        "/v1/tools/betweenness_centrality",
+        json!({"graph": "k", "top_k": 3, "cursor": b["next_cursor"]}),
+    )
+    .await
+    .json();
+    assert_ne!(page2["values"][0]["node"], b["values"][0]["node"]);
+    // An MFN operation as a tool answers what its REST route answers.
+    let via_tool = post(
+        &app,
+        "/v1/tools/nernst_potential",
+        json!({"z_valence": 1, "concentration_out_molar": 0.005, "concentration_in_molar": 0.14}),
+    )
+    .await
+    .json();
+    let via_route = post(
+        &app,
+        "/v1/nernst",
+        json!({"z_valence": 1, "concentration_out_molar": 0.005, "concentration_in_molar": 0.14}),
+    )
+    .await
+    .json();
+    assert_eq!(via_tool["potential_mV"], via_route["potential_mV"]);
+    let r = post(&app, "/v1/tools/no_such_tool", json!({})).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND", None);
+}
+
+#[tokio::test]
+async fn bad_graph_input_is_named_and_nothing_partial_is_stored() {
+    let limits = mfn_service::mfn_graph::Limits {
+        max_nodes: 100,
+        ..Default::default()
+    };
+    let app = graph_app(limits);
+    post(
+        &app,
+        "/v1/tools/generate_graph",
+        json!({"name": "k", "kind": "karate_club"}),
+    )
+    .await;
+    let r = post(
+        &app,
+        "/v1/tools/shortest_path",
+        json!({"graph": "k", "source": 0, "target": 999}),
+    )
+    .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND", Some("target"));
+    let r = post(&app, "/v1/tools/get_info", json!({"graph": "nope"})).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "NOT_FOUND", Some("graph"));
+    let r = post(
+        &app,
+        "/v1/tools/maximum_flow",
+        json!({"graph": "k", "source": 0, "sink": 0}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("sink"),
+        "{}",
+        r.json()
+    );
+    post(
+        &app,
+        "/v1/graphs",
+        json!({"name": "neg", "directed": true, "edges": [[1, 2, 1.0], [2, 3, -4.0], [3, 1, 1.0]]}),
+    )
+    .await;
+    let r = post(
+        &app,
+        "/v1/tools/shortest_path",
+        json!({"graph": "neg", "source": 1, "target": 3, "weight": "weight"}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("negative cycle"),
+        "{}",
+        r.json()
+    );
+
+    let nodes: Vec<u32> = (0..101).collect();
+    let r = post(&app, "/v1/graphs", json!({"name": "big", "nodes": nodes})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_nodes = 100"),
+        "{}",
+        r.json()
+    );
+    let r = post(
+        &app,
+        "/v1/tools/add_nodes",
+        json!({"graph": "k", "nodes": nodes}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        get(&app, "/v1/graphs/k").await.json()["num_nodes"],
+        34,
+        "a refused update changed nothing"
+    );
+
+    for (format, doc, needle) in [
+        ("csv", "source,target\n1,2\n3\n", "line 3"),
+        (
+            "graphml",
+            "<graphml><graph><node id='a'/><edge source='a'",
+            "graphml",
+        ),
+        (
+            "json",
+            "{\"nodes\": [{\"id\": 1}], \"links\": [{\"source\": 1}]}",
+            "json",
+        ),
+    ] {
+        let r = send(
+            &app,
+            Request::put(format!("/v1/graphs/bad_{format}?format={format}"))
+                .body(Body::from(doc))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{format}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let msg = r.json()["message"].as_str().unwrap().to_owned();
+        assert!(msg.contains(needle), "{format}: {msg}");
+    }
+    let garbage = vec![b'\xff'; 10 << 20];
+    let r = send(
+        &app,
+        Request::put("/v1/graphs/garbage?format=csv")
+            .body(Body::from(garbage))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let garbage: String = "x,".repeat(400_000);
+    let r = send(
+        &app,
+        Request::put("/v1/graphs/garbage?format=graphml")
+            .body(Body::from(garbage))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    let listed = get(&app, "/v1/graphs").await.json();
+    let names: Vec<&str> = listed["graphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["k", "neg"],
+        "only the graphs that were accepted are stored"
+    );
+}
+
+#[tokio::test]
+async fn graphs_belong_to_the_key_and_admin_sees_all_tenants() {
+    use mfn_server::security::{Scope, Scopes};
+    let svc = MfnService::new(ServiceConfig::default()).unwrap();
+    let mk = |text: &str, name: &str, admin: bool| {
+        let mut k = ApiKey::from_hash(hash_key(text));
+        k.name = name.into();
+        if admin {
+            k.scopes = Scopes::none().with(Scope::Compute).with(Scope::Admin);
+        }
+        k
+    };
+    let keys = Arc::new(KeySet::new(vec![
+        mk("alice-key-0123456789abcdef0123456789", "alice", false),
+        mk("bob-key-0123456789abcdef0123456789ab", "bob", false),
+        mk("root-key-0123456789abcdef0123456789a", "ops", true),
+    ]));
+    let limits = Limits {
+        rps: 1000,
+        concurrent: 50,
+        anon_rps: 100,
+        anon_concurrent: 10,
+    };
+    let app = router(HttpContext {
+        svc,
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        max_body_bytes: 1 << 20,
+        cors_allowed_origins: vec![],
+        auth: AuthLayer::new(AuthMode::Key, keys.clone(), Duration::from_secs(300)),
+        rate_limits: RateLimitLayer::new(&keys, limits),
+        ws: Default::default(),
+    });
+    let alice = Some("alice-key-0123456789abcdef0123456789");
+    let bob = Some("bob-key-0123456789abcdef0123456789ab");
+    let root = Some("root-key-0123456789abcdef0123456789a");
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/graphs",
+        json!({"name": "mine", "edges": [[1, 2]]}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/graphs",
+        json!({"name": "mine", "edges": [[1, 2]]}),
+        alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    for (method, path) in [("GET", "/v1/graphs/mine"), ("DELETE", "/v1/graphs/mine")] {
+        let r = send_json(&app, method, path, json!(null), bob).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    let r = send_json(
+        &app,
+        "POST",
+        "/v1/tools/add_nodes",
+        json!({"graph": "mine", "nodes": [9]}),
+        bob,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Bob may use the same name for his own graph.
+    let r = send_json(&app, "POST", "/v1/graphs", json!({"name": "mine"}), bob).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(
+        send_json(&app, "GET", "/v1/graphs/mine", json!(null), alice)
+            .await
+            .json()["num_nodes"],
+        2
+    );
+    let r = send_json(
+        &app,
+        "GET",
+        "/v1/graphs?all_tenants=true",
+        json!(null),
+        alice,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let all = send_json(
+        &app,
+        "GET",
+        "/v1/graphs?all_tenants=true",
+        json!(null),
+        root,
+    )
+    .await
+    .json();
+    let pairs: Vec<(String, String)> = all["graphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["tenant"].as_str().unwrap().to_owned(),
+                g["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("alice".to_owned(), "mine".to_owned()),
+            ("bob".to_owned(), "mine".to_owned())
+        ]
+    );
+}

@@ -178,7 +178,8 @@ fn build() -> Value {
             "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}),
     );
 
-    let schemas = generator.take_definitions(true);
+    let mut schemas = generator.take_definitions(true);
+    tool_paths(&mut paths, &mut schemas, &errors);
     json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -189,6 +190,8 @@ fn build() -> Value {
         },
         "tags": [
             {"name": "mfn", "description": "Simulation and analysis"},
+            {"name": "graphs", "description": "Stored graphs of the caller's tenant, as resources"},
+            {"name": "tools", "description": "Every tool of the registry (the same tools MCP serves); the body is the tool's arguments"},
             {"name": "operations", "description": "Probes and metrics"},
         ],
         "security": [{"apiKey": []}, {"bearer": []}, {}],
@@ -203,6 +206,131 @@ fn build() -> Value {
     })
 }
 
+/// A tool's schema as a component: its own `$defs` stay inside it, so its internal
+/// `#/$defs/X` references are rewritten to point there.
+fn tool_component(schemas: &mut Map<String, Value>, component: &str, schema: &Value) -> Value {
+    let text = schema.to_string().replace(
+        "\"#/$defs/",
+        &format!("\"#/components/schemas/{component}/$defs/"),
+    );
+    let mut value: Value = serde_json::from_str(&text).unwrap_or_else(|_| schema.clone());
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("$schema");
+    }
+    schemas.insert(component.to_owned(), value);
+    json!({ "$ref": format!("#/components/schemas/{component}") })
+}
+
+/// `POST /v1/tools/{name}` for every tool, `GET /v1/tools`, and the `/v1/graphs` routes.
+fn tool_paths(
+    paths: &mut Map<String, Value>,
+    schemas: &mut Map<String, Value>,
+    errors: &Map<String, Value>,
+) {
+    let mut refs = std::collections::HashMap::new();
+    for t in mfn_service::tools::tools() {
+        let input = tool_component(schemas, &format!("tool.{}.input", t.name), &t.input_schema);
+        let output = tool_component(
+            schemas,
+            &format!("tool.{}.output", t.name),
+            &t.output_schema,
+        );
+        let mut responses = errors.clone();
+        responses.insert(
+            "200".into(),
+            json!({"description": "The tool's structured result (rendering tools answer the image itself unless Accept is application/json)",
+                   "content": {"application/json": {"schema": output}}}),
+        );
+        responses.insert("404".into(), json!({"description": "Graph, node or edge not found", "content": {"application/json": {"schema": errors["400"]["content"]["application/json"]["schema"]}}}));
+        paths.insert(
+            format!("/v1/tools/{}", t.name),
+            json!({"post": {
+                "operationId": format!("tool_{}", t.name),
+                "summary": t.description,
+                "tags": ["tools"],
+                "requestBody": {"required": false, "content": {"application/json": {"schema": input}}},
+                "responses": responses,
+            }}),
+        );
+        refs.insert(t.name, (input, output));
+    }
+    let ok = |tool: &str, status: &str| -> Map<String, Value> {
+        let mut r = errors.clone();
+        let schema = refs
+            .get(tool)
+            .map(|x| x.1.clone())
+            .unwrap_or(json!({"type": "object"}));
+        r.insert(
+            status.into(),
+            json!({"description": "OK", "content": {"application/json": {"schema": schema}}}),
+        );
+        r
+    };
+    let body = |tool: &str| -> Value {
+        let schema = refs
+            .get(tool)
+            .map(|x| x.0.clone())
+            .unwrap_or(json!({"type": "object"}));
+        json!({"required": true, "content": {"application/json": {"schema": schema}}})
+    };
+    let name = json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}$"}});
+    let paging = [
+        json!({"name": "top_k", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}}),
+        json!({"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}}),
+    ];
+    let mut listing = ok("list_graphs", "200");
+    listing.insert("403".into(), errors["403"].clone());
+    paths.insert("/v1/tools".into(), json!({"get": {
+        "operationId": "list_tools", "summary": "Every tool with its input and output JSON Schemas", "tags": ["tools"],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}}));
+    paths.insert("/v1/graphs".into(), json!({
+        "get": {"operationId": "list_graphs_resource", "summary": "The tenant's graphs (all tenants with all_tenants=true and an admin key)", "tags": ["graphs"],
+                "parameters": [paging[0], paging[1], {"name": "all_tenants", "in": "query", "required": false, "schema": {"type": "boolean"}}],
+                "responses": listing},
+        "post": {"operationId": "create_graph_resource", "summary": "Create a graph (create_graph)", "tags": ["graphs"],
+                 "requestBody": body("create_graph"), "responses": ok("create_graph", "201")},
+    }));
+    paths.insert("/v1/graphs/{name}".into(), json!({
+        "get": {"operationId": "get_graph", "summary": "A graph's summary (get_info)", "tags": ["graphs"], "parameters": [name], "responses": ok("get_info", "200")},
+        "delete": {"operationId": "delete_graph_resource", "summary": "Delete a graph", "tags": ["graphs"], "parameters": [name], "responses": ok("delete_graph", "200")},
+        "put": {"operationId": "import_graph_resource", "summary": "Create or replace a graph from a document (edge-list CSV, node-link JSON or GraphML in the body)", "tags": ["graphs"],
+                "parameters": [name, {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["csv", "json", "graphml"]}},
+                               {"name": "directed", "in": "query", "required": false, "schema": {"type": "boolean"}}],
+                "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}, "application/graphml+xml": {"schema": {"type": "string"}}}},
+                "responses": ok("import_graph", "200")},
+    }));
+    paths.insert("/v1/graphs/{name}/nodes".into(), json!({
+        "get": {"operationId": "get_nodes", "summary": "Node attributes, paged", "tags": ["graphs"], "parameters": [name, paging[0], paging[1]], "responses": ok("get_node_attributes", "200")},
+        "post": {"operationId": "add_nodes_resource", "summary": "Add nodes", "tags": ["graphs"], "parameters": [name], "requestBody": body("add_nodes"), "responses": ok("add_nodes", "200")},
+        "delete": {"operationId": "remove_nodes_resource", "summary": "Remove nodes", "tags": ["graphs"], "parameters": [name], "requestBody": body("remove_nodes"), "responses": ok("remove_nodes", "200")},
+    }));
+    paths.insert("/v1/graphs/{name}/nodes/{node}/neighbors".into(), json!({
+        "get": {"operationId": "get_neighbors_resource", "summary": "Neighbours of a node (digits in the path are an integer id)", "tags": ["graphs"],
+                "parameters": [name, {"name": "node", "in": "path", "required": true, "schema": {"type": "string"}}, paging[0], paging[1],
+                               {"name": "direction", "in": "query", "required": false, "schema": {"type": "string", "enum": ["out", "in", "all"]}}],
+                "responses": ok("get_neighbors", "200")},
+    }));
+    paths.insert("/v1/graphs/{name}/edges".into(), json!({
+        "get": {"operationId": "get_edges", "summary": "Edge attributes, paged", "tags": ["graphs"], "parameters": [name, paging[0], paging[1]], "responses": ok("get_edge_attributes", "200")},
+        "post": {"operationId": "add_edges_resource", "summary": "Add edges ([u,v], [u,v,w] or {source,target,weight,attrs})", "tags": ["graphs"], "parameters": [name], "requestBody": body("add_edges"), "responses": ok("add_edges", "200")},
+        "delete": {"operationId": "remove_edges_resource", "summary": "Remove edges", "tags": ["graphs"], "parameters": [name], "requestBody": body("remove_edges"), "responses": ok("remove_edges", "200")},
+    }));
+    let mut export = errors.clone();
+    export.insert("200".into(), json!({"description": "The document", "content": {
+        "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}, "application/graphml+xml": {"schema": {"type": "string"}}}}));
+    paths.insert("/v1/graphs/{name}/export".into(), json!({
+        "get": {"operationId": "export_graph_resource", "summary": "Export as node-link JSON (default), CSV or GraphML", "tags": ["graphs"],
+                "parameters": [name, {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["csv", "json", "graphml"]}}],
+                "responses": export},
+    }));
+    paths.insert("/v1/graphs/{name}/tools/{tool}".into(), json!({
+        "post": {"operationId": "call_tool_on_graph", "summary": "Run a tool on this graph (the path fills its `graph` argument)", "tags": ["graphs"],
+                 "parameters": [name, {"name": "tool", "in": "path", "required": true, "schema": {"type": "string"}}],
+                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object"}}}},
+                 "responses": {"200": {"description": "The tool's result", "content": {"application/json": {"schema": {"type": "object"}}}}}},
+    }));
+}
+
 /// The error statuses every operation can answer, all with the one error body.
 fn error_responses(error: &Value) -> Map<String, Value> {
     [
@@ -212,6 +340,7 @@ fn error_responses(error: &Value) -> Map<String, Value> {
         ),
         ("401", "Missing or invalid credentials"),
         ("403", "The key lacks the scope"),
+        ("409", "A graph of that name exists already"),
         ("413", "Body larger than MFN_MAX_MESSAGE_SIZE"),
         ("422", "The computation could not process the input"),
         (
@@ -280,6 +409,10 @@ mod tests {
             "/health",
             "/ready",
             "/metrics",
+            "/v1/graphs",
+            "/v1/graphs/{name}/nodes",
+            "/v1/tools/betweenness_centrality",
+            "/v1/tools/simulate_field",
         ] {
             assert!(paths.iter().any(|x| x == p), "{p} missing");
         }
@@ -287,8 +420,9 @@ mod tests {
         let text = doc.to_string();
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-            let name = &part[..part.find('"').unwrap()];
-            assert!(schemas.contains_key(name), "dangling $ref {name}");
+            let pointer = &part[..part.find('"').unwrap()];
+            let target = doc.pointer(&format!("/components/schemas/{pointer}"));
+            assert!(target.is_some(), "dangling $ref {pointer}");
         }
         assert!(schemas.contains_key("SimulationResponse"));
         let params = doc["paths"]["/v1/simulate/field.png"]["get"]["parameters"]
