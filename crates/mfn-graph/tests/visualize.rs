@@ -284,3 +284,34 @@ fn output_is_deterministic_and_cancellable() {
     let err = visualize(&g, &a, None, &Limits::default(), &Cancelled).unwrap_err();
     assert_eq!(err, mfn_graph::GraphError::Cancelled);
 }
+
+#[test]
+fn schemas_and_result_json_for_the_service() {
+    let input = serde_json::to_value(schemars::schema_for!(VisualizeArgs)).unwrap();
+    assert_eq!(input["required"], json!(["graph"]));
+    assert_eq!(input["additionalProperties"], json!(false));
+    let text = input.to_string();
+    assert!(
+        text.contains("kamada_kawai") && text.contains("svg"),
+        "{text}"
+    );
+    let output =
+        serde_json::to_value(schemars::schema_for!(mfn_graph::render::Visualization)).unwrap();
+    assert!(output["properties"]["legend"].is_object());
+    let g = generators::path("p", 3).unwrap();
+    let (v, png) = visualize(
+        &g,
+        &args(json!({"graph": "p", "color_by": "degree"})),
+        None,
+        &Limits::default(),
+        &NoControl,
+    )
+    .unwrap();
+    assert!(png.is_some_and(|b| b.starts_with(b"\x89PNG")));
+    let out = serde_json::to_value(&v).unwrap();
+    assert_eq!(out["format"], "png");
+    assert_eq!(out["layout"], "spring");
+    assert_eq!(out["color_by"], "degree");
+    assert!(out.get("svg").is_none(), "no svg key for png");
+    assert_eq!(out["legend"][0], json!({"label": "1", "color": "#440154"}));
+}
