@@ -8,12 +8,14 @@
 //!   and node attributes have no place in an edge list.
 //! - **Node-link JSON**: `nx.node_link_data` — `{"directed", "multigraph", "graph",
 //!   "nodes": [{"id", ...attrs}], "edges": [{"source", "target", ...attrs}]}`; the legacy
-//!   `links` key is accepted. Round-trips everything.
+//!   `links` key is accepted; `graph` holds the graph attributes ([`Graph::attrs`])
+//!   and the name (`graph.name`). Round-trips everything.
 //! - **GraphML**: `<key>` declarations with `attr.type` (`boolean`, `int`, `long`,
 //!   `float`, `double`, `string`) and `<default>`; `edgedefault` gives the direction.
 //!   Ids are read as in CSV; a string id that reads as an integer is exported with the
 //!   XML id `mfn.str:<id>` and `mfn.id_is_string = true` so it comes back a string.
-//!   Arrays and objects are exported as JSON text (type `string`).
+//!   Arrays and objects are exported as JSON text (type `string`). Graph attributes
+//!   are `<data>` children of `<graph>` (keys `for="graph"`), as NetworkX writes them.
 //!
 //! Floats are written with the shortest representation that reads back to the same
 //! `f64`; reading it back is exact only with serde_json's `float_roundtrip` feature,
@@ -26,7 +28,7 @@
 use std::collections::HashMap;
 
 use quick_xml::events::{BytesStart, Event};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::{Attrs, Graph, GraphError, Limits, NodeId};
 
@@ -332,7 +334,7 @@ pub fn node_link(g: &Graph) -> Value {
             Value::Object(o)
         })
         .collect();
-    let mut graph = Map::new();
+    let mut graph = g.attrs().clone();
     graph.insert("name".into(), g.name().into());
     serde_json::json!({
         "directed": g.is_directed(),
@@ -402,12 +404,28 @@ pub fn node_link_to_graph(doc: &Value, name: &str, limits: &Limits) -> Result<Gr
     };
     GraphError::check_limit("nodes", nodes.len(), "max_nodes", limits.max_nodes)?;
     GraphError::check_limit("edges", edges.len(), "max_edges", limits.max_edges)?;
-    let doc_name = obj
-        .get("graph")
-        .and_then(|g| g.get("name"))
-        .and_then(Value::as_str)
+    let mut graph_attrs = match obj.get("graph") {
+        None | Some(Value::Null) => Attrs::new(),
+        Some(Value::Object(o)) => o.clone(),
+        // Old NetworkX versions wrote `G.graph` as a list of `[key, value]` pairs.
+        Some(Value::Array(pairs)) => pairs
+            .iter()
+            .map(|p| match p.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), v]) => Ok((k.clone(), v.clone())),
+                _ => Err(perr(
+                    "graph: must be an object (or a list of [key, value] pairs)".into(),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(perr("graph: must be an object".into())),
+    };
+    // `graph.name` is the graph's name, not an attribute.
+    let doc_name = graph_attrs
+        .remove("name")
+        .and_then(|v| v.as_str().map(str::to_owned))
         .filter(|n| crate::validate_name(n).is_ok());
-    let mut g = Graph::new(doc_name.unwrap_or(name), directed)?;
+    let mut g = Graph::new(doc_name.as_deref().unwrap_or(name), directed)?;
+    *g.attrs_mut() = graph_attrs;
     for (i, n) in nodes.iter().enumerate() {
         let mut a = n
             .as_object()
@@ -510,6 +528,17 @@ pub fn write_graphml(g: &Graph) -> String {
     if g.nodes().any(|(id, _)| ambiguous(id)) {
         out.push_str("  <key id=\"mfn_sid\" for=\"node\" attr.name=\"mfn.id_is_string\" attr.type=\"boolean\"/>\n");
     }
+    // Graph attributes (`G.graph`), as NetworkX's `write_graphml` writes them: keys
+    // `for="graph"` and `<data>` children of `<graph>`.
+    let mut gid = HashMap::new();
+    for (i, (k, v)) in g.attrs().iter().enumerate() {
+        let ty = graphml_type(std::iter::once(v));
+        out.push_str(&format!(
+            "  <key id=\"g{i}\" for=\"graph\" attr.name=\"{}\" attr.type=\"{ty}\"/>\n",
+            esc(k)
+        ));
+        gid.insert(k.as_str(), format!("g{i}"));
+    }
     let mut eid = HashMap::new();
     for (i, (k, vals)) in edge_keys.iter().enumerate() {
         let ty = graphml_type(vals.iter().copied());
@@ -528,6 +557,13 @@ pub fn write_graphml(g: &Graph) -> String {
             "undirected"
         }
     ));
+    for (k, v) in g.attrs() {
+        out.push_str(&format!(
+            "    <data key=\"{}\">{}</data>\n",
+            gid[k.as_str()],
+            esc(&graphml_text(v))
+        ));
+    }
     for (id, a) in g.nodes() {
         out.push_str(&format!("    <node id=\"{}\">", esc(&xml_id(id))));
         for (k, v) in a {
@@ -745,6 +781,12 @@ pub fn read_graphml(text: &str, name: &str, limits: &Limits) -> Result<Graph, Gr
                         .map_err(|m| perr(format!("{}: {m}", key.name)))?;
                     if let Some(c) = cur.as_mut() {
                         c.attrs.insert(key.name.clone(), v);
+                    } else if let Some(g) = graph.as_mut()
+                        && key.name != "name"
+                    {
+                        // `<data>` of `<graph>`: a graph attribute. `name` is the
+                        // graph's name, which the caller gives.
+                        g.attrs_mut().insert(key.name.clone(), v);
                     }
                     text_buf.clear();
                 }

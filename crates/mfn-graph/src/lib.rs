@@ -12,6 +12,8 @@
 //! | [`io`] | edge-list CSV, node-link JSON, GraphML, both ways |
 //! | [`generators`] | seeded erdos_renyi, barabasi_albert, watts_strogatz, grid_2d, … karate_club |
 //! | [`network`] | metrics of spatial (mycelial) networks |
+//! | [`layout`] | spring (Fruchterman–Reingold), circular, Kamada–Kawai and pixel-coordinate layouts, seeded |
+//! | [`render`] | `visualize_graph`: PNG (tiny-skia) and SVG drawings, colour by attribute, degree or community |
 //! | [`store`] | [`store::GraphStore`]: tenant-scoped, durable ([`store::RedbStore`]) or in memory |
 //! | [`tools`] | the registry: names, JSON Schemas, [`tools::call`] |
 //! | [`limits`] | [`Limits`], checked before allocation and named in every error |
@@ -28,13 +30,17 @@ pub mod algo;
 pub mod error;
 pub mod generators;
 pub mod io;
+pub mod layout;
 pub mod limits;
 pub mod model;
 pub mod network;
 pub mod paging;
+pub mod render;
 pub mod store;
 pub mod tools;
 
 pub use error::{ErrorKind, GraphError};
+pub use layout::Layout;
 pub use limits::Limits;
 pub use model::{Attrs, Graph, NodeId, View, validate_name};
+pub use render::{Background, ImageFormat, LegendEntry, Visualization, VisualizeArgs, visualize};

@@ -9,6 +9,10 @@
 //! - **Weights** are attributes: an algorithm told to use attribute `w` reads the
 //!   number at `w` and treats a missing attribute as 1 (NetworkX's default); a
 //!   non-numeric value is an error naming the edge.
+//! - **Graph attributes** ([`Graph::attrs`], NetworkX's `G.graph`): a JSON object of
+//!   the graph itself (units, source image, pixel size...), stored, exported as the
+//!   node-link `graph` object and as GraphML `<data>` of `<graph>`. The graph's name is
+//!   not among them: it is [`Graph::name`], and exports write it as `graph.name`.
 //! - **Order**: nodes and edges iterate in insertion order (NetworkX's dict order), so
 //!   order-sensitive algorithms (label propagation, greedy colouring) see the same order.
 //!
@@ -56,6 +60,7 @@ pub enum NodeId {
 pub struct Graph {
     name: String,
     directed: bool,
+    attrs: Attrs,
     nodes: IndexMap<NodeId, Attrs>,
     edges: IndexMap<(NodeId, NodeId), Attrs>,
 }
@@ -155,6 +160,7 @@ impl Graph {
         Ok(Graph {
             name: name.to_owned(),
             directed,
+            attrs: Attrs::new(),
             nodes: IndexMap::new(),
             edges: IndexMap::new(),
         })
@@ -175,6 +181,23 @@ impl Graph {
     /// Whether edges are directed.
     pub fn is_directed(&self) -> bool {
         self.directed
+    }
+
+    /// Graph-level attributes (NetworkX `G.graph`).
+    ///
+    /// ```
+    /// let mut g = mfn_graph::Graph::new("g", false).unwrap();
+    /// g.attrs_mut().insert("pixel_um".into(), 1.5.into());
+    /// assert_eq!(g.attrs()["pixel_um"], 1.5);
+    /// ```
+    pub fn attrs(&self) -> &Attrs {
+        &self.attrs
+    }
+
+    /// Mutable graph-level attributes. A key `name` is not the graph's name (see
+    /// [`Graph::set_name`]); node-link export writes the graph's name over it.
+    pub fn attrs_mut(&mut self) -> &mut Attrs {
+        &mut self.attrs
     }
 
     /// Number of nodes.
@@ -318,7 +341,7 @@ impl Graph {
             .iter()
             .map(|((u, v), a)| 48 + u.size() + v.size() + attrs(a))
             .sum();
-        64 + self.name.len() + nodes + edges
+        64 + self.name.len() + attrs(&self.attrs) + nodes + edges
     }
 
     /// The weight of an edge's attributes: the number at `key`, 1 when absent.

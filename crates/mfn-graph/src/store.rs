@@ -13,8 +13,10 @@
 //!   recently used evicted first. The database is the source of truth, so eviction only
 //!   drops a copy: the next `get` reloads it. A graph larger than the budget is served
 //!   without being cached.
-//! - **Format**: each value is JSON `{"format_version": 1, "graph": <node-link>}`; a
-//!   summary row per graph keeps `list` from loading graphs.
+//! - **Format**: each value is JSON `{"format_version": 2, "graph": <node-link>}`; a
+//!   summary row per graph keeps `list` from loading graphs. Version 2 adds the graph
+//!   attributes ([`Graph::attrs`]) in the node-link `graph` object; version 1 values
+//!   (whose `graph` object held only the name) are still read, with no attributes.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,8 +28,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Graph, GraphError, Limits, io};
 
-/// Version of the stored value format.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the stored value format written now (see the module doc for history).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Oldest stored value format still read.
+pub const MIN_FORMAT_VERSION: u32 = 1;
 
 const GRAPHS: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("graphs");
 const SUMMARIES: TableDefinition<'_, (&str, &str), &[u8]> = TableDefinition::new("summaries");
@@ -314,9 +319,9 @@ impl RedbStore {
             return Ok(None);
         };
         let stored: Stored = serde_json::from_slice(bytes.value()).map_err(store_err)?;
-        if stored.format_version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&stored.format_version) {
             return Err(store_err(format!(
-                "graph {name:?}: format_version {} is not {FORMAT_VERSION}",
+                "graph {name:?}: format_version {} is not in {MIN_FORMAT_VERSION}..={FORMAT_VERSION}",
                 stored.format_version
             )));
         }
@@ -325,7 +330,12 @@ impl RedbStore {
             max_edges: usize::MAX,
             ..Limits::default()
         };
-        io::node_link_to_graph(&stored.graph, name, &unlimited).map(Some)
+        let mut g = io::node_link_to_graph(&stored.graph, name, &unlimited)?;
+        if stored.format_version == 1 {
+            // Version 1 wrote only the name in `graph`: no graph attributes.
+            g.attrs_mut().clear();
+        }
+        Ok(Some(g))
     }
 }
 
@@ -517,6 +527,57 @@ mod tests {
         tiny.put("t", a.clone(), false).unwrap();
         assert!(!tiny.is_cached("t", "a"));
         assert_eq!(*tiny.get("t", "a").unwrap(), a);
+    }
+
+    #[test]
+    fn graph_attributes_persist_and_version_1_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = generators::path("p", 4).unwrap();
+        g.attrs_mut().insert("pixel_um".into(), 2.5.into());
+        g.attrs_mut()
+            .insert("source".into(), serde_json::json!({"image": "a.png"}));
+        {
+            let store = RedbStore::open(dir.path(), 1 << 20, Limits::default()).unwrap();
+            store.put("t", g.clone(), false).unwrap();
+            // A version-1 value, as the previous release wrote it.
+            let mut v1 = io::node_link(&generators::path("old", 3).unwrap());
+            v1["graph"] = serde_json::json!({"name": "old"});
+            let value = serde_json::to_vec(&Stored {
+                format_version: 1,
+                graph: v1,
+            })
+            .unwrap();
+            let old = generators::path("old", 3).unwrap();
+            let summary = serde_json::to_vec(&GraphInfo::of(&old)).unwrap();
+            let tx = store.db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(GRAPHS).unwrap();
+                t.insert(("t", "old"), value.as_slice()).unwrap();
+                let mut s = tx.open_table(SUMMARIES).unwrap();
+                s.insert(("t", "old"), summary.as_slice()).unwrap();
+                // A version from the future is refused, naming the versions read.
+                let mut future = serde_json::to_value(Stored {
+                    format_version: 99,
+                    graph: io::node_link(&old),
+                })
+                .unwrap();
+                future["graph"]["graph"]["name"] = "future".into();
+                let bytes = serde_json::to_vec(&future).unwrap();
+                t.insert(("t", "future"), bytes.as_slice()).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = RedbStore::open(dir.path(), 1 << 20, Limits::default()).unwrap();
+        let back = store.get("t", "p").unwrap();
+        assert_eq!(*back, g);
+        assert_eq!(back.attrs()["pixel_um"], 2.5);
+        let old = store.get("t", "old").unwrap();
+        assert_eq!(*old, generators::path("old", 3).unwrap());
+        assert!(old.attrs().is_empty());
+        let err = store.get("t", "future").unwrap_err();
+        assert!(err.to_string().contains("format_version 99"), "{err}");
+        // The attributes count in the cache budget.
+        assert!(g.approx_bytes() > generators::path("p", 4).unwrap().approx_bytes());
     }
 
     #[test]

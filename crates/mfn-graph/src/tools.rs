@@ -1899,6 +1899,7 @@ fn subgraph(ctx: &ToolContext<'_>, a: SubgraphArgs) -> Result<GraphInfo, GraphEr
         keep.insert(n);
     }
     let mut s = Graph::new(&a.name, g.is_directed())?;
+    s.attrs_mut().clone_from(g.attrs());
     for (id, attrs) in g.nodes().filter(|(id, _)| keep.contains(id)) {
         s.add_node(id.clone(), attrs.clone());
     }
@@ -1934,6 +1935,7 @@ fn merge_graphs(ctx: &ToolContext<'_>, a: MergeArgs) -> Result<GraphInfo, GraphE
     }
     let mut m = Graph::new(&a.name, directed)?;
     for g in &gs {
+        m.attrs_mut().extend(g.attrs().clone());
         for (id, attrs) in g.nodes() {
             m.add_node(id.clone(), attrs.clone());
         }

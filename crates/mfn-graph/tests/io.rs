@@ -46,9 +46,11 @@ fn graph_strategy() -> impl Strategy<Value = Graph> {
         any::<bool>(),
         proptest::collection::vec((node_id(), attrs()), 0..12),
         proptest::collection::vec((node_id(), node_id(), attrs()), 0..20),
+        attrs(),
     )
-        .prop_map(|(directed, nodes, edges)| {
+        .prop_map(|(directed, nodes, edges, graph_attrs)| {
             let mut g = Graph::new("g", directed).unwrap();
+            *g.attrs_mut() = graph_attrs;
             for (id, a) in nodes {
                 g.add_node(id, a);
             }
@@ -175,6 +177,49 @@ fn node_link_accepts_links_and_rejects_bad_ids() {
     assert_eq!(err.to_string(), "json line 0: edges[0]: missing target");
     let err = io::read_node_link("{\"nodes\": [\n{\"id\": 1},\n", "g", &l).unwrap_err();
     assert!(err.to_string().starts_with("json line 3:"), "{err}");
+}
+
+#[test]
+fn graph_attributes_in_node_link_and_graphml() {
+    let l = Limits::default();
+    // As `nx.node_link_data` writes `G.graph`: the name is the graph's name, the rest
+    // are attributes.
+    let g = io::read_node_link(
+        r#"{"graph": {"name": "net", "pixel_um": 1.5, "meta": {"src": "a.png"}}, "nodes": [{"id": 1}], "edges": []}"#,
+        "fallback",
+        &l,
+    )
+    .unwrap();
+    assert_eq!(g.name(), "net");
+    assert_eq!(g.attrs().len(), 2);
+    assert_eq!(g.attrs()["pixel_um"], 1.5);
+    assert_eq!(g.attrs()["meta"]["src"], "a.png");
+    let doc: Value = serde_json::from_str(&io::export(&g, io::Format::Json)).unwrap();
+    assert_eq!(
+        doc["graph"],
+        serde_json::json!({"name": "net", "pixel_um": 1.5, "meta": {"src": "a.png"}})
+    );
+    // Old NetworkX: a list of pairs.
+    let old = io::read_node_link(r#"{"graph": [["units", "um"]], "nodes": []}"#, "g", &l).unwrap();
+    assert_eq!(old.attrs()["units"], "um");
+    let err = io::read_node_link(r#"{"graph": 3}"#, "g", &l).unwrap_err();
+    assert!(
+        err.to_string().contains("graph: must be an object"),
+        "{err}"
+    );
+    // GraphML: keys for="graph", <data> under <graph>.
+    let xml = io::export(&g, io::Format::Graphml);
+    assert!(
+        xml.contains(r#"for="graph" attr.name="pixel_um" attr.type="double""#),
+        "{xml}"
+    );
+    let back = io::read_graphml(&xml, "net", &l).unwrap();
+    assert_eq!(back.attrs()["pixel_um"], 1.5);
+    // Objects travel as JSON text in GraphML, as node attributes do.
+    assert_eq!(back.attrs()["meta"], r#"{"src":"a.png"}"#);
+    let doc = r#"<graphml><key id="k" for="graph" attr.name="day" attr.type="int"/>
+<graph edgedefault="undirected"><data key="k">3</data><node id="a"/></graph></graphml>"#;
+    assert_eq!(io::read_graphml(doc, "g", &l).unwrap().attrs()["day"], 3);
 }
 
 #[test]
