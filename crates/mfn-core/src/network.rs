@@ -526,10 +526,7 @@ impl Mask {
     /// other characters.
     ///
     /// ```
-    /// let m = mfn_core::network::Mask::from_ascii("
-    ///     .#.
-    ///     ###
-    /// ")?;
+    /// let m = mfn_core::network::Mask::from_ascii("\n    .#.\n    ###\n")?;
     /// assert_eq!(m.to_ascii(), ".#.\n###\n");
     /// # Ok::<(), mfn_core::CoreError>(())
     /// ```
