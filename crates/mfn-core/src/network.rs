@@ -1902,3 +1902,96 @@ pub fn extract(field: &[f64], n: usize, opts: &ExtractOptions) -> Result<Extract
         graph,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ring positions as (dx, dy), in the order of [`ring`].
+    const POS: [(i32, i32); 8] = [
+        (0, -1),
+        (1, -1),
+        (1, 0),
+        (1, 1),
+        (0, 1),
+        (-1, 1),
+        (-1, 0),
+        (-1, -1),
+    ];
+
+    fn pattern(bits: u8) -> [u8; 8] {
+        std::array::from_fn(|i| (bits >> i) & 1)
+    }
+
+    /// 8-connected groups among the set ring pixels, by search.
+    fn groups_by_search(p: &[u8; 8]) -> u8 {
+        let mut group = [u8::MAX; 8];
+        let mut n = 0;
+        for s in 0..8 {
+            if p[s] == 0 || group[s] != u8::MAX {
+                continue;
+            }
+            let mut stack = vec![s];
+            group[s] = n;
+            while let Some(i) = stack.pop() {
+                for j in 0..8 {
+                    let (a, b) = (POS[i], POS[j]);
+                    if p[j] == 1
+                        && group[j] == u8::MAX
+                        && (a.0 - b.0).abs() <= 1
+                        && (a.1 - b.1).abs() <= 1
+                    {
+                        group[j] = n;
+                        stack.push(j);
+                    }
+                }
+            }
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn groups8_matches_a_search_on_all_256_neighbourhoods() {
+        for bits in 0..=255u8 {
+            let p = pattern(bits);
+            assert_eq!(groups8(&p), groups_by_search(&p), "pattern {bits:08b}");
+        }
+    }
+
+    #[test]
+    fn zhang_suen_candidates_are_simple() {
+        // A = 1 and 2 ≤ B ≤ 6 ⇒ one 8-group of set neighbours and a background
+        // 4-neighbour: deleting such a pixel never changes the topology.
+        for bits in 0..=255u8 {
+            let p = pattern(bits);
+            for sub in 0..2 {
+                if zs_deletable(&p, sub) {
+                    assert_eq!(groups_by_search(&p), 1, "{bits:08b}");
+                    assert!(p[0] + p[2] + p[4] + p[6] < 4, "{bits:08b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_zhang_suen_alone_would_delete_a_2x2_block() {
+        // Every pixel of an isolated 2×2 block is a sub-iteration-1 candidate; the guard
+        // keeps two of them.
+        let m = Mask::from_ascii("....\n.##.\n.##.\n....").unwrap();
+        let s = thin(&m);
+        assert_eq!(s.count(), 2);
+        assert_eq!(s.component_count(), 1);
+    }
+
+    #[test]
+    fn empty_and_degenerate_inputs() {
+        assert_eq!(thin(&Mask::empty(0, 0)), Mask::empty(0, 0));
+        let g = skeleton_graph(&Mask::empty(5, 3), &GraphOptions::default());
+        assert!(g.nodes.is_empty() && g.edges.is_empty());
+        let one = Mask::from_ascii("#").unwrap();
+        let g = skeleton_graph(&thin(&one), &GraphOptions::default());
+        assert_eq!(g.nodes.len(), 1);
+        assert_eq!(g.nodes[0].kind, NodeKind::Isolated);
+    }
+}
