@@ -3,7 +3,7 @@
 //! A mycelium is a network of hyphae; its shape is read as a graph whose nodes are hyphal
 //! tips and branch points and whose edges are the hyphae between them, as in the network
 //! analyses of Bebber et al. (*Proc. R. Soc. B* 274:2307, 2007) and NEFI (Dirnberger et
-//! al., *J. Microscopy* 2015). This module computes that graph from an `n×n` field in
+//! al., *Sci. Rep.* 5:15669, 2015). This module computes that graph from an `n×n` field in
 //! volts ([`crate::field`]) or a grey image, purely (no I/O); a service stores it and
 //! measures it. Pixels are addressed as `(x, y)` = (column, row) with pixel centres at
 //! integer coordinates; everything outside the image is background.
@@ -76,10 +76,10 @@
 //! nothing, so the result is a fixed point of both and `thin(thin(m)) = thin(m)`.
 //! Invariants (tested, also as properties of random masks): skeleton ⊆ mask; the number
 //! of 8-connected components is preserved; a thinned ring has no junction pixel; every
-//! fully set 2×2 block left consists of pixels whose deletion would disconnect something
-//! — e.g. the centre of an ✕ of one-pixel diagonals, which no deletion can thin
-//! without cutting a branch off (so "no 2×2 block" holds for every mask that has a
-//! thinner homotopic subset of this kind).
+//! fully set 2×2 block left consists of pixels none of which is simple — e.g. the
+//! centre of an ✕ of one-pixel diagonals, which no deletion can thin without cutting a
+//! branch off. GRAPH.md's "no 2×2 block fully set" therefore holds everywhere except at
+//! such irreducible blocks, which no topology-preserving thinning can remove.
 //!
 //! # 3. Skeleton → graph ([`skeleton_graph`])
 //! Each skeleton pixel's number of set 8-neighbours makes it isolated (0), a tip (1), a
