@@ -539,7 +539,7 @@ fn pairwise_by(lo: usize, n: usize, at: &impl Fn(usize) -> f64) -> f64 {
 
 /// `np.median` of a non-empty slice: the middle value, or the mean of the two middle
 /// values for an even count.
-fn median(a: &[f64]) -> f64 {
+pub(crate) fn median(a: &[f64]) -> f64 {
     let mut s = a.to_vec();
     s.sort_unstable_by(f64::total_cmp);
     let m = s.len() / 2;

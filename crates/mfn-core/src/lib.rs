@@ -11,6 +11,7 @@
 //! | [`nernst`] | membrane potentials |
 //! | [`fractal`] | box-counting fractal dimension |
 //! | [`features`] | the 18 canonical features of a field history |
+//! | [`network`] | mycelial network extraction: mask, Zhang–Suen skeleton, graph |
 //! | [`ifs`] | IFS fractals and Lyapunov exponents |
 //! | [`validation`] | pattern validation by training a small model |
 //! | [`federated`] | hierarchical Krum aggregation |
@@ -23,6 +24,7 @@ pub mod field;
 pub mod fractal;
 pub mod ifs;
 pub mod nernst;
+pub mod network;
 pub mod rng;
 pub mod stats;
 pub mod validation;
