@@ -25,7 +25,7 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 
-use super::csr::{Csr, Progress, STEP, par_chunks};
+use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
@@ -158,7 +158,7 @@ fn brandes_bfs(
 ) -> Result<Vec<f64>, GraphError> {
     let n = csr.n();
     let (out, inc) = (&csr.out, csr.inc());
-    let parts = par_chunks(sources, 1, |chunk| {
+    let parts = par_chunks(sources, MIN_SOURCES, |chunk| {
         let mut bc = vec![0.0f64; n];
         let mut dist = vec![u32::MAX; n];
         let mut sigma = vec![0.0f64; n];
@@ -337,7 +337,7 @@ pub fn closeness_centrality_ctl(
         let csr = Csr::build(g, None)?;
         // Distances *to* u: search the in-arcs.
         let inc = csr.inc();
-        par_chunks(&nodes, 1, |chunk| {
+        par_chunks(&nodes, MIN_SOURCES, |chunk| {
             let mut dist = vec![u32::MAX; n];
             let mut order = vec![0u32; n + 1];
             let mut vals = Vec::with_capacity(chunk.len());
@@ -376,7 +376,7 @@ pub fn closeness_centrality_ctl(
     } else {
         let view = g.view(weight)?;
         check_non_negative(&view)?;
-        par_chunks(&nodes, 1, |chunk| {
+        par_chunks(&nodes, MIN_SOURCES, |chunk| {
             let mut vals = Vec::with_capacity(chunk.len());
             for &u in chunk {
                 let sp = sssp::dijkstra(&view.inc, u, false);

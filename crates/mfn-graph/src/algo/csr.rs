@@ -242,6 +242,10 @@ impl<'c> Progress<'c> {
 /// Units of work between two progress reports of a parallel loop.
 pub(crate) const STEP: usize = 16;
 
+/// Smallest chunk of sources of a parallel search loop: small graphs run on the
+/// calling thread (dispatching to the pool costs more than their searches).
+pub(crate) const MIN_SOURCES: usize = 64;
+
 /// Split `items` into a fixed number of contiguous chunks (independent of the thread
 /// count), run `f` on each in parallel and return the results in chunk order — so a
 /// reduction over them in order is bit-identical on any machine.
@@ -256,5 +260,9 @@ where
         return Ok(Vec::new());
     }
     let size = items.len().div_ceil(CHUNKS).max(min_chunk.max(1));
+    if size >= items.len() {
+        // One chunk: run it here, without waking the thread pool.
+        return Ok(vec![f(items)?]);
+    }
     items.par_chunks(size).map(&f).collect()
 }

@@ -22,7 +22,7 @@ use petgraph::{Directed, Undirected};
 use rustworkx_core::coloring::{ColoringStrategy, greedy_node_color_with_coloring_strategy};
 use rustworkx_core::connectivity as rxc;
 
-use super::csr::{Csr, IndexOf, Progress, STEP, par_chunks};
+use super::csr::{Csr, IndexOf, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
@@ -171,7 +171,7 @@ fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
     let csr = Csr::build(g, None)?;
     let n = csr.n();
     let nodes: Vec<usize> = (0..n).collect();
-    let parts = par_chunks(&nodes, 64, |chunk| {
+    let parts = par_chunks(&nodes, 256, |chunk| {
         let mut mark = vec![u32::MAX; n];
         let mut out = Vec::with_capacity(chunk.len());
         for &v in chunk {
@@ -391,7 +391,7 @@ pub fn statistics_ctl(
         let progress = Progress::new(ctl, n);
         let nodes: Vec<usize> = (0..n).collect();
         // (max eccentricity, min eccentricity, Σ distances) per chunk; integers, exact.
-        let parts = par_chunks(&nodes, 1, |chunk| {
+        let parts = par_chunks(&nodes, MIN_SOURCES, |chunk| {
             let mut dist = vec![u32::MAX; n];
             let mut order: Vec<u32> = Vec::with_capacity(n);
             let (mut dmax, mut rmin, mut total) = (0u32, u32::MAX, 0u64);
@@ -486,7 +486,7 @@ fn global_eff_par(
         return Ok(0.0);
     }
     let nodes: Vec<usize> = (0..n).collect();
-    let parts = par_chunks(&nodes, 1, |chunk| {
+    let parts = par_chunks(&nodes, MIN_SOURCES, |chunk| {
         let mut sum = 0.0;
         for &s in chunk {
             sum += inverse_distances(adj, s, weighted);
