@@ -20,7 +20,8 @@ modularity) and the script fails when they disagree.
         [--graphs er,ba,grid,karate] [--ops betweenness,...] [--nx-cache FILE]
 
 --write-doc replaces (or appends) the section `## Graph engine vs NetworkX` of
-docs/BENCHMARKS.md with the table, the command line, the machine and the date.
+docs/BENCHMARKS.md with the table, the command line, the machine and the date; the
+section's `###` subsections (commentary) are kept unless --notes FILE brings new ones.
 --nx-cache stores NetworkX timings in a JSON file and reuses them (they do not change
 when the Rust side does); delete it to re-measure.
 """
@@ -279,7 +280,14 @@ def write_doc(path, body):
     else:
         start += 1
         nxt = text.find("\n## ", start + len(SECTION))
-        tail = text[nxt + 1 :] if nxt >= 0 else ""
+        end = nxt + 1 if nxt >= 0 else len(text)
+        tail = text[end:]
+        # Keep the hand-written commentary (the section's `###` subsections) unless
+        # the body brings its own (--notes).
+        old = text[start:end]
+        sub = old.find("\n### ")
+        if sub >= 0 and "\n### " not in body:
+            body = body.rstrip("\n") + "\n" + old[sub:].rstrip("\n") + "\n"
         text = text[:start] + body + ("\n" + tail if tail else "")
     with open(path, "w") as f:
         f.write(text.rstrip("\n") + "\n")
