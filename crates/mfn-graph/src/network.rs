@@ -24,6 +24,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::algo::structure;
+use crate::tools::{Control, NoControl};
 use crate::{Attrs, Graph, GraphError, Limits, NodeId};
 
 /// Node counts by degree.
@@ -108,6 +109,19 @@ pub fn network_metrics(
     seed: u64,
     limits: &Limits,
 ) -> Result<NetworkMetrics, GraphError> {
+    network_metrics_ctl(g, fractal_dimension, seed, limits, &NoControl)
+}
+
+/// [`network_metrics`] with checkpoints: the efficiency searches report their progress
+/// (`2n` units), then the robustness step checks for cancellation before and after the
+/// edge betweenness.
+pub fn network_metrics_ctl(
+    g: &Graph,
+    fractal_dimension: Option<f64>,
+    seed: u64,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<NetworkMetrics, GraphError> {
     let n = g.num_nodes();
     GraphError::check_limit(
         "nodes",
@@ -176,9 +190,15 @@ pub fn network_metrics(
     let global_efficiency = if g.is_directed() {
         0.0
     } else {
-        structure::efficiency(&work, Some("length"), limits)?.0
+        structure::efficiency_ctl(&work, Some("length"), limits, ctl)?.0
     };
+    if ctl.cancelled() {
+        return Err(GraphError::Cancelled);
+    }
     let robustness = robustness(g, seed)?;
+    if ctl.cancelled() {
+        return Err(GraphError::Cancelled);
+    }
     Ok(NetworkMetrics {
         num_nodes: n,
         num_edges: g.num_edges(),

@@ -1257,7 +1257,7 @@ const TOOLS: &[ToolSpec] = &[
                 k: a.k,
                 seed: a.seed,
             };
-            let v = centrality::betweenness_centrality(&g, &opts, c.store.limits())?;
+            let v = centrality::betweenness_centrality_ctl(&g, &opts, c.store.limits(), c.control)?;
             per_node(&g, v, a.top_k, a.cursor)
         }
     ),
@@ -1268,11 +1268,12 @@ const TOOLS: &[ToolSpec] = &[
         NodeValues,
         |c, a| {
             let g = get(c, &a.graph)?;
-            let v = centrality::closeness_centrality(
+            let v = centrality::closeness_centrality_ctl(
                 &g,
                 a.weight.as_deref(),
                 a.wf_improved,
                 c.store.limits(),
+                c.control,
             )?;
             per_node(&g, v, a.top_k, a.cursor)
         }
@@ -1284,7 +1285,13 @@ const TOOLS: &[ToolSpec] = &[
         NodeValues,
         |c, a| {
             let g = get(c, &a.graph)?;
-            let v = centrality::eigenvector_centrality(&g, a.weight.as_deref(), a.max_iter, a.tol)?;
+            let v = centrality::eigenvector_centrality_ctl(
+                &g,
+                a.weight.as_deref(),
+                a.max_iter,
+                a.tol,
+                c.control,
+            )?;
             per_node(&g, v, a.top_k, a.cursor)
         }
     ),
@@ -1324,8 +1331,14 @@ const TOOLS: &[ToolSpec] = &[
         Communities,
         |c, a| {
             let g = get(c, &a.graph)?;
-            let (communities, modularity) =
-                community::detect(&g, &a.method, a.weight.as_deref(), a.resolution, a.seed)?;
+            let (communities, modularity) = community::detect_ctl(
+                &g,
+                &a.method,
+                a.weight.as_deref(),
+                a.resolution,
+                a.seed,
+                c.control,
+            )?;
             Ok(Communities {
                 communities,
                 modularity,
@@ -1340,13 +1353,12 @@ const TOOLS: &[ToolSpec] = &[
         Clustering,
         |c, a| {
             let g = get(c, &a.graph)?;
-            let v = structure::clustering(&g)?;
+            let (v, t) = structure::clustering_and_transitivity(&g)?;
             let avg = if v.is_empty() {
                 0.0
             } else {
                 v.iter().sum::<f64>() / v.len() as f64
             };
-            let t = structure::transitivity(&g)?;
             let p = per_node(&g, v, a.top_k, a.cursor)?;
             Ok(Clustering {
                 values: p.values,
@@ -1364,7 +1376,7 @@ const TOOLS: &[ToolSpec] = &[
         GraphStatistics,
         |c, a| {
             let g = get(c, &a.graph)?;
-            let s = structure::statistics(&g, c.store.limits())?;
+            let s = structure::statistics_ctl(&g, c.store.limits(), c.control)?;
             Ok(GraphStatistics {
                 num_nodes: s.num_nodes,
                 num_edges: s.num_edges,
@@ -1424,7 +1436,7 @@ const TOOLS: &[ToolSpec] = &[
             let cap = c.store.limits().max_cycles;
             let max = a.max_cycles.unwrap_or(cap);
             GraphError::check_limit("max_cycles", max, "max_cycles", cap)?;
-            let (has_cycle, is_dag, cycles, truncated) = structure::cycles(&g, max)?;
+            let (has_cycle, is_dag, cycles, truncated) = structure::cycles_ctl(&g, max, c.control)?;
             Ok(Cycles {
                 has_cycle,
                 is_dag,
@@ -1511,7 +1523,7 @@ const TOOLS: &[ToolSpec] = &[
         |c, a| {
             let g = get(c, &a.graph)?;
             let (global_efficiency, local_efficiency) =
-                structure::efficiency(&g, a.weight.as_deref(), c.store.limits())?;
+                structure::efficiency_ctl(&g, a.weight.as_deref(), c.store.limits(), c.control)?;
             Ok(Efficiency {
                 global_efficiency,
                 local_efficiency,
@@ -1539,7 +1551,13 @@ const TOOLS: &[ToolSpec] = &[
         network::NetworkMetrics,
         |c, a| {
             let g = get(c, &a.graph)?;
-            network::network_metrics(&g, a.fractal_dimension, a.seed, c.store.limits())
+            network::network_metrics_ctl(
+                &g,
+                a.fractal_dimension,
+                a.seed,
+                c.store.limits(),
+                c.control,
+            )
         }
     ),
 ];
@@ -1990,7 +2008,8 @@ fn all_pairs(ctx: &ToolContext<'_>, a: AllPairsArgs) -> Result<AllPairs, GraphEr
     };
     let (s, e) = page.window(n)?;
     let (truncated, next_cursor) = Page::next(e, n);
-    let rows = paths::all_pairs_shortest_path_length(&g, a.weight.as_deref(), s..e)?;
+    let rows =
+        paths::all_pairs_shortest_path_length_ctl(&g, a.weight.as_deref(), s..e, ctx.control)?;
     let id = |i: usize| g.node_at(i).expect("index").clone();
     Ok(AllPairs {
         sources: rows
@@ -2026,7 +2045,7 @@ fn pagerank(ctx: &ToolContext<'_>, a: PageRankArgs) -> Result<NodeValues, GraphE
         max_iter: a.max_iter,
         tol: a.tol,
     };
-    let v = centrality::pagerank(&g, &opts)?;
+    let v = centrality::pagerank_ctl(&g, &opts, ctx.control)?;
     per_node(&g, v, a.top_k, a.cursor)
 }
 
@@ -2048,17 +2067,24 @@ fn measures(ctx: &ToolContext<'_>, a: MeasuresArgs) -> Result<Measures, GraphErr
     for (i, m) in names.iter().enumerate() {
         let v = match m.as_str() {
             "degree" => centrality::degree_centrality(&g),
-            "betweenness" => centrality::betweenness_centrality(
+            "betweenness" => centrality::betweenness_centrality_ctl(
                 &g,
                 &centrality::BetweennessOptions {
                     normalized: true,
                     ..Default::default()
                 },
                 limits,
+                ctx.control,
             )?,
-            "closeness" => centrality::closeness_centrality(&g, None, true, limits)?,
-            "eigenvector" => centrality::eigenvector_centrality(&g, None, 100, 1e-6)?,
-            "pagerank" => centrality::pagerank(&g, &centrality::PageRankOptions::default())?,
+            "closeness" => {
+                centrality::closeness_centrality_ctl(&g, None, true, limits, ctx.control)?
+            }
+            "eigenvector" => {
+                centrality::eigenvector_centrality_ctl(&g, None, 100, 1e-6, ctx.control)?
+            }
+            "pagerank" => {
+                centrality::pagerank_ctl(&g, &centrality::PageRankOptions::default(), ctx.control)?
+            }
             other => {
                 return Err(GraphError::invalid(
                     format!("measures[{i}]"),

@@ -21,13 +21,13 @@
 
 use std::collections::HashMap;
 
-use petgraph::{Directed, Undirected};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
-use rustworkx_core::centrality as rx;
 
+use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
+use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
 
 /// Degree centrality of every node, in node order.
@@ -74,6 +74,21 @@ pub fn betweenness_centrality(
     opts: &BetweennessOptions,
     limits: &Limits,
 ) -> Result<Vec<f64>, GraphError> {
+    betweenness_centrality_ctl(g, opts, limits, &NoControl)
+}
+
+/// [`betweenness_centrality`] reporting one progress unit per source to `ctl` and
+/// stopping with [`GraphError::Cancelled`] when `ctl` is cancelled.
+///
+/// Unweighted: Brandes with breadth-first search over flat rows, sources split into
+/// fixed chunks run in parallel, the chunks' partial sums added in chunk order (the
+/// result does not depend on the number of threads).
+pub fn betweenness_centrality_ctl(
+    g: &Graph,
+    opts: &BetweennessOptions,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<Vec<f64>, GraphError> {
     let n = g.num_nodes();
     GraphError::check_limit(
         "nodes",
@@ -81,8 +96,6 @@ pub fn betweenness_centrality(
         "max_nodes_all_pairs",
         limits.max_nodes_all_pairs,
     )?;
-    let view = g.view(opts.weight.as_deref())?;
-    check_non_negative(&view)?;
     if let Some(k) = opts.k
         && (k == 0 || k > n)
     {
@@ -91,24 +104,6 @@ pub fn betweenness_centrality(
             format!("must be in [1, num_nodes ({n})]"),
         ));
     }
-    if opts.weight.is_none() && opts.k.is_none() {
-        let out = if view.directed {
-            rx::betweenness_centrality(
-                &view.petgraph::<Directed>(),
-                opts.endpoints,
-                opts.normalized,
-                50,
-            )
-        } else {
-            rx::betweenness_centrality(
-                &view.petgraph::<Undirected>(),
-                opts.endpoints,
-                opts.normalized,
-                50,
-            )
-        };
-        return Ok(out.into_iter().map(|v| v.unwrap_or(0.0)).collect());
-    }
     let sources: Vec<usize> = match opts.k {
         Some(k) => {
             let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
@@ -116,15 +111,19 @@ pub fn betweenness_centrality(
         }
         None => (0..n).collect(),
     };
-    let weighted = opts.weight.is_some();
+    let progress = Progress::new(ctl, sources.len());
+    if opts.weight.is_none() {
+        let csr = Csr::build(g, None)?;
+        let mut bc = brandes_bfs(&csr, &sources, opts.endpoints, &progress)?;
+        rescale(&mut bc, opts, csr.directed, &sources);
+        return Ok(bc);
+    }
+    let view = g.view(opts.weight.as_deref())?;
+    check_non_negative(&view)?;
     let mut bc = vec![0.0; n];
     let mut delta = vec![0.0; n];
-    for &s in &sources {
-        let sp = if weighted {
-            sssp::dijkstra(&view.out, s, true)
-        } else {
-            sssp::bfs(&view.out, s, true)
-        };
+    for (done, &s) in sources.iter().enumerate() {
+        let sp = sssp::dijkstra(&view.out, s, true);
         for &v in &sp.order {
             delta[v] = 0.0;
         }
@@ -140,8 +139,91 @@ pub fn betweenness_centrality(
                 bc[w] += delta[w] + if opts.endpoints { 1.0 } else { 0.0 };
             }
         }
+        if done % STEP == STEP - 1 || done + 1 == sources.len() {
+            progress.step(done % STEP + 1)?;
+        }
     }
     rescale(&mut bc, opts, view.directed, &sources);
+    Ok(bc)
+}
+
+/// Brandes' accumulation from every source in `sources` over hop distances
+/// (`_single_source_shortest_path_basic` + `_accumulate_basic` / `_accumulate_endpoints`
+/// of NetworkX), without rescaling.
+fn brandes_bfs(
+    csr: &Csr<'_>,
+    sources: &[usize],
+    endpoints: bool,
+    progress: &Progress<'_>,
+) -> Result<Vec<f64>, GraphError> {
+    let n = csr.n();
+    let (out, inc) = (&csr.out, csr.inc());
+    let parts = par_chunks(sources, MIN_SOURCES, |chunk| {
+        let mut bc = vec![0.0f64; n];
+        let mut dist = vec![u32::MAX; n];
+        let mut sigma = vec![0.0f64; n];
+        let mut delta = vec![0.0f64; n];
+        // Visit order; `len` entries are live. Written without branches on the
+        // (unpredictable) neighbour tests: a select per arc instead of a jump.
+        let mut order = vec![0u32; n + 1];
+        let end = if endpoints { 1.0 } else { 0.0 };
+        for (k, &s) in chunk.iter().enumerate() {
+            dist[s] = 0;
+            sigma[s] = 1.0;
+            order[0] = s as u32;
+            let (mut head, mut len) = (0, 1);
+            while head < len {
+                let v = order[head] as usize;
+                head += 1;
+                let (dv, sv) = (dist[v] + 1, sigma[v]);
+                for &w in out.nbrs(v) {
+                    let w = w as usize;
+                    let dw = dist[w];
+                    let new = dw == u32::MAX;
+                    order[len] = w as u32;
+                    len += new as usize;
+                    dist[w] = if new { dv } else { dw };
+                    let on_path = (new || dw == dv) as u64 as f64;
+                    sigma[w] += on_path * sv;
+                }
+            }
+            let order = &order[..len];
+            if endpoints {
+                bc[s] += order.len() as f64 - 1.0;
+            }
+            for &w in order.iter().rev() {
+                let w = w as usize;
+                let dw = dist[w];
+                if dw == 0 {
+                    continue;
+                }
+                let coeff = (1.0 + delta[w]) / sigma[w];
+                for &v in inc.nbrs(w) {
+                    let v = v as usize;
+                    let pred = (dist[v] == dw - 1) as u64 as f64;
+                    delta[v] += pred * (sigma[v] * coeff);
+                }
+                bc[w] += delta[w] + end;
+            }
+            for &v in order {
+                let v = v as usize;
+                dist[v] = u32::MAX;
+                sigma[v] = 0.0;
+                delta[v] = 0.0;
+            }
+            if k % STEP == STEP - 1 {
+                progress.step(STEP)?;
+            }
+        }
+        if chunk.len() % STEP != 0 {
+            progress.step(chunk.len() % STEP)?;
+        }
+        Ok(bc)
+    })?;
+    let mut bc = vec![0.0; n];
+    for p in parts {
+        bc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+    }
     Ok(bc)
 }
 
@@ -214,6 +296,34 @@ pub fn closeness_centrality(
     wf_improved: bool,
     limits: &Limits,
 ) -> Result<Vec<f64>, GraphError> {
+    closeness_centrality_ctl(g, weight, wf_improved, limits, &NoControl)
+}
+
+/// NetworkX's closeness from the distances to `u`: `(r − 1) / Σd`, times
+/// `(r − 1) / (n − 1)` when `wf_improved`.
+fn closeness_of(tot: f64, r: f64, n: usize, wf_improved: bool) -> f64 {
+    if tot > 0.0 && n > 1 {
+        let c = (r - 1.0) / tot;
+        if wf_improved {
+            c * ((r - 1.0) / (n as f64 - 1.0))
+        } else {
+            c
+        }
+    } else {
+        0.0
+    }
+}
+
+/// [`closeness_centrality`] reporting one progress unit per node to `ctl`, stopping
+/// with [`GraphError::Cancelled`]. One search per node (in parallel over fixed chunks;
+/// each value is computed by one thread, so the result is thread-count independent).
+pub fn closeness_centrality_ctl(
+    g: &Graph,
+    weight: Option<&str>,
+    wf_improved: bool,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<Vec<f64>, GraphError> {
     let n = g.num_nodes();
     GraphError::check_limit(
         "nodes",
@@ -221,34 +331,63 @@ pub fn closeness_centrality(
         "max_nodes_all_pairs",
         limits.max_nodes_all_pairs,
     )?;
-    let view = g.view(weight)?;
-    check_non_negative(&view)?;
-    if weight.is_none() {
-        let out = if view.directed {
-            rx::closeness_centrality(&view.petgraph::<Directed>(), wf_improved, 50)
-        } else {
-            rx::closeness_centrality(&view.petgraph::<Undirected>(), wf_improved, 50)
-        };
-        return Ok(out.into_iter().map(|v| v.unwrap_or(0.0)).collect());
-    }
-    // Distances *to* u: search the reverse graph (`inc`).
-    Ok((0..n)
-        .map(|u| {
-            let sp = sssp::dijkstra(&view.inc, u, false);
-            let tot: f64 = sp.order.iter().map(|&v| sp.dist[v]).sum();
-            let r = sp.order.len() as f64;
-            if tot > 0.0 && n > 1 {
-                let c = (r - 1.0) / tot;
-                if wf_improved {
-                    c * (r - 1.0) / (n as f64 - 1.0)
-                } else {
-                    c
+    let progress = Progress::new(ctl, n);
+    let nodes: Vec<usize> = (0..n).collect();
+    let parts = if weight.is_none() {
+        let csr = Csr::build(g, None)?;
+        // Distances *to* u: search the in-arcs.
+        let inc = csr.inc();
+        par_chunks(&nodes, MIN_SOURCES, |chunk| {
+            let mut dist = vec![u32::MAX; n];
+            let mut order = vec![0u32; n + 1];
+            let mut vals = Vec::with_capacity(chunk.len());
+            for (k, &u) in chunk.iter().enumerate() {
+                dist[u] = 0;
+                order[0] = u as u32;
+                let (mut head, mut len) = (0, 1);
+                let mut tot = 0u64;
+                while head < len {
+                    let v = order[head] as usize;
+                    head += 1;
+                    let dv = dist[v] + 1;
+                    for &w in inc.nbrs(v) {
+                        let w = w as usize;
+                        let dw = dist[w];
+                        let new = dw == u32::MAX;
+                        order[len] = w as u32;
+                        len += new as usize;
+                        dist[w] = if new { dv } else { dw };
+                        tot += (new as u64) * dv as u64;
+                    }
                 }
-            } else {
-                0.0
+                vals.push(closeness_of(tot as f64, len as f64, n, wf_improved));
+                for &v in &order[..len] {
+                    dist[v as usize] = u32::MAX;
+                }
+                if k % STEP == STEP - 1 {
+                    progress.step(STEP)?;
+                }
             }
-        })
-        .collect())
+            if chunk.len() % STEP != 0 {
+                progress.step(chunk.len() % STEP)?;
+            }
+            Ok(vals)
+        })?
+    } else {
+        let view = g.view(weight)?;
+        check_non_negative(&view)?;
+        par_chunks(&nodes, MIN_SOURCES, |chunk| {
+            let mut vals = Vec::with_capacity(chunk.len());
+            for &u in chunk {
+                let sp = sssp::dijkstra(&view.inc, u, false);
+                let tot: f64 = sp.order.iter().map(|&v| sp.dist[v]).sum();
+                vals.push(closeness_of(tot, sp.order.len() as f64, n, wf_improved));
+                progress.step(1)?;
+            }
+            Ok(vals)
+        })?
+    };
+    Ok(parts.into_iter().flatten().collect())
 }
 
 /// Eigenvector centrality (NetworkX semantics), in node order. Fails when the power
@@ -259,25 +398,50 @@ pub fn eigenvector_centrality(
     max_iter: usize,
     tol: f64,
 ) -> Result<Vec<f64>, GraphError> {
-    if g.num_nodes() == 0 {
+    eigenvector_centrality_ctl(g, weight, max_iter, tol, &NoControl)
+}
+
+/// [`eigenvector_centrality`] with a checkpoint per iteration (`max_iter` units).
+/// A transcription of `nx.eigenvector_centrality`: start from `1/n`, iterate
+/// `x ← x + x A` (in-edges), normalise by the Euclidean norm, stop when
+/// `Σ|x − x_last| < n · tol`.
+pub fn eigenvector_centrality_ctl(
+    g: &Graph,
+    weight: Option<&str>,
+    max_iter: usize,
+    tol: f64,
+    ctl: &dyn Control,
+) -> Result<Vec<f64>, GraphError> {
+    let n = g.num_nodes();
+    if n == 0 {
         return Err(GraphError::invalid(
             "graph",
             "eigenvector centrality of an empty graph is undefined",
         ));
     }
-    let view = g.view(weight)?;
-    let w =
-        |e: petgraph::graph::EdgeReference<'_, f64>| -> Result<f64, GraphError> { Ok(*e.weight()) };
-    let res = if view.directed {
-        rx::eigenvector_centrality(&view.petgraph::<Directed>(), w, Some(max_iter), Some(tol))?
-    } else {
-        rx::eigenvector_centrality(&view.petgraph::<Undirected>(), w, Some(max_iter), Some(tol))?
-    };
-    res.ok_or_else(|| {
-        GraphError::FailedPrecondition(format!(
-            "max_iter: power iteration did not converge in {max_iter} iterations (tol {tol})"
-        ))
-    })
+    let csr = Csr::build(g, Some(weight.unwrap_or("\0unweighted")))?;
+    let mut x = vec![1.0 / n as f64; n];
+    let mut last = vec![0.0; n];
+    for it in 0..max_iter {
+        ctl.checkpoint(it as u64, max_iter as u64)?;
+        last.copy_from_slice(&x);
+        for (v, &xv) in last.iter().enumerate() {
+            let (nb, ws) = (csr.out.nbrs(v), csr.out.weights(v));
+            for (&u, &w) in nb.iter().zip(ws) {
+                x[u as usize] += xv * w;
+            }
+        }
+        let norm = x.iter().map(|z| z * z).sum::<f64>().sqrt();
+        let norm = if norm == 0.0 { 1.0 } else { norm };
+        x.iter_mut().for_each(|z| *z /= norm);
+        let err: f64 = x.iter().zip(&last).map(|(a, b)| (a - b).abs()).sum();
+        if err < n as f64 * tol {
+            return Ok(x);
+        }
+    }
+    Err(GraphError::FailedPrecondition(format!(
+        "max_iter: power iteration did not converge in {max_iter} iterations (tol {tol})"
+    )))
 }
 
 /// Options of [`pagerank`].
@@ -316,6 +480,15 @@ impl Default for PageRankOptions {
 /// assert!(pr.iter().all(|x| (x - 0.2).abs() < 1e-12));
 /// ```
 pub fn pagerank(g: &Graph, opts: &PageRankOptions) -> Result<Vec<f64>, GraphError> {
+    pagerank_ctl(g, opts, &NoControl)
+}
+
+/// [`pagerank`] with a checkpoint per iteration (`max_iter` units).
+pub fn pagerank_ctl(
+    g: &Graph,
+    opts: &PageRankOptions,
+    ctl: &dyn Control,
+) -> Result<Vec<f64>, GraphError> {
     let n = g.num_nodes();
     if n == 0 {
         return Ok(Vec::new());
@@ -323,7 +496,7 @@ pub fn pagerank(g: &Graph, opts: &PageRankOptions) -> Result<Vec<f64>, GraphErro
     if !(0.0..=1.0).contains(&opts.alpha) {
         return Err(GraphError::invalid("alpha", "must be in [0, 1]"));
     }
-    let view = g.view(opts.weight.as_deref())?;
+    let csr = Csr::build_weighted(g, opts.weight.as_deref())?;
     let p: Vec<f64> = match &opts.personalization {
         None => vec![1.0 / n as f64; n],
         Some(map) => {
@@ -348,24 +521,22 @@ pub fn pagerank(g: &Graph, opts: &PageRankOptions) -> Result<Vec<f64>, GraphErro
             p.iter().map(|x| x / s).collect()
         }
     };
-    let strength: Vec<f64> = view
-        .out
-        .iter()
-        .map(|a| a.iter().map(|e| e.1).sum())
-        .collect();
+    let out = &csr.out;
+    let strength: Vec<f64> = (0..n).map(|i| out.weights(i).iter().sum()).collect();
     let dangling: Vec<usize> = (0..n).filter(|&i| strength[i] == 0.0).collect();
     let mut x = vec![1.0 / n as f64; n];
     let mut next = vec![0.0; n];
-    for _ in 0..opts.max_iter {
+    for it in 0..opts.max_iter {
+        ctl.checkpoint(it as u64, opts.max_iter as u64)?;
         let danglesum: f64 = opts.alpha * dangling.iter().map(|&i| x[i]).sum::<f64>();
         next.iter_mut().for_each(|v| *v = 0.0);
-        for (i, adj) in view.out.iter().enumerate() {
+        for i in 0..n {
             if strength[i] == 0.0 {
                 continue;
             }
             let xi = opts.alpha * x[i] / strength[i];
-            for &(j, w) in adj {
-                next[j] += xi * w;
+            for (&j, &w) in out.nbrs(i).iter().zip(out.weights(i)) {
+                next[j as usize] += xi * w;
             }
         }
         for i in 0..n {

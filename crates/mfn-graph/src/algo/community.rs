@@ -23,6 +23,7 @@ use rand::SeedableRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand_chacha::ChaCha8Rng;
 
+use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, NodeId, View};
 
 /// Modularity of a partition given as community labels per node (node order).
@@ -79,10 +80,14 @@ fn compact(labels: &mut [usize]) {
     }
 }
 
-/// One aggregated level of Louvain.
+/// One aggregated level of Louvain, as flat rows.
 struct Level {
-    /// Neighbour weights without self-loops (in + out for directed graphs).
-    nbrs: Vec<HashMap<usize, f64>>,
+    /// Row offsets into `nbr` / `nw`.
+    off: Vec<usize>,
+    /// Neighbours without self-loops (in + out for directed graphs), each once.
+    nbr: Vec<u32>,
+    /// Summed weight to each neighbour.
+    nw: Vec<f64>,
     /// Weighted degree (undirected, self-loops twice) or out-degree.
     k_out: Vec<f64>,
     /// Weighted in-degree (directed), else equal to `k_out`.
@@ -93,13 +98,13 @@ struct Level {
 
 impl Level {
     fn new(n: usize, edges: Vec<(usize, usize, f64)>, directed: bool) -> Level {
-        let mut nbrs = vec![HashMap::new(); n];
         let mut k_out = vec![0.0; n];
         let mut k_in = vec![0.0; n];
+        let mut deg = vec![0usize; n];
         for &(u, v, w) in &edges {
             if u != v {
-                *nbrs[u].entry(v).or_insert(0.0) += w;
-                *nbrs[v].entry(u).or_insert(0.0) += w;
+                deg[u] += 1;
+                deg[v] += 1;
             }
             if directed {
                 k_out[u] += w;
@@ -112,29 +117,89 @@ impl Level {
         if !directed {
             k_in.clone_from(&k_out);
         }
+        // Counting sort of the arcs by tail, then merge repeated heads within a row.
+        let mut start = Vec::with_capacity(n + 1);
+        let mut acc = 0;
+        start.push(0);
+        for d in &deg {
+            acc += d;
+            start.push(acc);
+        }
+        let mut pos = start[..n].to_vec();
+        let mut raw = vec![(0u32, 0.0f64); acc];
+        for &(u, v, w) in &edges {
+            if u != v {
+                raw[pos[u]] = (v as u32, w);
+                pos[u] += 1;
+                raw[pos[v]] = (u as u32, w);
+                pos[v] += 1;
+            }
+        }
+        let mut off = Vec::with_capacity(n + 1);
+        let mut nbr = Vec::with_capacity(acc);
+        let mut nw: Vec<f64> = Vec::with_capacity(acc);
+        let mut at = vec![usize::MAX; n];
+        off.push(0);
+        for u in 0..n {
+            let row_start = nbr.len();
+            for &(v, w) in &raw[start[u]..start[u + 1]] {
+                let i = at[v as usize];
+                if i != usize::MAX && i >= row_start {
+                    nw[i] += w;
+                } else {
+                    at[v as usize] = nbr.len();
+                    nbr.push(v);
+                    nw.push(w);
+                }
+            }
+            off.push(nbr.len());
+        }
         Level {
-            nbrs,
+            off,
+            nbr,
+            nw,
             k_out,
             k_in,
             edges,
         }
     }
+
+    fn n(&self) -> usize {
+        self.k_out.len()
+    }
 }
 
 /// Louvain communities: `(labels per node, modularity)`.
 pub fn louvain(view: &View<'_>, resolution: f64, threshold: f64, seed: u64) -> (Vec<usize>, f64) {
+    louvain_ctl(view, resolution, threshold, seed, &NoControl).expect("never cancelled")
+}
+
+/// [`louvain`] with a checkpoint per sweep over the nodes (progress `(sweeps, 0)`: the
+/// number of sweeps is not known in advance).
+pub fn louvain_ctl(
+    view: &View<'_>,
+    resolution: f64,
+    threshold: f64,
+    seed: u64,
+    ctl: &dyn Control,
+) -> Result<(Vec<usize>, f64), GraphError> {
     let n = view.n();
     let mut labels: Vec<usize> = (0..n).collect();
     if view.edges.is_empty() {
-        return (labels, 0.0);
+        return Ok((labels, 0.0));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let directed = view.directed;
     let m: f64 = view.edges.iter().map(|e| e.2).sum();
     let mut level = Level::new(n, view.edges.clone(), directed);
     let mut modq = modularity(view, &labels, resolution);
+    let mut sweeps = 0u64;
+    // Scratch: weight to each community from the current node (`stamp` marks validity).
+    let mut wc = vec![0.0f64; n];
+    let mut stamp = vec![usize::MAX; n];
+    let mut touched: Vec<usize> = Vec::new();
     loop {
-        let ln = level.nbrs.len();
+        let ln = level.n();
         let mut node2com: Vec<usize> = (0..ln).collect();
         let mut s_out = level.k_out.clone();
         let mut s_in = level.k_in.clone();
@@ -143,29 +208,31 @@ pub fn louvain(view: &View<'_>, resolution: f64, threshold: f64, seed: u64) -> (
         let mut improvement = false;
         let mut moves = 1;
         while moves > 0 {
+            ctl.checkpoint(sweeps, 0)?;
+            sweeps += 1;
             moves = 0;
             for &u in &order {
                 let mut best_com = node2com[u];
                 let mut best = 0.0;
-                let mut w2c: Vec<(usize, f64)> = Vec::new();
-                {
-                    let mut acc: HashMap<usize, f64> = HashMap::new();
-                    for (&v, &w) in &level.nbrs[u] {
-                        let c = node2com[v];
-                        if !acc.contains_key(&c) {
-                            w2c.push((c, 0.0));
-                        }
-                        *acc.entry(c).or_insert(0.0) += w;
+                touched.clear();
+                for i in level.off[u]..level.off[u + 1] {
+                    let c = node2com[level.nbr[i] as usize];
+                    if stamp[c] != u {
+                        stamp[c] = u;
+                        wc[c] = 0.0;
+                        touched.push(c);
                     }
-                    for e in &mut w2c {
-                        e.1 = acc[&e.0];
-                    }
-                    w2c.sort_by_key(|e| e.0);
+                    wc[c] += level.nw[i];
                 }
+                touched.sort_unstable();
                 let (ko, ki) = (level.k_out[u], level.k_in[u]);
                 s_out[best_com] -= ko;
                 s_in[best_com] -= ki;
-                let w_own = w2c.iter().find(|e| e.0 == best_com).map_or(0.0, |e| e.1);
+                let w_own = if stamp[best_com] == u {
+                    wc[best_com]
+                } else {
+                    0.0
+                };
                 let cost = |c: usize, s_out: &[f64], s_in: &[f64]| {
                     if directed {
                         resolution * (ko * s_in[c] + ki * s_out[c]) / (m * m)
@@ -174,8 +241,8 @@ pub fn louvain(view: &View<'_>, resolution: f64, threshold: f64, seed: u64) -> (
                     }
                 };
                 let remove = -w_own / m + cost(best_com, &s_out, &s_in);
-                for &(c, w) in &w2c {
-                    let gain = remove + w / m - cost(c, &s_out, &s_in);
+                for &c in &touched {
+                    let gain = remove + wc[c] / m - cost(c, &s_out, &s_in);
                     if gain > best {
                         best = gain;
                         best_com = c;
@@ -189,6 +256,8 @@ pub fn louvain(view: &View<'_>, resolution: f64, threshold: f64, seed: u64) -> (
                     moves += 1;
                 }
             }
+            // Stamps are node ids of this level: clear them before the next sweep.
+            stamp.iter_mut().for_each(|s| *s = usize::MAX);
         }
         if !improvement {
             break;
@@ -204,31 +273,56 @@ pub fn louvain(view: &View<'_>, resolution: f64, threshold: f64, seed: u64) -> (
         }
         modq = new_q;
         let k = node2com.iter().max().map_or(0, |x| x + 1);
-        let mut agg: HashMap<(usize, usize), f64> = HashMap::new();
-        let mut keys = Vec::new();
-        for &(u, v, w) in &level.edges {
-            let (mut a, mut b) = (node2com[u], node2com[v]);
-            if !directed && a > b {
-                std::mem::swap(&mut a, &mut b);
-            }
-            let e = agg.entry((a, b)).or_insert_with(|| {
-                keys.push((a, b));
-                0.0
-            });
-            *e += w;
-        }
-        let edges = keys
-            .into_iter()
-            .map(|key| (key.0, key.1, agg[&key]))
-            .collect();
-        level = Level::new(k, edges, directed);
+        level = Level::new(k, aggregate(&level.edges, &node2com, k, directed), directed);
     }
     compact(&mut labels);
-    (labels, modq)
+    Ok((labels, modq))
+}
+
+/// Edges between communities: `(a, b, Σw)` (`a ≤ b` when undirected), grouped by `a`.
+fn aggregate(
+    edges: &[(usize, usize, f64)],
+    node2com: &[usize],
+    k: usize,
+    directed: bool,
+) -> Vec<(usize, usize, f64)> {
+    let mut by_a: Vec<Vec<(usize, f64)>> = vec![Vec::new(); k];
+    for &(u, v, w) in edges {
+        let (mut a, mut b) = (node2com[u], node2com[v]);
+        if !directed && a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        by_a[a].push((b, w));
+    }
+    let mut at = vec![usize::MAX; k];
+    let mut out: Vec<(usize, usize, f64)> = Vec::new();
+    for (a, row) in by_a.into_iter().enumerate() {
+        let row_start = out.len();
+        for (b, w) in row {
+            let i = at[b];
+            if i != usize::MAX && i >= row_start {
+                out[i].2 += w;
+            } else {
+                at[b] = out.len();
+                out.push((a, b, w));
+            }
+        }
+    }
+    out
 }
 
 /// Asynchronous label propagation (seeded): labels per node.
 pub fn label_propagation(view: &View<'_>, weighted: bool, seed: u64) -> Vec<usize> {
+    label_propagation_ctl(view, weighted, seed, &NoControl).expect("never cancelled")
+}
+
+/// [`label_propagation`] with a checkpoint per round (progress `(rounds, 0)`).
+pub fn label_propagation_ctl(
+    view: &View<'_>,
+    weighted: bool,
+    seed: u64,
+    ctl: &dyn Control,
+) -> Result<Vec<usize>, GraphError> {
     let n = view.n();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut labels: Vec<usize> = (0..n).collect();
@@ -236,6 +330,7 @@ pub fn label_propagation(view: &View<'_>, weighted: bool, seed: u64) -> Vec<usiz
     let mut changed = true;
     let mut rounds = 0;
     while changed && rounds < 10_000 {
+        ctl.checkpoint(rounds, 0)?;
         changed = false;
         rounds += 1;
         order.shuffle(&mut rng);
@@ -260,18 +355,28 @@ pub fn label_propagation(view: &View<'_>, weighted: bool, seed: u64) -> Vec<usiz
         }
     }
     compact(&mut labels);
-    labels
+    Ok(labels)
 }
 
 /// Clauset–Newman–Moore greedy modularity: labels per node.
 pub fn greedy_modularity(view: &View<'_>, resolution: f64) -> Vec<usize> {
+    greedy_modularity_ctl(view, resolution, &NoControl).expect("never cancelled")
+}
+
+/// [`greedy_modularity`] with a checkpoint per merge (at most `n − 1` merges).
+pub fn greedy_modularity_ctl(
+    view: &View<'_>,
+    resolution: f64,
+    ctl: &dyn Control,
+) -> Result<Vec<usize>, GraphError> {
     let n = view.n();
     let m: f64 = view.edges.iter().map(|e| e.2).sum();
     let mut labels: Vec<usize> = (0..n).collect();
     if m == 0.0 {
-        return labels;
+        return Ok(labels);
     }
     let directed = view.directed;
+    let mut merges = 0u64;
     // Community graph: w[c][d] = weight from c to d (both directions stored).
     let mut w: Vec<HashMap<usize, f64>> = vec![HashMap::new(); n];
     let mut k_out = vec![0.0; n];
@@ -295,6 +400,8 @@ pub fn greedy_modularity(view: &View<'_>, resolution: f64) -> Vec<usize> {
     let mut alive = vec![true; n];
     let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
     loop {
+        ctl.checkpoint(merges, n.saturating_sub(1) as u64)?;
+        merges += 1;
         let mut best: Option<(f64, usize, usize)> = None;
         for c in 0..n {
             if !alive[c] {
@@ -341,7 +448,7 @@ pub fn greedy_modularity(view: &View<'_>, resolution: f64) -> Vec<usize> {
         }
     }
     compact(&mut labels);
-    labels
+    Ok(labels)
 }
 
 /// Run a community method by name (`louvain`, `label_propagation`,
@@ -352,6 +459,19 @@ pub fn detect(
     weight: Option<&str>,
     resolution: f64,
     seed: u64,
+) -> Result<(Vec<Vec<NodeId>>, f64), GraphError> {
+    detect_ctl(g, method, weight, resolution, seed, &NoControl)
+}
+
+/// [`detect`] with the method's checkpoints (see [`louvain_ctl`],
+/// [`label_propagation_ctl`], [`greedy_modularity_ctl`]).
+pub fn detect_ctl(
+    g: &Graph,
+    method: &str,
+    weight: Option<&str>,
+    resolution: f64,
+    seed: u64,
+    ctl: &dyn Control,
 ) -> Result<(Vec<Vec<NodeId>>, f64), GraphError> {
     if !(resolution.is_finite() && resolution > 0.0) {
         return Err(GraphError::invalid(
@@ -367,9 +487,9 @@ pub fn detect(
         ));
     }
     let labels = match method {
-        "louvain" => louvain(&view, resolution, 1e-7, seed).0,
-        "label_propagation" => label_propagation(&view, weight.is_some(), seed),
-        "greedy_modularity" => greedy_modularity(&view, resolution),
+        "louvain" => louvain_ctl(&view, resolution, 1e-7, seed, ctl)?.0,
+        "label_propagation" => label_propagation_ctl(&view, weight.is_some(), seed, ctl)?,
+        "greedy_modularity" => greedy_modularity_ctl(&view, resolution, ctl)?,
         other => {
             return Err(GraphError::invalid(
                 "method",

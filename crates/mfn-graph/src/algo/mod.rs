@@ -4,6 +4,7 @@
 
 pub mod centrality;
 pub mod community;
+mod csr;
 pub mod paths;
 mod sssp;
 pub mod structure;

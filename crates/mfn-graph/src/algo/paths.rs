@@ -14,7 +14,9 @@ use petgraph::{Directed, EdgeType, Undirected};
 use rustworkx_core::dictmap::DictMap;
 use rustworkx_core::shortest_path as rx;
 
+use super::csr::Csr;
 use super::sssp;
+use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, NodeId, View};
 
 /// A shortest path and its length.
@@ -43,12 +45,12 @@ pub fn shortest_path(
 ) -> Result<PathResult, GraphError> {
     let s = g.require_node("source", source)?;
     let t = g.require_node("target", target)?;
-    let view = g.view(weight)?;
     let no_path =
         || GraphError::FailedPrecondition(format!("target: no path from {source} to {target}"));
     if weight.is_none() {
-        return bfs_path(&view, s, t).ok_or_else(no_path);
+        return bfs_path(&Csr::build(g, None)?, s, t).ok_or_else(no_path);
     }
+    let view = g.view(weight)?;
     let negative = view.edges.iter().any(|e| e.2 < 0.0);
     let (path, length) = if view.directed {
         weighted_path::<Directed>(&view, s, t, negative, source)?
@@ -62,35 +64,39 @@ pub fn shortest_path(
     })
 }
 
-fn bfs_path(view: &View<'_>, s: usize, t: usize) -> Option<PathResult> {
-    let n = view.n();
-    let mut parent = vec![usize::MAX; n];
-    parent[s] = s;
-    let mut queue = std::collections::VecDeque::from([s]);
-    while let Some(v) = queue.pop_front() {
-        if v == t {
-            break;
-        }
-        for &(w, _) in &view.out[v] {
-            if parent[w] == usize::MAX {
-                parent[w] = v;
-                queue.push_back(w);
+fn bfs_path(csr: &Csr<'_>, s: usize, t: usize) -> Option<PathResult> {
+    let n = csr.n();
+    let mut parent = vec![u32::MAX; n];
+    parent[s] = s as u32;
+    let mut queue: Vec<u32> = Vec::with_capacity(n);
+    queue.push(s as u32);
+    let mut head = 0;
+    'search: while head < queue.len() && s != t {
+        let v = queue[head];
+        head += 1;
+        for &w in csr.out.nbrs(v as usize) {
+            if parent[w as usize] == u32::MAX {
+                parent[w as usize] = v;
+                if w as usize == t {
+                    break 'search;
+                }
+                queue.push(w);
             }
         }
     }
-    if parent[t] == usize::MAX {
+    if parent[t] == u32::MAX {
         return None;
     }
     let mut path = vec![t];
     let mut v = t;
     while v != s {
-        v = parent[v];
+        v = parent[v] as usize;
         path.push(v);
     }
     path.reverse();
     Some(PathResult {
         length: (path.len() - 1) as f64,
-        path: path.into_iter().map(|i| view.ids[i].clone()).collect(),
+        path: path.into_iter().map(|i| csr.ids[i].clone()).collect(),
     })
 }
 
@@ -142,11 +148,26 @@ pub fn all_pairs_shortest_path_length(
     weight: Option<&str>,
     sources: std::ops::Range<usize>,
 ) -> Result<Vec<Vec<(usize, f64)>>, GraphError> {
+    all_pairs_shortest_path_length_ctl(g, weight, sources, &NoControl)
+}
+
+/// [`all_pairs_shortest_path_length`] with one progress unit per source.
+pub fn all_pairs_shortest_path_length_ctl(
+    g: &Graph,
+    weight: Option<&str>,
+    sources: std::ops::Range<usize>,
+    ctl: &dyn Control,
+) -> Result<Vec<Vec<(usize, f64)>>, GraphError> {
     let view = g.view(weight)?;
     if weight.is_some() {
         super::centrality::check_non_negative(&view)?;
     }
-    Ok(sources
-        .map(|s| lengths_from(&view, s, weight.is_some()))
-        .collect())
+    let total = sources.len() as u64;
+    let mut rows = Vec::with_capacity(sources.len());
+    for (k, s) in sources.enumerate() {
+        ctl.checkpoint(k as u64, total)?;
+        rows.push(lengths_from(&view, s, weight.is_some()));
+    }
+    ctl.progress(total, total);
+    Ok(rows)
 }

@@ -22,41 +22,76 @@ use petgraph::{Directed, Undirected};
 use rustworkx_core::coloring::{ColoringStrategy, greedy_node_color_with_coloring_strategy};
 use rustworkx_core::connectivity as rxc;
 
+use super::csr::{Csr, IndexOf, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
+use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
 
 /// Connected components (weak for directed graphs unless `strong`), largest first;
 /// each component's nodes in node order.
+///
+/// Weak components: union–find over the stored edges (no adjacency is built). Strong
+/// components: Tarjan (petgraph).
 pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>, GraphError> {
-    let view = g.view(None)?;
-    let mut comps: Vec<Vec<usize>> = if strong && view.directed {
-        petgraph::algo::tarjan_scc(&view.petgraph::<Directed>())
-            .into_iter()
-            .map(|c| c.into_iter().map(|i| i.index()).collect())
-            .collect()
-    } else {
-        // Weak components: the same edges read as undirected.
-        let mut pg =
-            petgraph::Graph::<(), f64, Undirected>::with_capacity(view.n(), view.edges.len());
-        (0..view.n()).for_each(|_| {
-            pg.add_node(());
-        });
-        for &(u, v, w) in &view.edges {
-            pg.add_edge(NodeIndex::new(u), NodeIndex::new(v), w);
-        }
-        rxc::connected_components(&pg)
-            .into_iter()
-            .map(|c| c.into_iter().map(|i| i.index()).collect())
-            .collect()
-    };
-    for c in &mut comps {
-        c.sort_unstable();
-    }
-    comps.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
-    Ok(comps
+    Ok(component_indices(g, strong)?
         .into_iter()
-        .map(|c| c.into_iter().map(|i| view.ids[i].clone()).collect())
+        .map(|c| {
+            c.into_iter()
+                .map(|i| g.node_at(i).expect("index").clone())
+                .collect()
+        })
         .collect())
+}
+
+/// [`connected_components`] as node indices.
+pub(crate) fn component_indices(g: &Graph, strong: bool) -> Result<Vec<Vec<usize>>, GraphError> {
+    let n = g.num_nodes();
+    let mut comps: Vec<Vec<usize>> = if strong && g.is_directed() {
+        let view = g.view(None)?;
+        let mut comps: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&view.petgraph::<Directed>())
+            .into_iter()
+            .map(|c| c.into_iter().map(|i| i.index()).collect())
+            .collect();
+        for c in &mut comps {
+            c.sort_unstable();
+        }
+        comps
+    } else {
+        let index = IndexOf::new(g);
+        let mut parent: Vec<u32> = (0..n as u32).collect();
+        fn find(p: &mut [u32], mut x: u32) -> u32 {
+            while p[x as usize] != x {
+                let gp = p[p[x as usize] as usize];
+                p[x as usize] = gp;
+                x = gp;
+            }
+            x
+        }
+        for (u, v, _) in g.edges() {
+            let (a, b) = (
+                find(&mut parent, index.get(u)),
+                find(&mut parent, index.get(v)),
+            );
+            if a != b {
+                // The smaller index becomes the root: roots are first members.
+                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                parent[hi as usize] = lo;
+            }
+        }
+        let mut slot = vec![u32::MAX; n];
+        let mut comps: Vec<Vec<usize>> = Vec::new();
+        for i in 0..n {
+            let r = find(&mut parent, i as u32) as usize;
+            if slot[r] == u32::MAX {
+                slot[r] = comps.len() as u32;
+                comps.push(Vec::new());
+            }
+            comps[slot[r] as usize].push(i);
+        }
+        comps
+    };
+    comps.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
+    Ok(comps)
 }
 
 /// Neighbour sets without self: (predecessors, successors); equal when undirected.
@@ -78,6 +113,18 @@ fn nbr_sets(view: &View<'_>) -> (Vec<HashSet<usize>>, Vec<HashSet<usize>>) {
 /// assert_eq!(c, vec![1.0; 4]);
 /// ```
 pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
+    if !g.is_directed() {
+        return Ok(triangles_undirected(g)?
+            .into_iter()
+            .map(|(t, k)| {
+                if t == 0 {
+                    0.0
+                } else {
+                    t as f64 / (k * (k - 1)) as f64
+                }
+            })
+            .collect());
+    }
     let view = g.view(None)?;
     let (pred, succ) = nbr_sets(&view);
     let n = view.n();
@@ -116,16 +163,79 @@ pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
         .collect())
 }
 
+/// Per node of an undirected graph: `(t, k)` with `k` the degree without self-loops and
+/// `t = Σ_{u ∈ N(v)} |N(u) ∩ N(v)|` (twice the triangles through `v`), as NetworkX's
+/// `_triangles_and_degree_iter`. Marks `N(v)` and scans each neighbour's row; parallel
+/// over fixed chunks of nodes (integer counts: exact).
+fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
+    let csr = Csr::build(g, None)?;
+    let n = csr.n();
+    let nodes: Vec<usize> = (0..n).collect();
+    let parts = par_chunks(&nodes, 256, |chunk| {
+        let mut mark = vec![u32::MAX; n];
+        let mut out = Vec::with_capacity(chunk.len());
+        for &v in chunk {
+            let nb = csr.out.nbrs(v);
+            let mut k = 0;
+            for &u in nb {
+                if u as usize != v {
+                    mark[u as usize] = v as u32;
+                    k += 1;
+                }
+            }
+            let mut t = 0usize;
+            for &u in nb {
+                if u as usize == v {
+                    continue;
+                }
+                for &w in csr.out.nbrs(u as usize) {
+                    if w != u && mark[w as usize] == v as u32 {
+                        t += 1;
+                    }
+                }
+            }
+            out.push((t, k));
+        }
+        Ok(out)
+    })?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// Clustering of every node and transitivity (`None` for directed graphs) from one
+/// triangle count: what `clustering_coefficients` returns.
+pub fn clustering_and_transitivity(g: &Graph) -> Result<(Vec<f64>, Option<f64>), GraphError> {
+    if g.is_directed() {
+        return Ok((clustering(g)?, None));
+    }
+    let tk = triangles_undirected(g)?;
+    let (mut tri, mut contri) = (0usize, 0usize);
+    let c = tk
+        .iter()
+        .map(|&(t, k)| {
+            tri += t;
+            contri += k * k.saturating_sub(1);
+            if t == 0 {
+                0.0
+            } else {
+                t as f64 / (k * (k - 1)) as f64
+            }
+        })
+        .collect();
+    let tr = if tri == 0 {
+        0.0
+    } else {
+        tri as f64 / contri as f64
+    };
+    Ok((c, Some(tr)))
+}
+
 /// Transitivity of an undirected graph (`None` for directed graphs, where NetworkX
-/// does not define it).
+/// does not define it): `Σ t / Σ k (k − 1)` as `nx.transitivity`.
 pub fn transitivity(g: &Graph) -> Result<Option<f64>, GraphError> {
     if g.is_directed() {
         return Ok(None);
     }
-    let view = g.view(None)?;
-    Ok(Some(rustworkx_core::transitivity::graph_transitivity(
-        &view.petgraph::<Undirected>(),
-    )))
+    Ok(clustering_and_transitivity(g)?.1)
 }
 
 /// Core number of every node, in node order. Self-loops are not allowed (NetworkX).
@@ -244,6 +354,15 @@ pub struct Statistics {
 /// Summary statistics; the distance-based ones (O(n·m)) only when connected and
 /// `n <= limits.max_nodes_all_pairs`.
 pub fn statistics(g: &Graph, limits: &Limits) -> Result<Statistics, GraphError> {
+    statistics_ctl(g, limits, &NoControl)
+}
+
+/// [`statistics`] with one progress unit per breadth-first search (`n` units).
+pub fn statistics_ctl(
+    g: &Graph,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<Statistics, GraphError> {
     let n = g.num_nodes();
     let deg = degrees(g);
     let degree = if n == 0 {
@@ -258,7 +377,7 @@ pub fn statistics(g: &Graph, limits: &Limits) -> Result<Statistics, GraphError> 
             *deg.iter().max().expect("n > 0") as f64,
         ]
     };
-    let comps = connected_components(g, true)?;
+    let comps = component_indices(g, true)?;
     let is_connected = n > 0 && comps.len() == 1;
     let (mut diameter, mut radius, mut aspl) = (None, None, None);
     if is_connected {
@@ -268,15 +387,50 @@ pub fn statistics(g: &Graph, limits: &Limits) -> Result<Statistics, GraphError> 
             "max_nodes_all_pairs",
             limits.max_nodes_all_pairs,
         )?;
-        let view = g.view(None)?;
-        let (mut dmax, mut rmin, mut total) = (0.0f64, f64::INFINITY, 0.0);
-        for s in 0..n {
-            let sp = sssp::bfs(&view.out, s, false);
-            let ecc = sp.dist.iter().cloned().fold(0.0, f64::max);
-            dmax = dmax.max(ecc);
-            rmin = rmin.min(ecc);
-            total += sp.dist.iter().sum::<f64>();
-        }
+        let csr = Csr::build(g, None)?;
+        let progress = Progress::new(ctl, n);
+        let nodes: Vec<usize> = (0..n).collect();
+        // (max eccentricity, min eccentricity, Σ distances) per chunk; integers, exact.
+        let parts = par_chunks(&nodes, MIN_SOURCES, |chunk| {
+            let mut dist = vec![u32::MAX; n];
+            let mut order: Vec<u32> = Vec::with_capacity(n);
+            let (mut dmax, mut rmin, mut total) = (0u32, u32::MAX, 0u64);
+            for (k, &s) in chunk.iter().enumerate() {
+                order.clear();
+                dist[s] = 0;
+                order.push(s as u32);
+                let mut head = 0;
+                let mut ecc = 0;
+                while head < order.len() {
+                    let v = order[head] as usize;
+                    head += 1;
+                    let dv = dist[v] + 1;
+                    for &w in csr.out.nbrs(v) {
+                        if dist[w as usize] == u32::MAX {
+                            dist[w as usize] = dv;
+                            ecc = dv;
+                            total += dv as u64;
+                            order.push(w);
+                        }
+                    }
+                }
+                dmax = dmax.max(ecc);
+                rmin = rmin.min(ecc);
+                for &v in &order {
+                    dist[v as usize] = u32::MAX;
+                }
+                if k % STEP == STEP - 1 {
+                    progress.step(STEP)?;
+                }
+            }
+            if chunk.len() % STEP != 0 {
+                progress.step(chunk.len() % STEP)?;
+            }
+            Ok((dmax, rmin, total))
+        })?;
+        let dmax = parts.iter().map(|p| p.0).max().unwrap_or(0) as f64;
+        let rmin = parts.iter().map(|p| p.1).min().unwrap_or(0) as f64;
+        let total = parts.iter().map(|p| p.2).sum::<u64>() as f64;
         diameter = Some(dmax);
         radius = Some(rmin);
         aspl = Some(if n > 1 {
@@ -305,13 +459,42 @@ fn global_eff(adj: &[Vec<(usize, f64)>], weighted: bool) -> f64 {
     }
     let mut sum = 0.0;
     for s in 0..n {
-        for (_, d) in paths_from(adj, s, weighted) {
-            if d > 0.0 {
-                sum += 1.0 / d;
-            }
-        }
+        sum += inverse_distances(adj, s, weighted);
     }
     sum / (n * (n - 1)) as f64
+}
+
+/// `Σ_v 1 / d(s, v)` over the nodes reached from `s` (at a positive distance).
+fn inverse_distances(adj: &[Vec<(usize, f64)>], s: usize, weighted: bool) -> f64 {
+    let mut sum = 0.0;
+    for (_, d) in paths_from(adj, s, weighted) {
+        if d > 0.0 {
+            sum += 1.0 / d;
+        }
+    }
+    sum
+}
+
+/// [`global_eff`] in parallel over fixed chunks of sources, one progress unit each.
+fn global_eff_par(
+    adj: &[Vec<(usize, f64)>],
+    weighted: bool,
+    progress: &Progress<'_>,
+) -> Result<f64, GraphError> {
+    let n = adj.len();
+    if n < 2 {
+        return Ok(0.0);
+    }
+    let nodes: Vec<usize> = (0..n).collect();
+    let parts = par_chunks(&nodes, MIN_SOURCES, |chunk| {
+        let mut sum = 0.0;
+        for &s in chunk {
+            sum += inverse_distances(adj, s, weighted);
+            progress.step(1)?;
+        }
+        Ok(sum)
+    })?;
+    Ok(parts.into_iter().sum::<f64>() / (n * (n - 1)) as f64)
 }
 
 fn paths_from(adj: &[Vec<(usize, f64)>], s: usize, weighted: bool) -> Vec<(usize, f64)> {
@@ -325,6 +508,17 @@ pub fn efficiency(
     g: &Graph,
     weight: Option<&str>,
     limits: &Limits,
+) -> Result<(f64, f64), GraphError> {
+    efficiency_ctl(g, weight, limits, &NoControl)
+}
+
+/// [`efficiency`] with progress: `n` units for the global part (one per source), then
+/// `n` for the local part (one per node), `2n` in all.
+pub fn efficiency_ctl(
+    g: &Graph,
+    weight: Option<&str>,
+    limits: &Limits,
+    ctl: &dyn Control,
 ) -> Result<(f64, f64), GraphError> {
     if g.is_directed() {
         return Err(GraphError::FailedPrecondition(
@@ -341,7 +535,11 @@ pub fn efficiency(
     let view = g.view(weight)?;
     super::centrality::check_non_negative(&view)?;
     let weighted = weight.is_some();
-    let global = global_eff(&view.out, weighted);
+    let progress = Progress::new(ctl, 2 * n);
+    let global = global_eff_par(&view.out, weighted, &progress)?;
+    if n == 1 {
+        progress.step(1)?; // the global part of one node: no search
+    }
     if n == 0 {
         return Ok((0.0, 0.0));
     }
@@ -372,6 +570,7 @@ pub fn efficiency(
         for &u in &nb {
             pos[u] = usize::MAX;
         }
+        progress.step(1)?;
     }
     Ok((global, local / n as f64))
 }
@@ -473,6 +672,16 @@ pub type CycleReport = (bool, Option<bool>, Vec<Vec<NodeId>>, bool);
 /// Cycles: directed graphs report `(has_cycle, Some(is_dag), simple cycles up to
 /// max_cycles, truncated)`; undirected graphs a cycle basis (`is_dag = None`).
 pub fn cycles(g: &Graph, max_cycles: usize) -> Result<CycleReport, GraphError> {
+    cycles_ctl(g, max_cycles, &NoControl)
+}
+
+/// [`cycles`] with a checkpoint every 64 simple cycles found (progress in cycles of
+/// `max_cycles`).
+pub fn cycles_ctl(
+    g: &Graph,
+    max_cycles: usize,
+    ctl: &dyn Control,
+) -> Result<CycleReport, GraphError> {
     let view = g.view(None)?;
     let ids = |c: Vec<NodeIndex>| c.into_iter().map(|i| view.ids[i.index()].clone()).collect();
     if view.directed {
@@ -488,6 +697,9 @@ pub fn cycles(g: &Graph, max_cycles: usize) -> Result<CycleReport, GraphError> {
                     break;
                 }
                 out.push(ids(c));
+                if out.len() % 64 == 0 {
+                    ctl.checkpoint(out.len() as u64, max_cycles as u64)?;
+                }
             }
         }
         return Ok((has, Some(!has), out, truncated));
