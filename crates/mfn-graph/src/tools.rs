@@ -1050,7 +1050,8 @@ pub struct EfficiencyArgs {
 pub struct NetworkMetricsArgs {
     /// Graph name (nodes with `x`, `y`; edges with `length`).
     pub graph: String,
-    /// Box-counting dimension of the skeleton, when known.
+    /// Box-counting dimension of the skeleton; default: the graph's
+    /// `fractal_dimension` attribute (set by `extract_network`), else null.
     pub fractal_dimension: Option<f64>,
     /// Seed of the random edge removal.
     #[serde(default)]
@@ -1551,9 +1552,11 @@ const TOOLS: &[ToolSpec] = &[
         network::NetworkMetrics,
         |c, a| {
             let g = get(c, &a.graph)?;
+            // An extracted network carries its skeleton's dimension.
+            let stored = g.attrs().get("fractal_dimension").and_then(Value::as_f64);
             network::network_metrics_ctl(
                 &g,
-                a.fractal_dimension,
+                a.fractal_dimension.or(stored),
                 a.seed,
                 c.store.limits(),
                 c.control,

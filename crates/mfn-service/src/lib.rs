@@ -20,6 +20,7 @@ pub mod cache;
 pub mod decode;
 pub mod error;
 pub mod gate;
+pub mod network;
 pub mod render;
 pub mod request;
 pub mod response;

@@ -12,7 +12,8 @@
 //! and limit and map onto [`ErrorCode`](crate::ErrorCode) through one `From`.
 //!
 //! Adding a tool: a graph tool is one entry in `mfn_graph::tools`; an MFN tool is one
-//! entry in [`MFN_TOOLS`] and one arm in `MfnService::call_mfn_tool`.
+//! entry in `MFN_TOOLS` and one arm in `MfnService::call_mfn_tool`; the network tools
+//! (`extract_network`, `visualize_graph`) live in [`crate::network`].
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -58,6 +59,8 @@ pub struct ToolInfo {
 enum Kind {
     Graph,
     Mfn,
+    ExtractNetwork,
+    Visualize,
 }
 
 /// An image a tool produced (MCP image content; the body of a REST image response).
@@ -170,7 +173,25 @@ fn registry() -> &'static [ToolInfo] {
                 mutates: false,
                 kind: Kind::Mfn,
             });
-        graph.chain(mfn).collect()
+        let network = [
+            ToolInfo {
+                name: "extract_network",
+                description: "Extract the mycelial network of a simulated field (default), an inline field or an uploaded PNG/.npy/CSV: mask, Zhang-Suen skeleton, graph stored under `name` (nodes x, y, kind; edges length), and its network metrics",
+                input_schema: Arc::new(schema::<crate::network::ExtractNetworkArgs>()),
+                output_schema: Arc::new(schema::<crate::network::ExtractNetworkResult>()),
+                mutates: true,
+                kind: Kind::ExtractNetwork,
+            },
+            ToolInfo {
+                name: "visualize_graph",
+                description: "Draw a stored graph as PNG (image content) or SVG (spring, circular, kamada_kawai or coordinates layout; colour by an attribute, degree or community); an extracted network is drawn at its pixel coordinates over its field",
+                input_schema: Arc::new(schema::<mfn_graph::VisualizeArgs>()),
+                output_schema: Arc::new(schema::<mfn_graph::Visualization>()),
+                mutates: false,
+                kind: Kind::Visualize,
+            },
+        ];
+        graph.chain(mfn).chain(network).collect()
     })
 }
 
@@ -253,19 +274,22 @@ impl MfnService {
         self.admit()?;
         let deadline = self.inner.config.tool_timeout;
         let work = async {
-            match info.kind {
+            let structured = match info.kind {
                 Kind::Graph => {
                     self.call_graph_tool(info.name, tenant, args, progress)
                         .await
                 }
                 Kind::Mfn => self.call_mfn_tool(ctx, info.name, args).await,
-            }
-        };
-        match tokio::time::timeout(deadline, work).await {
-            Ok(r) => r.map(|structured| ToolOutput {
+                Kind::ExtractNetwork => return self.extract_network_tool(ctx, tenant, args).await,
+                Kind::Visualize => return self.visualize_tool(ctx, tenant, args, progress).await,
+            };
+            structured.map(|structured| ToolOutput {
                 structured,
                 image: None,
-            }),
+            })
+        };
+        match tokio::time::timeout(deadline, work).await {
+            Ok(r) => r,
             Err(_) => Err(ServiceError::new(
                 crate::ErrorCode::DeadlineExceeded,
                 format!(
@@ -557,5 +581,136 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn extract_network_stores_a_graph_every_tool_can_use() {
+        let svc = service();
+        let r = call(
+            &svc,
+            "t",
+            "extract_network",
+            json!({"name": "net", "simulation": {"seed": 7, "grid_size": 32, "steps": 40}}),
+        )
+        .await
+        .unwrap();
+        let m = &r["metrics"];
+        assert_eq!(r["graph"]["num_nodes"], m["num_nodes"], "{r}");
+        assert!(m["num_nodes"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["skeleton_pixels"].as_u64() <= r["mask_pixels"].as_u64());
+        assert!(m["fractal_dimension"].as_f64().is_some(), "{r}");
+        let info = call(&svc, "t", "get_info", json!({"graph": "net"}))
+            .await
+            .unwrap();
+        assert_eq!(info["num_edges"], r["graph"]["num_edges"]);
+        let again = call(&svc, "t", "network_metrics", json!({"graph": "net"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            &again, m,
+            "network_metrics on the stored graph gives the same metrics"
+        );
+        let b = call(
+            &svc,
+            "t",
+            "betweenness_centrality",
+            json!({"graph": "net", "top_k": 1}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(b["values"].as_array().unwrap().len(), 1);
+        // Stored once: a second extraction under the same name needs overwrite.
+        let e = call(&svc, "t", "extract_network", json!({"name": "net"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyExists);
+
+        let ctx = RequestContext::new(None);
+        let svg = svc
+            .call_tool(
+                &ctx,
+                "t",
+                "visualize_graph",
+                json!({"graph": "net", "format": "svg"}),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(svg.structured["layout"], "coordinates");
+        assert_eq!(svg.structured["background"], true, "drawn over its field");
+        let image = svg.image.unwrap();
+        assert_eq!(image.mime_type, "image/svg+xml");
+        assert!(String::from_utf8(image.data).unwrap().contains("<svg"));
+        let png = svc
+            .call_tool(
+                &ctx,
+                "t",
+                "visualize_graph",
+                json!({"graph": "net", "width": 200, "height": 200}),
+                None,
+            )
+            .await
+            .unwrap()
+            .image
+            .unwrap();
+        assert_eq!(png.mime_type, "image/png");
+        assert!(png.data.starts_with(b"\x89PNG"));
+    }
+
+    #[tokio::test]
+    async fn extract_network_from_an_inline_field_finds_a_plus() {
+        let svc = service();
+        let n = 21;
+        let values: Vec<f64> = (0..n * n)
+            .map(|i| {
+                let (x, y) = (i % n, i / n);
+                if x == 10 && (3..=17).contains(&y) || y == 10 && (3..=17).contains(&x) {
+                    -0.02
+                } else {
+                    -0.09
+                }
+            })
+            .collect();
+        let r = call(
+            &svc,
+            "t",
+            "extract_network",
+            json!({"name": "plus", "field": {"size": n, "values": values}, "options": {"threshold_mv": -60.0}}),
+        )
+        .await
+        .unwrap();
+        let m = &r["metrics"];
+        assert_eq!(
+            (
+                m["junctions"].as_u64(),
+                m["tips"].as_u64(),
+                m["num_edges"].as_u64()
+            ),
+            (Some(1), Some(4), Some(4)),
+            "{r}"
+        );
+        assert_eq!(r["source"], "field");
+        let e = call(
+            &svc,
+            "t",
+            "extract_network",
+            json!({"name": "x", "field": {"size": 3, "values": [0.0]}}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("field.values"));
+        let e = call(
+            &svc,
+            "t",
+            "extract_network",
+            json!({"name": "x", "options": {"threshold": "bogus"}}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("options"));
+        let e = call(&svc, "t", "extract_network", json!({"name": "bad name!"}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
     }
 }
