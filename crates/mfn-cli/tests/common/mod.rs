@@ -33,11 +33,20 @@ impl Drop for Server {
 
 /// Start `mfn serve` on free ports with `env`; returns it and its gRPC URL once it listens.
 pub fn start_server(env: &[(&str, &str)]) -> (Server, String) {
+    let (server, url, _) = start_server_http(env);
+    (server, url)
+}
+
+/// [`start_server`], also returning the HTTP port. Graphs stay in memory unless `env`
+/// sets `MFN_DATA_DIR`.
+pub fn start_server_http(env: &[(&str, &str)]) -> (Server, String, u16) {
     let port = free_port();
+    let http_port = free_port();
     let child = mfn()
+        .env("MFN_DATA_DIR", ":memory:")
         .envs(env.iter().copied())
         .args(["serve", "--grpc-port", &port.to_string()])
-        .args(["--http-port", &free_port().to_string()])
+        .args(["--http-port", &http_port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -48,7 +57,29 @@ pub fn start_server(env: &[(&str, &str)]) -> (Server, String) {
         assert!(Instant::now() < deadline, "server never listened");
         std::thread::sleep(Duration::from_millis(20));
     }
-    (server, format!("http://127.0.0.1:{port}"))
+    while std::net::TcpStream::connect(("127.0.0.1", http_port)).is_err() {
+        assert!(Instant::now() < deadline, "server never listened on HTTP");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (server, format!("http://127.0.0.1:{port}"), http_port)
+}
+
+/// One HTTP/1.1 request with a JSON body; returns the status and the body.
+pub fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let status = reply[9..12].parse().unwrap();
+    let body = reply.split_once("\r\n\r\n").map_or("", |x| x.1).to_owned();
+    (status, body)
 }
 
 /// Run a command that must exit by itself (e.g. `mfn serve` refusing its
