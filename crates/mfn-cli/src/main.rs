@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mfn_cli::commands::graph::{self, GraphArgs};
+use mfn_cli::commands::network::{self, NetworkArgs};
 use mfn_cli::commands::{
     aggregate, bench, features, fractal, ifs, keys, nernst, serve, simulate, validate,
 };
@@ -81,6 +82,9 @@ enum Command {
     /// Run a graph tool on a graph file: `mfn graph TOOL --input FILE --args JSON`
     #[command(allow_negative_numbers = true)]
     Graph(GraphArgs),
+    /// Extract the mycelial network of a simulated field or an image and print its metrics
+    #[command(allow_negative_numbers = true)]
+    Network(NetworkArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => output::print(&validate::run(&args)?, format),
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Graph(args) => output::print(&graph::run(&args)?, format),
+        Command::Network(args) => output::print(&network::run(&args)?, format),
         Command::Serve(_) => unreachable!("dispatched in main"),
         Command::Bench(_) => unreachable!("dispatched above"),
     }

@@ -87,7 +87,10 @@ pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// MFN operations served as tools: name, description, argument and result types. The
 /// arguments are the REST request types, so names, defaults and limits are the same.
-const MFN_TOOLS: &[(&str, &str, fn() -> Value, fn() -> Value)] = &[
+/// `(name, description, input schema, output schema)`.
+type MfnTool = (&'static str, &'static str, fn() -> Value, fn() -> Value);
+
+const MFN_TOOLS: &[MfnTool] = &[
     (
         "simulate_field",
         "Run a seeded mycelium field simulation (reaction-diffusion with growth events and Turing patterning) and summarise the final field in mV",

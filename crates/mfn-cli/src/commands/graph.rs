@@ -7,6 +7,10 @@
 //! report is the tool's structured result — the same JSON as MCP and REST — plus, with
 //! `--repeat K`, `timing {runs, min_ms, median_ms}` of the tool call alone (loading
 //! excluded). `mfn graph tools` lists the tools with their input and output schemas.
+//!
+//! Tools outside the graph engine (`simulate_field`, `extract_network`,
+//! `visualize_graph`, …) run through the service layer's registry on the same transient
+//! store; `--out FILE` writes a rendering tool's image.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,6 +43,9 @@ pub struct GraphArgs {
     /// Run the tool K times and add timing {runs, min_ms, median_ms} (loading excluded)
     #[arg(long, value_name = "K")]
     pub repeat: Option<usize>,
+    /// Write the image of a rendering tool (visualize_graph) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Run the verb: the tool's JSON result (with `timing` when `--repeat`).
@@ -46,12 +53,9 @@ pub fn run(args: &GraphArgs) -> Result<Value> {
     if args.tool == "tools" {
         return Ok(list_tools());
     }
-    let spec = tools::tool(&args.tool).with_context(|| {
-        format!(
-            "TOOL: unknown tool {:?}; `mfn graph tools` lists them",
-            args.tool
-        )
-    })?;
+    let Some(spec) = tools::tool(&args.tool) else {
+        return run_service_tool(args);
+    };
     let mut call_args: Value = match &args.args {
         None => json!({}),
         Some(text) => serde_json::from_str(text).context("--args: not valid JSON")?,
@@ -116,20 +120,92 @@ pub fn run(args: &GraphArgs) -> Result<Value> {
     Ok(result)
 }
 
-/// Every tool with its description and schemas.
+/// Every tool of the service registry with its description and schemas.
 fn list_tools() -> Value {
-    let list: Vec<Value> = tools::tools()
+    let list: Vec<Value> = mfn_service::tools::tools()
         .iter()
         .map(|t| {
             json!({
                 "name": t.name,
                 "description": t.description,
-                "input_schema": t.input_schema(),
-                "output_schema": t.output_schema(),
+                "input_schema": *t.input_schema,
+                "output_schema": *t.output_schema,
             })
         })
         .collect();
     json!({ "tools": list })
+}
+
+/// A tool of the service registry (MFN operations, extraction, rendering), run
+/// in-process on a memory store that `--input` fills.
+fn run_service_tool(args: &GraphArgs) -> Result<Value> {
+    let info = mfn_service::tools::tool(&args.tool).with_context(|| {
+        format!(
+            "TOOL: unknown tool {:?}; `mfn graph tools` lists them",
+            args.tool
+        )
+    })?;
+    anyhow::ensure!(
+        args.repeat.is_none(),
+        "--repeat: only graph-engine tools are timed; {} is not one",
+        info.name
+    );
+    let mut call_args: Value = match &args.args {
+        None => json!({}),
+        Some(text) => serde_json::from_str(text).context("--args: not valid JSON")?,
+    };
+    anyhow::ensure!(call_args.is_object(), "--args: must be a JSON object");
+    let svc = local_service()?;
+    if let Some(path) = &args.input {
+        let graph = load_input(path, args.directed, &Limits::default())?;
+        svc.graph_store().put(LOCAL_TENANT, graph, true)?;
+        if let Some(obj) = call_args.as_object_mut() {
+            obj.entry("graph").or_insert_with(|| json!(INPUT_GRAPH));
+        }
+    }
+    let out = call_local(&svc, info.name, call_args)?;
+    if let Some(path) = &args.out {
+        let image = out
+            .image
+            .with_context(|| format!("--out: tool {} made no image", info.name))?;
+        std::fs::write(path, &image.data)
+            .with_context(|| format!("--out: cannot write {}", path.display()))?;
+    }
+    Ok(out.structured)
+}
+
+/// The tenant of local (CLI) runs.
+pub const LOCAL_TENANT: &str = "local";
+
+/// A service layer with an in-memory graph store, for local runs of service tools.
+pub fn local_service() -> Result<mfn_service::MfnService> {
+    Ok(mfn_service::MfnService::new(
+        mfn_service::ServiceConfig::default(),
+    )?)
+}
+
+/// Call a service tool from synchronous code.
+pub fn call_local(
+    svc: &mfn_service::MfnService,
+    name: &str,
+    args: Value,
+) -> Result<mfn_service::tools::ToolOutput> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let ctx = mfn_service::RequestContext::new(None);
+    Ok(runtime.block_on(svc.call_tool(&ctx, LOCAL_TENANT, name, args, None))?)
+}
+
+/// Load `--input` into a graph named [`INPUT_GRAPH`].
+fn load_input(path: &std::path::Path, directed: bool, limits: &Limits) -> Result<mfn_graph::Graph> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--input: cannot read {}", path.display()))?;
+    let format = io::Format::detect(&path.to_string_lossy(), &text);
+    let mut graph = io::import(format, &text, INPUT_GRAPH, directed, limits)
+        .with_context(|| format!("--input {}", path.display()))?;
+    graph.set_name(INPUT_GRAPH)?;
+    Ok(graph)
 }
 
 #[cfg(test)]
@@ -148,6 +224,7 @@ mod tests {
             directed: false,
             args: json.map(String::from),
             repeat,
+            out: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod ifs;
 pub mod keys;
 pub mod nernst;
+pub mod network;
 pub mod serve;
 pub mod simulate;
 pub mod validate;
