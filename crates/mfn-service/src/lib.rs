@@ -16,6 +16,7 @@
 //! - **Streams** ([`stream`], [`steer`]): one continuous run, paced and backpressured,
 //!   stopped when the reader leaves.
 
+pub mod arrays;
 pub mod cache;
 pub mod decode;
 pub mod error;
