@@ -287,7 +287,13 @@ async function extract(ev) {
     const r = await (await api("POST", "/v1/tools/extract_network", body)).json();
     const g = r.graph || {};
     const gname = g.name || name;
-    graphs.metrics.set(gname, r.metrics || {});
+    // The metrics, then how the network was found (extract_network's other fields).
+    const found = {};
+    if (r.width) found["field (px)"] = `${r.width} × ${r.height}`;
+    if (typeof r.threshold_mv === "number") found["threshold used (mV)"] = r.threshold_mv;
+    if (typeof r.mask_pixels === "number") found["mask pixels"] = r.mask_pixels;
+    if (typeof r.skeleton_pixels === "number") found["skeleton pixels"] = r.skeleton_pixels;
+    graphs.metrics.set(gname, { metrics: r.metrics || {}, found });
     gstatus(`Extracted ${gname}: ${g.num_nodes} nodes, ${g.num_edges} edges.`);
     // Extracted nodes carry `kind` (tip, junction, …): the telling colouring.
     $("color-by").value = "kind";
@@ -320,17 +326,21 @@ function row(tbody, key, value) {
 }
 
 function showMetrics(name) {
-  const m = graphs.metrics.get(name);
-  $("metrics-card").hidden = !m;
+  const e = graphs.metrics.get(name);
+  $("metrics-card").hidden = !e;
   const tbody = $("metrics").tBodies[0];
   tbody.replaceChildren();
-  if (!m) return;
+  if (!e) return;
   $("metrics-of").textContent = `of ${name}`;
+  const m = e.metrics;
   const keys = [...METRIC_ORDER.filter((k) => k in m), ...Object.keys(m).filter((k) => !METRIC_ORDER.includes(k)).sort()];
   for (const k of keys) {
-    const v = fmtValue(m[k]);
+    const v = m[k] === null ? "—" : fmtValue(m[k]);
     if (v !== null) row(tbody, k, v);
   }
+  const n = tbody.rows.length;
+  for (const [k, v] of Object.entries(e.found)) row(tbody, k, fmtValue(v));
+  if (tbody.rows[n]) tbody.rows[n].classList.add("sep");
 }
 
 function showCentrality(c) {
