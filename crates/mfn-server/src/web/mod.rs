@@ -70,7 +70,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let ty = response.headers()[CONTENT_TYPE].to_str().unwrap().to_owned();
+        let ty = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (ty, String::from_utf8(body.to_vec()).unwrap())
     }
@@ -81,7 +84,10 @@ mod tests {
         assert!(ty.starts_with("text/html"));
         assert!(!page.contains("{{") && page.contains("port <b>50051</b>"));
         for script in ["/assets/app.js", "/assets/graphs.js"] {
-            assert!(page.contains(&format!("<script src=\"{script}\">")), "{script}");
+            assert!(
+                page.contains(&format!("<script src=\"{script}\">")),
+                "{script}"
+            );
             let (ty, body) = get(script).await;
             assert!(ty.starts_with("text/javascript") && body.starts_with("// The MFN live page"));
         }
