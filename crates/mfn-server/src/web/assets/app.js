@@ -1,11 +1,52 @@
-// The MFN live page: one simulation stream (/ws/simulation_live, field as binary) and
-// one feature stream (/ws/stream_features) per run. Protocol: docs/WEBSOCKET.md.
+// The MFN live page, tab "Simulation": one simulation stream (/ws/simulation_live, field
+// as binary) and one feature stream (/ws/stream_features) per run. Protocol:
+// docs/WEBSOCKET.md. Also the page-wide parts: the tabs and the API key field (used by
+// both tabs; graphs.js, loaded after this script, uses `$`, `apiKey`, `showKeyField` and
+// `download` from here).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const form = $("params");
 const heatmap = $("heatmap");
 const KEY_STORE = "mfn.api_key";
+const TABS = ["sim", "graphs"];
+
+// The API key typed in the header (remembered for this browser tab only).
+function apiKey() {
+  const typed = $("api-key").value.trim();
+  if (typed) { sessionStorage.setItem(KEY_STORE, typed); return typed; }
+  return sessionStorage.getItem(KEY_STORE) || "";
+}
+
+function showKeyField() {
+  $("key-row").hidden = false;
+}
+
+// Tabs: the buttons in the header switch the panels; the URL hash (#graphs) names the
+// open tab, and a `mfn:tab` event on document tells the panels.
+function showTab(name, { focus = false } = {}) {
+  if (!TABS.includes(name)) name = "sim";
+  for (const t of TABS) {
+    const on = t === name;
+    const tab = $(`tab-${t}`);
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`panel-${t}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  const hash = name === "sim" ? "" : `#${name}`;
+  if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname + location.search);
+  if (name === "sim") drawCharts();
+  document.dispatchEvent(new CustomEvent("mfn:tab", { detail: name }));
+}
+
+function onTabKey(ev) {
+  const i = TABS.indexOf(ev.currentTarget.id.slice(4));
+  const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1 }[ev.key];
+  if (next === undefined) return;
+  ev.preventDefault();
+  showTab(TABS[(next + TABS.length) % TABS.length], { focus: true });
+}
 
 // Viridis, 9 anchors interpolated into a 256-entry table.
 const VIRIDIS = [
@@ -53,7 +94,7 @@ class Channel {
   }
 
   // Resolves once the socket is open, `init` arrived and (when required) auth succeeded.
-  connect(apiKey) {
+  connect(key) {
     if (this.ready) return this.ready;
     this.ready = new Promise((resolve, reject) => {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
@@ -69,13 +110,13 @@ class Channel {
         if (msg.type === "init") {
           this.init = p;
           if (p.auth_required && !p.authenticated) {
-            if (!apiKey) { $("key-row").hidden = false; fail("this server needs an API key"); return; }
-            this.send("auth", { api_key: apiKey });
+            if (!key) { showKeyField(); fail("this server needs an API key (field at the top)"); return; }
+            this.send("auth", { api_key: key });
           } else { settled = true; resolve(p); }
         } else if (msg.type === "auth_success") {
           settled = true; resolve(this.init);
         } else if (msg.type === "auth_failed") {
-          $("key-row").hidden = false;
+          showKeyField();
           fail(`authentication failed: ${p.message}`);
         } else if (msg.type === "heartbeat") {
           this.send("pong", {});
@@ -131,8 +172,7 @@ async function start(ev) {
   if (run.running) return;
   $("form-error").textContent = "";
   const params = readParams();
-  const apiKey = form.elements.api_key.value.trim() || sessionStorage.getItem(KEY_STORE) || "";
-  if (form.elements.api_key.value.trim()) sessionStorage.setItem(KEY_STORE, apiKey);
+  const key = apiKey();
   Object.assign(run, {
     id: run.id + 1, params, running: true, total: params.steps, step: 0, states: [],
     features: [], complete: null, featuresComplete: null, dropped: 0, fieldStep: -1,
@@ -144,9 +184,9 @@ async function start(ev) {
   $("stop").disabled = false;
   status("Connecting…");
   try {
-    const init = await sim.connect(apiKey);
+    const init = await sim.connect(key);
     setConn(true, `connected · auth ${init.auth_mode}`);
-    await feat.connect(apiKey);
+    await feat.connect(key);
   } catch (e) {
     failRun(e.message);
     return;
@@ -392,8 +432,15 @@ $("download-png").addEventListener("click", downloadPng);
 $("download-json").addEventListener("click", downloadJson);
 window.addEventListener("resize", drawCharts);
 if (sessionStorage.getItem(KEY_STORE)) {
-  form.elements.api_key.value = sessionStorage.getItem(KEY_STORE);
-  $("key-row").hidden = false;
+  $("api-key").value = sessionStorage.getItem(KEY_STORE);
+  showKeyField();
 }
+for (const t of TABS) {
+  $(`tab-${t}`).addEventListener("click", () => showTab(t));
+  $(`tab-${t}`).addEventListener("keydown", onTabKey);
+}
+window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
+// After graphs.js has registered its listener (scripts run before DOMContentLoaded).
+document.addEventListener("DOMContentLoaded", () => showTab(location.hash.slice(1)));
 drawColorbar();
 drawCharts();
