@@ -216,7 +216,9 @@ class Server:
         self.grpc_port, self.http_port = free_ports(2)
         # Hermetic: nothing MFN_* / GRPC_* from the caller's environment leaks in.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MFN_", "GRPC_"))}
-        env.update({"MFN_ENV": "dev"}, **self.extra_env)
+        # Graphs in memory unless a test names a data dir: parallel servers would
+        # otherwise contend for the lock of ./mfn-data/graphs.redb.
+        env.update({"MFN_ENV": "dev", "MFN_DATA_DIR": ":memory:"}, **self.extra_env)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [self.mfn, "serve", "--host", "127.0.0.1", "--grpc-port", str(self.grpc_port),

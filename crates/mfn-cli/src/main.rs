@@ -169,8 +169,10 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Keys(_) | Command::Serve(_) | Command::Bench(_) => {
                 anyhow::bail!("--remote does not apply to keys or serve")
             }
-            Command::Graph(_) => {
-                anyhow::bail!("--remote: graph tools run locally; run them without --remote")
+            Command::Graph(_) | Command::Network(_) => {
+                anyhow::bail!(
+                    "--remote: graph and network tools run locally; remotely, use POST /v1/tools/{{name}} or MCP"
+                )
             }
         }
     })

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 fn mfn() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
     // The tests own the environment of the child: nothing inherited can change the config.
-    c.env_clear().arg("serve");
+    c.env_clear().env("MFN_DATA_DIR", ":memory:").arg("serve");
     c
 }
 

@@ -65,7 +65,7 @@ pub struct FieldInput {
 #[serde(deny_unknown_fields)]
 pub struct UploadInput {
     /// `png`, `npy` or `csv`.
-    pub format: String,
+    pub format: crate::arrays::ArrayFormat,
     /// The file: base64 for `png` and `npy`, the text itself for `csv`.
     pub data: String,
 }
@@ -408,13 +408,35 @@ impl Control for ProgressControl<'_> {
     }
 }
 
-/// Decode an upload (until the array decoders land in this crate: not yet supported).
+/// Decode an upload: numbers (`.npy` floats and integers, CSV) are a square field in
+/// volts; PNG, boolean and 8-bit arrays are grey levels of an image.
 fn upload_source(upload: UploadInput) -> Result<Source, ServiceError> {
-    Err(ServiceError::invalid(
-        "upload.format",
-        format!(
-            "upload.format: {:?} uploads are not supported yet",
-            upload.format
-        ),
-    ))
+    use crate::arrays::{ArrayFormat, ArrayKind};
+    let bytes = match upload.format {
+        ArrayFormat::Csv => upload.data.into_bytes(),
+        _ => crate::arrays::decode_base64(&upload.data, "upload.data")?,
+    };
+    let array = crate::arrays::decode(upload.format, &bytes, MAX_UPLOAD_CELLS)?;
+    Ok(match array.kind {
+        ArrayKind::Numbers => {
+            if array.width != array.height {
+                return Err(ServiceError::invalid(
+                    "upload.data",
+                    format!(
+                        "upload.data: a field must be square, got {}×{} (images: upload a PNG)",
+                        array.height, array.width
+                    ),
+                ));
+            }
+            Source::Field {
+                values: array.values,
+                n: array.width,
+            }
+        }
+        _ => Source::Grey {
+            values: array.values,
+            width: array.width,
+            height: array.height,
+        },
+    })
 }

@@ -83,8 +83,8 @@ pub fn run(args: &NetworkArgs) -> Result<Value> {
 
 /// The `upload` argument for a file's bytes (format by content).
 fn upload(bytes: &[u8]) -> Value {
-    use mfn_service::arrays::ArrayFormat;
     use base64::Engine as _;
+    use mfn_service::arrays::ArrayFormat;
     match ArrayFormat::sniff(bytes) {
         ArrayFormat::Csv => json!({"format": "csv", "data": String::from_utf8_lossy(bytes)}),
         format => json!({

@@ -5,10 +5,11 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `mfn` binary with an empty environment (no `MFN_*` leaks in from the caller).
+/// The `mfn` binary with an empty environment (no `MFN_*` leaks in from the caller)
+/// and graphs in memory, so parallel servers do not share `./mfn-data`.
 pub fn mfn() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
-    c.env_clear();
+    c.env_clear().env("MFN_DATA_DIR", ":memory:");
     c
 }
 
@@ -43,7 +44,6 @@ pub fn start_server_http(env: &[(&str, &str)]) -> (Server, String, u16) {
     let port = free_port();
     let http_port = free_port();
     let child = mfn()
-        .env("MFN_DATA_DIR", ":memory:")
         .envs(env.iter().copied())
         .args(["serve", "--grpc-port", &port.to_string()])
         .args(["--http-port", &http_port.to_string()])
