@@ -80,6 +80,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async move {
+        // Handlers first: a SIGTERM that arrives once the ports accept connections
+        // must drain, not kill the process with the default action.
+        let shutdown = shutdown_signal();
         let listeners = match Listeners::bind(&config).await {
             Ok(l) => l,
             Err(e) => {
@@ -96,7 +99,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
             env = config.env.as_str(),
             "starting mfn {}", env!("CARGO_PKG_VERSION")
         );
-        match mfn_server::run(listeners, config, shutdown_signal()).await {
+        match mfn_server::run(listeners, config, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if e.is_config() => config_error(&e),
             Err(e) => fail(&e.to_string()),
@@ -114,25 +117,38 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM (Kubernetes) or SIGINT (Ctrl-C). The handlers are installed
+/// when this is called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = handlers;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term.take()) => {}
+                () = wait(int.take()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
