@@ -262,7 +262,18 @@ async fn the_stateless_era_discovers_and_calls_without_a_session() {
         ("x-api-key", ALICE),
         ("mcp-protocol-version", "2026-07-28"),
     ];
-    let d = post(&app, &headers, rpc(1, "server/discover", json!({"_meta": meta}))).await;
+    // 2026-07-28 requests name their method (and tool) in headers too (SEP-2243).
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut h = headers.to_vec();
+        h.extend_from_slice(extra);
+        h
+    };
+    let d = post(
+        &app,
+        &with(&[("mcp-method", "server/discover")]),
+        rpc(1, "server/discover", json!({"_meta": meta})),
+    )
+    .await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.body);
     assert!(d.session.is_none());
     let m = d.message();
@@ -276,7 +287,7 @@ async fn the_stateless_era_discovers_and_calls_without_a_session() {
     assert_eq!(m["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mfn");
     let r = post(
         &app,
-        &headers,
+        &with(&[("mcp-method", "tools/call"), ("mcp-name", "nernst_potential")]),
         rpc(
             2,
             "tools/call",

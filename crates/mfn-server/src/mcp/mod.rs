@@ -43,7 +43,7 @@ use rmcp::model::{
     ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 use tracing::{Instrument, info, info_span};
 
@@ -175,13 +175,15 @@ fn tool_result(out: ToolOutput) -> CallToolResult {
     result
 }
 
-/// A [`Progress`] sink for `token`, and the future that forwards it to the client as
-/// `notifications/progress`, at most one every [`PROGRESS_INTERVAL`] (the latest value
-/// wins). The future never ends: race it against the call.
-fn progress_pump(
-    peer: Peer<RoleServer>,
-    token: ProgressToken,
-) -> (Progress, impl Future<Output = ()> + Send) {
+/// A [`Progress`] sink, and the future that forwards what it receives to `send` (the
+/// client's `notifications/progress`), at most one every [`PROGRESS_INTERVAL`]: values
+/// that arrive in between are coalesced, the latest wins. The future never ends: race it
+/// against the call.
+fn progress_pump<F, Fut>(token: ProgressToken, send: F) -> (Progress, impl Future<Output = ()>)
+where
+    F: Fn(ProgressNotificationParam) -> Fut,
+    Fut: Future<Output = bool>,
+{
     let (tx, mut rx) = tokio::sync::watch::channel((0u64, 0u64));
     let sink: Progress = Arc::new(move |done, total| {
         let _ = tx.send((done, total));
@@ -193,7 +195,7 @@ fn progress_pump(
             if total > 0 {
                 param = param.with_total(total as f64);
             }
-            if peer.notify_progress(param).await.is_err() {
+            if !send(param).await {
                 break;
             }
             tokio::time::sleep(PROGRESS_INTERVAL).await;
@@ -217,7 +219,11 @@ impl McpServer {
         let svc_ctx = service_context(ctx);
         let (progress, pump) = match ctx.meta.get_progress_token() {
             Some(token) => {
-                let (sink, pump) = progress_pump(ctx.peer.clone(), token);
+                let peer = ctx.peer.clone();
+                let (sink, pump) = progress_pump(token, move |param| {
+                    let peer = peer.clone();
+                    async move { peer.notify_progress(param).await.is_ok() }
+                });
                 (Some(sink), futures::future::Either::Left(pump))
             }
             None => (
@@ -478,6 +484,34 @@ mod tests {
         let img = r.content[1].as_image().expect("image block");
         assert_eq!(img.mime_type, "image/png");
         assert_eq!(img.data, "iVBORw==");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_is_throttled_and_coalesced() {
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = sent.clone();
+        let token = ProgressToken(rmcp::model::NumberOrString::Number(7));
+        let (sink, pump) = progress_pump(token, move |p: ProgressNotificationParam| {
+            log.lock().unwrap().push((p.progress, p.total));
+            std::future::ready(true)
+        });
+        let work = async {
+            for done in 1..=50u64 {
+                sink(done, 50);
+                // 50 units, 10 ms apart: 500 ms of work.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::select! {
+            () = work => {}
+            () = pump => unreachable!("the pump never ends"),
+        }
+        let sent = sent.lock().unwrap().clone();
+        // The first unit at once, then one per 100 ms: 5 or 6, never 50.
+        assert!((4..=7).contains(&sent.len()), "{sent:?}");
+        assert_eq!(sent[0], (1.0, Some(50.0)));
+        let done: Vec<f64> = sent.iter().map(|s| s.0).collect();
+        assert!(done.windows(2).all(|w| w[0] < w[1]), "{done:?}");
     }
 
     #[test]
