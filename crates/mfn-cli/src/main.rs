@@ -14,8 +14,8 @@ use mfn_cli::commands::{
 };
 use mfn_cli::commands::{
     aggregate::AggregateArgs, bench::BenchArgs, features::FeaturesArgs, fractal::FractalArgs,
-    ifs::IfsArgs, keys::KeysArgs, mcp::McpArgs, nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs,
-    validate::ValidateArgs,
+    ifs::IfsArgs, keys::KeysArgs, mcp::McpArgs, nernst::NernstArgs, serve::ServeArgs,
+    simulate::SimulateArgs, validate::ValidateArgs,
 };
 use mfn_cli::output::{self, Format};
 use mfn_cli::remote::Remote;

@@ -152,7 +152,12 @@ impl<'a> Session<'a> {
         let m = init.message();
         assert_eq!(m["result"]["serverInfo"]["name"], "mfn", "{m}");
         assert_eq!(m["result"]["protocolVersion"], "2025-06-18", "{m}");
-        assert!(m["result"]["instructions"].as_str().unwrap().contains("extract_network"));
+        assert!(
+            m["result"]["instructions"]
+                .as_str()
+                .unwrap()
+                .contains("extract_network")
+        );
         let id = init.session.expect("Mcp-Session-Id");
         let done = post(
             app,
@@ -207,7 +212,10 @@ async fn tools_resources_and_prompts_in_a_legacy_session() {
     assert_eq!(create["annotations"]["readOnlyHint"], false);
 
     let r = s
-        .call("generate_graph", json!({"name": "k", "kind": "karate_club"}))
+        .call(
+            "generate_graph",
+            json!({"name": "k", "kind": "karate_club"}),
+        )
         .await;
     assert_eq!(r["isError"], false, "{r}");
     let r = s.call("get_info", json!({"graph": "k"})).await;
@@ -218,22 +226,35 @@ async fn tools_resources_and_prompts_in_a_legacy_session() {
     // Bad arguments: a tool result with isError that names the field.
     let r = s.call("get_info", json!({"graph": "k", "bogus": 1})).await;
     assert_eq!(r["isError"], true, "{r}");
-    assert!(r["content"][0]["text"].as_str().unwrap().contains("bogus"), "{r}");
-    let r = s
-        .call("simulate_field", json!({"grid_size": 100000}))
-        .await;
+    assert!(
+        r["content"][0]["text"].as_str().unwrap().contains("bogus"),
+        "{r}"
+    );
+    let r = s.call("simulate_field", json!({"grid_size": 100000})).await;
     assert_eq!(r["isError"], true, "{r}");
-    assert!(r["content"][0]["text"].as_str().unwrap().contains("grid_size"), "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("grid_size"),
+        "{r}"
+    );
     // An unknown tool is a protocol error.
     let m = s
-        .request("tools/call", json!({"name": "no_such_tool", "arguments": {}}))
+        .request(
+            "tools/call",
+            json!({"name": "no_such_tool", "arguments": {}}),
+        )
         .await;
     assert_eq!(m["error"]["code"], -32602, "{m}");
 
     let list = s.request("resources/list", json!({})).await;
     assert_eq!(list["result"]["resources"][0]["uri"], "graph://k", "{list}");
     let templates = s.request("resources/templates/list", json!({})).await;
-    assert_eq!(templates["result"]["resourceTemplates"][0]["uriTemplate"], "graph://{name}");
+    assert_eq!(
+        templates["result"]["resourceTemplates"][0]["uriTemplate"],
+        "graph://{name}"
+    );
     let read = s
         .request("resources/read", json!({"uri": "graph://k"}))
         .await;
@@ -244,9 +265,14 @@ async fn tools_resources_and_prompts_in_a_legacy_session() {
     let prompts = s.request("prompts/list", json!({})).await;
     assert_eq!(prompts["result"]["prompts"].as_array().unwrap().len(), 2);
     let p = s
-        .request("prompts/get", json!({"name": "analyze_graph", "arguments": {"graph": "k"}}))
+        .request(
+            "prompts/get",
+            json!({"name": "analyze_graph", "arguments": {"graph": "k"}}),
+        )
         .await;
-    let text = p["result"]["messages"][0]["content"]["text"].as_str().unwrap();
+    let text = p["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
     assert!(text.contains("betweenness_centrality"), "{p}");
 }
 
@@ -258,10 +284,7 @@ async fn the_stateless_era_discovers_and_calls_without_a_session() {
         "io.modelcontextprotocol/clientInfo": {"name": "mcp-test", "version": "0"},
         "io.modelcontextprotocol/clientCapabilities": {}
     });
-    let headers = [
-        ("x-api-key", ALICE),
-        ("mcp-protocol-version", "2026-07-28"),
-    ];
+    let headers = [("x-api-key", ALICE), ("mcp-protocol-version", "2026-07-28")];
     // 2026-07-28 requests name their method (and tool) in headers too (SEP-2243).
     let with = |extra: &[(&'static str, &'static str)]| {
         let mut h = headers.to_vec();
@@ -284,10 +307,16 @@ async fn the_stateless_era_discovers_and_calls_without_a_session() {
             .contains(&json!("2026-07-28")),
         "{m}"
     );
-    assert_eq!(m["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mfn");
+    assert_eq!(
+        m["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mfn"
+    );
     let r = post(
         &app,
-        &with(&[("mcp-method", "tools/call"), ("mcp-name", "nernst_potential")]),
+        &with(&[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "nernst_potential"),
+        ]),
         rpc(
             2,
             "tools/call",
@@ -298,7 +327,9 @@ async fn the_stateless_era_discovers_and_calls_without_a_session() {
     .await;
     let m = r.message();
     assert_eq!(m["result"]["resultType"], "complete", "{m}");
-    let mv = m["result"]["structuredContent"]["potential_mV"].as_f64().unwrap();
+    let mv = m["result"]["structuredContent"]["potential_mV"]
+        .as_f64()
+        .unwrap();
     assert!((mv + 89.0).abs() < 0.1, "{m}");
 }
 
@@ -311,7 +342,13 @@ async fn graphs_belong_to_the_keys_tenant() {
     let mut bob = Session::open(&app, BOB).await;
     let r = bob.call("get_info", json!({"graph": "secret"})).await;
     assert_eq!(r["isError"], true, "{r}");
-    assert!(r["content"][0]["text"].as_str().unwrap().starts_with("NOT_FOUND"), "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("NOT_FOUND"),
+        "{r}"
+    );
     let list = bob.request("resources/list", json!({})).await;
     assert_eq!(list["result"]["resources"], json!([]), "{list}");
     let read = bob
@@ -333,7 +370,10 @@ async fn graphs_belong_to_the_keys_tenant() {
 async fn no_key_is_401_and_a_wrong_key_too() {
     let app = app(&[], &["localhost"]);
     let body = rpc(0, "tools/list", json!({}));
-    assert_eq!(post(&app, &[], body.clone()).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(&app, &[], body.clone()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let r = post(&app, &[("authorization", "Bearer nope")], body).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
@@ -343,7 +383,12 @@ async fn foreign_origins_and_hosts_are_403() {
     let app = app(&[], &["localhost"]);
     let body = rpc(0, "tools/list", json!({}));
     for origin in ["https://evil.example", "null"] {
-        let r = post(&app, &[("x-api-key", ALICE), ("origin", origin)], body.clone()).await;
+        let r = post(
+            &app,
+            &[("x-api-key", ALICE), ("origin", origin)],
+            body.clone(),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}: {}", r.body);
     }
     // Refused before authentication: the page learns nothing about keys.
@@ -353,8 +398,12 @@ async fn foreign_origins_and_hosts_are_403() {
     let r = post(
         &app,
         &[("x-api-key", ALICE), ("origin", "http://localhost:6274")],
-        rpc(0, "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"}})),
+        rpc(
+            0,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -375,17 +424,28 @@ async fn foreign_origins_and_hosts_are_403() {
         .header("x-api-key", ALICE)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
-        .body(Body::from(rpc(0, "initialize", json!({"protocolVersion": "2025-06-18",
-            "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))))
+        .body(Body::from(rpc(
+            0,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+        )))
         .unwrap();
-    assert_eq!(listed.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        listed.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
     let app = app(&[], &["localhost"]);
     let big = "x".repeat(MAX_BODY + 1);
-    let body = rpc(1, "tools/call", json!({"name": "get_info", "arguments": {"graph": big}}));
+    let body = rpc(
+        1,
+        "tools/call",
+        json!({"name": "get_info", "arguments": {"graph": big}}),
+    );
     let r = post(&app, &[("x-api-key", ALICE)], body).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
 }
@@ -396,7 +456,11 @@ async fn a_burst_over_the_keys_rate_is_429() {
     let body = rpc(0, "tools/list", json!({}));
     let mut statuses = Vec::new();
     for _ in 0..10 {
-        statuses.push(post(&app, &[("x-api-key", SLOW)], body.clone()).await.status);
+        statuses.push(
+            post(&app, &[("x-api-key", SLOW)], body.clone())
+                .await
+                .status,
+        );
     }
     assert!(
         statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
@@ -447,11 +511,19 @@ async fn each_call_is_audited_with_the_hash_prefix_and_never_the_key() {
     let app = app(&[], &["localhost"]);
     let mut s = Session::open(&app, ALICE).await;
     let r = s
-        .call("generate_graph", json!({"name": "audited", "kind": "path", "n": 5}))
+        .call(
+            "generate_graph",
+            json!({"name": "audited", "kind": "path", "n": 5}),
+        )
         .await;
     assert_eq!(r["isError"], false, "{r}");
     let _ = s.call("get_info", json!({"graph": "missing"})).await;
-    let _ = post(&app, &[("x-api-key", "wrong-key")], rpc(0, "tools/list", json!({}))).await;
+    let _ = post(
+        &app,
+        &[("x-api-key", "wrong-key")],
+        rpc(0, "tools/list", json!({})),
+    )
+    .await;
     let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     let prefix = format!("sha256:{}", &hex::encode(hash_key(ALICE))[..12]);
     let calls: Vec<Value> = text

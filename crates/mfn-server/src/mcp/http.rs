@@ -98,10 +98,12 @@ impl Guard {
         let Some((host, port)) = split_authority(authority) else {
             return false;
         };
-        self.hosts.iter().any(|allowed| match split_authority(allowed) {
-            Some((h, p)) => h == host && (p.is_none() || p == port),
-            None => false,
-        })
+        self.hosts
+            .iter()
+            .any(|allowed| match split_authority(allowed) {
+                Some((h, p)) => h == host && (p.is_none() || p == port),
+                None => false,
+            })
     }
 }
 
@@ -238,14 +240,21 @@ mod tests {
         ] {
             assert!(g.origin_allowed(ok), "{ok}");
         }
-        for bad in ["https://evil.example", "null", "http://127.0.0.1.evil.example"] {
+        for bad in [
+            "https://evil.example",
+            "null",
+            "http://127.0.0.1.evil.example",
+        ] {
             assert!(!g.origin_allowed(bad), "{bad}");
         }
     }
 
     #[test]
     fn listed_origins_match_scheme_host_and_port() {
-        let g = guard(&["https://app.example.com", "http://tool.local:3000"], &["*"]);
+        let g = guard(
+            &["https://app.example.com", "http://tool.local:3000"],
+            &["*"],
+        );
         assert!(g.origin_allowed("https://app.example.com"));
         assert!(g.origin_allowed("https://APP.example.com:443"));
         assert!(!g.origin_allowed("http://app.example.com"));

@@ -33,7 +33,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use mfn_service::tools::{self, DEFAULT_TENANT, Progress, ToolInfo, ToolOutput};
-use mfn_service::{ErrorCode, MfnService, RequestContext as SvcContext, SERVER_VERSION, ServiceError};
+use mfn_service::{
+    ErrorCode, MfnService, RequestContext as SvcContext, SERVER_VERSION, ServiceError,
+};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
     GetPromptRequestParams, GetPromptResponse, Implementation, JsonObject, ListPromptsResult,
@@ -334,7 +336,9 @@ impl ServerHandler for McpServer {
         let span = info_span!("mcp.tool", tool = info.name);
         match self.run_tool(info, args, &ctx).instrument(span).await {
             Some(Ok(out)) => Ok(tool_result(out).into()),
-            Some(Err(e)) => Ok(CallToolResult::error(vec![ContentBlock::text(error_text(&e))]).into()),
+            Some(Err(e)) => {
+                Ok(CallToolResult::error(vec![ContentBlock::text(error_text(&e))]).into())
+            }
             None => Err(ErrorData::new(
                 rmcp::model::ErrorCode::INVALID_REQUEST,
                 "request cancelled",
@@ -392,7 +396,9 @@ impl ServerHandler for McpServer {
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         Ok(ListResourceTemplatesResult::with_all_items(vec![
             ResourceTemplate::new("graph://{name}", "graph")
-                .with_description("A stored graph of your tenant as node-link JSON (NetworkX node_link_data)")
+                .with_description(
+                    "A stored graph of your tenant as node-link JSON (NetworkX node_link_data)",
+                )
                 .with_mime_type("application/json"),
         ]))
     }
@@ -463,9 +469,16 @@ mod tests {
     #[test]
     fn errors_name_code_and_field() {
         let e = ServiceError::invalid("grid_size", "must be at most 512 (MFN_MAX_GRID_SIZE)");
-        assert!(error_text(&e).starts_with("INVALID_ARGUMENT: grid_size"), "{}", error_text(&e));
+        assert!(
+            error_text(&e).starts_with("INVALID_ARGUMENT: grid_size"),
+            "{}",
+            error_text(&e)
+        );
         let e = ServiceError::invalid("grid_size", "grid_size: must be at most 512");
-        assert_eq!(error_text(&e), "INVALID_ARGUMENT: grid_size: must be at most 512");
+        assert_eq!(
+            error_text(&e),
+            "INVALID_ARGUMENT: grid_size: must be at most 512"
+        );
     }
 
     #[test]
@@ -480,7 +493,10 @@ mod tests {
         let r = tool_result(out);
         assert_eq!(r.structured_content, Some(json!({"width": 1})));
         assert_eq!(r.content.len(), 2);
-        assert_eq!(r.content[0].as_text().map(|t| t.text.as_str()), Some(r#"{"width":1}"#));
+        assert_eq!(
+            r.content[0].as_text().map(|t| t.text.as_str()),
+            Some(r#"{"width":1}"#)
+        );
         let img = r.content[1].as_image().expect("image block");
         assert_eq!(img.mime_type, "image/png");
         assert_eq!(img.data, "iVBORw==");

@@ -55,7 +55,10 @@ pub fn get(name: &str, args: Option<&JsonObject>) -> Result<GetPromptResult, Err
     let (description, text) = match name {
         "analyze_graph" => {
             let graph = arg("graph").ok_or_else(|| {
-                ErrorData::invalid_params("graph: analyze_graph needs the name of a stored graph", None)
+                ErrorData::invalid_params(
+                    "graph: analyze_graph needs the name of a stored graph",
+                    None,
+                )
             })?;
             (
                 format!("Analyse the stored graph {graph:?}"),
@@ -78,7 +81,9 @@ pub fn get(name: &str, args: Option<&JsonObject>) -> Result<GetPromptResult, Err
             let grid = number("grid_size", 64)?;
             let steps = number("steps", 64)?;
             (
-                format!("Simulate and analyse a mycelium network (seed {seed}, {grid}×{grid}, {steps} steps)"),
+                format!(
+                    "Simulate and analyse a mycelium network (seed {seed}, {grid}×{grid}, {steps} steps)"
+                ),
                 analyze_mycelium(seed, grid, steps),
             )
         }
@@ -148,7 +153,10 @@ mod tests {
         let args = json!({"seed": "7", "grid_size": 32});
         let r = get("analyze_mycelium", args.as_object()).unwrap();
         let text = serde_json::to_string(&r.messages).unwrap();
-        assert!(text.contains("\\\"seed\\\": 7") && text.contains("extract_network"), "{text}");
+        assert!(
+            text.contains("\\\"seed\\\": 7") && text.contains("extract_network"),
+            "{text}"
+        );
         assert!(get("analyze_graph", None).is_err());
         assert!(get("nope", None).is_err());
         let bad = json!({"seed": "x"});
