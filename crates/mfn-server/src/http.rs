@@ -125,6 +125,11 @@ pub async fn serve(
         shutdown.await;
         mcp_shutdown.cancel();
     };
+    // Streamed responses (MCP's SSE, WebSocket frames) are several small writes; with
+    // Nagle on, the second one waits for the client's delayed ACK (~40 ms a call).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     // The peer address feeds the per-IP limits and the audit line.
     axum::serve(
         listener,
