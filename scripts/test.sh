@@ -3,7 +3,8 @@
 # denied, unit + integration + doc tests, then interop checks against real third-party
 # peers: NumPy as the oracle of the science; Python grpcio, grpcio-health-checking and
 # grpcurl as gRPC clients we did not write (plain, TLS and mTLS); urllib, curl and
-# openapi-spec-validator against REST; NetworkX as the oracle of the graph engine;
+# openapi-spec-validator against REST; NetworkX as the oracle of the graph engine; the
+# official MCP Python SDK (`mcp`) and the MCP Inspector CLI against `mfn mcp` and /mcp;
 # headless Chromium (Debian `chromium`, driven by playwright-core from npm) on the live
 # page. Installs what it needs itself: a venv and the npm cache under $MFN_CACHE_DIR
 # (default ~/.cache/mfn), curl and chromium with apt-get when they are missing.
@@ -59,6 +60,15 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/graph_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
+
+  step "interop: MCP Python SDK (stdio + HTTP, legacy + auto eras, 100 × 100 load)"
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/mcp_requirements.txt
+  "$CACHE/venv/bin/python" scripts/interop/mcp_interop.py "$mfn_bin"
+
+  step "interop: MCP Inspector CLI (npm) over stdio and HTTP"
+  npm ci --prefix scripts/mcp-inspector --cache "$CACHE/npm" --no-audit --no-fund --loglevel=error
+  node scripts/mcp-inspector/inspector.mjs "$mfn_bin"
 
   step "browser: the live page in headless Chromium (playwright-core; screenshot in $target_dir/browser)"
   if [[ ! -x /usr/bin/chromium ]]; then

@@ -11,12 +11,12 @@ use clap::{Parser, Subcommand};
 use mfn_cli::commands::graph::{self, GraphArgs};
 use mfn_cli::commands::network::{self, NetworkArgs};
 use mfn_cli::commands::{
-    aggregate, bench, features, fractal, ifs, keys, nernst, serve, simulate, validate,
+    aggregate, bench, features, fractal, ifs, keys, mcp, nernst, serve, simulate, validate,
 };
 use mfn_cli::commands::{
     aggregate::AggregateArgs, bench::BenchArgs, features::FeaturesArgs, fractal::FractalArgs,
-    ifs::IfsArgs, keys::KeysArgs, nernst::NernstArgs, serve::ServeArgs, simulate::SimulateArgs,
-    validate::ValidateArgs,
+    ifs::IfsArgs, keys::KeysArgs, mcp::McpArgs, nernst::NernstArgs, serve::ServeArgs,
+    simulate::SimulateArgs, validate::ValidateArgs,
 };
 use mfn_cli::output::{self, Format};
 use mfn_cli::remote::Remote;
@@ -75,6 +75,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Serve the gRPC API (health, reflection, TLS) and the HTTP probes until SIGTERM
     Serve(ServeArgs),
+    /// Serve every tool to an AI agent over MCP on stdin/stdout (logs on stderr)
+    Mcp(McpArgs),
     /// API keys for the server: `mfn keys generate` prints a new key once
     Keys(KeysArgs),
     /// Load-test a server (--remote): unary and streaming RPCs, start-up time, memory
@@ -91,6 +93,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Serve(args) = cli.command {
         return serve::main(args);
+    }
+    if let Command::Mcp(args) = cli.command {
+        return mcp::main(args);
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,7 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Graph(args) => output::print(&graph::run(&args)?, format),
         Command::Network(args) => output::print(&network::run(&args)?, format),
-        Command::Serve(_) => unreachable!("dispatched in main"),
+        Command::Serve(_) | Command::Mcp(_) => unreachable!("dispatched in main"),
         Command::Bench(_) => unreachable!("dispatched above"),
     }
 }
@@ -166,8 +171,8 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Ifs(args) => {
                 output::print(&mfn_cli::remote::ifs(&client, &args).await?, format)
             }
-            Command::Keys(_) | Command::Serve(_) | Command::Bench(_) => {
-                anyhow::bail!("--remote does not apply to keys or serve")
+            Command::Keys(_) | Command::Serve(_) | Command::Mcp(_) | Command::Bench(_) => {
+                anyhow::bail!("--remote does not apply to keys, serve or mcp")
             }
             Command::Graph(_) | Command::Network(_) => {
                 anyhow::bail!(

@@ -1,7 +1,7 @@
 //! The HTTP port (`MFN_HTTP_PORT`, 8080): REST (`/v1/...` and the reference's aliases),
 //! the API description (`/openapi.json`, `/docs`), probes (`/health`, `/ready`,
-//! `/startup`), Prometheus `/metrics`, the WebSocket streams ([`crate::ws`]) and the
-//! live page at `/` ([`crate::web`]).
+//! `/startup`), Prometheus `/metrics`, the WebSocket streams ([`crate::ws`]), the MCP
+//! door at `/mcp` ([`crate::mcp::http`]) and the live page at `/` ([`crate::web`]).
 //!
 //! Layers, outermost first: CORS, request id, `mfn_http_*` metrics, body limit; the API
 //! routes add the same security stack as gRPC (audit → auth → rate limit), sharing its
@@ -45,6 +45,8 @@ pub struct HttpContext {
     pub rate_limits: RateLimitLayer,
     /// WebSocket session sizing and timing.
     pub ws: crate::ws::WsConfig,
+    /// `/mcp`: allowed origins and hosts, and the shutdown signal of its sessions.
+    pub mcp: crate::mcp::http::McpHttpConfig,
 }
 
 #[derive(Clone)]
@@ -59,6 +61,28 @@ pub fn router(ctx: HttpContext) -> Router {
             .layer(AuditLayer::new(axum::body::Body::new))
             .layer(ctx.auth.clone())
             .layer(ctx.rate_limits.clone()),
+    );
+    let mcp_config = crate::mcp::http::McpHttpConfig {
+        max_body_bytes: ctx.max_body_bytes,
+        ..ctx.mcp.clone()
+    };
+    let guard = crate::mcp::http::Guard::new(&mcp_config);
+    let mcp = crate::mcp::http::router(ctx.svc.clone(), &mcp_config).layer(
+        ServiceBuilder::new()
+            // One line per request, refusals included.
+            .layer(AuditLayer::new(axum::body::Body::new))
+            // Origin and Host first: a rebinding page learns nothing about keys.
+            .layer(axum::middleware::from_fn_with_state(
+                guard,
+                crate::mcp::http::guard,
+            ))
+            // The same keys, replay cache and per-key limits as every door.
+            .layer(ctx.auth.clone())
+            .layer(ctx.rate_limits.clone())
+            // Below here no header carries a key (rmcp hands the parts to the handler).
+            .layer(axum::middleware::map_request(
+                crate::mcp::http::strip_credentials,
+            )),
     );
     let ws = crate::ws::router(crate::ws::WsState {
         svc: ctx.svc.clone(),
@@ -80,6 +104,7 @@ pub fn router(ctx: HttpContext) -> Router {
         .merge(open)
         .merge(crate::web::router(ctx.grpc_addr))
         .merge(ws)
+        .merge(mcp)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(ctx.max_body_bytes))
@@ -94,6 +119,17 @@ pub async fn serve(
     ctx: HttpContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // MCP sessions hold SSE streams open: end them when the drain starts.
+    let mcp_shutdown = ctx.mcp.shutdown.clone();
+    let shutdown = async move {
+        shutdown.await;
+        mcp_shutdown.cancel();
+    };
+    // Streamed responses (MCP's SSE, WebSocket frames) are several small writes; with
+    // Nagle on, the second one waits for the client's delayed ACK (~40 ms a call).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     // The peer address feeds the per-IP limits and the audit line.
     axum::serve(
         listener,

@@ -5,6 +5,7 @@
 //! - [`http`]: the HTTP port: [`rest`] (JSON operations, OpenAPI, docs page), probes,
 //!   `/metrics`, and the routes below;
 //! - [`ws`]: the WebSocket streams `/ws/simulation_live` and `/ws/stream_features`;
+//! - [`mcp`]: the tool registry for AI agents (rmcp), over stdio and at `/mcp`;
 //! - [`web`]: the live page at `/`;
 //! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
 //! - [`config`]: env > TOML file > defaults, validated before any port is bound;
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod mcp;
 pub mod rest;
 pub mod security;
 pub mod server;

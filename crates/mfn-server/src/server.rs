@@ -297,6 +297,12 @@ pub async fn serve(
         auth,
         rate_limits,
         ws: config.ws.clone(),
+        mcp: crate::mcp::http::McpHttpConfig {
+            allowed_origins: config.mcp_allowed_origins.clone(),
+            allowed_hosts: config.mcp_allowed_hosts.clone(),
+            max_body_bytes: config.max_message_size_bytes,
+            shutdown: Default::default(),
+        },
     };
     let http_task = listeners
         .http

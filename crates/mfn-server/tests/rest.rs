@@ -38,6 +38,7 @@ fn app_with(mode: AuthMode, limits: Limits, max_body: usize) -> (Router, MfnServ
         auth: AuthLayer::new(mode, keys.clone(), Duration::from_secs(300)),
         rate_limits: RateLimitLayer::new(&keys, limits),
         ws: Default::default(),
+        mcp: Default::default(),
     };
     (router(ctx), svc)
 }

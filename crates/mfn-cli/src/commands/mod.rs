@@ -14,6 +14,7 @@ pub mod fractal;
 pub mod graph;
 pub mod ifs;
 pub mod keys;
+pub mod mcp;
 pub mod nernst;
 pub mod network;
 pub mod serve;

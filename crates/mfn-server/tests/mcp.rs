@@ -1,0 +1,548 @@
+//! The MCP door at `/mcp` on the HTTP router, driven with `oneshot` requests as a client
+//! would send them: both protocol eras, tenancy, and every security rule of GRAPH.md
+//! "MCP transport rules" (401 without a key, 403 for a foreign Origin or Host, 413 for
+//! an oversized body, 429 over the key's rate, another tenant's graph not found, no key
+//! in any log line).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use mfn_server::config::AuthMode;
+use mfn_server::http::{HttpContext, router};
+use mfn_server::mcp::http::McpHttpConfig;
+use mfn_server::security::keys::{ApiKey, KeySet, hash_key};
+use mfn_server::security::rate_limit::Limits;
+use mfn_server::security::{AuthLayer, RateLimitLayer};
+use mfn_service::{MfnService, ServiceConfig};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ALICE: &str = "alice-key-0123456789abcdef0123456789abcdef";
+const BOB: &str = "bob-key-0123456789abcdef0123456789abcdef00";
+const SLOW: &str = "slow-key-0123456789abcdef0123456789abcdef0";
+const MAX_BODY: usize = 64 * 1024;
+
+fn app(origins: &[&str], hosts: &[&str]) -> Router {
+    let svc = MfnService::new(ServiceConfig {
+        workers: 2,
+        queue: 16,
+        ..ServiceConfig::default()
+    })
+    .unwrap();
+    let key = |text: &str, name: &str, rps: Option<u32>| {
+        let mut k = ApiKey::from_hash(hash_key(text));
+        k.name = name.into();
+        k.rps = rps;
+        k
+    };
+    let keys = Arc::new(KeySet::new(vec![
+        key(ALICE, "alice", None),
+        key(BOB, "bob", None),
+        key(SLOW, "slow", Some(3)),
+    ]));
+    let limits = Limits {
+        rps: 1000,
+        concurrent: 50,
+        anon_rps: 1000,
+        anon_concurrent: 50,
+    };
+    router(HttpContext {
+        svc,
+        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        max_body_bytes: MAX_BODY,
+        cors_allowed_origins: vec![],
+        auth: AuthLayer::new(AuthMode::Key, keys.clone(), Duration::from_secs(300)),
+        rate_limits: RateLimitLayer::new(&keys, limits),
+        ws: Default::default(),
+        mcp: McpHttpConfig {
+            allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
+            allowed_hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            ..McpHttpConfig::default()
+        },
+    })
+}
+
+struct Reply {
+    status: StatusCode,
+    session: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    /// The JSON-RPC message of a JSON or SSE body (the last `data:` line).
+    fn message(&self) -> Value {
+        let text = self
+            .body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or(self.body.as_str());
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON-RPC ({e}): {}", self.body))
+    }
+}
+
+/// A POST to `/mcp` with `headers` (name, value) and a JSON body.
+async fn post(app: &Router, headers: &[(&str, &str)], body: String) -> Reply {
+    let mut req = Request::post("/mcp")
+        .header("host", "localhost:8080")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = tokio::time::timeout(
+        Duration::from_secs(30),
+        axum::body::to_bytes(response.into_body(), usize::MAX),
+    )
+    .await
+    .expect("response body did not end")
+    .unwrap();
+    Reply {
+        status,
+        session,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn rpc(id: u64, method: &str, params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+/// A legacy-era session (initialize → Mcp-Session-Id → initialized) for `key`.
+struct Session<'a> {
+    app: &'a Router,
+    key: &'static str,
+    id: String,
+    next: u64,
+}
+
+impl<'a> Session<'a> {
+    async fn open(app: &'a Router, key: &'static str) -> Session<'a> {
+        let init = post(
+            app,
+            &[("authorization", &format!("Bearer {key}"))],
+            rpc(
+                0,
+                "initialize",
+                json!({
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "mcp-test", "version": "0"}
+                }),
+            ),
+        )
+        .await;
+        assert_eq!(init.status, StatusCode::OK, "{}", init.body);
+        let m = init.message();
+        assert_eq!(m["result"]["serverInfo"]["name"], "mfn", "{m}");
+        assert_eq!(m["result"]["protocolVersion"], "2025-06-18", "{m}");
+        assert!(
+            m["result"]["instructions"]
+                .as_str()
+                .unwrap()
+                .contains("extract_network")
+        );
+        let id = init.session.expect("Mcp-Session-Id");
+        let done = post(
+            app,
+            &[("x-api-key", key), ("mcp-session-id", &id)],
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::ACCEPTED, "{}", done.body);
+        Session {
+            app,
+            key,
+            id,
+            next: 1,
+        }
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let r = post(
+            self.app,
+            &[
+                ("x-api-key", self.key),
+                ("mcp-session-id", &self.id),
+                ("mcp-protocol-version", "2025-06-18"),
+            ],
+            rpc(self.next, method, params),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.message()
+    }
+
+    async fn call(&mut self, tool: &str, args: Value) -> Value {
+        let m = self
+            .request("tools/call", json!({"name": tool, "arguments": args}))
+            .await;
+        m["result"].clone()
+    }
+}
+
+#[tokio::test]
+async fn tools_resources_and_prompts_in_a_legacy_session() {
+    let app = app(&[], &["localhost"]);
+    let mut s = Session::open(&app, ALICE).await;
+    let tools = s.request("tools/list", json!({})).await;
+    let tools = tools["result"]["tools"].as_array().unwrap().clone();
+    assert_eq!(tools.len(), mfn_service::tools::tools().len());
+    let get_info = tools.iter().find(|t| t["name"] == "get_info").unwrap();
+    assert_eq!(get_info["annotations"]["readOnlyHint"], true);
+    assert_eq!(get_info["outputSchema"]["type"], "object");
+    let create = tools.iter().find(|t| t["name"] == "create_graph").unwrap();
+    assert_eq!(create["annotations"]["readOnlyHint"], false);
+
+    let r = s
+        .call(
+            "generate_graph",
+            json!({"name": "k", "kind": "karate_club"}),
+        )
+        .await;
+    assert_eq!(r["isError"], false, "{r}");
+    let r = s.call("get_info", json!({"graph": "k"})).await;
+    assert_eq!(r["structuredContent"]["num_nodes"], 34, "{r}");
+    let text: Value = serde_json::from_str(r["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, r["structuredContent"], "the text is the same JSON");
+
+    // Bad arguments: a tool result with isError that names the field.
+    let r = s.call("get_info", json!({"graph": "k", "bogus": 1})).await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(
+        r["content"][0]["text"].as_str().unwrap().contains("bogus"),
+        "{r}"
+    );
+    let r = s.call("simulate_field", json!({"grid_size": 100000})).await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("grid_size"),
+        "{r}"
+    );
+    // An unknown tool is a protocol error.
+    let m = s
+        .request(
+            "tools/call",
+            json!({"name": "no_such_tool", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(m["error"]["code"], -32602, "{m}");
+
+    let list = s.request("resources/list", json!({})).await;
+    assert_eq!(list["result"]["resources"][0]["uri"], "graph://k", "{list}");
+    let templates = s.request("resources/templates/list", json!({})).await;
+    assert_eq!(
+        templates["result"]["resourceTemplates"][0]["uriTemplate"],
+        "graph://{name}"
+    );
+    let read = s
+        .request("resources/read", json!({"uri": "graph://k"}))
+        .await;
+    let doc: Value =
+        serde_json::from_str(read["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["nodes"].as_array().unwrap().len(), 34);
+
+    let prompts = s.request("prompts/list", json!({})).await;
+    assert_eq!(prompts["result"]["prompts"].as_array().unwrap().len(), 2);
+    let p = s
+        .request(
+            "prompts/get",
+            json!({"name": "analyze_graph", "arguments": {"graph": "k"}}),
+        )
+        .await;
+    let text = p["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("betweenness_centrality"), "{p}");
+}
+
+#[tokio::test]
+async fn the_stateless_era_discovers_and_calls_without_a_session() {
+    let app = app(&[], &["localhost"]);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "mcp-test", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let headers = [("x-api-key", ALICE), ("mcp-protocol-version", "2026-07-28")];
+    // 2026-07-28 requests name their method (and tool) in headers too (SEP-2243).
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut h = headers.to_vec();
+        h.extend_from_slice(extra);
+        h
+    };
+    let d = post(
+        &app,
+        &with(&[("mcp-method", "server/discover")]),
+        rpc(1, "server/discover", json!({"_meta": meta})),
+    )
+    .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+    assert!(d.session.is_none());
+    let m = d.message();
+    assert!(
+        m["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28")),
+        "{m}"
+    );
+    assert_eq!(
+        m["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mfn"
+    );
+    let r = post(
+        &app,
+        &with(&[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "nernst_potential"),
+        ]),
+        rpc(
+            2,
+            "tools/call",
+            json!({"name": "nernst_potential", "arguments": {"z_valence": 1,
+                "concentration_out_molar": 0.005, "concentration_in_molar": 0.14}, "_meta": meta}),
+        ),
+    )
+    .await;
+    let m = r.message();
+    assert_eq!(m["result"]["resultType"], "complete", "{m}");
+    let mv = m["result"]["structuredContent"]["potential_mV"]
+        .as_f64()
+        .unwrap();
+    assert!((mv + 89.0).abs() < 0.1, "{m}");
+}
+
+#[tokio::test]
+async fn graphs_belong_to_the_keys_tenant() {
+    let app = app(&[], &["localhost"]);
+    let mut alice = Session::open(&app, ALICE).await;
+    let r = alice.call("create_graph", json!({"name": "secret"})).await;
+    assert_eq!(r["isError"], false, "{r}");
+    let mut bob = Session::open(&app, BOB).await;
+    let r = bob.call("get_info", json!({"graph": "secret"})).await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert!(
+        r["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("NOT_FOUND"),
+        "{r}"
+    );
+    let list = bob.request("resources/list", json!({})).await;
+    assert_eq!(list["result"]["resources"], json!([]), "{list}");
+    let read = bob
+        .request("resources/read", json!({"uri": "graph://secret"}))
+        .await;
+    assert_eq!(read["error"]["code"], -32002, "{read}");
+    // A session is no capability: Bob presenting Alice's session id is still Bob.
+    let mut stolen = Session {
+        app: &app,
+        key: BOB,
+        id: alice.id.clone(),
+        next: 100,
+    };
+    let r = stolen.call("get_info", json!({"graph": "secret"})).await;
+    assert_eq!(r["isError"], true, "{r}");
+}
+
+#[tokio::test]
+async fn no_key_is_401_and_a_wrong_key_too() {
+    let app = app(&[], &["localhost"]);
+    let body = rpc(0, "tools/list", json!({}));
+    assert_eq!(
+        post(&app, &[], body.clone()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = post(&app, &[("authorization", "Bearer nope")], body).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn foreign_origins_and_hosts_are_403() {
+    let app = app(&[], &["localhost"]);
+    let body = rpc(0, "tools/list", json!({}));
+    for origin in ["https://evil.example", "null"] {
+        let r = post(
+            &app,
+            &[("x-api-key", ALICE), ("origin", origin)],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}: {}", r.body);
+    }
+    // Refused before authentication: the page learns nothing about keys.
+    let r = post(&app, &[("origin", "https://evil.example")], body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A loopback origin (a local inspector) passes the guard.
+    let r = post(
+        &app,
+        &[("x-api-key", ALICE), ("origin", "http://localhost:6274")],
+        rpc(
+            0,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let req = Request::post("/mcp")
+        .header("host", "attacker.example")
+        .header("x-api-key", ALICE)
+        .header("content-type", "application/json")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    let r = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let listed = self::app(&["https://agent.example.com"], &["mfn.svc:8080"]);
+    let req = Request::post("/mcp")
+        .header("host", "mfn.svc:8080")
+        .header("origin", "https://agent.example.com")
+        .header("x-api-key", ALICE)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(Body::from(rpc(
+            0,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+        )))
+        .unwrap();
+    assert_eq!(
+        listed.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let app = app(&[], &["localhost"]);
+    let big = "x".repeat(MAX_BODY + 1);
+    let body = rpc(
+        1,
+        "tools/call",
+        json!({"name": "get_info", "arguments": {"graph": big}}),
+    );
+    let r = post(&app, &[("x-api-key", ALICE)], body).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_burst_over_the_keys_rate_is_429() {
+    let app = app(&[], &["localhost"]);
+    let body = rpc(0, "tools/list", json!({}));
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(
+            post(&app, &[("x-api-key", SLOW)], body.clone())
+                .await
+                .status,
+        );
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // Another key is not slowed down by it.
+    assert_ne!(
+        post(&app, &[("x-api-key", ALICE)], body).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Everything the tests' tracing writes, as JSON lines (debug level: rmcp logs
+/// requests there).
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        logs
+    })
+    .clone()
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_call_is_audited_with_the_hash_prefix_and_never_the_key() {
+    let logs = captured_logs();
+    let app = app(&[], &["localhost"]);
+    let mut s = Session::open(&app, ALICE).await;
+    let r = s
+        .call(
+            "generate_graph",
+            json!({"name": "audited", "kind": "path", "n": 5}),
+        )
+        .await;
+    assert_eq!(r["isError"], false, "{r}");
+    let _ = s.call("get_info", json!({"graph": "missing"})).await;
+    let _ = post(
+        &app,
+        &[("x-api-key", "wrong-key")],
+        rpc(0, "tools/list", json!({})),
+    )
+    .await;
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let prefix = format!("sha256:{}", &hex::encode(hash_key(ALICE))[..12]);
+    let calls: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "mfn::audit" && v["door"] == "mcp")
+        .collect();
+    let line = |tool: &str| {
+        calls
+            .iter()
+            .find(|v| v["tool"] == tool)
+            .unwrap_or_else(|| panic!("no audit line for {tool}: {text}"))
+            .clone()
+    };
+    let ok = line("generate_graph");
+    assert_eq!(ok["status"], "ok");
+    assert_eq!(ok["api_key_hash"], prefix.as_str());
+    assert_eq!(line("get_info")["status"], "NOT_FOUND");
+    for key in [ALICE, "wrong-key"] {
+        assert!(!text.contains(key), "a key reached the logs");
+    }
+}
