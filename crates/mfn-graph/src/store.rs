@@ -89,6 +89,22 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     fn limits(&self) -> &Limits;
 }
 
+/// Read, change, store under `writer`, so updates of one store apply one after the
+/// other (for redb, which runs one write transaction at a time anyway, holding the
+/// writer across the read as well makes read-change-write atomic).
+fn locked_update(
+    store: &dyn GraphStore,
+    writer: &Mutex<()>,
+    tenant: &str,
+    name: &str,
+    change: &mut dyn FnMut(&Graph) -> Result<Graph, GraphError>,
+) -> Result<(), GraphError> {
+    let _writer = writer.lock().expect("lock");
+    let new = change(&*store.get(tenant, name)?)?;
+    debug_assert_eq!(new.name(), name);
+    store.put(tenant, new, true)
+}
+
 fn check_tenant(tenant: &str) -> Result<(), GraphError> {
     if tenant.is_empty() || tenant.len() > 200 || tenant.contains('\0') {
         return Err(GraphError::invalid(
@@ -188,10 +204,7 @@ impl GraphStore for MemoryStore {
         name: &str,
         change: &mut dyn FnMut(&Graph) -> Result<Graph, GraphError>,
     ) -> Result<(), GraphError> {
-        let _writer = self.writer.lock().expect("lock");
-        let new = change(&*self.get(tenant, name)?)?;
-        debug_assert_eq!(new.name(), name);
-        self.put(tenant, new, true)
+        locked_update(self, &self.writer, tenant, name, change)
     }
 
     fn limits(&self) -> &Limits {
@@ -457,12 +470,7 @@ impl GraphStore for RedbStore {
         name: &str,
         change: &mut dyn FnMut(&Graph) -> Result<Graph, GraphError>,
     ) -> Result<(), GraphError> {
-        // redb runs one write transaction at a time anyway; holding the writer across
-        // the read as well makes read-change-write atomic.
-        let _writer = self.writer.lock().expect("lock");
-        let new = change(&*self.get(tenant, name)?)?;
-        debug_assert_eq!(new.name(), name);
-        self.put(tenant, new, true)
+        locked_update(self, &self.writer, tenant, name, change)
     }
 
     fn limits(&self) -> &Limits {

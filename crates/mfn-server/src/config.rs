@@ -867,9 +867,9 @@ impl Raw<'_> {
         Ok(PathBuf::from(text))
     }
 
-    /// CORS origins: a comma list, or a TOML array of strings.
-    fn origins(&self) -> Result<Vec<String>, ConfigError> {
-        let origins: Vec<String> = match self.value {
+    /// A comma list, or a TOML array of strings; trimmed, empty items dropped.
+    fn string_list(&self) -> Result<Vec<String>, ConfigError> {
+        let items: Vec<String> = match self.value {
             RawValue::File(toml::Value::Array(items)) => items
                 .iter()
                 .map(|item| match item {
@@ -886,7 +886,12 @@ impl Raw<'_> {
                 .map(|s| s.trim().to_owned())
                 .collect(),
         };
-        let origins: Vec<String> = origins.into_iter().filter(|s| !s.is_empty()).collect();
+        Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
+    }
+
+    /// CORS origins: a comma list, or a TOML array of strings.
+    fn origins(&self) -> Result<Vec<String>, ConfigError> {
+        let origins = self.string_list()?;
         if let Some(bad) = origins.iter().find(|o| !valid_origin(o)) {
             return Err(self.error(format!(
                 "invalid origin {bad:?}: expected \"*\" or scheme://host[:port]"
@@ -897,24 +902,7 @@ impl Raw<'_> {
 
     /// Host names (`host` or `host:port`, or `*`): a comma list or a TOML array.
     fn hosts(&self) -> Result<Vec<String>, ConfigError> {
-        let hosts: Vec<String> = match self.value {
-            RawValue::File(toml::Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    toml::Value::String(s) => Ok(s.trim().to_owned()),
-                    other => Err(self.type_error("an array of strings", other)),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => self
-                .text()
-                .map_err(|_| {
-                    self.error("expected a comma-separated string or an array of strings")
-                })?
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect(),
-        };
-        let hosts: Vec<String> = hosts.into_iter().filter(|s| !s.is_empty()).collect();
+        let hosts = self.string_list()?;
         if let Some(bad) = hosts
             .iter()
             .find(|h| h.contains('/') || h.contains(char::is_whitespace))
@@ -1268,10 +1256,21 @@ mod tests {
         }
     }
 
+    /// What the environment-built configuration defaults to: `ServerConfig::default()`
+    /// keeps graphs in memory (library use, tests), the server stores them in `mfn-data`.
+    fn env_defaults() -> ServerConfig {
+        ServerConfig {
+            data_dir: Some(PathBuf::from("mfn-data")),
+            ..ServerConfig::default()
+        }
+    }
+
     #[test]
     fn defaults_are_the_documented_dev_defaults() {
         let config = load(&[]).unwrap();
-        assert_eq!(config, ServerConfig::default());
+        assert_eq!(config, env_defaults());
+        let memory = load(&[("MFN_DATA_DIR", ":memory:")]).unwrap();
+        assert_eq!(memory, ServerConfig::default());
         assert_eq!(config.env, Environment::Dev);
         assert_eq!(config.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_eq!(config.grpc_port, 50051);
@@ -1411,7 +1410,7 @@ mod tests {
     #[test]
     fn empty_values_count_as_unset() {
         let config = load(&[("MFN_GRPC_PORT", ""), ("GRPC_PORT", "  "), ("MFN_ENV", "")]).unwrap();
-        assert_eq!(config, ServerConfig::default());
+        assert_eq!(config, env_defaults());
         let config = load(&[("MFN_GRPC_PORT", ""), ("GRPC_PORT", "7001")]).unwrap();
         assert_eq!(config.grpc_port, 7001);
     }

@@ -584,6 +584,7 @@ fn graph_app(graph_limits: mfn_service::mfn_graph::Limits) -> Router {
         auth: AuthLayer::new(AuthMode::Off, keys.clone(), Duration::from_secs(300)),
         rate_limits: RateLimitLayer::new(&keys, limits),
         ws: Default::default(),
+        mcp: Default::default(),
     })
 }
 
@@ -947,6 +948,7 @@ async fn graphs_belong_to_the_key_and_admin_sees_all_tenants() {
         auth: AuthLayer::new(AuthMode::Key, keys.clone(), Duration::from_secs(300)),
         rate_limits: RateLimitLayer::new(&keys, limits),
         ws: Default::default(),
+        mcp: Default::default(),
     });
     let alice = Some("alice-key-0123456789abcdef0123456789");
     let bob = Some("bob-key-0123456789abcdef0123456789ab");
