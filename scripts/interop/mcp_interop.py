@@ -216,9 +216,13 @@ class Checker:
             return f"simulate_field + extract_features ok ({len(sim)} / {len(feats)} keys); " \
                    "extract_network not listed"
         name = f"myc_{self.tag}"
-        net = await self.call("extract_network", {"seed": 7, "grid_size": 32, "steps": 24,
-                                                  "name": name, "overwrite": True})
+        net = await self.call("extract_network", {
+            "name": name, "overwrite": True,
+            "simulation": {"seed": 7, "grid_size": 32, "steps": 24}})
+        info = await self.call("get_info", {"graph": name})
+        expect_eq("stored network size", info["num_nodes"], net["metrics"]["num_nodes"])
         bc = await self.call("betweenness_centrality", {"graph": name, "top_k": 5})
+        expect_eq("betweenness page", len(bc["values"]), min(5, info["num_nodes"]))
         return f"network {net.get('metrics', {}).get('num_nodes')} nodes; top junction " \
                f"{bc['values'][0] if bc['values'] else None}"
 
