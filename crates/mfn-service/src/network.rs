@@ -119,6 +119,11 @@ fn extract_options(options: Option<Value>) -> Result<ExtractOptions, ServiceErro
 enum Source {
     /// A square field in volts.
     Field { values: Vec<f64>, n: usize },
+    /// A simulation's final field (shared with the result cache, not copied).
+    Simulated {
+        result: std::sync::Arc<mfn_core::field::SimulationResult>,
+        n: usize,
+    },
     /// Grey levels of an image.
     Grey {
         values: Vec<f64>,
@@ -187,8 +192,8 @@ impl MfnService {
             );
             (
                 "simulation",
-                Source::Field {
-                    values: out.result.field.clone(),
+                Source::Simulated {
+                    result: out.result,
                     n,
                 },
             )
@@ -209,6 +214,10 @@ impl MfnService {
                 let (width, height, threshold_mv, mask, skeleton, skel) = match source {
                     Source::Field { values, n } => {
                         let e = mfn_core::network::extract(&values, n, &options)?;
+                        (n, n, Some(e.threshold_mv), e.mask, e.skeleton, e.graph)
+                    }
+                    Source::Simulated { result, n } => {
+                        let e = mfn_core::network::extract(&result.field, n, &options)?;
                         (n, n, Some(e.threshold_mv), e.mask, e.skeleton, e.graph)
                     }
                     Source::Grey {
@@ -288,7 +297,7 @@ impl MfnService {
         };
         // An extracted network is drawn over its field: simulated again (cached,
         // deterministic) from the parameters stored with the graph.
-        let mut background = None;
+        let mut field = None;
         if args.layout.resolve(&g) == Layout::Coordinates
             && let Some(sim) = g.attrs().get("simulation")
             && let Ok(sim) = serde_json::from_value::<SimInput>(sim.clone())
@@ -298,13 +307,14 @@ impl MfnService {
                 include_field: true,
             };
             let (out, _) = self.run_simulation(ctx, &req).await?;
-            background = Some(heatmap(&out.result.field, out.spec.params.grid_size));
+            field = Some((out.result, out.spec.params.grid_size));
         }
         let (vis, png): (Visualization, Option<Vec<u8>>) = self
             .inner
             .gate
             .run(Admission::FailFast, move |token| {
                 let control = ProgressControl(token, progress.as_ref());
+                let background = field.map(|(result, n)| heatmap(&result.field, n));
                 Ok(mfn_graph::visualize(
                     &g,
                     &args,

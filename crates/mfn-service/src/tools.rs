@@ -203,8 +203,23 @@ pub fn tools() -> &'static [ToolInfo] {
     registry()
 }
 
-/// The tool called `name`.
+/// Short operation names (REST paths, the pipeline's `operation` field) of MFN tools.
+const OPERATION_ALIASES: &[(&str, &str)] = &[
+    ("simulate", "simulate_field"),
+    ("features", "extract_features"),
+    ("fractal", "fractal_dimension"),
+    ("nernst", "nernst_potential"),
+    ("validate", "validate_patterns"),
+    ("aggregate", "aggregate_gradients"),
+    ("ifs", "generate_ifs"),
+];
+
+/// The tool called `name`, or whose operation alias is `name` (`simulate`, `nernst`, …).
 pub fn tool(name: &str) -> Option<&'static ToolInfo> {
+    let name = OPERATION_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical);
     registry().iter().find(|t| t.name == name)
 }
 
@@ -447,6 +462,9 @@ mod tests {
         }
         for m in MUTATING {
             assert!(tool(m).is_some(), "{m} is not a tool");
+        }
+        for (alias, canonical) in OPERATION_ALIASES {
+            assert_eq!(tool(alias).map(|t| t.name), Some(*canonical));
         }
     }
 
