@@ -5,9 +5,10 @@
 //!
 //! | module | does |
 //! |---|---|
-//! | [`commands`] | one module per verb: flags (clap derive) → `mfn-core` call → a serialisable report |
+//! | [`commands`] | one module per verb: flags (clap derive) → an operation of the service layer → a serialisable report |
+//! | [`local`] | the service layer in process, with `mfn serve`'s defaults and limits |
 //! | [`output`] | renders a report as JSON (the contract other tools parse) or as a key/value table |
-//! | [`input`] | reads masks and fields for `mfn fractal` (`.npy`, `.csv`, PNG) and writes `.npy` |
+//! | [`input`] | input files as service uploads (`.npy`, `.csv`, PNG), fields written as `.npy` |
 //! | [`heatmap`] | draws a field as a PNG heatmap with a colour bar |
 //! | [`remote`] | the same verbs against a server (`--remote URL`) through `mfn-client` |
 //!
@@ -17,5 +18,6 @@
 pub mod commands;
 pub mod heatmap;
 pub mod input;
+pub mod local;
 pub mod output;
 pub mod remote;

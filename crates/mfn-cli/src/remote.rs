@@ -20,6 +20,10 @@ use crate::commands::ifs::{IfsArgs, IfsReport};
 use crate::commands::nernst::{NernstArgs, NernstReport};
 use crate::commands::simulate::{SimulateArgs, SimulateReport};
 use crate::commands::validate::ValidateArgs;
+use mfn_service::ops::fractal_upload;
+
+/// Largest side of a file sent by `fractal --remote` (the server applies its own limit).
+const MAX_REMOTE_SIDE: usize = 16_384;
 
 /// How to reach the server.
 #[derive(Debug, Clone)]
@@ -181,17 +185,24 @@ pub async fn nernst(client: &Client, args: &NernstArgs) -> Result<NernstReport> 
 /// `fractal` on the server: the file is read and binarised here (same rules as the local
 /// run), and the mask is sent as 0/1 values with threshold 0.5.
 pub async fn fractal(client: &Client, args: &FractalArgs) -> Result<FractalReport> {
-    let mask = crate::input::load_mask(&args.input, args.threshold)?;
-    let u32_flag = |name: &str, v: usize| {
-        u32::try_from(v).map_err(|_| anyhow!("--{name} = {v} is out of range"))
-    };
+    let bytes = std::fs::read(&args.input).map_err(|e| {
+        anyhow!(
+            "input: cannot read '{}': {}",
+            args.input.display(),
+            crate::input::io_reason(&e)
+        )
+    })?;
+    let upload = crate::input::upload(&bytes);
+    let array = fractal_upload::decode_square(upload, MAX_REMOTE_SIDE)
+        .map_err(|e| anyhow!("input '{}': {}", args.input.display(), e.message))?;
+    let size = array.width as u32;
     let r = client
         .compute_fractal_dimension(pb::FractalRequest {
-            values: mask.cells.iter().map(|&c| f64::from(u8::from(c))).collect(),
-            size: u32_flag("input size", mask.n)?,
+            values: fractal_upload::binarise(array, args.threshold),
+            size,
             threshold: Some(0.5),
-            num_scales: Some(u32_flag("num-scales", args.num_scales)?),
-            min_box: Some(u32_flag("min-box", args.min_box)?),
+            num_scales: args.num_scales,
+            min_box: args.min_box,
             ..Default::default()
         })
         .await?;

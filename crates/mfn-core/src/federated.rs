@@ -78,7 +78,7 @@ impl Default for KrumParams {
             num_clusters: 10,
             byzantine_fraction: 0.2,
             sample_fraction: 0.1,
-            seed: 42,
+            seed: crate::DEFAULT_SEED,
         }
     }
 }

@@ -17,6 +17,9 @@
 //! | [`federated`] | hierarchical Krum aggregation |
 //! | [`stats`] | NumPy-compatible reductions (pairwise summation) |
 
+/// The seed every seeded operation uses when none is given (the reference's default).
+pub const DEFAULT_SEED: u64 = 42;
+
 pub mod error;
 pub mod features;
 pub mod federated;

@@ -195,7 +195,7 @@ pub struct Dataset {
 impl Default for ValidationConfig {
     fn default() -> Self {
         ValidationConfig {
-            seed: 42,
+            seed: crate::DEFAULT_SEED,
             epochs: 1,
             batch_size: 4,
             grid_size: 64,

@@ -198,13 +198,79 @@ impl<'a> Session<'a> {
     }
 }
 
+/// `GET` `path` on the router with `key`, as JSON.
+async fn get_json(app: &Router, path: &str, key: &str) -> Value {
+    let req = Request::get(path)
+        .header("x-api-key", key)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The one registry: MCP `tools/list`, `GET /v1/tools` and `/openapi.json` list the same
+/// operations in the same order with the same input schemas, and every choice argument
+/// shows its allowed values.
+#[tokio::test]
+async fn every_door_lists_the_one_registry() {
+    let app = app(&[], &["localhost"]);
+    let mut s = Session::open(&app, ALICE).await;
+    let mcp = s.request("tools/list", json!({})).await["result"]["tools"].clone();
+    let rest = get_json(&app, "/v1/tools", ALICE).await["tools"].clone();
+    let openapi = get_json(&app, "/openapi.json", ALICE).await;
+    let (mcp, rest) = (mcp.as_array().unwrap(), rest.as_array().unwrap());
+    assert_eq!(mcp.len(), rest.len());
+    for (m, r) in mcp.iter().zip(rest) {
+        let name = m["name"].as_str().unwrap();
+        assert_eq!(name, r["name"]);
+        assert_eq!(m["inputSchema"], r["input_schema"], "{name}");
+        assert_eq!(m["description"], r["description"], "{name}");
+        let op = &openapi["paths"][format!("/v1/tools/{name}")]["post"];
+        let reference = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {op}"));
+        let component = reference.rsplit('/').next().unwrap();
+        let documented = &openapi["components"]["schemas"][component];
+        assert_eq!(
+            documented["properties"]
+                .as_object()
+                .map(|p| p.keys().collect::<Vec<_>>()),
+            m["inputSchema"]["properties"]
+                .as_object()
+                .map(|p| p.keys().collect::<Vec<_>>()),
+            "{name}"
+        );
+    }
+    // Choice arguments are enums in the schema, so an agent sees the allowed values.
+    let schema_of = |name: &str| {
+        mcp.iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not listed"))["inputSchema"]
+            .to_string()
+    };
+    for (tool, value) in [
+        ("fractal_dimension_upload", "\"npy\""),
+        ("export_graph", "\"graphml\""),
+    ] {
+        assert!(
+            schema_of(tool).contains(value),
+            "{tool}: {}",
+            schema_of(tool)
+        );
+    }
+}
+
 #[tokio::test]
 async fn tools_resources_and_prompts_in_a_legacy_session() {
     let app = app(&[], &["localhost"]);
     let mut s = Session::open(&app, ALICE).await;
     let tools = s.request("tools/list", json!({})).await;
     let tools = tools["result"]["tools"].as_array().unwrap().clone();
-    assert_eq!(tools.len(), mfn_service::tools::tools().len());
+    assert_eq!(tools.len(), mfn_service::ops::all().len());
     let get_info = tools.iter().find(|t| t["name"] == "get_info").unwrap();
     assert_eq!(get_info["annotations"]["readOnlyHint"], true);
     assert_eq!(get_info["outputSchema"]["type"], "object");

@@ -262,7 +262,10 @@ async fn the_whole_flow_in_key_mode() {
     };
     assert_eq!(complete["step"], 25);
     assert_eq!(complete["is_final"], true);
-    assert!(complete["meta"]["request_id"].is_string());
+    // One meta shape on every door: the request id beside it, as in REST and gRPC.
+    assert!(complete["request_id"].is_string());
+    assert!(complete["meta"]["server_version"].is_string());
+    assert!(complete["meta"].get("request_id").is_none());
     assert!(complete["pot_mean_mV"].as_f64().unwrap() < -60.0);
     // Frames may be dropped only for a slow reader; this one reads everything.
     let dropped = complete["dropped"].as_u64().unwrap();
@@ -271,8 +274,11 @@ async fn the_whole_flow_in_key_mode() {
     // The same numbers as the unary call for the same request (the prefix property).
     let (unary, _) = server
         .svc
-        .run_simulation(
-            &mfn_service::RequestContext::new(None),
+        .simulate(
+            &mfn_service::ops::Call::new(
+                mfn_service::ops::Door::Ws,
+                mfn_service::RequestContext::new(None),
+            ),
             &serde_json::from_value(json!({ "grid_size": 32, "steps": 25, "seed": 7 })).unwrap(),
         )
         .await

@@ -6,40 +6,27 @@
 //! re-decoding each field alone, which also works through `#[serde(flatten)]`, where
 //! serde itself loses the path.
 
-use serde::Serialize;
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::error::ServiceError;
+use crate::error::{ServiceError, truncate};
 
 /// Names every request type may carry besides its own fields.
 const COMMON_FIELDS: [&str; 1] = ["request_id"];
 
-/// A request type REST decodes: its serde aliases are accepted names too.
-pub trait ApiRequest: DeserializeOwned + Serialize + Default {
-    /// Other accepted spellings of its fields (`#[serde(alias)]`).
-    const ALIASES: &'static [&'static str] = &[];
-}
+/// A request type the doors decode: the properties of its JSON Schema are its field
+/// names, and the schema's `x-aliases` (the `#[serde(alias)]` spellings, listed with
+/// `#[schemars(extend("x-aliases" = [...]))]`) are accepted too. Every
+/// `DeserializeOwned + JsonSchema` type is one: a new operation's request needs no
+/// registration here.
+pub trait ApiRequest: DeserializeOwned + JsonSchema + 'static {}
 
-macro_rules! api_request {
-    ($($t:ty $(=> [$($alias:literal),*])?;)*) => {
-        $(impl ApiRequest for $t { $(const ALIASES: &'static [&'static str] = &[$($alias),*];)? })*
-    };
-}
-
-api_request! {
-    crate::request::SimInput;
-    crate::request::SimulationRequest;
-    crate::request::FeaturesRequest;
-    crate::request::ValidateRequest;
-    crate::request::AggregateRequest;
-    crate::request::FractalRequest;
-    crate::request::IfsRequest;
-    crate::request::NernstRequest => [
-        "concentration_out_M", "concentration_out_molar",
-        "concentration_in_M", "concentration_in_molar", "temperature_K"
-    ];
-}
+impl<T: DeserializeOwned + JsonSchema + 'static> ApiRequest for T {}
 
 /// Decode a JSON object into `T`, refusing unknown fields and naming the bad one.
 pub fn decode_json<T: ApiRequest>(bytes: &[u8]) -> Result<T, ServiceError> {
@@ -88,15 +75,15 @@ pub fn query_object(query: &str) -> Result<Map<String, Value>, ServiceError> {
 
 fn decode_object<T: ApiRequest>(object: Map<String, Value>) -> Result<T, ServiceError> {
     let known = known_fields::<T>();
-    if let Some(unknown) = object.keys().find(|k| {
-        !known.contains(k)
-            && !COMMON_FIELDS.contains(&k.as_str())
-            && !T::ALIASES.contains(&k.as_str())
-    }) {
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !known.iter().any(|f| f == *k) && !COMMON_FIELDS.contains(&k.as_str()))
+    {
+        let shown = truncate(unknown);
         return Err(ServiceError::invalid(
-            unknown.as_str(),
+            &shown,
             format!(
-                "unknown field {unknown:?}; expected one of: {}",
+                "unknown field {shown:?}; expected one of: {}",
                 known.join(", ")
             ),
         ));
@@ -125,13 +112,32 @@ fn decode_object<T: ApiRequest>(object: Map<String, Value>) -> Result<T, Service
     }
 }
 
-/// The field names of `T`: the keys of its default value serialised (every field of the
-/// request types serialises, `None` as `null`).
-fn known_fields<T: Serialize + Default>() -> Vec<String> {
-    match serde_json::to_value(T::default()) {
-        Ok(Value::Object(map)) => map.keys().cloned().collect(),
-        _ => Vec::new(),
+/// The field names of `T`: the properties of its JSON Schema (flattened fields
+/// included) and its `x-aliases`, computed once per type.
+fn known_fields<T: ApiRequest>() -> Arc<[String]> {
+    static KNOWN: OnceLock<RwLock<HashMap<TypeId, Arc<[String]>>>> = OnceLock::new();
+    let cache = KNOWN.get_or_init(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(known) = cache.read().ok().and_then(|m| m.get(&id).cloned()) {
+        return known;
     }
+    let schema = schemars::schema_for!(T);
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.keys().cloned());
+    let aliases = schema
+        .get("x-aliases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_owned));
+    let known: Arc<[String]> = properties.chain(aliases).collect();
+    if let Ok(mut m) = cache.write() {
+        m.insert(id, known.clone());
+    }
+    known
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     AlreadyExists,
     /// The request body or message is larger than allowed.
     PayloadTooLarge,
+    /// The request body's media type is not one the operation reads.
+    UnsupportedMediaType,
     /// Well-formed input the computation cannot process (e.g. the field diverged).
     Unprocessable,
     /// A rate, concurrency or queue limit was hit; retry later.
@@ -36,13 +38,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidArgument,
         ErrorCode::Unauthenticated,
         ErrorCode::PermissionDenied,
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
         ErrorCode::Unprocessable,
         ErrorCode::ResourceExhausted,
         ErrorCode::Cancelled,
@@ -55,7 +58,9 @@ impl ErrorCode {
     pub fn grpc_code(self) -> i32 {
         match self {
             ErrorCode::Cancelled => 1,
-            ErrorCode::InvalidArgument | ErrorCode::Unprocessable => 3,
+            ErrorCode::InvalidArgument
+            | ErrorCode::Unprocessable
+            | ErrorCode::UnsupportedMediaType => 3,
             ErrorCode::DeadlineExceeded => 4,
             ErrorCode::NotFound => 5,
             ErrorCode::AlreadyExists => 6,
@@ -76,6 +81,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::AlreadyExists => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Unprocessable => 422,
             ErrorCode::ResourceExhausted => 429,
             // 499 is the de-facto "client closed request" status (nginx).
@@ -95,6 +101,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::AlreadyExists => "ALREADY_EXISTS",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ErrorCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ErrorCode::Unprocessable => "UNPROCESSABLE",
             ErrorCode::ResourceExhausted => "RESOURCE_EXHAUSTED",
             ErrorCode::Cancelled => "CANCELLED",
@@ -126,21 +133,48 @@ pub struct ServiceError {
     pub retry_after: Option<Duration>,
 }
 
+/// Longest echo of a client's value (a field name, a string) in an error, bytes.
+pub const MAX_ECHO_BYTES: usize = 128;
+/// Longest error message, bytes: a message quotes what the client sent, and must not
+/// grow with it.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `s` cut to at most [`MAX_ECHO_BYTES`] bytes on a character boundary, with an
+/// ellipsis when it was cut.
+pub fn truncate(s: &str) -> String {
+    truncate_to(s, MAX_ECHO_BYTES)
+}
+
+fn truncate_to(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 impl ServiceError {
-    /// An error with a code and a message.
+    /// An error with a code and a message (cut to [`MAX_MESSAGE_BYTES`]).
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        if message.len() > MAX_MESSAGE_BYTES {
+            message = truncate_to(&message, MAX_MESSAGE_BYTES);
+        }
         ServiceError {
             code,
-            message: message.into(),
+            message,
             field: None,
             retry_after: None,
         }
     }
 
-    /// `INVALID_ARGUMENT` about `field`.
+    /// `INVALID_ARGUMENT` about `field` (cut to [`MAX_ECHO_BYTES`]).
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         ServiceError {
-            field: Some(field.to_string()),
+            field: Some(truncate(field)),
             ..ServiceError::new(ErrorCode::InvalidArgument, message)
         }
     }

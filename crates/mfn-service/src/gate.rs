@@ -55,6 +55,32 @@ impl CancelToken {
     }
 }
 
+/// The one [`mfn_graph::tools::Control`] over a job's [`CancelToken`]: graph algorithms
+/// and decoders see the cancellation through it and report progress to the caller.
+pub struct JobControl<'a> {
+    token: &'a CancelToken,
+    progress: Option<&'a crate::ops::Progress>,
+}
+
+impl<'a> JobControl<'a> {
+    /// The control of the job holding `token`, reporting to `progress`.
+    pub fn new(token: &'a CancelToken, progress: Option<&'a crate::ops::Progress>) -> Self {
+        JobControl { token, progress }
+    }
+}
+
+impl mfn_graph::tools::Control for JobControl<'_> {
+    fn cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    fn progress(&self, done: u64, total: u64) {
+        if let Some(p) = self.progress {
+            p(done, total);
+        }
+    }
+}
+
 /// Counters of the gate, read by metrics and tests.
 #[derive(Debug, Default)]
 pub struct GateStats {

@@ -11,8 +11,8 @@
 //! - **The result cache** ([`cache`]): deterministic results replayed byte for byte.
 //! - **Responses** ([`response`]): the JSON shapes of REST and MCP, named as in gRPC.
 //! - **Rendering** ([`render`]): a field as a PNG heatmap.
-//! - **Tools** ([`tools`]): the one registry of graph and MFN tools served by MCP,
-//!   REST and the CLI, over the graph store of `mfn-graph`.
+//! - **Operations** ([`ops`]): the one registry of MFN operations and graph tools;
+//!   every door, the CLI and the pipeline iterate it.
 //! - **Streams** ([`stream`], [`steer`]): one continuous run, paced and backpressured,
 //!   stopped when the reader leaves.
 
@@ -22,13 +22,13 @@ pub mod decode;
 pub mod error;
 pub mod gate;
 pub mod network;
+pub mod ops;
 pub mod render;
 pub mod request;
 pub mod response;
 pub mod service;
 pub mod steer;
 pub mod stream;
-pub mod tools;
 
 /// The science crate, re-exported so adapters can name its result types.
 pub use mfn_core;

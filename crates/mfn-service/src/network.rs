@@ -8,25 +8,23 @@
 
 use mfn_core::network::{ExtractOptions, GrayMaskOptions, SkeletonGraph};
 use mfn_graph::store::GraphInfo;
-use mfn_graph::tools::Control;
 use mfn_graph::{Attrs, Background, Graph, Layout, NodeId, Visualization, VisualizeArgs};
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ServiceError;
-use crate::gate::{Admission, CancelToken};
+use crate::gate::{Admission, JobControl};
+use crate::ops::{Call, Image};
 use crate::request::{SimInput, SimulationRequest};
-use crate::service::{MfnService, RequestContext};
-use crate::tools::{Progress, ToolImage, ToolOutput};
+use crate::service::MfnService;
 
 /// Largest uploaded field or image, in cells (4096²).
 pub const MAX_UPLOAD_CELLS: usize = 4096 * 4096;
 
 /// `extract_network` arguments. The source is `simulation` (the default: a simulation
 /// with the REST defaults), `field` or `upload` — at most one of them.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractNetworkArgs {
     /// Name of the graph the network is stored under, `^[A-Za-z0-9_.-]{1,100}$`.
@@ -51,7 +49,7 @@ pub struct ExtractNetworkArgs {
 }
 
 /// A field given inline.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldInput {
     /// Side N of the square field.
@@ -61,7 +59,7 @@ pub struct FieldInput {
 }
 
 /// An uploaded file.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadInput {
     /// `png`, `npy` or `csv`.
@@ -89,17 +87,6 @@ pub struct ExtractNetworkResult {
     pub skeleton_pixels: usize,
     /// The network's metrics (GRAPH.md keys).
     pub metrics: mfn_graph::network::NetworkMetrics,
-}
-
-/// Deserialize, naming the field at fault.
-pub(crate) fn parse<T: DeserializeOwned>(args: Value) -> Result<T, ServiceError> {
-    let args = if args.is_null() { json!({}) } else { args };
-    serde_path_to_error::deserialize(args).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { "args".to_owned() } else { path };
-        let message = format!("{field}: {}", e.into_inner());
-        ServiceError::invalid(&field, message)
-    })
 }
 
 /// The extraction options with `adaptive_median` as the default threshold.
@@ -133,13 +120,13 @@ enum Source {
 }
 
 impl MfnService {
-    pub(crate) async fn extract_network_tool(
+    /// Extract the network of a field (see the module docs) and store it in the
+    /// caller's tenant.
+    pub async fn extract_network(
         &self,
-        ctx: &RequestContext,
-        tenant: &str,
-        args: Value,
-    ) -> Result<ToolOutput, ServiceError> {
-        let args: ExtractNetworkArgs = parse(args)?;
+        call: &Call,
+        args: ExtractNetworkArgs,
+    ) -> Result<ExtractNetworkResult, ServiceError> {
         mfn_graph::validate_name(&args.name)?;
         let options = extract_options(args.options)?;
         let image_options = args.image_options.unwrap_or_default();
@@ -184,7 +171,7 @@ impl MfnService {
                 sim: sim.clone(),
                 include_field: true,
             };
-            let (out, _) = self.run_simulation(ctx, &req).await?;
+            let (out, _) = self.simulate(call, &req).await?;
             let n = out.spec.params.grid_size;
             graph_attrs.insert(
                 "simulation".into(),
@@ -202,7 +189,7 @@ impl MfnService {
         graph_attrs.insert("source".into(), json!(source_name));
 
         let store = self.inner.graphs.clone();
-        let tenant = tenant.to_owned();
+        let tenant = call.tenant.clone();
         let name = args.name;
         let overwrite = args.overwrite;
         let seed = args.seed;
@@ -249,7 +236,7 @@ impl MfnService {
                 attrs.insert("threshold_mv".into(), json!(threshold_mv));
                 attrs.insert("fractal_dimension".into(), json!(dimension));
                 let g = to_graph(&name, &skel, attrs)?;
-                let control = TokenControl(token);
+                let control = JobControl::new(token, None);
                 let metrics = mfn_graph::network::network_metrics_ctl(
                     &g,
                     dimension,
@@ -271,24 +258,19 @@ impl MfnService {
                 })
             })
             .await?;
-        Ok(ToolOutput {
-            structured: serde_json::to_value(result).map_err(ServiceError::internal)?,
-            image: None,
-        })
+        Ok(result)
     }
 
-    pub(crate) async fn visualize_tool(
+    /// Draw a stored graph of the caller's tenant (see the module docs).
+    pub async fn visualize(
         &self,
-        ctx: &RequestContext,
-        tenant: &str,
-        args: Value,
-        progress: Option<Progress>,
-    ) -> Result<ToolOutput, ServiceError> {
-        let args: VisualizeArgs = parse(args)?;
+        call: &Call,
+        args: VisualizeArgs,
+    ) -> Result<(Visualization, Option<Image>), ServiceError> {
         let store = self.inner.graphs.clone();
         let g = {
             let store = store.clone();
-            let tenant = tenant.to_owned();
+            let tenant = call.tenant.clone();
             let name = args.graph.clone();
             self.inner
                 .gate
@@ -306,14 +288,15 @@ impl MfnService {
                 sim,
                 include_field: true,
             };
-            let (out, _) = self.run_simulation(ctx, &req).await?;
+            let (out, _) = self.simulate(call, &req).await?;
             field = Some((out.result, out.spec.params.grid_size));
         }
+        let progress = call.progress.clone();
         let (vis, png): (Visualization, Option<Vec<u8>>) = self
             .inner
             .gate
             .run(Admission::FailFast, move |token| {
-                let control = ProgressControl(token, progress.as_ref());
+                let control = JobControl::new(token, progress.as_ref());
                 let background = field.map(|(result, n)| heatmap(&result.field, n));
                 Ok(mfn_graph::visualize(
                     &g,
@@ -324,21 +307,18 @@ impl MfnService {
                 )?)
             })
             .await?;
-        let image = match (&png, &vis.svg) {
-            (Some(png), _) => Some(ToolImage {
+        let image = match (png, &vis.svg) {
+            (Some(png), _) => Some(Image {
                 mime_type: "image/png",
-                data: png.clone(),
+                data: png,
             }),
-            (None, Some(svg)) => Some(ToolImage {
+            (None, Some(svg)) => Some(Image {
                 mime_type: "image/svg+xml",
                 data: svg.clone().into_bytes(),
             }),
             (None, None) => None,
         };
-        Ok(ToolOutput {
-            structured: serde_json::to_value(vis).map_err(ServiceError::internal)?,
-            image,
-        })
+        Ok((vis, image))
     }
 }
 
@@ -394,27 +374,6 @@ fn heatmap(field: &[f64], n: usize) -> Background {
         width: n as u32,
         height: n as u32,
         rgba,
-    }
-}
-
-struct TokenControl<'a>(&'a CancelToken);
-
-impl Control for TokenControl<'_> {
-    fn cancelled(&self) -> bool {
-        self.0.is_cancelled()
-    }
-}
-
-struct ProgressControl<'a>(&'a CancelToken, Option<&'a Progress>);
-
-impl Control for ProgressControl<'_> {
-    fn cancelled(&self) -> bool {
-        self.0.is_cancelled()
-    }
-    fn progress(&self, done: u64, total: u64) {
-        if let Some(p) = self.1 {
-            p(done, total);
-        }
     }
 }
 

@@ -18,7 +18,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServiceError;
 
 /// Default seed of every operation.
-pub const DEFAULT_SEED: u64 = 42;
+pub const DEFAULT_SEED: u64 = mfn_core::DEFAULT_SEED;
+/// Default number of IFS points.
+pub const DEFAULT_IFS_POINTS: usize = 10_000;
+/// Default number of IFS maps.
+pub const DEFAULT_IFS_TRANSFORMS: usize = 4;
 /// Default steps between stream frames.
 pub const DEFAULT_STEPS_PER_FRAME: u32 = 10;
 /// Longest pacing interval between frames.
@@ -372,6 +376,10 @@ impl ValidateRequest {
 /// `ComputeNernst`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
+#[schemars(extend("x-aliases" = [
+    "concentration_out_M", "concentration_out_molar",
+    "concentration_in_M", "concentration_in_molar", "temperature_K"
+]))]
 pub struct NernstRequest {
     /// Ion valence, one of −2, −1, 1, 2, 3.
     pub z_valence: i32,
@@ -953,11 +961,17 @@ impl IfsRequest {
     pub fn resolve(&self) -> Result<(u64, usize, usize), ServiceError> {
         Ok((
             self.seed.unwrap_or(DEFAULT_SEED),
-            check_u32("points", self.points, 10_000, 1, MAX_IFS_POINTS as usize)?,
+            check_u32(
+                "points",
+                self.points,
+                DEFAULT_IFS_POINTS,
+                1,
+                MAX_IFS_POINTS as usize,
+            )?,
             check_u32(
                 "transforms",
                 self.transforms,
-                4,
+                DEFAULT_IFS_TRANSFORMS,
                 1,
                 mfn_core::ifs::MAX_TRANSFORMS,
             )?,

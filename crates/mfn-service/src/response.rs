@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use mfn_core::features::Features;
+use mfn_core::field::SimulationResult;
 use mfn_core::validation::ValidationReport;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,15 +14,69 @@ use crate::error::ServiceError;
 use crate::service::{
     AggregateOutput, FeaturesOutput, FractalOutput, IfsOutput, Meta, NernstOutput, SimulationOutput,
 };
+use crate::stream::{FeatureFrame, SimFrame};
 
 /// `server_version`, `elapsed_ms` (service time) and `cache` (`hit`, `miss` or `bypass`).
 pub type MetaMap = BTreeMap<String, String>;
 
-fn meta_map(m: &Meta) -> MetaMap {
+/// The metadata of `m` as the `meta` map every door sends.
+pub fn meta_map(m: &Meta) -> MetaMap {
     m.entries()
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+}
+
+/// The counters and statistics of a field (a run's summary), in mV, with the gRPC
+/// names: the one mapping of [`SimulationResult`] for every door.
+#[allow(non_snake_case)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldSummary {
+    /// Grid side N.
+    pub grid_size: u32,
+    /// Spikes fired.
+    pub growth_events: u64,
+    /// Cell-steps where the activator crossed the Turing threshold.
+    pub turing_activations: u64,
+    /// Cell-steps clamped to [−95, 40] mV.
+    pub clamping_events: u64,
+    /// Minimum of the field, mV.
+    pub pot_min_mV: f64,
+    /// Maximum of the field, mV.
+    pub pot_max_mV: f64,
+    /// Mean of the field, mV.
+    pub pot_mean_mV: f64,
+    /// Population standard deviation of the field, mV.
+    pub pot_std_mV: f64,
+    /// Box-counting dimension of the field above −60 mV.
+    pub fractal_dimension: f64,
+    /// Mean activator level (0 without Turing).
+    pub activator_mean: f64,
+    /// Mean inhibitor level (0 without Turing).
+    pub inhibitor_mean: f64,
+}
+
+impl From<&SimulationResult> for FieldSummary {
+    fn from(r: &SimulationResult) -> Self {
+        FieldSummary {
+            grid_size: r.grid_size as u32,
+            growth_events: r.growth_events,
+            turing_activations: r.turing_activations,
+            clamping_events: r.clamping_events,
+            pot_min_mV: r.pot_min_mv,
+            pot_max_mV: r.pot_max_mv,
+            pot_mean_mV: r.pot_mean_mv,
+            pot_std_mV: r.pot_std_mv,
+            fractal_dimension: r.fractal_dimension,
+            activator_mean: r.activator_mean,
+            inhibitor_mean: r.inhibitor_mean,
+        }
+    }
+}
+
+/// A field in volts as mV, the unit every door sends.
+pub fn to_mv(field_v: &[f64]) -> Vec<f64> {
+    field_v.iter().map(|v| v * 1000.0).collect()
 }
 
 /// The result of `POST /v1/simulate`.
@@ -32,28 +87,9 @@ pub struct SimulationResponse {
     pub request_id: String,
     /// Service metadata.
     pub meta: MetaMap,
-    /// Spikes fired.
-    pub growth_events: u64,
-    /// Cell-steps where the activator crossed the Turing threshold.
-    pub turing_activations: u64,
-    /// Cell-steps clamped to [−95, 40] mV.
-    pub clamping_events: u64,
-    /// Minimum of the final field, mV.
-    pub pot_min_mV: f64,
-    /// Maximum of the final field, mV.
-    pub pot_max_mV: f64,
-    /// Mean of the final field, mV.
-    pub pot_mean_mV: f64,
-    /// Population standard deviation of the final field, mV.
-    pub pot_std_mV: f64,
-    /// Box-counting dimension of the final field above −60 mV.
-    pub fractal_dimension: f64,
-    /// Mean activator level (0 without Turing).
-    pub activator_mean: f64,
-    /// Mean inhibitor level (0 without Turing).
-    pub inhibitor_mean: f64,
-    /// Grid side N used.
-    pub grid_size: u32,
+    /// Counters and statistics of the final field.
+    #[serde(flatten)]
+    pub summary: FieldSummary,
     /// Steps run.
     pub steps: u32,
     /// Seed used.
@@ -63,6 +99,83 @@ pub struct SimulationResponse {
     pub field_mV: Vec<f64>,
     /// SHA-256 hex of the final field's little-endian f64 bytes (volts, row-major).
     pub field_sha256: String,
+}
+
+/// One frame of a simulation stream (gRPC `SimulationFrame`, WebSocket
+/// `simulation_state` and `simulation_complete`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SimFrameResponse {
+    /// The stream's request id.
+    pub request_id: String,
+    /// Steps done.
+    pub step: u32,
+    /// Steps of the whole run.
+    pub total_steps: u32,
+    /// Last frame of the run.
+    pub is_final: bool,
+    /// Alpha in force for this frame's steps.
+    pub alpha: f64,
+    /// Spike probability in force for this frame's steps.
+    pub spike_probability: f64,
+    /// Counters and statistics so far.
+    #[serde(flatten)]
+    pub summary: FieldSummary,
+    /// Service metadata, on the final frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MetaMap>,
+}
+
+impl SimFrameResponse {
+    /// From a stream frame of request `request_id` (the field is the door's to encode).
+    pub fn new(request_id: &str, f: &SimFrame) -> Self {
+        SimFrameResponse {
+            request_id: request_id.to_owned(),
+            step: f.step as u32,
+            total_steps: f.total_steps as u32,
+            is_final: f.is_final,
+            alpha: f.alpha,
+            spike_probability: f.spike_probability,
+            summary: FieldSummary::from(&f.summary),
+            meta: f.meta.as_ref().map(meta_map),
+        }
+    }
+}
+
+/// One frame of a feature stream (gRPC `FeatureFrame`, WebSocket `feature_update` and
+/// `simulation_complete`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FeatureFrameResponse {
+    /// The stream's request id.
+    pub request_id: String,
+    /// Steps done.
+    pub step: u32,
+    /// Steps of the whole run.
+    pub total_steps: u32,
+    /// Last frame of the run.
+    pub is_final: bool,
+    /// Features of the history so far (or of the current field).
+    pub features: Features,
+    /// Counters and statistics so far.
+    #[serde(flatten)]
+    pub summary: FieldSummary,
+    /// Service metadata, on the final frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<MetaMap>,
+}
+
+impl FeatureFrameResponse {
+    /// From a stream frame of request `request_id`.
+    pub fn new(request_id: &str, f: &FeatureFrame) -> Self {
+        FeatureFrameResponse {
+            request_id: request_id.to_owned(),
+            step: f.step as u32,
+            total_steps: f.total_steps as u32,
+            is_final: f.is_final,
+            features: f.features,
+            summary: FieldSummary::from(&f.summary),
+            meta: f.meta.as_ref().map(meta_map),
+        }
+    }
 }
 
 /// The result of `POST /v1/features`.
@@ -218,20 +331,10 @@ impl SimulationResponse {
         SimulationResponse {
             request_id: m.request_id.clone(),
             meta: meta_map(m),
-            growth_events: r.growth_events,
-            turing_activations: r.turing_activations,
-            clamping_events: r.clamping_events,
-            pot_min_mV: r.pot_min_mv,
-            pot_max_mV: r.pot_max_mv,
-            pot_mean_mV: r.pot_mean_mv,
-            pot_std_mV: r.pot_std_mv,
-            fractal_dimension: r.fractal_dimension,
-            activator_mean: r.activator_mean,
-            inhibitor_mean: r.inhibitor_mean,
-            grid_size: out.spec.params.grid_size as u32,
+            summary: FieldSummary::from(&**r),
             steps: out.spec.params.steps as u32,
             seed: out.spec.seed,
-            field_mV: r.field.iter().map(|v| v * 1000.0).collect(),
+            field_mV: to_mv(&r.field),
             field_sha256: out.field_sha256.to_string(),
         }
     }

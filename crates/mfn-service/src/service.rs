@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use crate::cache::{CacheStatus, ResultCache, Weigh};
 use crate::error::ServiceError;
 use crate::gate::{Admission, ComputeGate};
+use crate::ops::Call;
 use crate::request::{
     AggregateRequest, FeaturesRequest, FeaturesSpec, FractalRequest, IfsRequest, Limits,
     NernstRequest, SimInput, SimSpec, SimulationRequest, ValidateRequest,
@@ -385,13 +386,15 @@ impl MfnService {
         &self.inner.config.limits
     }
 
-    /// `RunSimulation`: the summary, and the field when `include_field`.
-    pub async fn run_simulation(
+    /// `RunSimulation`: the summary, and the field when `include_field`. Progress goes
+    /// to the call's sink about every 1 % of the steps.
+    pub async fn simulate(
         &self,
-        ctx: &RequestContext,
+        call: &Call,
         req: &SimulationRequest,
     ) -> Result<(SimulationOutput, Meta), ServiceError> {
         let start = Instant::now();
+        let ctx = &call.ctx;
         self.admit()?;
         let spec = req.sim.resolve(self.limits())?;
         let key = format!("sim;{};field={}", spec.key(), req.include_field);
@@ -406,14 +409,22 @@ impl MfnService {
         }
         let include_field = req.include_field;
         let job_spec = spec.clone();
+        let progress = call.progress.clone();
         let (result, field_sha256) = self
             .inner
             .gate
             .run(Admission::FailFast, move |tok| {
+                let steps = job_spec.params.steps;
+                let every = (steps / 100).max(1);
                 let mut sim = field::Simulation::new(&job_spec.params, job_spec.seed)?;
-                for _ in 0..job_spec.params.steps {
+                for step in 0..steps {
                     tok.check()?;
                     sim.step()?;
+                    if let Some(p) = &progress
+                        && (step + 1) % every == 0
+                    {
+                        p((step + 1) as u64, steps as u64);
+                    }
                 }
                 let mut r = sim.summary();
                 let digest: Arc<str> = sha256_f64_le(&r.field).into();
@@ -432,20 +443,20 @@ impl MfnService {
         Ok((out, Meta::since(ctx, start, status)))
     }
 
-    /// The final field of a simulation as a PNG heatmap (`GET /v1/simulate/field.png`):
-    /// the (cached) simulation, then the rendering, both on the compute gate.
+    /// The final field of a simulation as a PNG heatmap (`render_field`): the (cached)
+    /// simulation, then the rendering, both on the compute gate.
     pub async fn simulate_png(
         &self,
-        ctx: &RequestContext,
+        call: &Call,
         sim: &SimInput,
-    ) -> Result<(Vec<u8>, Meta), ServiceError> {
+    ) -> Result<(Vec<u8>, SimulationOutput, Meta), ServiceError> {
         let req = SimulationRequest {
             sim: sim.clone(),
             include_field: true,
         };
-        let (out, meta) = self.run_simulation(ctx, &req).await?;
+        let (out, meta) = self.simulate(call, &req).await?;
         let n = out.spec.params.grid_size;
-        let result = out.result;
+        let result = out.result.clone();
         let png = self
             .inner
             .gate
@@ -453,7 +464,7 @@ impl MfnService {
                 crate::render::field_png(&result.field, n)
             })
             .await?;
-        Ok((png, meta))
+        Ok((png, out, meta))
     }
 
     /// `ExtractFeatures`: simulate, then the 18 features.
@@ -603,6 +614,23 @@ impl MfnService {
         Ok((out, Meta::since(ctx, start, CacheStatus::Bypass)))
     }
 
+    /// The graph store (for resources such as MCP's `graph://{name}`).
+    pub fn graph_store(&self) -> &Arc<dyn mfn_graph::store::GraphStore> {
+        &self.inner.graphs
+    }
+
+    /// Every tenant's graphs, for an `admin` caller: `(tenant, info)` by tenant, name.
+    pub async fn list_all_graphs(
+        &self,
+    ) -> Result<Vec<(String, mfn_graph::store::GraphInfo)>, ServiceError> {
+        self.admit()?;
+        let store = self.inner.graphs.clone();
+        self.inner
+            .gate
+            .run(Admission::FailFast, move |_| Ok(store.list_all()?))
+            .await
+    }
+
     fn store(&self, key: String, value: Cached) -> CacheStatus {
         if self.inner.cache.enabled() {
             self.inner.cache.insert(key, value);
@@ -656,11 +684,15 @@ mod tests {
         RequestContext::new(Some("t-1"))
     }
 
+    fn call() -> crate::ops::Call {
+        crate::ops::Call::new(crate::ops::Door::Cli, ctx())
+    }
+
     #[tokio::test]
     async fn defaults_give_the_golden_run_and_the_cache_replays_it() {
         let s = svc();
         let req = SimulationRequest::default();
-        let (a, m1) = s.run_simulation(&ctx(), &req).await.unwrap();
+        let (a, m1) = s.simulate(&call(), &req).await.unwrap();
         assert_eq!(m1.cache, CacheStatus::Miss);
         assert_eq!(a.result.growth_events, 14);
         assert_eq!(a.result.pot_mean_mv, -70.03076248064738);
@@ -674,7 +706,7 @@ mod tests {
             },
             include_field: false,
         };
-        let (b, m2) = s.run_simulation(&ctx(), &explicit).await.unwrap();
+        let (b, m2) = s.simulate(&call(), &explicit).await.unwrap();
         assert_eq!(m2.cache, CacheStatus::Hit);
         assert_eq!(a.result, b.result);
         assert_eq!(m2.request_id, "t-1");
@@ -683,7 +715,7 @@ mod tests {
             include_field: true,
             ..Default::default()
         };
-        let (c, m3) = s.run_simulation(&ctx(), &with_field).await.unwrap();
+        let (c, m3) = s.simulate(&call(), &with_field).await.unwrap();
         assert_eq!(m3.cache, CacheStatus::Miss);
         let core = field::simulate(&Default::default(), 42).unwrap();
         assert_eq!(c.result.field, core.field);
@@ -719,7 +751,7 @@ mod tests {
         let s = svc();
         s.begin_drain();
         let e = s
-            .run_simulation(&ctx(), &SimulationRequest::default())
+            .simulate(&call(), &SimulationRequest::default())
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::Unavailable);

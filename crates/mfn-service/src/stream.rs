@@ -383,6 +383,10 @@ mod tests {
         RequestContext::new(Some("s"))
     }
 
+    fn call() -> crate::ops::Call {
+        crate::ops::Call::new(crate::ops::Door::Cli, ctx())
+    }
+
     fn stream_req(n: u32, steps: u32, every: u32) -> StreamSimulationRequest {
         StreamSimulationRequest {
             sim: SimInput {
@@ -421,8 +425,8 @@ mod tests {
         assert!(frames[2].is_final && !frames[1].is_final);
         assert!(frames[2].meta.is_some());
         let unary = s
-            .run_simulation(
-                &ctx(),
+            .simulate(
+                &call(),
                 &SimulationRequest {
                     sim: stream_req(32, 25, 10).sim,
                     include_field: true,

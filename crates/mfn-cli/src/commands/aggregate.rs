@@ -7,10 +7,18 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
 use clap::Args;
-use mfn_core::federated::{self, KrumParams};
+use mfn_core::federated::KrumParams;
+use mfn_service::ops::aggregate::Aggregate;
+use mfn_service::request::AggregateRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::input::io_reason;
+use crate::local::Local;
+
+/// The aggregation defaults (SCIENCE.md §8), for `--help`.
+fn default() -> KrumParams {
+    KrumParams::default()
+}
 
 /// Flags of `mfn aggregate`.
 #[derive(Debug, Clone, Args)]
@@ -19,16 +27,16 @@ pub struct AggregateArgs {
     #[arg(long, value_name = "FILE.json")]
     pub input: PathBuf,
     /// Number of first-level clusters, in [1, 1000]
-    #[arg(long, default_value_t = 10, value_name = "C")]
+    #[arg(long, default_value_t = default().num_clusters, value_name = "C")]
     pub num_clusters: usize,
     /// Assumed fraction of Byzantine gradients, in [0, 0.5)
-    #[arg(long, default_value_t = 0.2, value_name = "B")]
+    #[arg(long, default_value_t = default().byzantine_fraction, value_name = "B")]
     pub byzantine_fraction: f64,
     /// Fraction sampled when there are more than 1000 gradients, in (0, 1]
-    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    #[arg(long, default_value_t = default().sample_fraction, value_name = "F")]
     pub sample_fraction: f64,
     /// Random seed for sampling and cluster assignment
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = default().seed)]
     pub seed: u64,
 }
 
@@ -56,20 +64,18 @@ pub fn read_gradients(path: &std::path::Path) -> Result<Vec<Vec<f64>>> {
     Ok(file.gradients)
 }
 
-/// Read, aggregate.
+/// Read, aggregate through the service.
 pub fn run(args: &AggregateArgs) -> Result<AggregateReport> {
-    let file = InputFile {
+    let req = AggregateRequest {
         gradients: read_gradients(&args.input)?,
+        num_clusters: Some(u32::try_from(args.num_clusters).unwrap_or(u32::MAX)),
+        byzantine_fraction: Some(args.byzantine_fraction),
+        sample_fraction: Some(args.sample_fraction),
+        seed: Some(args.seed),
     };
-    let params = KrumParams {
-        num_clusters: args.num_clusters,
-        byzantine_fraction: args.byzantine_fraction,
-        sample_fraction: args.sample_fraction,
-        seed: args.seed,
-    };
-    let aggregated_gradient = federated::aggregate(&file.gradients, &params)?;
+    let r = Local::new()?.run::<Aggregate>(req)?;
     Ok(AggregateReport {
-        aggregated_gradient,
-        num_input_gradients: file.gradients.len(),
+        aggregated_gradient: r.aggregated_gradient,
+        num_input_gradients: r.num_input_gradients as usize,
     })
 }

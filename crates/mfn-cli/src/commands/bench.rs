@@ -102,7 +102,7 @@ pub struct RequestFlags {
     #[arg(long, value_enum, default_value = "extract-features")]
     pub rpc: Rpc,
     /// Seed of the requests (the first one with --vary-seed)
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = mfn_service::request::DEFAULT_SEED)]
     pub seed: u64,
     /// A new seed for every request (seed, seed+1, …) so the result cache never hits
     #[arg(long)]
@@ -190,7 +190,7 @@ pub struct StreamArgs {
     #[arg(long, value_name = "T")]
     pub steps: Option<u32>,
     /// Seed of stream i is seed + i
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = mfn_service::request::DEFAULT_SEED)]
     pub seed: u64,
     /// The load
     #[command(flatten)]

@@ -6,11 +6,13 @@
 
 use anyhow::Result;
 use clap::Args;
-use mfn_core::features::{self, FeatureOptions, Features, Threshold};
-use mfn_core::field;
+use mfn_core::features::Features;
+use mfn_service::ops::features::ExtractFeatures;
+use mfn_service::request::FeaturesRequest;
 use serde::Serialize;
 
 use super::SimFlags;
+use crate::local::Local;
 
 /// Flags of `mfn features`.
 #[derive(Debug, Clone, Args)]
@@ -36,26 +38,16 @@ pub struct FeaturesReport {
     pub features: Features,
 }
 
-/// Validate, simulate, extract.
+/// Simulate and extract through the service.
 pub fn run(args: &FeaturesArgs) -> Result<FeaturesReport> {
-    let params = args.sim.params();
-    params.validate()?;
-    let mut opts = FeatureOptions::default();
-    if args.adaptive_threshold {
-        opts.threshold = Threshold::AdaptiveMedian;
-    } else if let Some(mv) = args.threshold_mv {
-        anyhow::ensure!(
-            mv.is_finite(),
-            "threshold_mv = {mv} is out of range: must be a finite number"
-        );
-        opts.threshold = Threshold::FixedMv(mv);
-    }
-    let n = params.grid_size;
-    let history = if args.with_history {
-        field::simulate_with_history(&params, args.sim.seed)?.1
-    } else {
-        vec![field::simulate(&params, args.sim.seed)?.field]
+    let req = FeaturesRequest {
+        sim: args.sim.input(),
+        threshold_mv: args.threshold_mv,
+        adaptive_threshold: args.adaptive_threshold,
+        with_history: args.with_history,
     };
-    let features = features::extract_features(&history, n, &opts)?;
-    Ok(FeaturesReport { features })
+    let r = Local::new()?.run::<ExtractFeatures>(req)?;
+    Ok(FeaturesReport {
+        features: r.features,
+    })
 }

@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use mfn_core::fractal::{self, BoxCountParams};
+use mfn_service::ops::fractal_upload::{FractalDimensionUpload, FractalUploadRequest};
+use mfn_service::response::FractalResponse;
 use serde::Serialize;
 
 use crate::input;
+use crate::local::Local;
 
 /// Flags of `mfn fractal`.
 #[derive(Debug, Clone, Args)]
@@ -20,12 +22,12 @@ pub struct FractalArgs {
     /// levels for PNG and uint8, 0.5 for 0/1 data; ignored for bool arrays)
     #[arg(long, value_name = "X")]
     pub threshold: Option<f64>,
-    /// Number of box sizes between the smallest and the largest
-    #[arg(long, default_value_t = 5, value_name = "K")]
-    pub num_scales: usize,
-    /// Smallest box side, in cells
-    #[arg(long, default_value_t = 2, value_name = "B")]
-    pub min_box: usize,
+    /// Number of box sizes between the smallest and the largest [default: 5]
+    #[arg(long, value_name = "K")]
+    pub num_scales: Option<u32>,
+    /// Smallest box side, in cells [default: 2]
+    #[arg(long, value_name = "B")]
+    pub min_box: Option<u32>,
 }
 
 /// What `mfn fractal` reports.
@@ -41,19 +43,34 @@ pub struct FractalReport {
     pub counts: Vec<u64>,
 }
 
-/// Load, binarise, count.
+impl From<FractalResponse> for FractalReport {
+    fn from(r: FractalResponse) -> Self {
+        FractalReport {
+            fractal_dimension: r.fractal_dimension,
+            r_squared: r.r_squared,
+            box_sizes: r.box_sizes,
+            counts: r.counts,
+        }
+    }
+}
+
+/// Read the file and count its boxes through the service (`fractal_dimension_upload`).
 pub fn run(args: &FractalArgs) -> Result<FractalReport> {
-    let mask = input::load_mask(&args.input, args.threshold)?;
-    let params = BoxCountParams {
-        min_box: args.min_box,
-        max_box: None,
+    let bytes = std::fs::read(&args.input).map_err(|e| {
+        anyhow::anyhow!(
+            "input: cannot read '{}': {}",
+            args.input.display(),
+            input::io_reason(&e)
+        )
+    })?;
+    let req = FractalUploadRequest {
+        upload: Some(input::upload(&bytes)),
+        threshold: args.threshold,
         num_scales: args.num_scales,
+        min_box: args.min_box,
     };
-    let result = fractal::box_count(&mask.cells, mask.n, &params)?;
-    Ok(FractalReport {
-        fractal_dimension: result.dimension,
-        r_squared: result.r_squared,
-        box_sizes: result.box_sizes,
-        counts: result.counts,
-    })
+    let r = Local::new()?
+        .run::<FractalDimensionUpload>(req)
+        .with_context(|| format!("input '{}'", args.input.display()))?;
+    Ok(r.into())
 }

@@ -1,26 +1,24 @@
-//! `mfn graph TOOL [--input FILE] [--directed] [--args JSON] [--repeat K]`: run any tool
-//! of the graph engine (`mfn-graph`, GRAPH.md) locally on a transient graph.
+//! `mfn graph TOOL [--input FILE] [--directed] [--args JSON] [--repeat K]`: run any
+//! operation of the registry locally, through the service layer as REST and MCP do.
 //!
 //! `--input` loads an edge-list CSV, node-link JSON or GraphML file (by extension, else
-//! by sniffing) into an in-memory store under the name `input`, which fills the tool's
+//! by sniffing) into the in-memory store under the name `input`, which fills the tool's
 //! `graph` argument unless `--args` names one; `--args` holds the other arguments. The
 //! report is the tool's structured result — the same JSON as MCP and REST — plus, with
-//! `--repeat K`, `timing {runs, min_ms, median_ms}` of the tool call alone (loading
-//! excluded). `mfn graph tools` lists the tools with their input and output schemas.
-//!
-//! Tools outside the graph engine (`simulate_field`, `extract_network`,
-//! `visualize_graph`, …) run through the service layer's registry on the same transient
-//! store; `--out FILE` writes a rendering tool's image.
+//! `--repeat K`, `timing {runs, min_ms, median_ms}` of the call alone (loading
+//! excluded). `--out FILE` writes a rendering tool's image. `mfn graph tools` lists the
+//! registry with input and output schemas.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use mfn_graph::store::{GraphStore, MemoryStore};
-use mfn_graph::tools::{self, ToolContext};
-use mfn_graph::{Limits, io};
+use mfn_graph::io::Format;
+use mfn_service::ops;
 use serde_json::{Value, json};
+
+use crate::local::Local;
 
 /// Name of the transient graph that `--input` loads.
 pub const INPUT_GRAPH: &str = "input";
@@ -53,9 +51,12 @@ pub fn run(args: &GraphArgs) -> Result<Value> {
     if args.tool == "tools" {
         return Ok(list_tools());
     }
-    let Some(spec) = tools::tool(&args.tool) else {
-        return run_service_tool(args);
-    };
+    let entry = ops::find(&args.tool).with_context(|| {
+        format!(
+            "TOOL: unknown tool {:?}; `mfn graph tools` lists them",
+            args.tool
+        )
+    })?;
     let mut call_args: Value = match &args.args {
         None => json!({}),
         Some(text) => serde_json::from_str(text).context("--args: not valid JSON")?,
@@ -63,45 +64,36 @@ pub fn run(args: &GraphArgs) -> Result<Value> {
     let Some(obj) = call_args.as_object_mut() else {
         bail!("--args: must be a JSON object");
     };
-    let limits = Limits::default();
-    let store = MemoryStore::new(limits.clone());
+    let local = Local::new()?;
     if let Some(path) = &args.input {
-        let takes_graph = spec.input_schema()["properties"].get("graph").is_some();
-        if !takes_graph {
-            bail!("--input: tool {} takes no graph argument", spec.name);
+        if entry.input_schema["properties"].get("graph").is_none() {
+            bail!("--input: tool {} takes no graph argument", entry.spec.name);
         }
-        let len = std::fs::metadata(path)
-            .with_context(|| format!("--input: cannot read {}", path.display()))?
-            .len();
-        if len > limits.max_input_bytes as u64 {
-            bail!(
-                "--input: {} is {len} bytes, over max_input_bytes = {}",
-                path.display(),
-                limits.max_input_bytes
-            );
-        }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--input: cannot read {}", path.display()))?;
-        let format = io::Format::detect(&path.to_string_lossy(), &text);
-        let mut graph = io::import(format, &text, INPUT_GRAPH, args.directed, &limits)
-            .with_context(|| format!("--input {}", path.display()))?;
-        graph.set_name(INPUT_GRAPH)?;
-        store.put("local", graph, true)?;
+        load_input(&local, path, args.directed)?;
         obj.entry("graph").or_insert_with(|| json!(INPUT_GRAPH));
     }
-    let ctx = ToolContext::new(&store, "local");
     let runs = args.repeat.unwrap_or(1);
     anyhow::ensure!(
         (1..=100_000).contains(&runs),
         "--repeat = {runs} is out of range: must be in [1, 100000]"
     );
     let mut times = Vec::with_capacity(runs);
-    let mut result = Value::Null;
+    let mut reply = None;
     for _ in 0..runs {
         let start = Instant::now();
-        result = tools::call(&ctx, spec.name, call_args.clone())?;
+        reply = Some(local.call_op(entry.spec.name, call_args.clone())?);
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
+    let reply = reply.expect("at least one run");
+    if let Some(path) = &args.out {
+        let image = reply
+            .image
+            .as_ref()
+            .with_context(|| format!("--out: tool {} made no image", entry.spec.name))?;
+        std::fs::write(path, &image.data)
+            .with_context(|| format!("--out: cannot write {}", path.display()))?;
+    }
+    let mut result = reply.to_value()?;
     if args.repeat.is_some() {
         times.sort_by(f64::total_cmp);
         let median = if runs % 2 == 1 {
@@ -120,92 +112,44 @@ pub fn run(args: &GraphArgs) -> Result<Value> {
     Ok(result)
 }
 
-/// Every tool of the service registry with its description and schemas.
+/// Every operation of the registry with its description and schemas.
 fn list_tools() -> Value {
-    let list: Vec<Value> = mfn_service::tools::tools()
+    let list: Vec<Value> = ops::all()
         .iter()
-        .map(|t| {
+        .map(|e| {
             json!({
-                "name": t.name,
-                "description": t.description,
-                "input_schema": *t.input_schema,
-                "output_schema": *t.output_schema,
+                "name": e.spec.name,
+                "description": e.spec.description,
+                "input_schema": *e.input_schema,
+                "output_schema": *e.output_schema,
             })
         })
         .collect();
     json!({ "tools": list })
 }
 
-/// A tool of the service registry (MFN operations, extraction, rendering), run
-/// in-process on a memory store that `--input` fills.
-fn run_service_tool(args: &GraphArgs) -> Result<Value> {
-    let info = mfn_service::tools::tool(&args.tool).with_context(|| {
-        format!(
-            "TOOL: unknown tool {:?}; `mfn graph tools` lists them",
-            args.tool
-        )
-    })?;
-    anyhow::ensure!(
-        args.repeat.is_none(),
-        "--repeat: only graph-engine tools are timed; {} is not one",
-        info.name
-    );
-    let mut call_args: Value = match &args.args {
-        None => json!({}),
-        Some(text) => serde_json::from_str(text).context("--args: not valid JSON")?,
-    };
-    anyhow::ensure!(call_args.is_object(), "--args: must be a JSON object");
-    let svc = local_service()?;
-    if let Some(path) = &args.input {
-        let graph = load_input(path, args.directed, &Limits::default())?;
-        svc.graph_store().put(LOCAL_TENANT, graph, true)?;
-        if let Some(obj) = call_args.as_object_mut() {
-            obj.entry("graph").or_insert_with(|| json!(INPUT_GRAPH));
-        }
+/// Load `--input` into a graph named [`INPUT_GRAPH`] with the `import_graph` tool.
+fn load_input(local: &Local, path: &std::path::Path, directed: bool) -> Result<()> {
+    let max = local.service().graph_store().limits().max_input_bytes;
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("--input: cannot read {}", path.display()))?
+        .len();
+    if len > max as u64 {
+        bail!(
+            "--input: {} is {len} bytes, over max_input_bytes = {max}",
+            path.display()
+        );
     }
-    let out = call_local(&svc, info.name, call_args)?;
-    if let Some(path) = &args.out {
-        let image = out
-            .image
-            .with_context(|| format!("--out: tool {} made no image", info.name))?;
-        std::fs::write(path, &image.data)
-            .with_context(|| format!("--out: cannot write {}", path.display()))?;
-    }
-    Ok(out.structured)
-}
-
-/// The tenant of local (CLI) runs.
-pub const LOCAL_TENANT: &str = "local";
-
-/// A service layer with an in-memory graph store, for local runs of service tools.
-pub fn local_service() -> Result<mfn_service::MfnService> {
-    Ok(mfn_service::MfnService::new(
-        mfn_service::ServiceConfig::default(),
-    )?)
-}
-
-/// Call a service tool from synchronous code.
-pub fn call_local(
-    svc: &mfn_service::MfnService,
-    name: &str,
-    args: Value,
-) -> Result<mfn_service::tools::ToolOutput> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let ctx = mfn_service::RequestContext::new(None);
-    Ok(runtime.block_on(svc.call_tool(&ctx, LOCAL_TENANT, name, args, None))?)
-}
-
-/// Load `--input` into a graph named [`INPUT_GRAPH`].
-fn load_input(path: &std::path::Path, directed: bool, limits: &Limits) -> Result<mfn_graph::Graph> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--input: cannot read {}", path.display()))?;
-    let format = io::Format::detect(&path.to_string_lossy(), &text);
-    let mut graph = io::import(format, &text, INPUT_GRAPH, directed, limits)
+    let format = Format::detect(&path.to_string_lossy(), &text);
+    local
+        .call_op(
+            "import_graph",
+            json!({"name": INPUT_GRAPH, "format": format, "data": text, "directed": directed, "overwrite": true}),
+        )
         .with_context(|| format!("--input {}", path.display()))?;
-    graph.set_name(INPUT_GRAPH)?;
-    Ok(graph)
+    Ok(())
 }
 
 #[cfg(test)]

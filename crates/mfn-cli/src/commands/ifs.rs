@@ -5,22 +5,23 @@
 
 use anyhow::Result;
 use clap::Args;
-use mfn_core::ifs;
-use mfn_core::rng::Rng;
+use mfn_service::ops::ifs::Ifs;
+use mfn_service::request::{DEFAULT_IFS_POINTS, DEFAULT_IFS_TRANSFORMS, DEFAULT_SEED, IfsRequest};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+use crate::local::Local;
 
 /// Flags of `mfn ifs`.
 #[derive(Debug, Clone, Args)]
 pub struct IfsArgs {
     /// Random seed (NumPy `default_rng(seed)` stream)
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Number of points to generate
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_IFS_POINTS, value_name = "N")]
     pub points: usize,
     /// Number of random affine transforms
-    #[arg(long, default_value_t = 4, value_name = "K")]
+    #[arg(long, default_value_t = DEFAULT_IFS_TRANSFORMS, value_name = "K")]
     pub transforms: usize,
 }
 
@@ -33,13 +34,17 @@ pub struct IfsReport {
     pub points_sha256: String,
 }
 
-/// Generate and summarise.
+/// Generate and summarise through the service.
 pub fn run(args: &IfsArgs) -> Result<IfsReport> {
-    let mut rng = Rng::new(args.seed);
-    let result = ifs::generate_fractal_ifs(&mut rng, args.points, args.transforms)?;
-    let bytes = ifs::points_sha256_bytes(&result.points);
+    let u32_of = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let req = IfsRequest {
+        seed: Some(args.seed),
+        points: Some(u32_of(args.points)),
+        transforms: Some(u32_of(args.transforms)),
+    };
+    let r = Local::new()?.run::<Ifs>(req)?;
     Ok(IfsReport {
-        lyapunov: result.lyapunov,
-        points_sha256: hex::encode(Sha256::digest(&bytes)),
+        lyapunov: r.lyapunov,
+        points_sha256: r.points_sha256,
     })
 }

@@ -2,8 +2,11 @@
 
 use anyhow::Result;
 use clap::Args;
-use mfn_core::nernst::{self, NernstParams};
+use mfn_service::ops::nernst::Nernst;
+use mfn_service::request::NernstRequest;
 use serde::Serialize;
+
+use crate::local::Local;
 
 /// Flags of `mfn nernst`.
 #[derive(Debug, Clone, Args)]
@@ -30,10 +33,15 @@ pub struct NernstReport {
     pub potential_mv: f64,
 }
 
-/// Validate and compute.
+/// Compute through the service.
 pub fn run(args: &NernstArgs) -> Result<NernstReport> {
-    let params = NernstParams::new(args.z, args.c_out, args.c_in, args.temperature)?;
+    let req = NernstRequest {
+        z_valence: args.z,
+        concentration_out_m: args.c_out,
+        concentration_in_m: args.c_in,
+        temperature_k: args.temperature,
+    };
     Ok(NernstReport {
-        potential_mv: nernst::nernst_potential_mv(&params),
+        potential_mv: Local::new()?.run::<Nernst>(req)?.potential_mV,
     })
 }

@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::graph::{call_local, local_service};
+use crate::local::Local;
 
 /// Flags of `mfn network`.
 #[derive(Debug, Clone, Args)]
 pub struct NetworkArgs {
     /// Seed of the simulation
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = mfn_service::request::DEFAULT_SEED)]
     pub seed: u64,
     /// Grid side N of the simulation
     #[arg(long, default_value_t = 64)]
@@ -57,39 +57,28 @@ pub fn run(args: &NetworkArgs) -> Result<Value> {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("--input: cannot read {}", path.display()))?;
-            call["upload"] = upload(&bytes);
+            call["upload"] = serde_json::to_value(crate::input::upload(&bytes))?;
         }
         None => {
             call["simulation"] =
                 json!({"seed": args.seed, "grid_size": args.grid_size, "steps": args.steps});
         }
     }
-    let svc = local_service()?;
-    let result = call_local(&svc, "extract_network", call)
+    let local = Local::new()?;
+    let result = local
+        .call_op("extract_network", call)
         .with_context(|| match &args.input {
             Some(p) => format!("--input {}", p.display()),
             None => "extract_network".to_owned(),
         })?
-        .structured;
+        .to_value()?;
     if let Some(path) = &args.png {
-        let image = call_local(&svc, "visualize_graph", json!({"graph": "network"}))?
+        let image = local
+            .call_op("visualize_graph", json!({"graph": "network"}))?
             .image
             .context("visualize_graph made no image")?;
         std::fs::write(path, &image.data)
             .with_context(|| format!("--png: cannot write {}", path.display()))?;
     }
     Ok(result)
-}
-
-/// The `upload` argument for a file's bytes (format by content).
-fn upload(bytes: &[u8]) -> Value {
-    use base64::Engine as _;
-    use mfn_service::arrays::ArrayFormat;
-    match ArrayFormat::sniff(bytes) {
-        ArrayFormat::Csv => json!({"format": "csv", "data": String::from_utf8_lossy(bytes)}),
-        format => json!({
-            "format": format,
-            "data": base64::engine::general_purpose::STANDARD.encode(bytes),
-        }),
-    }
 }

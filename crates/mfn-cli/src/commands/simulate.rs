@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mfn_core::field::{self, Simulation, SimulationParams, SimulationResult};
+use mfn_service::ops::Progress;
+use mfn_service::request::SimulationRequest;
+use mfn_service::response::SimulationResponse;
+use mfn_service::service::SimulationOutput;
 use serde::Serialize;
 
-use super::{SimFlags, check_flag_range, sha256_f64_le};
+use super::{SimFlags, check_flag_range};
+use crate::local::Local;
 use crate::{heatmap, input};
 
 /// Show a progress bar when a run does at least this many cell updates (steps · N²).
@@ -82,19 +86,21 @@ pub struct Timing {
     pub median_ms: f64,
 }
 
-impl SimulateReport {
-    fn new(result: &SimulationResult, timing: Option<Timing>) -> Self {
+impl From<SimulationResponse> for SimulateReport {
+    /// The report's keys of the service's response (every door's).
+    fn from(r: SimulationResponse) -> Self {
+        let s = r.summary;
         SimulateReport {
-            growth_events: result.growth_events,
-            turing_activations: result.turing_activations,
-            clamping_events: result.clamping_events,
-            pot_min_mv: result.pot_min_mv,
-            pot_max_mv: result.pot_max_mv,
-            pot_mean_mv: result.pot_mean_mv,
-            pot_std_mv: result.pot_std_mv,
-            fractal_dimension: result.fractal_dimension,
-            field_sha256: sha256_f64_le(&result.field),
-            timing,
+            growth_events: s.growth_events,
+            turing_activations: s.turing_activations,
+            clamping_events: s.clamping_events,
+            pot_min_mv: s.pot_min_mV,
+            pot_max_mv: s.pot_max_mV,
+            pot_mean_mv: s.pot_mean_mV,
+            pot_std_mv: s.pot_std_mV,
+            fractal_dimension: s.fractal_dimension,
+            field_sha256: r.field_sha256,
+            timing: None,
         }
     }
 }
@@ -117,23 +123,36 @@ impl Timing {
     }
 }
 
-/// Validate, simulate (K times with `--repeat`), write the requested files, report.
+/// Simulate through the service (K times with `--repeat`), write the requested files,
+/// report.
 pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
-    let params = args.sim.params();
-    params.validate()?;
     let runs = args.repeat.unwrap_or(1);
     check_flag_range("repeat", runs, REPEAT_RANGE.0, REPEAT_RANGE.1)?;
-
-    let progress = progress_bar(&params, runs);
+    let local = Local::new()?;
+    let req = SimulationRequest {
+        sim: args.sim.input(),
+        include_field: args.png.is_some() || args.field_out.is_some() || runs > 1,
+    };
+    let progress = progress_bar(&args.sim, runs);
     let mut durations = Vec::with_capacity(runs);
-    let mut first: Option<SimulationResult> = None;
-    for _ in 0..runs {
+    let mut first: Option<(SimulationOutput, SimulationResponse)> = None;
+    for run in 0..runs {
+        // The bar counts the steps of every run; each run reports from zero.
+        let sink = progress.clone().map(|pb| {
+            let base = (run * args.sim.steps) as u64;
+            std::sync::Arc::new(move |done: u64, _total: u64| pb.set_position(base + done))
+                as Progress
+        });
         let start = Instant::now();
-        let result = simulate_once(&params, args.sim.seed, progress.as_ref())?;
+        let call = Local::call(sink);
+        let (out, meta) = local.block_on(local.service().simulate(&call, &req))?;
         durations.push(start.elapsed());
         match &first {
-            None => first = Some(result),
-            Some(f) if !same_bits(&f.field, &result.field) => {
+            None => {
+                let response = SimulationResponse::new(&out, &meta);
+                first = Some((out, response));
+            }
+            Some((f, _)) if !same_bits(&f.result.field, &out.result.field) => {
                 bail!("simulation: repeated runs produced different fields (nondeterminism)")
             }
             Some(_) => {}
@@ -142,45 +161,28 @@ pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let result = first.expect("at least one run");
-
-    let n = params.grid_size;
+    let (out, response) = first.expect("at least one run");
+    let n = out.spec.params.grid_size;
     if let Some(path) = &args.field_out {
-        input::write_field_npy(path, &result.field, n)?;
+        input::write_field_npy(path, &out.result.field, n)?;
     }
     if let Some(path) = &args.png {
-        heatmap::write_png(path, &result.field, n)?;
+        heatmap::write_png(path, &out.result.field, n)?;
     }
-    let timing = args.repeat.map(|_| Timing::from_durations(&durations));
-    Ok(SimulateReport::new(&result, timing))
-}
-
-/// One simulation: the library's fast path, or the stepper when a bar is shown.
-fn simulate_once(
-    params: &SimulationParams,
-    seed: u64,
-    progress: Option<&ProgressBar>,
-) -> Result<SimulationResult> {
-    let Some(pb) = progress else {
-        return Ok(field::simulate(params, seed)?);
-    };
-    let mut sim = Simulation::new(params, seed)?;
-    for _ in 0..params.steps {
-        sim.step()?;
-        pb.inc(1);
-    }
-    Ok(sim.summary())
+    let mut report = SimulateReport::from(response);
+    report.timing = args.repeat.map(|_| Timing::from_durations(&durations));
+    Ok(report)
 }
 
 /// A progress bar on stderr for long runs; none when stderr is not a terminal (so
 /// pipes, CI logs and tests never see bar output).
-fn progress_bar(params: &SimulationParams, runs: usize) -> Option<ProgressBar> {
-    let n = params.grid_size as u128;
-    let work = params.steps as u128 * n * n;
+fn progress_bar(sim: &SimFlags, runs: usize) -> Option<ProgressBar> {
+    let n = sim.grid_size as u128;
+    let work = sim.steps as u128 * n * n;
     if work < PROGRESS_MIN_CELL_UPDATES || !std::io::stderr().is_terminal() {
         return None;
     }
-    let total = (params.steps as u64).saturating_mul(runs as u64);
+    let total = (sim.steps as u64).saturating_mul(runs as u64);
     let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
         "simulating {wide_bar} {pos}/{len} steps, {elapsed} elapsed, eta {eta}",

@@ -1,26 +1,21 @@
-//! Protobuf messages ⇄ service-layer types, and `ServiceError` → `tonic::Status`.
-//! Field-for-field copies only; every check lives in `mfn-service`.
+//! Protobuf messages ⇄ the service's request and response types, and `ServiceError` →
+//! `tonic::Status`. Field-for-field renames only: every check, default and unit
+//! conversion lives in `mfn-service` (the responses are already in mV).
 
-use mfn_core_types::{Features, SimulationResult, ValidationReport};
 use mfn_proto::v1 as pb;
 use mfn_service::HealthInfo;
+use mfn_service::mfn_core::features::Features;
 use mfn_service::request::{
     AggregateRequest, FeaturesRequest, FractalRequest, FrameInput, IfsRequest, NernstRequest,
     SimInput, SimulationRequest, StreamFeaturesRequest, StreamSimulationRequest, ValidateRequest,
 };
-use mfn_service::{
-    AggregateOutput, FeatureFrame, FeaturesOutput, FractalOutput, IfsOutput, Meta, NernstOutput,
-    ServiceError, SimFrame, SimulationOutput, SteerAck, SteerCommand, SteerEvent,
+use mfn_service::response::{
+    AggregateResponse, FeatureFrameResponse, FeaturesResponse, FractalResponse, IfsResponse,
+    MetaMap, NernstResponse, SimFrameResponse, SimulationResponse, ValidateResponse, to_mv,
 };
+use mfn_service::{FeatureFrame, ServiceError, SimFrame, SteerAck, SteerCommand, SteerEvent};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-
-/// Re-exported core types the adapters read (the server never computes with them).
-mod mfn_core_types {
-    pub use mfn_service::mfn_core::features::Features;
-    pub use mfn_service::mfn_core::field::SimulationResult;
-    pub use mfn_service::mfn_core::validation::ValidationReport;
-}
 
 /// The simulation parameters shared by four request messages.
 macro_rules! sim_input {
@@ -67,18 +62,10 @@ pub fn status(e: ServiceError) -> Status {
 }
 
 /// The `ResponseMeta` message.
-pub fn meta(m: &Meta) -> Option<pb::ResponseMeta> {
+fn meta(m: MetaMap) -> Option<pb::ResponseMeta> {
     Some(pb::ResponseMeta {
-        meta: m
-            .entries()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
+        meta: m.into_iter().collect(),
     })
-}
-
-fn to_mv(field_v: &[f64]) -> Vec<f64> {
-    field_v.iter().map(|v| v * 1000.0).collect()
 }
 
 pub fn simulation_request(m: pb::RunSimulationRequest) -> SimulationRequest {
@@ -177,55 +164,56 @@ pub fn steer_command(m: pb::SteerCommand) -> Result<SteerCommand, ServiceError> 
     }
 }
 
-pub fn simulation_response(out: &SimulationOutput, m: &Meta) -> pb::RunSimulationResponse {
-    let r: &SimulationResult = &out.result;
+pub fn simulation_response(r: SimulationResponse) -> pb::RunSimulationResponse {
+    let s = r.summary;
     pb::RunSimulationResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        growth_events: r.growth_events,
-        turing_activations: r.turing_activations,
-        clamping_events: r.clamping_events,
-        pot_min_m_v: r.pot_min_mv,
-        pot_max_m_v: r.pot_max_mv,
-        pot_mean_m_v: r.pot_mean_mv,
-        pot_std_m_v: r.pot_std_mv,
-        fractal_dimension: r.fractal_dimension,
-        activator_mean: r.activator_mean,
-        inhibitor_mean: r.inhibitor_mean,
-        grid_size: out.spec.params.grid_size as u32,
-        steps: out.spec.params.steps as u32,
-        seed: out.spec.seed,
-        field_m_v: to_mv(&r.field),
-        field_sha256: out.field_sha256.to_string(),
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        growth_events: s.growth_events,
+        turing_activations: s.turing_activations,
+        clamping_events: s.clamping_events,
+        pot_min_m_v: s.pot_min_mV,
+        pot_max_m_v: s.pot_max_mV,
+        pot_mean_m_v: s.pot_mean_mV,
+        pot_std_m_v: s.pot_std_mV,
+        fractal_dimension: s.fractal_dimension,
+        activator_mean: s.activator_mean,
+        inhibitor_mean: s.inhibitor_mean,
+        grid_size: s.grid_size,
+        steps: r.steps,
+        seed: r.seed,
+        field_m_v: r.field_mV,
+        field_sha256: r.field_sha256,
     }
 }
 
-pub fn sim_frame(request_id: &str, f: SimFrame) -> pb::SimulationFrame {
-    let r = &f.summary;
+pub fn sim_frame(request_id: &str, f: &SimFrame) -> pb::SimulationFrame {
+    let r = SimFrameResponse::new(request_id, f);
+    let s = r.summary;
     pb::SimulationFrame {
-        request_id: request_id.to_string(),
-        step: f.step as u32,
-        total_steps: f.total_steps as u32,
-        growth_events: r.growth_events,
-        turing_activations: r.turing_activations,
-        clamping_events: r.clamping_events,
-        pot_min_m_v: r.pot_min_mv,
-        pot_max_m_v: r.pot_max_mv,
-        pot_mean_m_v: r.pot_mean_mv,
-        pot_std_m_v: r.pot_std_mv,
-        fractal_dimension: r.fractal_dimension,
-        is_final: f.is_final,
-        field_m_v: to_mv(&r.field),
-        alpha: f.alpha,
-        spike_probability: f.spike_probability,
-        meta: f.meta.as_ref().and_then(meta),
+        request_id: r.request_id,
+        step: r.step,
+        total_steps: r.total_steps,
+        growth_events: s.growth_events,
+        turing_activations: s.turing_activations,
+        clamping_events: s.clamping_events,
+        pot_min_m_v: s.pot_min_mV,
+        pot_max_m_v: s.pot_max_mV,
+        pot_mean_m_v: s.pot_mean_mV,
+        pot_std_m_v: s.pot_std_mV,
+        fractal_dimension: s.fractal_dimension,
+        is_final: r.is_final,
+        field_m_v: to_mv(&f.summary.field),
+        alpha: r.alpha,
+        spike_probability: r.spike_probability,
+        meta: r.meta.and_then(meta),
     }
 }
 
 pub fn steer_event(request_id: &str, e: SteerEvent) -> pb::SteerEvent {
     use pb::steer_event::Event;
     let event = match e {
-        SteerEvent::Frame(f) => Event::Frame(sim_frame(request_id, f)),
+        SteerEvent::Frame(f) => Event::Frame(sim_frame(request_id, &f)),
         SteerEvent::Ack(a) => Event::Ack(steer_ack(a)),
     };
     pb::SteerEvent { event: Some(event) }
@@ -265,70 +253,71 @@ pub fn feature_vector(f: &Features) -> pb::FeatureVector {
     }
 }
 
-pub fn features_response(out: &FeaturesOutput, m: &Meta) -> pb::ExtractFeaturesResponse {
-    let s = &out.summary;
+pub fn features_response(r: FeaturesResponse) -> pb::ExtractFeaturesResponse {
     pb::ExtractFeaturesResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        features: Some(feature_vector(&out.features)),
-        growth_events: s.growth_events,
-        pot_min_m_v: s.pot_min_mv,
-        pot_max_m_v: s.pot_max_mv,
-        pot_mean_m_v: s.pot_mean_mv,
-        pot_std_m_v: s.pot_std_mv,
-        fractal_dimension: s.fractal_dimension,
-    }
-}
-
-pub fn feature_frame(request_id: &str, f: FeatureFrame) -> pb::FeatureFrame {
-    pb::FeatureFrame {
-        request_id: request_id.to_string(),
-        step: f.step as u32,
-        total_steps: f.total_steps as u32,
-        features: Some(feature_vector(&f.features)),
-        growth_events: f.summary.growth_events,
-        pot_mean_m_v: f.summary.pot_mean_mv,
-        pot_std_m_v: f.summary.pot_std_mv,
-        is_final: f.is_final,
-        meta: f.meta.as_ref().and_then(meta),
-    }
-}
-
-pub fn validate_response(r: &ValidationReport, m: &Meta) -> pb::ValidatePatternResponse {
-    pb::ValidatePatternResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        loss_start: r.loss_start,
-        loss_final: r.loss_final,
-        loss_drop: r.loss_drop,
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        features: Some(feature_vector(&r.features)),
+        growth_events: r.growth_events,
         pot_min_m_v: r.pot_min_mV,
         pot_max_m_v: r.pot_max_mV,
-        example_fractal_dim: r.example_fractal_dim,
-        growth_events: r.growth_events,
-        lyapunov_exponent: r.lyapunov_exponent,
-        lyapunov_mean: r.lyapunov_mean,
-        nernst_numeric_m_v: r.nernst_numeric_mV,
-        nernst_symbolic_m_v: r.nernst_symbolic_mV,
-        nernst_rtfz_m_v: r.nernst_rtfz_mV,
+        pot_mean_m_v: r.pot_mean_mV,
+        pot_std_m_v: r.pot_std_mV,
+        fractal_dimension: r.fractal_dimension,
     }
 }
 
-pub fn nernst_response(o: &NernstOutput, m: &Meta) -> pb::NernstResponse {
+pub fn feature_frame(request_id: &str, f: &FeatureFrame) -> pb::FeatureFrame {
+    let r = FeatureFrameResponse::new(request_id, f);
+    pb::FeatureFrame {
+        request_id: r.request_id,
+        step: r.step,
+        total_steps: r.total_steps,
+        features: Some(feature_vector(&r.features)),
+        growth_events: r.summary.growth_events,
+        pot_mean_m_v: r.summary.pot_mean_mV,
+        pot_std_m_v: r.summary.pot_std_mV,
+        is_final: r.is_final,
+        meta: r.meta.and_then(meta),
+    }
+}
+
+pub fn validate_response(r: ValidateResponse) -> pb::ValidatePatternResponse {
+    let v = r.report;
+    pb::ValidatePatternResponse {
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        loss_start: v.loss_start,
+        loss_final: v.loss_final,
+        loss_drop: v.loss_drop,
+        pot_min_m_v: v.pot_min_mV,
+        pot_max_m_v: v.pot_max_mV,
+        example_fractal_dim: v.example_fractal_dim,
+        growth_events: v.growth_events,
+        lyapunov_exponent: v.lyapunov_exponent,
+        lyapunov_mean: v.lyapunov_mean,
+        nernst_numeric_m_v: v.nernst_numeric_mV,
+        nernst_symbolic_m_v: v.nernst_symbolic_mV,
+        nernst_rtfz_m_v: v.nernst_rtfz_mV,
+    }
+}
+
+pub fn nernst_response(r: NernstResponse) -> pb::NernstResponse {
     pb::NernstResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        potential_m_v: o.potential_mv,
-        rt_over_f_m_v: o.rt_over_f_mv,
-        temperature_k: o.temperature_k,
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        potential_m_v: r.potential_mV,
+        rt_over_f_m_v: r.rt_over_f_mV,
+        temperature_k: r.temperature_K,
     }
 }
 
-pub fn aggregate_response(o: AggregateOutput, m: &Meta) -> pb::FederatedAggregateResponse {
+pub fn aggregate_response(r: AggregateResponse) -> pb::FederatedAggregateResponse {
     pb::FederatedAggregateResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        aggregated_gradient: o.aggregated_gradient,
-        num_input_gradients: o.num_input_gradients as u32,
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        aggregated_gradient: r.aggregated_gradient,
+        num_input_gradients: r.num_input_gradients,
     }
 }
 
@@ -342,14 +331,14 @@ pub fn fractal_request(m: pb::FractalRequest) -> FractalRequest {
     }
 }
 
-pub fn fractal_response(o: FractalOutput, m: &Meta) -> pb::FractalResponse {
+pub fn fractal_response(r: FractalResponse) -> pb::FractalResponse {
     pb::FractalResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        fractal_dimension: o.dimension,
-        r_squared: o.r_squared,
-        box_sizes: o.box_sizes.iter().map(|&b| b as u32).collect(),
-        counts: o.counts,
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        fractal_dimension: r.fractal_dimension,
+        r_squared: r.r_squared,
+        box_sizes: r.box_sizes.iter().map(|&b| b as u32).collect(),
+        counts: r.counts,
     }
 }
 
@@ -361,13 +350,13 @@ pub fn ifs_request(m: pb::IfsRequest) -> IfsRequest {
     }
 }
 
-pub fn ifs_response(o: IfsOutput, m: &Meta) -> pb::IfsResponse {
+pub fn ifs_response(r: IfsResponse) -> pb::IfsResponse {
     pb::IfsResponse {
-        request_id: m.request_id.clone(),
-        meta: meta(m),
-        lyapunov: o.lyapunov,
-        points_sha256: o.points_sha256,
-        num_points: o.num_points as u32,
+        request_id: r.request_id,
+        meta: meta(r.meta),
+        lyapunov: r.lyapunov,
+        points_sha256: r.points_sha256,
+        num_points: r.num_points as u32,
     }
 }
 

@@ -1,5 +1,7 @@
-//! The gRPC door: the four `mfn.v1` services as thin adapters over [`MfnService`].
-//! Each method converts the message, calls the service, converts the result.
+//! The gRPC door: the four `mfn.v1` services as thin adapters over the operation
+//! registry. Each unary method converts the message, runs the operation
+//! ([`MfnService::run_op`]: admission, deadline, metrics) and converts the result;
+//! [`convert`] only renames fields.
 
 use std::pin::Pin;
 
@@ -9,6 +11,14 @@ use mfn_proto::v1::mfn_features_service_server::MfnFeaturesService;
 use mfn_proto::v1::mfn_simulation_service_server::MfnSimulationService;
 use mfn_proto::v1::mfn_validation_service_server::MfnValidationService;
 use mfn_proto::v1::mycelium_service_server::MyceliumService;
+use mfn_service::ops::aggregate::Aggregate;
+use mfn_service::ops::features::ExtractFeatures;
+use mfn_service::ops::fractal::FractalDimension;
+use mfn_service::ops::ifs::Ifs;
+use mfn_service::ops::nernst::Nernst;
+use mfn_service::ops::simulate::Simulate;
+use mfn_service::ops::validate::Validate;
+use mfn_service::ops::{Call, Door, Operation};
 use mfn_service::{MfnService, RequestContext};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -16,6 +26,8 @@ pub(crate) mod convert;
 pub mod health;
 
 use convert::status;
+
+use crate::security::Caller;
 
 /// A server-streaming response body.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -33,8 +45,9 @@ impl GrpcApi {
     }
 }
 
-/// The request id: the message's field, else the `x-request-id` header, else a new one.
-fn context<T>(req: &Request<T>, in_message: &str) -> RequestContext {
+/// The service call of a gRPC request: the request id (the message's field, else the
+/// `x-request-id` header, else a new one) and the caller's tenant.
+fn call<T>(req: &Request<T>, in_message: &str) -> Call {
     let header = req
         .metadata()
         .get("x-request-id")
@@ -44,7 +57,11 @@ fn context<T>(req: &Request<T>, in_message: &str) -> RequestContext {
     } else {
         Some(in_message)
     };
-    RequestContext::new(id)
+    let call = Call::new(Door::Grpc, RequestContext::new(id));
+    match req.extensions().get::<Caller>() {
+        Some(c) => call.tenant(c.key.name.clone()),
+        None => call,
+    }
 }
 
 fn with_id<T>(body: T, request_id: &str) -> Response<T> {
@@ -55,43 +72,79 @@ fn with_id<T>(body: T, request_id: &str) -> Response<T> {
     r
 }
 
+/// A request message that carries its own request id.
+trait HasRequestId {
+    fn request_id(&self) -> &str;
+}
+
+macro_rules! has_request_id {
+    ($($t:ty),*) => { $(impl HasRequestId for $t { fn request_id(&self) -> &str { &self.request_id } })* };
+}
+
+has_request_id!(
+    pb::RunSimulationRequest,
+    pb::StreamSimulationRequest,
+    pb::ExtractFeaturesRequest,
+    pb::StreamFeaturesRequest,
+    pb::ValidatePatternRequest,
+    pb::NernstRequest,
+    pb::FederatedAggregateRequest,
+    pb::FractalRequest,
+    pb::IfsRequest
+);
+
 impl GrpcApi {
+    /// A unary method: the message → the operation's request → the registry → the
+    /// response message. Every unary method is this one line.
+    async fn unary<O, M, R>(
+        &self,
+        req: Request<M>,
+        into: fn(M) -> O::Request,
+        out: fn(O::Response) -> R,
+    ) -> Result<Response<R>, Status>
+    where
+        O: Operation,
+        M: HasRequestId,
+    {
+        let call = call(&req, req.get_ref().request_id());
+        let response = self
+            .svc
+            .run_op::<O>(&call, into(req.into_inner()))
+            .await
+            .map_err(status)?;
+        Ok(with_id(out(response), &call.ctx.request_id))
+    }
+
     async fn run_simulation(
         &self,
         req: Request<pb::RunSimulationRequest>,
     ) -> Result<Response<pb::RunSimulationResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::simulation_request(req.into_inner());
-        let (out, meta) = self.svc.run_simulation(&ctx, &r).await.map_err(status)?;
-        Ok(with_id(
-            convert::simulation_response(&out, &meta),
-            &ctx.request_id,
-        ))
+        self.unary::<Simulate, _, _>(
+            req,
+            convert::simulation_request,
+            convert::simulation_response,
+        )
+        .await
     }
 
     fn stream_simulation(
         &self,
         req: Request<pb::StreamSimulationRequest>,
     ) -> Result<Response<BoxStream<pb::SimulationFrame>>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
+        let call = call(&req, &req.get_ref().request_id);
         let r = convert::stream_simulation_request(req.into_inner());
-        let frames = self.svc.stream_simulation(&ctx, &r).map_err(status)?;
-        let id = ctx.request_id.clone();
-        let s = frames.map(move |f| f.map(|f| convert::sim_frame(&id, f)).map_err(status));
-        Ok(with_id(Box::pin(s), &ctx.request_id))
+        let frames = self.svc.stream_simulation(&call.ctx, &r).map_err(status)?;
+        let id = call.ctx.request_id.clone();
+        let s = frames.map(move |f| f.map(|f| convert::sim_frame(&id, &f)).map_err(status));
+        Ok(with_id(Box::pin(s), &call.ctx.request_id))
     }
 
     async fn validate_pattern(
         &self,
         req: Request<pb::ValidatePatternRequest>,
     ) -> Result<Response<pb::ValidatePatternResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::validate_request(req.into_inner());
-        let (report, meta) = self.svc.validate_pattern(&ctx, &r).await.map_err(status)?;
-        Ok(with_id(
-            convert::validate_response(&report, &meta),
-            &ctx.request_id,
-        ))
+        self.unary::<Validate, _, _>(req, convert::validate_request, convert::validate_response)
+            .await
     }
 }
 
@@ -119,7 +172,7 @@ impl MfnSimulationService for GrpcApi {
         &self,
         req: Request<Streaming<pb::SteerCommand>>,
     ) -> Result<Response<Self::SteerSimulationStream>, Status> {
-        let ctx = context(&req, "");
+        let ctx = call(&req, "").ctx;
         let commands = req.into_inner().map(|m| match m {
             Ok(m) => convert::steer_command(m),
             Err(s) => Err(mfn_service::ServiceError::new(
@@ -140,13 +193,12 @@ impl MfnFeaturesService for GrpcApi {
         &self,
         req: Request<pb::ExtractFeaturesRequest>,
     ) -> Result<Response<pb::ExtractFeaturesResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::features_request(req.into_inner());
-        let (out, meta) = self.svc.extract_features(&ctx, &r).await.map_err(status)?;
-        Ok(with_id(
-            convert::features_response(&out, &meta),
-            &ctx.request_id,
-        ))
+        self.unary::<ExtractFeatures, _, _>(
+            req,
+            convert::features_request,
+            convert::features_response,
+        )
+        .await
     }
 
     type StreamFeaturesStream = BoxStream<pb::FeatureFrame>;
@@ -155,12 +207,12 @@ impl MfnFeaturesService for GrpcApi {
         &self,
         req: Request<pb::StreamFeaturesRequest>,
     ) -> Result<Response<Self::StreamFeaturesStream>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
+        let call = call(&req, &req.get_ref().request_id);
         let r = convert::stream_features_request(req.into_inner());
-        let frames = self.svc.stream_features(&ctx, &r).map_err(status)?;
-        let id = ctx.request_id.clone();
-        let s = frames.map(move |f| f.map(|f| convert::feature_frame(&id, f)).map_err(status));
-        Ok(with_id(Box::pin(s), &ctx.request_id))
+        let frames = self.svc.stream_features(&call.ctx, &r).map_err(status)?;
+        let id = call.ctx.request_id.clone();
+        let s = frames.map(move |f| f.map(|f| convert::feature_frame(&id, &f)).map_err(status));
+        Ok(with_id(Box::pin(s), &call.ctx.request_id))
     }
 }
 
@@ -203,49 +255,36 @@ impl MyceliumService for GrpcApi {
         &self,
         req: Request<pb::NernstRequest>,
     ) -> Result<Response<pb::NernstResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::nernst_request(req.into_inner());
-        let (out, meta) = self.svc.nernst(&ctx, &r).map_err(status)?;
-        Ok(with_id(
-            convert::nernst_response(&out, &meta),
-            &ctx.request_id,
-        ))
+        self.unary::<Nernst, _, _>(req, convert::nernst_request, convert::nernst_response)
+            .await
     }
 
     async fn aggregate_federated(
         &self,
         req: Request<pb::FederatedAggregateRequest>,
     ) -> Result<Response<pb::FederatedAggregateResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::aggregate_request(req.into_inner());
-        let (out, meta) = self.svc.aggregate(&ctx, r).await.map_err(status)?;
-        Ok(with_id(
-            convert::aggregate_response(out, &meta),
-            &ctx.request_id,
-        ))
+        self.unary::<Aggregate, _, _>(req, convert::aggregate_request, convert::aggregate_response)
+            .await
     }
 
     async fn compute_fractal_dimension(
         &self,
         req: Request<pb::FractalRequest>,
     ) -> Result<Response<pb::FractalResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::fractal_request(req.into_inner());
-        let (out, meta) = self.svc.fractal_dimension(&ctx, r).await.map_err(status)?;
-        Ok(with_id(
-            convert::fractal_response(out, &meta),
-            &ctx.request_id,
-        ))
+        self.unary::<FractalDimension, _, _>(
+            req,
+            convert::fractal_request,
+            convert::fractal_response,
+        )
+        .await
     }
 
     async fn generate_ifs(
         &self,
         req: Request<pb::IfsRequest>,
     ) -> Result<Response<pb::IfsResponse>, Status> {
-        let ctx = context(&req, &req.get_ref().request_id);
-        let r = convert::ifs_request(req.into_inner());
-        let (out, meta) = self.svc.ifs(&ctx, &r).await.map_err(status)?;
-        Ok(with_id(convert::ifs_response(out, &meta), &ctx.request_id))
+        self.unary::<Ifs, _, _>(req, convert::ifs_request, convert::ifs_response)
+            .await
     }
 
     async fn health_check(

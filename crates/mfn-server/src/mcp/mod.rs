@@ -1,8 +1,8 @@
 //! The MCP door (GRAPH.md "MCP transport rules"): the one tool registry of
-//! [`mfn_service::tools`] served to AI agents with [rmcp], the official Rust SDK, over
+//! [`mfn_service::ops`] served to AI agents with [rmcp], the official Rust SDK, over
 //! stdio (`mfn mcp`, [`serve_stdio`]) and streamable HTTP at `/mcp` ([`http`]).
 //!
-//! This is an adapter, as REST is: extract → [`MfnService::call_tool`] → convert. No
+//! This is an adapter, as REST is: extract → [`MfnService::call_op`] → convert. No
 //! tool logic lives here; a tool added to the registry is listed and callable without a
 //! change to this module.
 //!
@@ -21,10 +21,10 @@
 //! (rmcp hands each request's `http::request::Parts`, extensions included, to the
 //! handler); without a key (auth off, or stdio) it is [`DEFAULT_TENANT`].
 //!
-//! Telemetry: `mcp_tool_calls_total{tool,status}` and `mcp_tool_duration_seconds{tool}`
-//! (an unknown tool name is counted as `tool="unknown"`, never as its own label), a
-//! `mcp.tool` span around each call, and one `mfn::audit` line per call naming the tool,
-//! the status and the caller's key hash prefix (never the key).
+//! Telemetry: the registry counts every call in `mfn_tool_calls_total{tool,status,door}`
+//! (an unknown tool name is counted as `tool="unknown"`, never as its own label); this
+//! door adds a `mcp.tool` span around each call and one `mfn::audit` line per call naming
+//! the tool, the status and the caller's key hash prefix (never the key).
 //!
 //! [`AuthLayer`]: crate::security::AuthLayer
 
@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use mfn_service::tools::{self, DEFAULT_TENANT, Progress, ToolInfo, ToolOutput};
+use mfn_service::ops::{self, Call, DEFAULT_TENANT, Door, Entry, Progress, Reply};
 use mfn_service::{
     ErrorCode, MfnService, RequestContext as SvcContext, SERVER_VERSION, ServiceError,
 };
@@ -110,15 +110,19 @@ pub async fn serve_stdio(svc: MfnService) -> std::io::Result<()> {
 /// The registry as MCP tools, converted once: the registry is fixed for a process.
 fn mcp_tools() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
-    TOOLS.get_or_init(|| tools::tools().iter().map(to_mcp_tool).collect())
+    TOOLS.get_or_init(|| ops::all().iter().map(to_mcp_tool).collect())
 }
 
-fn to_mcp_tool(t: &ToolInfo) -> Tool {
-    let mut tool = Tool::new(t.name, t.description, Arc::new(object(&t.input_schema)));
-    tool.output_schema = Some(Arc::new(object(&t.output_schema)));
+fn to_mcp_tool(e: &Entry) -> Tool {
+    let mut tool = Tool::new(
+        e.spec.name,
+        e.spec.description,
+        Arc::new(object(&e.input_schema)),
+    );
+    tool.output_schema = Some(Arc::new(object(&e.output_schema)));
     tool.annotations = Some(
         ToolAnnotations::new()
-            .read_only(!t.mutates)
+            .read_only(!e.spec.mutates)
             // Stored graphs are the whole world of a tool.
             .open_world(false),
     );
@@ -144,13 +148,15 @@ fn tenant(caller: Option<&Caller>) -> &str {
     caller.map_or(DEFAULT_TENANT, |c| c.key.name.as_str())
 }
 
-fn service_context(ctx: &RequestContext<RoleServer>) -> SvcContext {
+/// The service call of an MCP request: the `x-request-id` header over HTTP, the
+/// caller's tenant.
+fn service_call(ctx: &RequestContext<RoleServer>) -> Call {
     let request_id = ctx
         .extensions
         .get::<::http::request::Parts>()
         .and_then(|p| p.headers.get("x-request-id"))
         .and_then(|v| v.to_str().ok());
-    SvcContext::new(request_id)
+    Call::new(Door::Mcp, SvcContext::new(request_id)).tenant(tenant(caller(ctx)))
 }
 
 /// The text of an `isError` result: code, message (which names the field and the limit)
@@ -164,17 +170,17 @@ fn error_text(e: &ServiceError) -> String {
     }
 }
 
-fn tool_result(out: ToolOutput) -> CallToolResult {
-    let text = out.structured.to_string();
+fn tool_result(reply: Reply) -> Result<CallToolResult, ServiceError> {
+    let structured = reply.to_value()?;
     let mut content = Vec::with_capacity(2);
-    content.push(ContentBlock::text(text));
-    if let Some(image) = out.image {
+    content.push(ContentBlock::text(structured.to_string()));
+    if let Some(image) = reply.image {
         let data = base64::engine::general_purpose::STANDARD.encode(&image.data);
         content.push(ContentBlock::image(data, image.mime_type));
     }
     let mut result = CallToolResult::success(content);
-    result.structured_content = Some(out.structured);
-    result
+    result.structured_content = Some(structured);
+    Ok(result)
 }
 
 /// A [`Progress`] sink, and the future that forwards what it receives to `send` (the
@@ -212,13 +218,11 @@ impl McpServer {
     /// cancelled by the client.
     async fn run_tool(
         &self,
-        info: &'static ToolInfo,
+        entry: &'static Entry,
         args: Value,
         ctx: &RequestContext<RoleServer>,
-    ) -> Option<Result<ToolOutput, ServiceError>> {
+    ) -> Option<Result<Reply, ServiceError>> {
         let caller = caller(ctx);
-        let tenant = tenant(caller);
-        let svc_ctx = service_context(ctx);
         let (progress, pump) = match ctx.meta.get_progress_token() {
             Some(token) => {
                 let peer = ctx.peer.clone();
@@ -233,13 +237,12 @@ impl McpServer {
                 futures::future::Either::Right(std::future::pending::<()>()),
             ),
         };
-        let call = self
-            .svc
-            .call_tool(&svc_ctx, tenant, info.name, args, progress);
+        let call = service_call(ctx).progress(progress);
+        let work = self.svc.call_op(&call, entry.spec.name, args);
         let started = Instant::now();
-        // Dropping `call` (client cancellation) sets the gate's cancel token.
+        // Dropping `work` (client cancellation) sets the gate's cancel token.
         let outcome = tokio::select! {
-            r = call => Some(r),
+            r = work => Some(r),
             () = pump => None,
             () = ctx.ct.cancelled() => None,
         };
@@ -249,15 +252,11 @@ impl McpServer {
             None => ErrorCode::Cancelled.as_str(),
         };
         let elapsed = started.elapsed();
-        metrics::counter!("mcp_tool_calls_total", "tool" => info.name, "status" => status)
-            .increment(1);
-        metrics::histogram!("mcp_tool_duration_seconds", "tool" => info.name)
-            .record(elapsed.as_secs_f64());
         info!(
             target: audit::TARGET,
             door = "mcp",
-            request_id = %svc_ctx.request_id,
-            tool = info.name,
+            request_id = %call.ctx.request_id,
+            tool = entry.spec.name,
             status,
             duration_ms = elapsed.as_secs_f64() * 1e3,
             api_key_hash = %caller.map_or_else(|| "-".to_owned(), |c| c.key.hash_prefix()),
@@ -275,9 +274,9 @@ impl McpServer {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<Value, ServiceError> {
         self.svc
-            .call_tool(&service_context(ctx), tenant(caller(ctx)), name, args, None)
-            .await
-            .map(|o| o.structured)
+            .call_op(&service_call(ctx), name, args)
+            .await?
+            .to_value()
     }
 }
 
@@ -324,18 +323,26 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(info) = tools::tool(&request.name) else {
-            metrics::counter!("mcp_tool_calls_total", "tool" => "unknown", "status" => "unknown_tool")
+        let Some(entry) = ops::find(&request.name) else {
+            metrics::counter!("mfn_tool_calls_total", "tool" => "unknown", "status" => "INVALID_ARGUMENT", "door" => "mcp")
                 .increment(1);
             return Err(ErrorData::invalid_params(
-                format!("unknown tool {:?}; tools/list names them", request.name),
+                format!(
+                    "unknown tool {:?}; tools/list names them",
+                    mfn_service::error::truncate(&request.name)
+                ),
                 None,
             ));
         };
         let args = Value::Object(request.arguments.unwrap_or_default());
-        let span = info_span!("mcp.tool", tool = info.name);
-        match self.run_tool(info, args, &ctx).instrument(span).await {
-            Some(Ok(out)) => Ok(tool_result(out).into()),
+        let span = info_span!("mcp.tool", tool = entry.spec.name);
+        match self.run_tool(entry, args, &ctx).instrument(span).await {
+            Some(Ok(reply)) => match tool_result(reply) {
+                Ok(result) => Ok(result.into()),
+                Err(e) => {
+                    Ok(CallToolResult::error(vec![ContentBlock::text(error_text(&e))]).into())
+                }
+            },
             Some(Err(e)) => {
                 Ok(CallToolResult::error(vec![ContentBlock::text(error_text(&e))]).into())
             }
@@ -455,14 +462,19 @@ mod tests {
     #[test]
     fn every_registry_tool_is_listed_with_both_schemas() {
         let listed = mcp_tools();
-        assert_eq!(listed.len(), tools::tools().len());
-        for (t, info) in listed.iter().zip(tools::tools()) {
-            assert_eq!(t.name, info.name);
+        assert_eq!(listed.len(), ops::all().len());
+        for (t, entry) in listed.iter().zip(ops::all()) {
+            assert_eq!(t.name, entry.spec.name);
             assert_eq!(t.input_schema.get("type"), Some(&json!("object")));
             let out = t.output_schema.as_ref().expect("output schema");
             assert_eq!(out.get("type"), Some(&json!("object")));
             let hints = t.annotations.as_ref().expect("annotations");
-            assert_eq!(hints.read_only_hint, Some(!info.mutates), "{}", t.name);
+            assert_eq!(
+                hints.read_only_hint,
+                Some(!entry.spec.mutates),
+                "{}",
+                t.name
+            );
         }
     }
 
@@ -483,14 +495,12 @@ mod tests {
 
     #[test]
     fn images_are_image_blocks_not_text() {
-        let out = ToolOutput {
-            structured: json!({"width": 1}),
-            image: Some(mfn_service::tools::ToolImage {
-                mime_type: "image/png",
-                data: vec![0x89, b'P', b'N', b'G'],
-            }),
-        };
-        let r = tool_result(out);
+        let mut reply = Reply::new(json!({"width": 1}));
+        reply.image = Some(ops::Image {
+            mime_type: "image/png",
+            data: vec![0x89, b'P', b'N', b'G'],
+        });
+        let r = tool_result(reply).unwrap();
         assert_eq!(r.structured_content, Some(json!({"width": 1})));
         assert_eq!(r.content.len(), 2);
         assert_eq!(

@@ -77,9 +77,10 @@ pub fn get(name: &str, args: Option<&JsonObject>) -> Result<GetPromptResult, Err
                     }),
                 }
             };
-            let seed = number("seed", 42)?;
-            let grid = number("grid_size", 64)?;
-            let steps = number("steps", 64)?;
+            let seed = number("seed", mfn_service::request::DEFAULT_SEED)?;
+            let d = mfn_service::mfn_core::field::SimulationParams::default();
+            let grid = number("grid_size", d.grid_size as u64)?;
+            let steps = number("steps", d.steps as u64)?;
             (
                 format!(
                     "Simulate and analyse a mycelium network (seed {seed}, {grid}×{grid}, {steps} steps)"

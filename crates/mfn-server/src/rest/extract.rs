@@ -1,10 +1,7 @@
-//! Request decoding for REST: JSON bodies and query strings into the service's request
-//! types through [`mfn_service::decode`] (errors name the field), and the JSON error
-//! body of SERVICE.md.
+//! The REST request context and body, and the JSON error body of SERVICE.md.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mfn_service::response::ErrorResponse;
@@ -62,53 +59,19 @@ pub fn context(headers: &HeaderMap) -> RequestContext {
     RequestContext::new(headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()))
 }
 
-/// A JSON body decoded into `T`; the body size limit is axum's `DefaultBodyLimit`.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    S: Send + Sync,
-    T: ApiRequest,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let headers = req.headers().clone();
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let error = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ServiceError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "request body is larger than the limit (MFN_MAX_MESSAGE_SIZE)",
-                )
-            } else {
-                ServiceError::invalid("body", format!("cannot read the request body: {e}"))
-            };
-            ApiError::new(error, &headers)
-        })?;
-        decode_json(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiError::new(e, &headers))
-    }
+/// The body's bytes; over `DefaultBodyLimit` (`MFN_MAX_MESSAGE_SIZE`) it is 413 with the
+/// JSON error body, like every other refusal.
+pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let headers = req.headers().clone();
+    Bytes::from_request(req, state).await.map_err(|e| {
+        let error = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ServiceError::new(
+                ErrorCode::PayloadTooLarge,
+                "request body is larger than the limit (MFN_MAX_MESSAGE_SIZE)",
+            )
+        } else {
+            ServiceError::invalid("body", format!("cannot read the request body: {e}"))
+        };
+        ApiError::new(error, &headers)
+    })
 }
-
-/// Query parameters decoded into `T` with the same rules as JSON bodies.
-#[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiQuery<T>
-where
-    S: Send + Sync,
-    T: ApiRequest,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
-        decode_query(query)
-            .map(ApiQuery)
-            .map_err(|e| ApiError::new(e, &parts.headers))
-    }
-}
-
-pub use mfn_service::decode::{ApiRequest, decode_json, decode_query};

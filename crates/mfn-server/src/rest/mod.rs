@@ -1,63 +1,51 @@
-//! REST: the operations of SERVICE.md as JSON over HTTP on `MFN_HTTP_PORT`, thin
-//! handlers over [`MfnService`] (decode, call, encode). Field names, defaults and limits
-//! are the gRPC ones because both doors decode into the same request types.
+//! REST: the operation registry ([`mfn_service::ops`]) as JSON over HTTP on
+//! `MFN_HTTP_PORT`. Nothing here names an operation: the router, the tool routes and
+//! `/openapi.json` are generated from the registry, and one handler serves them all
+//! (decode → [`MfnService::call_op`] → encode).
 //!
-//! | route | operation |
+//! | route | what |
 //! |---|---|
-//! | `POST /v1/simulate` (`/simulate`) | run a simulation |
-//! | `POST /v1/features` | the 18 features of a run |
-//! | `POST /v1/validate` (`/validate`) | the validation cycle |
-//! | `POST /v1/nernst` (`/nernst`) | a Nernst potential |
-//! | `POST /v1/federated/aggregate` (`/federated/aggregate`) | hierarchical Krum |
-//! | `GET /v1/simulate/field.png?…` | the final field as a PNG heatmap |
-//! | `POST /v1/fractal` | box-counting dimension of a square array |
-//! | `POST /v1/ifs` | an IFS orbit and its Lyapunov exponent |
-//! | `/v1/tools/…`, `/v1/graphs/…` | the tool registry and graph resources ([`graphs`]) |
-//! | `GET /openapi.json`, `GET /docs` | the API description and its page |
+//! | each operation's own routes | `POST /v1/simulate` (`/simulate`), `/v1/features`, `/v1/nernst` (`/nernst`), … and `GET /v1/simulate/field.png`, from [`OpSpec::rest`](mfn_service::ops::OpSpec) |
+//! | `GET /v1/tools`, `GET /v1/tools/{name}` | the registry with schemas |
+//! | `POST /v1/tools/{name}` | any operation by name or alias; the body is its arguments |
+//! | `/v1/graphs/…` | stored graphs as resources ([`graphs`]) |
+//! | `GET /openapi.json`, `GET /docs` | the API description and its page ([`openapi`]) |
 //!
-//! The unversioned paths are the Python reference's, kept as aliases. Security,
-//! metrics and request ids are layers mounted by [`crate::http`].
+//! Bodies are JSON objects (`Content-Type: application/json`, or none): another media
+//! type is 415, `null` or a non-object is 400, more than `MFN_MAX_MESSAGE_SIZE` is 413,
+//! each with the JSON error body. A rendering operation answers its image unless the
+//! client asks for `application/json` only. Security, metrics and request ids are
+//! layers mounted by [`crate::http`].
 
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use mfn_service::MfnService;
-use mfn_service::request::{
-    AggregateRequest, FeaturesRequest, FractalRequest, IfsRequest, NernstRequest, SimInput,
-    SimulationRequest, ValidateRequest,
-};
-use mfn_service::response::{
-    AggregateResponse, FeaturesResponse, FractalResponse, IfsResponse, NernstResponse,
-    SimulationResponse, ValidateResponse,
-};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Extension, Json, Router};
+use mfn_service::decode::query_object;
+use mfn_service::ops::{self, Call, DEFAULT_TENANT, Door, Entry, Reply, Route};
+use mfn_service::{ErrorCode, MfnService, ServiceError};
+use serde_json::{Map, Value, json};
 
 pub mod extract;
 pub mod graphs;
 pub mod openapi;
 
-pub use extract::{ApiError, ApiJson, ApiQuery};
+pub use extract::ApiError;
 
-use extract::context;
+use crate::security::Caller;
 
 /// The API routes (those behind authentication).
 pub fn api_router(svc: MfnService) -> Router {
-    Router::new()
-        .route("/v1/simulate", post(simulate))
-        .route("/simulate", post(simulate))
-        .route("/v1/simulate/field.png", get(field_png))
-        .route("/v1/features", post(features))
-        .route("/v1/validate", post(validate))
-        .route("/validate", post(validate))
-        .route("/v1/nernst", post(nernst))
-        .route("/nernst", post(nernst))
-        .route("/v1/federated/aggregate", post(aggregate))
-        .route("/federated/aggregate", post(aggregate))
-        .route("/v1/fractal", post(fractal))
-        .route("/v1/ifs", post(ifs))
-        .with_state(svc.clone())
-        .merge(graphs::router(svc))
+    let mut router = Router::new()
+        .route("/v1/tools", get(list_tools))
+        .route("/v1/tools/{name}", get(describe_tool).post(call_by_name));
+    for entry in ops::all() {
+        for route in entry.spec.rest {
+            router = router.route(route.path(), operation_route(entry, *route));
+        }
+    }
+    router.with_state(svc.clone()).merge(graphs::router(svc))
 }
 
 /// The API description routes (open, like the probes).
@@ -67,111 +55,194 @@ pub fn docs_router() -> Router {
         .route("/docs", get(docs_page))
 }
 
-async fn simulate(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<SimulationRequest>,
-) -> Result<Json<SimulationResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (out, meta) = svc
-        .run_simulation(&ctx, &req)
-        .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(SimulationResponse::new(&out, &meta)))
+/// The caller's identity, when a key was accepted.
+pub(crate) type MaybeCaller = Option<Extension<Caller>>;
+
+/// The service call of a REST request: its request id and the caller's tenant.
+pub(crate) fn call(headers: &HeaderMap, caller: &MaybeCaller) -> Call {
+    let tenant = caller
+        .as_ref()
+        .map_or_else(|| DEFAULT_TENANT.to_owned(), |c| c.key.name.clone());
+    Call::new(Door::Rest, extract::context(headers)).tenant(tenant)
 }
 
-async fn field_png(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiQuery(sim): ApiQuery<SimInput>,
-) -> Result<Response, ApiError> {
-    let ctx = context(&headers);
-    let (png, meta) = svc
-        .simulate_png(&ctx, &sim)
-        .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    let mut response = ([(header::CONTENT_TYPE, "image/png")], png).into_response();
-    if let Ok(v) = HeaderValue::from_str(meta.cache.as_str()) {
-        response.headers_mut().insert("x-mfn-cache", v);
+fn operation_route(entry: &'static Entry, route: Route) -> MethodRouter<MfnService> {
+    match route {
+        Route::Post(_) => post(
+            move |State(svc): State<MfnService>, caller: MaybeCaller, req: Request| async move {
+                let headers = req.headers().clone();
+                let args = Value::Object(JsonObject::from_request(req, &()).await?.0);
+                run(&svc, &headers, &caller, entry.spec.name, args).await
+            },
+        ),
+        Route::Get(_) => get(
+            move |State(svc): State<MfnService>,
+                  headers: HeaderMap,
+                  caller: MaybeCaller,
+                  RawQuery(q): RawQuery| async move {
+                let args = query_object(q.as_deref().unwrap_or_default())
+                    .map_err(|e| ApiError::new(e, &headers))?;
+                run(
+                    &svc,
+                    &headers,
+                    &caller,
+                    entry.spec.name,
+                    Value::Object(args),
+                )
+                .await
+            },
+        ),
     }
-    Ok(response)
 }
 
-async fn features(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<FeaturesRequest>,
-) -> Result<Json<FeaturesResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (out, meta) = svc
-        .extract_features(&ctx, &req)
+/// Run operation `name` for the caller and answer its result.
+pub(crate) async fn run(
+    svc: &MfnService,
+    headers: &HeaderMap,
+    caller: &MaybeCaller,
+    name: &str,
+    args: Value,
+) -> Result<Response, ApiError> {
+    let reply = svc
+        .call_op(&call(headers, caller), name, args)
         .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(FeaturesResponse::new(&out, &meta)))
+        .map_err(|e| ApiError::new(e, headers))?;
+    respond(reply, StatusCode::OK, headers)
 }
 
-async fn validate(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<ValidateRequest>,
-) -> Result<Json<ValidateResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (report, meta) = svc
-        .validate_pattern(&ctx, &req)
-        .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(ValidateResponse::new(&report, &meta)))
+/// The structured result as JSON, or the image itself when the operation rendered one
+/// and the client did not ask for JSON only.
+pub(crate) fn respond(
+    reply: Reply,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("image/"));
+    let fail = |e| ApiError::new(e, headers);
+    if let Some(image) = &reply.image
+        && !wants_json
+    {
+        let mut response = (
+            [(header::CONTENT_TYPE, image.mime_type)],
+            image.data.clone(),
+        )
+            .into_response();
+        // The cache status of a rendered field, which has no JSON body to carry it.
+        if let Some(cache) = reply.to_value().map_err(fail)?["meta"]["cache"].as_str()
+            && let Ok(v) = HeaderValue::from_str(cache)
+        {
+            response.headers_mut().insert("x-mfn-cache", v);
+        }
+        return Ok(response);
+    }
+    let body = reply.to_json().map_err(fail)?;
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn nernst(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<NernstRequest>,
-) -> Result<Json<NernstResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (out, meta) = svc
-        .nernst(&ctx, &req)
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(NernstResponse::new(&out, &meta)))
+/// A JSON object body: an empty body is `{}`; another media type is 415; `null`, a
+/// non-object or invalid JSON is 400; a body over the limit is 413.
+pub(crate) struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::new(
+                    ServiceError::new(
+                        ErrorCode::UnsupportedMediaType,
+                        format!(
+                            "content-type {:?} is not supported: send application/json",
+                            mfn_service::error::truncate(essence)
+                        ),
+                    ),
+                    &headers,
+                ));
+            }
+        }
+        let body = extract::body_bytes(req, state).await?;
+        object(&body)
+            .map(JsonObject)
+            .map_err(|e| ApiError::new(e, &headers))
+    }
 }
 
-async fn aggregate(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<AggregateRequest>,
-) -> Result<Json<AggregateResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (out, meta) = svc
-        .aggregate(&ctx, req)
-        .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(AggregateResponse::new(out, &meta)))
+/// `body` as a JSON object (an empty body is `{}`).
+pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, ServiceError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ServiceError::invalid(
+            "body",
+            "body must be a JSON object of the operation's fields",
+        )),
+        Err(e) => Err(ServiceError::invalid(
+            "body",
+            format!("body is not valid JSON: {e}"),
+        )),
+    }
 }
 
-async fn fractal(
-    State(svc): State<MfnService>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<FractalRequest>,
-) -> Result<Json<FractalResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (out, meta) = svc
-        .fractal_dimension(&ctx, req)
-        .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(FractalResponse::new(out, &meta)))
+async fn list_tools() -> Json<Value> {
+    let tools: Vec<Value> = ops::all().iter().map(describe).collect();
+    Json(json!({ "tools": tools }))
 }
 
-async fn ifs(
-    State(svc): State<MfnService>,
+fn describe(e: &Entry) -> Value {
+    json!({
+        "name": e.spec.name,
+        "aliases": e.spec.aliases,
+        "description": e.spec.description,
+        "input_schema": *e.input_schema,
+        "output_schema": *e.output_schema,
+        "mutates": e.spec.mutates,
+        "rest": e.spec.rest.iter().map(|r| r.path()).collect::<Vec<_>>(),
+    })
+}
+
+fn not_found(name: &str, headers: &HeaderMap) -> ApiError {
+    ApiError::new(
+        ServiceError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no tool {:?}; GET /v1/tools lists them",
+                mfn_service::error::truncate(name)
+            ),
+        ),
+        headers,
+    )
+}
+
+async fn describe_tool(
+    Path(name): Path<String>,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<IfsRequest>,
-) -> Result<Json<IfsResponse>, ApiError> {
-    let ctx = context(&headers);
-    let (out, meta) = svc
-        .ifs(&ctx, &req)
-        .await
-        .map_err(|e| ApiError::new(e, &headers))?;
-    Ok(Json(IfsResponse::new(out, &meta)))
+) -> Result<Json<Value>, ApiError> {
+    ops::find(&name)
+        .map(|e| Json(describe(e)))
+        .ok_or_else(|| not_found(&name, &headers))
+}
+
+async fn call_by_name(
+    State(svc): State<MfnService>,
+    Path(name): Path<String>,
+    caller: MaybeCaller,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    if ops::find(&name).is_none() {
+        return Err(not_found(&name, &headers));
+    }
+    let args = JsonObject::from_request(req, &()).await?.0;
+    run(&svc, &headers, &caller, &name, Value::Object(args)).await
 }
 
 async fn openapi_json() -> impl IntoResponse {

@@ -28,8 +28,9 @@
 //! Failures are `UNAUTHENTICATED` (or `PERMISSION_DENIED` for a key without the
 //! `compute` scope) with a reason that helps an honest client and tells an attacker
 //! nothing it did not already know, and are counted in
-//! `grpc_auth_failures_total{reason}` with reason one of `missing_key`, `unknown_key`,
-//! `bad_signature`, `expired`, `replay`, `scope`.
+//! `grpc_auth_failures_total{door,reason}` (one counter for every door; the name is the
+//! seeds') with reason one of `missing_key`, `unknown_key`, `bad_signature`, `expired`,
+//! `replay`, `scope`.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -152,8 +153,8 @@ impl AuthLayer {
 
     /// Check `credentials` for `path` exactly as the layer checks a request's headers
     /// (key lookup, signature, window, replay cache, scope), counting a failure in
-    /// `grpc_auth_failures_total{reason}`. For doors that authenticate inside their own
-    /// protocol (WebSocket). In mode `off` nothing is checked and the answer is `None`.
+    /// `grpc_auth_failures_total{door="ws",reason}`. For doors that authenticate inside
+    /// their own protocol (WebSocket). In mode `off` nothing is checked and the answer is `None`.
     pub fn verify(
         &self,
         credentials: &Credentials<'_>,
@@ -173,7 +174,7 @@ impl AuthLayer {
             }
             Err(failure) => {
                 let caller_id = index.map(|i| self.state.callers[i].hash_prefix());
-                record_failure(&failure, path, caller_id.as_deref());
+                record_failure(&failure, "ws", path, caller_id.as_deref());
                 Err(failure)
             }
         }
@@ -200,8 +201,14 @@ impl<'a> Credentials<'a> {
     }
 }
 
-fn record_failure(failure: &AuthFailure, path: &str, api_key_hash: Option<&str>) {
-    metrics::counter!("grpc_auth_failures_total", "reason" => failure.reason()).increment(1);
+fn record_failure(
+    failure: &AuthFailure,
+    door: &'static str,
+    path: &str,
+    api_key_hash: Option<&str>,
+) {
+    metrics::counter!("grpc_auth_failures_total", "door" => door, "reason" => failure.reason())
+        .increment(1);
     debug!(
         reason = failure.reason(),
         method = path,
@@ -268,6 +275,7 @@ where
             Err(failure) => {
                 record_failure(
                     &failure,
+                    super::door_of(&req),
                     req.uri().path(),
                     caller_id.as_ref().map(|c| c.0.as_str()),
                 );

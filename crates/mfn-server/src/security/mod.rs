@@ -58,6 +58,26 @@ pub struct Caller {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerId(pub String);
 
+/// The door a request came through, for the `door` label of the security metrics:
+/// `grpc` (gRPC and gRPC-Web by content type), `mcp`, `ws` or `rest` by path.
+pub fn door_of<B>(req: &http::Request<B>) -> &'static str {
+    let grpc = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"));
+    let path = req.uri().path();
+    if grpc {
+        "grpc"
+    } else if path == "/mcp" || path.starts_with("/mcp/") {
+        "mcp"
+    } else if path.starts_with("/ws/") {
+        "ws"
+    } else {
+        "rest"
+    }
+}
+
 /// Paths that need no key: health and reflection, so probes and tools work unauthenticated.
 pub const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.health.v1.Health/",

@@ -20,7 +20,9 @@
 //!
 //! A refusal is `RESOURCE_EXHAUSTED` with `RetryInfo`, `retry-after`,
 //! `x-ratelimit-limit` and `x-ratelimit-remaining: 0`, counted in
-//! `grpc_rate_limit_exceeded_total{kind="rps"|"concurrency"}`.
+//! `grpc_rate_limit_exceeded_total{door, kind="rps"|"concurrency", api_key}` — one counter
+//! for every door, under the seeds' name; `api_key` is the key's hash prefix, or
+//! `anonymous`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -156,7 +158,7 @@ impl RateLimitLayer {
     /// same buckets and in-flight limits as the layer: a token of the caller's key, or of
     /// the client IP when anonymous, and for a key one in-flight permit, held until the
     /// returned [`CallPermit`] is dropped. A refusal is the layer's `RESOURCE_EXHAUSTED`
-    /// error, counted in `grpc_rate_limit_exceeded_total{kind}`.
+    /// error, counted in `grpc_rate_limit_exceeded_total{door="ws",kind,api_key}`.
     pub fn admit(
         &self,
         caller: Option<&Caller>,
@@ -168,13 +170,17 @@ impl RateLimitLayer {
         };
         admitted
             .map(|permit| CallPermit { _permit: permit })
-            .map_err(|exceeded| exceeded.refusal().2)
+            .map_err(|exceeded| exceeded.refusal("ws", caller).2)
     }
 }
 
 impl Exceeded {
     /// The metric kind, the limit and the error of this refusal; counts it.
-    fn refusal(self) -> (&'static str, u32, ServiceError) {
+    fn refusal(
+        self,
+        door: &'static str,
+        caller: Option<&Caller>,
+    ) -> (&'static str, u32, ServiceError) {
         let (kind, limit, error) = match self {
             Exceeded::Rps { limit, retry } => (
                 "rps",
@@ -193,7 +199,14 @@ impl Exceeded {
                 ),
             ),
         };
-        metrics::counter!("grpc_rate_limit_exceeded_total", "kind" => kind).increment(1);
+        let api_key = caller.map_or_else(|| "anonymous".to_owned(), |c| c.key.hash_prefix());
+        metrics::counter!(
+            "grpc_rate_limit_exceeded_total",
+            "door" => door,
+            "kind" => kind,
+            "api_key" => api_key
+        )
+        .increment(1);
         (kind, limit, error)
     }
 }
@@ -244,7 +257,8 @@ where
                 Ok(response.map(|inner| PermitBody { inner, permit }))
             }),
             Err(exceeded) => {
-                let (_, limit, error) = exceeded.refusal();
+                let (_, limit, error) =
+                    exceeded.refusal(super::door_of(&req), req.extensions().get::<Caller>());
                 let mut response = reject::<ResBody>(req.headers(), error);
                 let headers = response.headers_mut();
                 headers.insert("x-ratelimit-limit", HeaderValue::from(limit));

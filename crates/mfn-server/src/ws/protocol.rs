@@ -2,9 +2,7 @@
 //! the binary field message (layout in `docs/WEBSOCKET.md` and [`encode_field`]).
 
 use axum::body::Bytes;
-use mfn_service::mfn_core::field::SimulationResult;
-use mfn_service::stream::{FeatureFrame, SimFrame};
-use mfn_service::{ErrorCode, Meta, ServiceError};
+use mfn_service::{ErrorCode, ServiceError};
 use serde_json::{Map, Value, json};
 
 /// Magic of a binary field message.
@@ -255,66 +253,15 @@ pub fn error_payload(stream_id: Option<&str>, e: &ServiceError) -> Value {
     p
 }
 
-/// The summary statistics of a run, with the gRPC names.
-pub fn summary_json(s: &SimulationResult) -> Map<String, Value> {
-    let v = json!({
-        "grid_size": s.grid_size,
-        "growth_events": s.growth_events,
-        "turing_activations": s.turing_activations,
-        "clamping_events": s.clamping_events,
-        "pot_min_mV": s.pot_min_mv,
-        "pot_max_mV": s.pot_max_mv,
-        "pot_mean_mV": s.pot_mean_mv,
-        "pot_std_mV": s.pot_std_mv,
-        "activator_mean": s.activator_mean,
-        "inhibitor_mean": s.inhibitor_mean,
-        "fractal_dimension": s.fractal_dimension,
-    });
-    match v {
-        Value::Object(m) => m,
+/// The payload of a stream frame: the service's typed frame (the same fields as the
+/// gRPC frame, `meta` on the final one) plus the `stream_id`.
+pub fn frame_payload(stream_id: &str, frame: &impl serde::Serialize) -> Map<String, Value> {
+    let mut p = match serde_json::to_value(frame) {
+        Ok(Value::Object(m)) => m,
         _ => Map::new(),
-    }
-}
-
-/// The payload of a simulation frame (without the field).
-pub fn sim_frame_payload(stream_id: &str, f: &SimFrame) -> Map<String, Value> {
-    let mut p = summary_json(&f.summary);
+    };
     p.insert("stream_id".into(), json!(stream_id));
-    p.insert("step".into(), json!(f.step));
-    p.insert("total_steps".into(), json!(f.total_steps));
-    p.insert("is_final".into(), json!(f.is_final));
-    p.insert("alpha".into(), json!(f.alpha));
-    p.insert("spike_probability".into(), json!(f.spike_probability));
-    if let Some(meta) = &f.meta {
-        p.insert("meta".into(), meta_json(meta));
-    }
     p
-}
-
-/// The payload of a feature frame.
-pub fn feature_frame_payload(stream_id: &str, f: &FeatureFrame) -> Map<String, Value> {
-    let mut p = summary_json(&f.summary);
-    p.insert("stream_id".into(), json!(stream_id));
-    p.insert("step".into(), json!(f.step));
-    p.insert("total_steps".into(), json!(f.total_steps));
-    p.insert("is_final".into(), json!(f.is_final));
-    p.insert(
-        "features".into(),
-        serde_json::to_value(f.features).unwrap_or(Value::Null),
-    );
-    if let Some(meta) = &f.meta {
-        p.insert("meta".into(), meta_json(meta));
-    }
-    p
-}
-
-fn meta_json(meta: &Meta) -> Value {
-    let mut m = Map::new();
-    m.insert("request_id".into(), json!(meta.request_id));
-    for (k, v) in meta.entries() {
-        m.insert(k.into(), json!(v));
-    }
-    Value::Object(m)
 }
 
 /// The field (volts, row-major `n × n`) as JSON: block-averaged so that no side

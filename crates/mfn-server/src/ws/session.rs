@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use mfn_service::request::{StreamFeaturesRequest, StreamSimulationRequest};
+use mfn_service::response::{FeatureFrameResponse, SimFrameResponse};
 use mfn_service::{ErrorCode, FeatureFrame, FrameStream, RequestContext, ServiceError, SimFrame};
 use serde_json::{Map, Value, json};
 use tokio::task::{AbortHandle, JoinSet};
@@ -427,9 +428,12 @@ impl Session {
         self.control("subscribe_success", ok).map_err(|Overflow| {
             ServiceError::exhausted("send queue full", Duration::from_secs(1))
         })?;
-        let handle = self
-            .tasks
-            .spawn(spawn.run(id.clone(), self.outbox.clone(), self.endpoint));
+        let handle = self.tasks.spawn(spawn.run(
+            id.clone(),
+            ctx.request_id,
+            self.outbox.clone(),
+            self.endpoint,
+        ));
         self.task_streams.insert(handle.id(), id.clone());
         self.streams.insert(id, handle);
         Ok(())
@@ -469,12 +473,12 @@ enum Forwarder {
 
 impl Forwarder {
     /// Move frames from the stream into the outbox until the stream ends.
-    async fn run(self, id: String, outbox: Arc<Outbox>, endpoint: Endpoint) {
+    async fn run(self, id: String, request_id: String, outbox: Arc<Outbox>, endpoint: Endpoint) {
         let _subscription = Gauge::new("mfn_ws_subscriptions");
         match self {
             Forwarder::Sim(mut stream, format, _permit) => {
                 while let Some(item) = stream.next().await {
-                    let entry = item.map(|f| sim_entry(&id, &f, format));
+                    let entry = item.map(|f| sim_entry(&id, &request_id, &f, format));
                     if !push(&outbox, &id, endpoint, entry) {
                         break;
                     }
@@ -482,7 +486,7 @@ impl Forwarder {
             }
             Forwarder::Features(mut stream, _permit) => {
                 while let Some(item) = stream.next().await {
-                    let entry = item.map(|f| feature_entry(&id, &f));
+                    let entry = item.map(|f| feature_entry(&id, &request_id, &f));
                     if !push(&outbox, &id, endpoint, entry) {
                         break;
                     }
@@ -521,8 +525,8 @@ fn push(outbox: &Outbox, id: &str, endpoint: Endpoint, entry: Result<Entry, Serv
     more
 }
 
-fn sim_entry(id: &str, f: &SimFrame, format: FieldFormat) -> Entry {
-    let mut payload = protocol::sim_frame_payload(id, f);
+fn sim_entry(id: &str, request_id: &str, f: &SimFrame, format: FieldFormat) -> Entry {
+    let mut payload = protocol::frame_payload(id, &SimFrameResponse::new(request_id, f));
     let n = f.summary.grid_size;
     let mut binary = None;
     let mut size = 1024;
@@ -569,8 +573,11 @@ fn sim_entry(id: &str, f: &SimFrame, format: FieldFormat) -> Entry {
     }
 }
 
-fn feature_entry(id: &str, f: &FeatureFrame) -> Entry {
-    let payload = Value::Object(protocol::feature_frame_payload(id, f));
+fn feature_entry(id: &str, request_id: &str, f: &FeatureFrame) -> Entry {
+    let payload = Value::Object(protocol::frame_payload(
+        id,
+        &FeatureFrameResponse::new(request_id, f),
+    ));
     let stream = id.to_owned();
     let (msg_type, kind) = if f.is_final {
         ("simulation_complete", Kind::Final { stream, payload })
