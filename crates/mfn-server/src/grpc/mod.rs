@@ -1,7 +1,7 @@
 //! The gRPC door: the four `mfn.v1` services as thin adapters over the operation
 //! registry. Each unary method converts the message, runs the operation
 //! ([`MfnService::run_op`]: admission, deadline, metrics) and converts the result;
-//! [`convert`] only renames fields.
+//! `convert` only renames fields.
 
 use std::pin::Pin;
 
