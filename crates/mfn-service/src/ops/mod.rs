@@ -22,7 +22,7 @@
 //! (`status="CANCELLED"`).
 //!
 //! Adding an operation: one file in this folder with its [`Operation`] impl, and one line
-//! in [`registry`].
+//! in `registry`.
 
 use std::future::Future;
 use std::marker::PhantomData;
