@@ -586,14 +586,36 @@ pub struct WeightedEdge {
     pub weight: f64,
 }
 
+/// The algorithm of [`minimum_spanning_tree`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MstAlgorithm {
+    /// Kruskal: edges by weight, union–find (petgraph).
+    #[default]
+    Kruskal,
+    /// Prim: grow from a node by the lightest edge (petgraph), per component.
+    Prim,
+}
+
 /// Minimum spanning tree (forest) of an undirected graph by Kruskal (petgraph) or Prim
 /// (petgraph, run on each connected component: petgraph's Prim spans only the component
 /// of its start node); returns the edges and their total weight.
 pub fn minimum_spanning_tree(
     g: &Graph,
     weight: &str,
-    prim: bool,
+    algorithm: MstAlgorithm,
 ) -> Result<(Vec<WeightedEdge>, f64), GraphError> {
+    let prim = algorithm == MstAlgorithm::Prim;
     if g.is_directed() {
         return Err(GraphError::FailedPrecondition(
             "graph: minimum spanning tree is defined for undirected graphs".into(),
@@ -711,19 +733,38 @@ pub fn cycles_ctl(
     Ok((!basis.is_empty(), None, basis, truncated))
 }
 
+/// The strategy of [`coloring`] (NetworkX's names).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ColorStrategy {
+    /// Nodes by decreasing degree.
+    #[default]
+    LargestFirst,
+    /// DSatur: the node with the most distinct neighbour colours next
+    /// (`saturation_largest_first` is accepted too).
+    #[serde(alias = "saturation_largest_first")]
+    Dsatur,
+    /// Repeatedly a maximal independent set per colour.
+    IndependentSet,
+}
+
 /// Greedy colouring: `largest_first`, `dsatur` (saturation) or `independent_set`
 /// (rustworkx-core). Colour of every node in node order.
-pub fn coloring(g: &Graph, strategy: &str) -> Result<Vec<usize>, GraphError> {
+pub fn coloring(g: &Graph, strategy: ColorStrategy) -> Result<Vec<usize>, GraphError> {
     let strat = match strategy {
-        "largest_first" => ColoringStrategy::Degree,
-        "dsatur" | "saturation_largest_first" => ColoringStrategy::Saturation,
-        "independent_set" => ColoringStrategy::IndependentSet,
-        other => {
-            return Err(GraphError::invalid(
-                "strategy",
-                format!("{other:?} is not one of largest_first, dsatur, independent_set"),
-            ));
-        }
+        ColorStrategy::LargestFirst => ColoringStrategy::Degree,
+        ColorStrategy::Dsatur => ColoringStrategy::Saturation,
+        ColorStrategy::IndependentSet => ColoringStrategy::IndependentSet,
     };
     let view = g.view(None)?;
     // Colouring ignores direction: read edges as undirected.
