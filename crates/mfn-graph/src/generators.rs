@@ -26,7 +26,7 @@ use crate::{Attrs, Graph, GraphError, Limits, NodeId};
 fn empty(name: &str, n: usize, directed: bool, ctl: &dyn Control) -> Result<Graph, GraphError> {
     let mut g = Graph::new(name, directed)?;
     for i in 0..n {
-        if i % CHECK_EVERY == 0 {
+        if i.is_multiple_of(CHECK_EVERY) {
             ctl.check()?;
         }
         g.add_node(NodeId::Int(i as i64), Attrs::new());
@@ -132,7 +132,7 @@ fn barabasi_albert_ctl(
         repeated.extend([0, v]);
     }
     for src in (m + 1)..n {
-        if src % (CHECK_EVERY / m).max(1) == 0 {
+        if src.is_multiple_of((CHECK_EVERY / m).max(1)) {
             ctl.check()?;
         }
         let mut targets = HashSet::with_capacity(m);
@@ -192,7 +192,7 @@ fn watts_strogatz_ctl(
     }
     for j in 1..=k / 2 {
         for u in 0..n {
-            if u % CHECK_EVERY == 0 {
+            if u.is_multiple_of(CHECK_EVERY) {
                 ctl.check()?;
             }
             let v = (u + j) % n;
@@ -287,7 +287,7 @@ pub fn path(name: &str, n: usize) -> Result<Graph, GraphError> {
 fn path_ctl(name: &str, n: usize, ctl: &dyn Control) -> Result<Graph, GraphError> {
     let mut g = empty(name, n, false, ctl)?;
     for u in 1..n {
-        if u % CHECK_EVERY == 0 {
+        if u.is_multiple_of(CHECK_EVERY) {
             ctl.check()?;
         }
         edge(&mut g, u - 1, u);
@@ -316,7 +316,7 @@ pub fn star(name: &str, n: usize) -> Result<Graph, GraphError> {
 fn star_ctl(name: &str, n: usize, ctl: &dyn Control) -> Result<Graph, GraphError> {
     let mut g = empty(name, n + 1, false, ctl)?;
     for v in 1..=n {
-        if v % CHECK_EVERY == 0 {
+        if v.is_multiple_of(CHECK_EVERY) {
             ctl.check()?;
         }
         edge(&mut g, 0, v);

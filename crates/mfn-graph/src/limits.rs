@@ -71,8 +71,9 @@ pub const EDGE_BYTES: u64 = 128;
 pub const ATTR_BYTES: u64 = 80;
 /// Estimated bytes of one JSON value inside an attribute (array element, object entry).
 pub const VALUE_BYTES: u64 = 48;
-/// Estimated bytes per arc of the cached compact adjacency (neighbour, edge index).
-pub const ARC_BYTES: u64 = 8;
+/// Estimated bytes per edge of the cached compact adjacency (arcs both ways with their
+/// edge index, the edge's ends, one cached weight).
+pub const ADJACENCY_EDGE_BYTES: u64 = 48;
 
 impl Limits {
     /// Estimated bytes of a graph with `nodes` and `edges` and no attributes, including
@@ -80,7 +81,7 @@ impl Limits {
     pub fn graph_bytes(nodes: u64, edges: u64) -> u64 {
         nodes
             .saturating_mul(NODE_BYTES + 4)
-            .saturating_add(edges.saturating_mul(EDGE_BYTES + 2 * ARC_BYTES))
+            .saturating_add(edges.saturating_mul(EDGE_BYTES + ADJACENCY_EDGE_BYTES))
     }
 
     /// `Err(LimitExceeded)` naming `field` when `bytes` exceeds [`Limits::max_call_bytes`].

@@ -21,6 +21,7 @@
 //! rustworkx-core algorithms, a `petgraph::Graph` with the same indices.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use petgraph::EdgeType;
@@ -56,13 +57,51 @@ pub enum NodeId {
 }
 
 /// A graph: name, direction, nodes and edges with attributes.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// What is derived from the graph and costly to rebuild (its estimated size, the
+/// compact adjacency of the algorithms) is kept beside it, built on first use and
+/// dropped by every mutation; a graph held by the store (`Arc<Graph>`, immutable) builds
+/// it once.
+#[derive(Debug)]
 pub struct Graph {
     name: String,
     directed: bool,
     attrs: Attrs,
     nodes: IndexMap<NodeId, Attrs>,
     edges: IndexMap<(NodeId, NodeId), Attrs>,
+    derived: Derived,
+}
+
+/// What [`Graph`] derives lazily from its contents.
+#[derive(Debug, Default)]
+struct Derived {
+    bytes: OnceLock<usize>,
+    adjacency: OnceLock<crate::algo::adjacency::Adjacency>,
+}
+
+impl Clone for Graph {
+    /// A copy of the contents; what is derived is rebuilt when the copy needs it (a copy
+    /// is usually made to be changed).
+    fn clone(&self) -> Self {
+        Graph {
+            name: self.name.clone(),
+            directed: self.directed,
+            attrs: self.attrs.clone(),
+            nodes: self.nodes.clone(),
+            edges: self.edges.clone(),
+            derived: Derived::default(),
+        }
+    }
+}
+
+impl PartialEq for Graph {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.directed == other.directed
+            && self.attrs == other.attrs
+            && self.nodes == other.nodes
+            && self.edges == other.edges
+    }
 }
 
 /// Compact adjacency of a graph for the algorithms: node `i` is the `i`-th node in
@@ -114,14 +153,6 @@ impl NodeId {
             _ => NodeId::Str(text.to_owned()),
         }
     }
-
-    /// Approximate heap size in bytes, for the cache budget.
-    fn size(&self) -> usize {
-        match self {
-            NodeId::Int(_) => 16,
-            NodeId::Str(s) => 24 + s.len(),
-        }
-    }
 }
 
 /// Check a graph name against `^[A-Za-z0-9_.-]{1,100}$`.
@@ -163,7 +194,23 @@ impl Graph {
             attrs: Attrs::new(),
             nodes: IndexMap::new(),
             edges: IndexMap::new(),
+            derived: Derived::default(),
         })
+    }
+
+    /// Drop what was derived from the contents (every mutation calls this).
+    #[inline]
+    fn changed(&mut self) {
+        if self.derived.bytes.get().is_some() || self.derived.adjacency.get().is_some() {
+            self.derived = Derived::default();
+        }
+    }
+
+    /// The compact adjacency of the algorithms, built on first use.
+    pub(crate) fn adjacency(&self) -> &crate::algo::adjacency::Adjacency {
+        self.derived
+            .adjacency
+            .get_or_init(|| crate::algo::adjacency::Adjacency::build(self))
     }
 
     /// The graph's name.
@@ -174,6 +221,7 @@ impl Graph {
     /// Rename (validated).
     pub fn set_name(&mut self, name: &str) -> Result<(), GraphError> {
         validate_name(name)?;
+        self.changed();
         self.name = name.to_owned();
         Ok(())
     }
@@ -197,6 +245,7 @@ impl Graph {
     /// Mutable graph-level attributes. A key `name` is not the graph's name (see
     /// [`Graph::set_name`]); node-link export writes the graph's name over it.
     pub fn attrs_mut(&mut self) -> &mut Attrs {
+        self.changed();
         &mut self.attrs
     }
 
@@ -244,6 +293,7 @@ impl Graph {
 
     /// Add a node, or merge `attrs` into an existing node's attributes.
     pub fn add_node(&mut self, id: NodeId, attrs: Attrs) {
+        self.changed();
         self.nodes.entry(id).or_default().extend(attrs);
     }
 
@@ -254,6 +304,7 @@ impl Graph {
 
     /// Mutable attributes of a node.
     pub fn node_attrs_mut(&mut self, id: &NodeId) -> Option<&mut Attrs> {
+        self.changed();
         self.nodes.get_mut(id)
     }
 
@@ -273,6 +324,7 @@ impl Graph {
 
     /// Add an edge (and its end nodes), or merge `attrs` into the existing edge.
     pub fn add_edge(&mut self, u: NodeId, v: NodeId, attrs: Attrs) {
+        self.changed();
         self.nodes.entry(u.clone()).or_default();
         self.nodes.entry(v.clone()).or_default();
         let key = self.edge_key(&u, &v).unwrap_or((u, v));
@@ -291,12 +343,14 @@ impl Graph {
 
     /// Mutable attributes of an edge.
     pub fn edge_attrs_mut(&mut self, u: &NodeId, v: &NodeId) -> Option<&mut Attrs> {
+        self.changed();
         let k = self.edge_key(u, v)?;
         self.edges.get_mut(&k)
     }
 
     /// Remove an edge; `false` when absent.
     pub fn remove_edge(&mut self, u: &NodeId, v: &NodeId) -> bool {
+        self.changed();
         match self.edge_key(u, v) {
             Some(k) => self.edges.shift_remove(&k).is_some(),
             None => false,
@@ -305,6 +359,7 @@ impl Graph {
 
     /// Remove nodes and their edges; returns how many nodes were removed.
     pub fn remove_nodes(&mut self, ids: &[NodeId]) -> usize {
+        self.changed();
         let gone: std::collections::HashSet<&NodeId> =
             ids.iter().filter(|i| self.nodes.contains_key(*i)).collect();
         if gone.is_empty() {
@@ -324,24 +379,26 @@ impl Graph {
         GraphError::check_limit("edges", self.num_edges(), "max_edges", limits.max_edges)
     }
 
-    /// Approximate memory footprint in bytes (for the cache budget).
+    /// Estimated memory footprint in bytes (the cache budget, the memory budget of a
+    /// call), with the compact adjacency: [`crate::limits`]' sizes per node, edge and
+    /// attribute plus the lengths of strings. Computed once per version of the graph.
     pub fn approx_bytes(&self) -> usize {
-        let attrs = |a: &Attrs| -> usize {
-            a.iter()
-                .map(|(k, v)| 48 + k.len() + v.to_string().len())
-                .sum()
-        };
-        let nodes: usize = self
-            .nodes
-            .iter()
-            .map(|(k, a)| 48 + k.size() + attrs(a))
-            .sum();
-        let edges: usize = self
-            .edges
-            .iter()
-            .map(|((u, v), a)| 48 + u.size() + v.size() + attrs(a))
-            .sum();
-        64 + self.name.len() + attrs(&self.attrs) + nodes + edges
+        *self.derived.bytes.get_or_init(|| {
+            let attrs =
+                |a: &Attrs| -> u64 { a.iter().map(|(k, v)| crate::io::attr_bytes(k, v)).sum() };
+            let id = |i: &NodeId| match i {
+                NodeId::Int(_) => 0,
+                NodeId::Str(s) => s.len() as u64,
+            };
+            let nodes: u64 = self.nodes.iter().map(|(k, a)| id(k) + attrs(a)).sum();
+            let edges: u64 = self
+                .edges
+                .iter()
+                .map(|((u, v), a)| id(u) + id(v) + attrs(a))
+                .sum();
+            let base = Limits::graph_bytes(self.nodes.len() as u64, self.edges.len() as u64);
+            (64 + self.name.len() as u64 + attrs(&self.attrs) + nodes + edges + base) as usize
+        })
     }
 
     /// The weight of an edge's attributes: the number at `key`, 1 when absent.

@@ -694,16 +694,19 @@ pub type CycleReport = (bool, Option<bool>, Vec<Vec<NodeId>>, bool);
 /// Cycles: directed graphs report `(has_cycle, Some(is_dag), simple cycles up to
 /// max_cycles, truncated)`; undirected graphs a cycle basis (`is_dag = None`).
 pub fn cycles(g: &Graph, max_cycles: usize) -> Result<CycleReport, GraphError> {
-    cycles_ctl(g, max_cycles, &NoControl)
+    cycles_ctl(g, max_cycles, &Limits::default(), &NoControl)
 }
 
 /// [`cycles`] with a checkpoint every 64 simple cycles found (progress in cycles of
-/// `max_cycles`).
+/// `max_cycles`), and the memory of the listed cycles (32 bytes per node) held to
+/// `limits.max_call_bytes` (error naming `max_cycles`).
 pub fn cycles_ctl(
     g: &Graph,
     max_cycles: usize,
+    limits: &Limits,
     ctl: &dyn Control,
 ) -> Result<CycleReport, GraphError> {
+    let mut listed = 0u64;
     let view = g.view(None)?;
     let ids = |c: Vec<NodeIndex>| c.into_iter().map(|i| view.ids[i.index()].clone()).collect();
     if view.directed {
@@ -718,6 +721,8 @@ pub fn cycles_ctl(
                     truncated = true;
                     break;
                 }
+                listed += 32 * (c.len() as u64 + 1);
+                limits.budget("max_cycles", listed)?;
                 out.push(ids(c));
                 if out.len() % 64 == 0 {
                     ctl.checkpoint(out.len() as u64, max_cycles as u64)?;
@@ -726,11 +731,93 @@ pub fn cycles_ctl(
         }
         return Ok((has, Some(!has), out, truncated));
     }
-    let pg = view.petgraph::<Undirected>();
-    let mut basis: Vec<Vec<NodeId>> = rxc::cycle_basis(&pg, None).into_iter().map(ids).collect();
-    let truncated = basis.len() > max_cycles;
-    basis.truncate(max_cycles);
+    let (basis, truncated) = cycle_basis(g, max_cycles, limits, ctl)?;
+    let basis: Vec<Vec<NodeId>> = basis
+        .into_iter()
+        .map(|c| {
+            c.into_iter()
+                .map(|i| view.ids[i as usize].clone())
+                .collect()
+        })
+        .collect();
     Ok((!basis.is_empty(), None, basis, truncated))
+}
+
+/// A cycle basis of an undirected graph, as `nx.cycle_basis` (Paton 1969) finds it —
+/// roots taken from the last node, a depth-first spanning tree, one cycle per non-tree
+/// edge — stopping after `max` cycles (`truncated` when more exist). Cycles are found one
+/// at a time, so the work and memory stop with the cap, the budget or a cancellation.
+fn cycle_basis(
+    g: &Graph,
+    max: usize,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<(Vec<Vec<u32>>, bool), GraphError> {
+    let adj = g.adjacency();
+    let n = adj.n();
+    let mut done = vec![false; n];
+    let mut pred = vec![u32::MAX; n];
+    let mut used: Vec<Option<HashSet<u32>>> = vec![None; n];
+    let mut cycles: Vec<Vec<u32>> = Vec::new();
+    let mut listed = 0u64;
+    let mut steps = 0u32;
+    let mut members: Vec<u32> = Vec::new();
+    for root in (0..n).rev() {
+        if done[root] {
+            continue;
+        }
+        members.clear();
+        let mut stack = vec![root as u32];
+        pred[root] = root as u32;
+        used[root] = Some(HashSet::new());
+        members.push(root as u32);
+        while let Some(z) = stack.pop() {
+            for &nbr in adj.out.nbrs(z as usize) {
+                steps = steps.wrapping_add(1);
+                if steps.is_multiple_of(4096) {
+                    ctl.check()?;
+                }
+                if used[nbr as usize].is_none() {
+                    pred[nbr as usize] = z;
+                    stack.push(nbr);
+                    used[nbr as usize] = Some(HashSet::from([z]));
+                    members.push(nbr);
+                    continue;
+                }
+                let cycle = if nbr == z {
+                    vec![z]
+                } else if !used[z as usize].as_ref().expect("visited").contains(&nbr) {
+                    let pn = used[nbr as usize].as_ref().expect("visited");
+                    let mut cycle = vec![nbr, z];
+                    let mut p = pred[z as usize];
+                    while !pn.contains(&p) {
+                        cycle.push(p);
+                        p = pred[p as usize];
+                        steps = steps.wrapping_add(1);
+                        if steps.is_multiple_of(4096) {
+                            ctl.check()?;
+                        }
+                    }
+                    cycle.push(p);
+                    used[nbr as usize].as_mut().expect("visited").insert(z);
+                    cycle
+                } else {
+                    continue;
+                };
+                if cycles.len() == max {
+                    return Ok((cycles, true));
+                }
+                listed += 32 * (cycle.len() as u64 + 1);
+                limits.budget("max_cycles", listed)?;
+                cycles.push(cycle);
+            }
+        }
+        for &m in &members {
+            done[m as usize] = true;
+            used[m as usize] = None;
+        }
+    }
+    Ok((cycles, false))
 }
 
 /// The strategy of [`coloring`] (NetworkX's names).

@@ -5,10 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::{EdgeSpec, GraphArg, NodeSpec, ToolContext, ToolSpec, get, items};
+use crate::limits::{ATTR_BYTES, EDGE_BYTES, NODE_BYTES};
 use crate::paging::Page;
 use crate::store::GraphInfo;
 use crate::tool;
-use crate::{Attrs, Graph, GraphError, NodeId, io};
+use crate::{Attrs, Graph, GraphError, Limits, NodeId, io};
 
 /// `create_graph` arguments.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -459,6 +460,8 @@ pub(super) const TOOLS: &[ToolSpec] = &[
         output: Exported,
         handler: |c, a| {
             let g = get(c, &a.graph)?;
+            // The document is at most about the graph's size in memory.
+            c.store.limits().budget("graph", g.approx_bytes() as u64)?;
             Ok(Exported {
                 format: a.format,
                 data: io::export(&g, a.format),
@@ -480,14 +483,23 @@ fn mutation(g: &Graph, changed: usize) -> Mutation {
 }
 
 /// Copy, change, check limits, store durably.
+///
+/// Memory: the stored graph, its changed copy, and `extra` bytes of new items (field
+/// `field`), checked against the call's budget before the copy is made.
 fn mutate(
     ctx: &ToolContext<'_>,
     name: &str,
+    (field, extra): (&str, u64),
     f: impl FnOnce(&mut Graph) -> Result<usize, GraphError>,
 ) -> Result<Mutation, GraphError> {
     let mut f = Some(f);
     let mut out = None;
     ctx.store.update(ctx.tenant, name, &mut |stored| {
+        ctx.control.check()?;
+        let copy = 2 * stored.approx_bytes() as u64;
+        ctx.store
+            .limits()
+            .budget(field, copy.saturating_add(extra))?;
         let mut g = stored.clone();
         let f = f
             .take()
@@ -498,6 +510,28 @@ fn mutate(
         Ok(g)
     })?;
     out.ok_or_else(|| GraphError::Store("update did not run".into()))
+}
+
+/// Estimated bytes of new nodes and edges given in a call.
+fn items_bytes(nodes: &[NodeSpec], edges: &[EdgeSpec]) -> u64 {
+    let attrs = |a: &Attrs| -> u64 { a.iter().map(|(k, v)| crate::io::attr_bytes(k, v)).sum() };
+    let n: u64 = nodes
+        .iter()
+        .map(|n| match n {
+            NodeSpec::Id(_) => NODE_BYTES,
+            NodeSpec::WithAttrs { attrs: a, .. } => NODE_BYTES + attrs(a),
+        })
+        .sum();
+    let e: u64 = edges
+        .iter()
+        .map(|e| match e {
+            EdgeSpec::Object { attrs: a, .. } => {
+                EDGE_BYTES + 2 * NODE_BYTES + ATTR_BYTES + attrs(a)
+            }
+            _ => EDGE_BYTES + 2 * NODE_BYTES + ATTR_BYTES,
+        })
+        .sum();
+    n + e
 }
 
 fn fill(
@@ -523,6 +557,10 @@ fn fill(
 
 fn create_graph(ctx: &ToolContext<'_>, a: CreateGraphArgs) -> Result<GraphInfo, GraphError> {
     items("items", a.nodes.len() + a.edges.len(), ctx)?;
+    let field = if a.edges.is_empty() { "nodes" } else { "edges" };
+    ctx.store
+        .limits()
+        .budget(field, items_bytes(&a.nodes, &a.edges))?;
     let mut g = Graph::new(&a.name, a.directed)?;
     fill(&mut g, a.nodes, a.edges, ctx.store.limits())?;
     let info = GraphInfo::of(&g);
@@ -549,7 +587,8 @@ fn add_nodes(ctx: &ToolContext<'_>, a: AddNodesArgs) -> Result<Mutation, GraphEr
     items("nodes", a.nodes.len(), ctx)?;
     let n = a.nodes.len();
     let limits = ctx.store.limits().clone();
-    mutate(ctx, &a.graph, |g| {
+    let extra = items_bytes(&a.nodes, &[]);
+    mutate(ctx, &a.graph, ("nodes", extra), |g| {
         fill(g, a.nodes, Vec::new(), &limits).map(|()| n)
     })
 }
@@ -558,14 +597,15 @@ fn add_edges(ctx: &ToolContext<'_>, a: AddEdgesArgs) -> Result<Mutation, GraphEr
     items("edges", a.edges.len(), ctx)?;
     let n = a.edges.len();
     let limits = ctx.store.limits().clone();
-    mutate(ctx, &a.graph, |g| {
+    let extra = items_bytes(&[], &a.edges);
+    mutate(ctx, &a.graph, ("edges", extra), |g| {
         fill(g, Vec::new(), a.edges, &limits).map(|()| n)
     })
 }
 
 fn remove_nodes(ctx: &ToolContext<'_>, a: RemoveNodesArgs) -> Result<Mutation, GraphError> {
     items("nodes", a.nodes.len(), ctx)?;
-    mutate(ctx, &a.graph, |g| {
+    mutate(ctx, &a.graph, ("graph", 0), |g| {
         for (i, n) in a.nodes.iter().enumerate() {
             g.require_node(&format!("nodes[{i}]"), n)?;
         }
@@ -575,7 +615,7 @@ fn remove_nodes(ctx: &ToolContext<'_>, a: RemoveNodesArgs) -> Result<Mutation, G
 
 fn remove_edges(ctx: &ToolContext<'_>, a: RemoveEdgesArgs) -> Result<Mutation, GraphError> {
     items("edges", a.edges.len(), ctx)?;
-    mutate(ctx, &a.graph, |g| {
+    mutate(ctx, &a.graph, ("graph", 0), |g| {
         for (i, (u, v)) in a.edges.iter().enumerate() {
             if !g.remove_edge(u, v) {
                 return Err(GraphError::EdgeNotFound {
@@ -618,6 +658,11 @@ fn get_neighbors(ctx: &ToolContext<'_>, a: NeighborsArgs) -> Result<Neighbors, G
     })
 }
 
+/// Estimated bytes of attributes given in a call.
+fn values_bytes(attrs: &Attrs) -> u64 {
+    attrs.iter().map(|(k, v)| crate::io::attr_bytes(k, v)).sum()
+}
+
 fn merge_attrs(target: &mut Attrs, new: Attrs) {
     for (k, v) in new {
         if v.is_null() {
@@ -630,7 +675,8 @@ fn merge_attrs(target: &mut Attrs, new: Attrs) {
 
 fn set_node_attributes(ctx: &ToolContext<'_>, a: SetNodeAttrsArgs) -> Result<Mutation, GraphError> {
     items("values", a.values.len(), ctx)?;
-    mutate(ctx, &a.graph, |g| {
+    let extra = a.values.iter().map(|v| values_bytes(&v.attrs)).sum();
+    mutate(ctx, &a.graph, ("values", extra), |g| {
         let n = a.values.len();
         for (i, v) in a.values.into_iter().enumerate() {
             let attrs = g
@@ -644,7 +690,8 @@ fn set_node_attributes(ctx: &ToolContext<'_>, a: SetNodeAttrsArgs) -> Result<Mut
 
 fn set_edge_attributes(ctx: &ToolContext<'_>, a: SetEdgeAttrsArgs) -> Result<Mutation, GraphError> {
     items("values", a.values.len(), ctx)?;
-    mutate(ctx, &a.graph, |g| {
+    let extra = a.values.iter().map(|v| values_bytes(&v.attrs)).sum();
+    mutate(ctx, &a.graph, ("values", extra), |g| {
         let n = a.values.len();
         for (i, v) in a.values.into_iter().enumerate() {
             let attrs =
@@ -753,6 +800,15 @@ fn subgraph(ctx: &ToolContext<'_>, a: SubgraphArgs) -> Result<GraphInfo, GraphEr
         g.require_node(&format!("nodes[{i}]"), n)?;
         keep.insert(n);
     }
+    // Memory: the kept nodes and edges, counted before anything is copied.
+    let kept_edges = g
+        .edges()
+        .filter(|(u, v, _)| keep.contains(u) && keep.contains(v))
+        .count();
+    let share = (keep.len() as f64 / g.num_nodes().max(1) as f64).min(1.0);
+    let estimate = Limits::graph_bytes(keep.len() as u64, kept_edges as u64)
+        + (share * g.approx_bytes() as f64) as u64;
+    ctx.store.limits().budget("nodes", estimate)?;
     let mut s = Graph::new(&a.name, g.is_directed())?;
     s.attrs_mut().clone_from(g.attrs());
     for (id, attrs) in g.nodes().filter(|(id, _)| keep.contains(id)) {
@@ -781,6 +837,8 @@ fn merge_graphs(ctx: &ToolContext<'_>, a: MergeArgs) -> Result<GraphInfo, GraphE
         .iter()
         .map(|n| get(ctx, n))
         .collect::<Result<_, _>>()?;
+    let total: u64 = gs.iter().map(|g| g.approx_bytes() as u64).sum();
+    ctx.store.limits().budget("graphs", total)?;
     let directed = gs[0].is_directed();
     if let Some(i) = gs.iter().position(|g| g.is_directed() != directed) {
         return Err(GraphError::invalid(
@@ -805,7 +863,14 @@ fn merge_graphs(ctx: &ToolContext<'_>, a: MergeArgs) -> Result<GraphInfo, GraphE
 }
 
 fn import_graph(ctx: &ToolContext<'_>, a: ImportArgs) -> Result<GraphInfo, GraphError> {
-    let mut g = io::import(a.format, &a.data, &a.name, a.directed, ctx.store.limits())?;
+    let mut g = io::import_ctl(
+        a.format,
+        &a.data,
+        &a.name,
+        a.directed,
+        ctx.store.limits(),
+        ctx.control,
+    )?;
     g.set_name(&a.name)?;
     let info = GraphInfo::of(&g);
     ctx.store.put(ctx.tenant, g, a.overwrite)?;

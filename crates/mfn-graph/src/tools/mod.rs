@@ -407,7 +407,7 @@ fn weight_string() -> String {
 // ---------------------------------------------------------------- handler helpers
 
 fn get(ctx: &ToolContext<'_>, name: &str) -> Result<Arc<Graph>, GraphError> {
-    ctx.store.get(ctx.tenant, name)
+    ctx.store.get_ctl(ctx.tenant, name, ctx.control)
 }
 
 fn items(what: &str, n: usize, ctx: &ToolContext<'_>) -> Result<(), GraphError> {

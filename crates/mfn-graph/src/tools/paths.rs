@@ -116,6 +116,12 @@ fn all_pairs(ctx: &ToolContext<'_>, a: AllPairsArgs) -> Result<AllPairs, GraphEr
     };
     let (s, e) = page.window(n)?;
     let (truncated, next_cursor) = Page::next(e, n);
+    // Up to n distances per source row, each a {node, length} object.
+    let field = if a.top_k.is_some() { "top_k" } else { "graph" };
+    ctx.store.limits().budget(
+        field,
+        ((e - s) as u64).saturating_mul(n as u64).saturating_mul(64),
+    )?;
     let rows =
         paths::all_pairs_shortest_path_length_ctl(&g, a.weight.as_deref(), s..e, ctx.control)?;
     let id = |i: usize| g.node_at(i).expect("index").clone();

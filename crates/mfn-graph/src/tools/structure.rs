@@ -361,7 +361,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[
             let cap = c.store.limits().max_cycles;
             let max = a.max_cycles.unwrap_or(cap);
             GraphError::check_limit("max_cycles", max, "max_cycles", cap)?;
-            let (has_cycle, is_dag, cycles, truncated) = structure::cycles_ctl(&g, max, c.control)?;
+            let (has_cycle, is_dag, cycles, truncated) = structure::cycles_ctl(&g, max, c.store.limits(), c.control)?;
             Ok(Cycles {
                 has_cycle,
                 is_dag,
