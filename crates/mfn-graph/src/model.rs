@@ -45,9 +45,7 @@ pub type Attrs = serde_json::Map<String, serde_json::Value>;
 /// assert_eq!(ids[1], NodeId::Str("3".into()));
 /// assert_eq!(serde_json::to_string(&ids).unwrap(), r#"[3,"3","a"]"#);
 /// ```
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum NodeId {
     /// A JSON integer.
@@ -120,6 +118,35 @@ pub struct View<'g> {
     pub inc: Vec<Vec<(usize, f64)>>,
     /// Edges `(u, v, weight)` in insertion order, as stored.
     pub edges: Vec<(usize, usize, f64)>,
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    /// An integer (within `i64`) or a string; read directly (an untagged enum would
+    /// buffer the value first).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NodeId, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = NodeId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node id (an integer or a string)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NodeId, E> {
+                Ok(NodeId::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeId, E> {
+                i64::try_from(v)
+                    .map(NodeId::Int)
+                    .map_err(|_| E::custom(format!("node id {v} is larger than 2^63 - 1")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeId, E> {
+                Ok(NodeId::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<NodeId, E> {
+                Ok(NodeId::Str(v))
+            }
+        }
+        d.deserialize_any(Id)
+    }
 }
 
 impl fmt::Display for NodeId {

@@ -433,3 +433,81 @@ fn choice_arguments_list_their_values_in_the_schema_and_accept_the_same_strings(
         "{err}"
     );
 }
+
+#[test]
+fn the_cached_adjacency_follows_every_mutation() {
+    let store = MemoryStore::new(Limits::default());
+    let c = ctx(&store);
+    call(
+        &c,
+        "generate_graph",
+        json!({"name": "p", "kind": "path", "n": 6}),
+    )
+    .unwrap();
+    let hops = |c: &ToolContext<'_>| {
+        call(
+            c,
+            "shortest_path",
+            json!({"graph": "p", "source": 0, "target": 5}),
+        )
+        .unwrap()["length"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(hops(&c), 5.0);
+    // Each call below changes the stored graph; the next query sees the change.
+    call(&c, "add_edges", json!({"graph": "p", "edges": [[0, 4]]})).unwrap();
+    assert_eq!(hops(&c), 2.0);
+    call(
+        &c,
+        "add_edges",
+        json!({"graph": "p", "edges": [[0, 5, 7.5]]}),
+    )
+    .unwrap();
+    assert_eq!(hops(&c), 1.0);
+    let w = call(
+        &c,
+        "shortest_path",
+        json!({"graph": "p", "source": 0, "target": 5, "weight": "weight"}),
+    )
+    .unwrap();
+    assert_eq!(
+        (w["path"].clone(), w["length"].as_f64()),
+        (json!([0, 4, 5]), Some(2.0))
+    );
+    call(
+        &c,
+        "set_edge_attributes",
+        json!({"graph": "p", "values": [{"source": 0, "target": 5, "attrs": {"weight": 1.5}}]}),
+    )
+    .unwrap();
+    let w = call(
+        &c,
+        "shortest_path",
+        json!({"graph": "p", "source": 0, "target": 5, "weight": "weight"}),
+    )
+    .unwrap();
+    assert_eq!(
+        (w["path"].clone(), w["length"].as_f64()),
+        (json!([0, 5]), Some(1.5))
+    );
+    call(
+        &c,
+        "remove_edges",
+        json!({"graph": "p", "edges": [[0, 5], [0, 4]]}),
+    )
+    .unwrap();
+    assert_eq!(hops(&c), 5.0);
+    call(&c, "remove_nodes", json!({"graph": "p", "nodes": [3]})).unwrap();
+    let err = call(
+        &c,
+        "shortest_path",
+        json!({"graph": "p", "source": 0, "target": 5}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no path"), "{err}");
+    let n = call(&c, "get_neighbors", json!({"graph": "p", "node": 4})).unwrap();
+    assert_eq!(n["neighbors"], json!([5]));
+    let comps = call(&c, "connected_components", json!({"graph": "p"})).unwrap();
+    assert_eq!(comps["sizes"], json!([3, 2]));
+}

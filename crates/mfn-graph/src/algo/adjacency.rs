@@ -14,8 +14,6 @@
 //! - Arc weights for one attribute name (the last one asked for; `weight` in practice)
 //!   are kept too; other names are read per call.
 
-#![allow(dead_code)] // Wired into the algorithms by the next commit (issue #16).
-
 use std::sync::{Arc, Mutex};
 
 use crate::{Graph, GraphError, NodeId};
@@ -95,6 +93,10 @@ pub(crate) struct EdgeWeights {
     pub key: String,
     /// Weight of edge `k` (missing attribute = 1).
     pub w: Vec<f64>,
+    /// Weight of each out-arc, aligned with the out-rows.
+    pub out: Arc<[f64]>,
+    /// Weight of each in-arc when directed.
+    pub inc: Option<Arc<[f64]>>,
     /// Whether every weight is 1 (the unweighted algorithm gives the same result).
     pub all_one: bool,
     /// Whether some weight is negative.
@@ -228,9 +230,15 @@ impl Adjacency {
                 }
             }
         }
+        let per_arc =
+            |rows: &Rows| -> Arc<[f64]> { rows.eid.iter().map(|&e| w[e as usize]).collect() };
+        let out = per_arc(&self.out);
+        let inc = self.directed.then(|| per_arc(&self.inc_rows));
         let w = Arc::new(EdgeWeights {
             key: key.to_owned(),
             w,
+            out,
+            inc,
             all_one,
             negative,
         });

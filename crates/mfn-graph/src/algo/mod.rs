@@ -6,6 +6,7 @@ pub(crate) mod adjacency;
 pub mod centrality;
 pub mod community;
 mod csr;
+mod pair;
 pub mod paths;
 mod sssp;
 pub mod structure;

@@ -22,7 +22,7 @@ use petgraph::{Directed, Undirected};
 use rustworkx_core::coloring::{ColoringStrategy, greedy_node_color_with_coloring_strategy};
 use rustworkx_core::connectivity as rxc;
 
-use super::csr::{Csr, IndexOf, MIN_SOURCES, Progress, STEP, par_chunks};
+use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
@@ -30,7 +30,7 @@ use crate::{Graph, GraphError, Limits, NodeId, View};
 /// Connected components (weak for directed graphs unless `strong`), largest first;
 /// each component's nodes in node order.
 ///
-/// Weak components: union–find over the stored edges (no adjacency is built). Strong
+/// Weak components: union–find over the edges of the cached adjacency. Strong
 /// components: Tarjan (petgraph).
 pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>, GraphError> {
     Ok(component_indices(g, strong)?
@@ -57,7 +57,6 @@ pub(crate) fn component_indices(g: &Graph, strong: bool) -> Result<Vec<Vec<usize
         }
         comps
     } else {
-        let index = IndexOf::new(g);
         let mut parent: Vec<u32> = (0..n as u32).collect();
         fn find(p: &mut [u32], mut x: u32) -> u32 {
             while p[x as usize] != x {
@@ -67,11 +66,8 @@ pub(crate) fn component_indices(g: &Graph, strong: bool) -> Result<Vec<Vec<usize
             }
             x
         }
-        for (u, v, _) in g.edges() {
-            let (a, b) = (
-                find(&mut parent, index.get(u)),
-                find(&mut parent, index.get(v)),
-            );
+        for &(u, v) in &g.adjacency().ends {
+            let (a, b) = (find(&mut parent, u), find(&mut parent, v));
             if a != b {
                 // The smaller index becomes the root: roots are first members.
                 let (lo, hi) = if a < b { (a, b) } else { (b, a) };

@@ -631,19 +631,22 @@ fn remove_edges(ctx: &ToolContext<'_>, a: RemoveEdgesArgs) -> Result<Mutation, G
 
 fn get_neighbors(ctx: &ToolContext<'_>, a: NeighborsArgs) -> Result<Neighbors, GraphError> {
     let g = get(ctx, &a.graph)?;
-    let i = g.require_node("node", &a.node)?;
-    let view = g.view(None)?;
-    let mut nb: Vec<usize> = match (view.directed, a.direction) {
-        (false, _) | (true, Direction::Out) => view.out[i].iter().map(|e| e.0).collect(),
-        (true, Direction::In) => view.inc[i].iter().map(|e| e.0).collect(),
-        (true, Direction::All) => view.out[i]
-            .iter()
-            .chain(&view.inc[i])
-            .map(|e| e.0)
-            .collect(),
+    let adj = g.adjacency();
+    let i = adj
+        .index(&g, &a.node)
+        .ok_or_else(|| GraphError::no_node("node", &a.node))?;
+    let nb: Vec<u32> = match (adj.directed, a.direction) {
+        (false, _) | (true, Direction::Out) => adj.out.nbrs(i).to_vec(),
+        (true, Direction::In) => adj.inc().nbrs(i).to_vec(),
+        (true, Direction::All) => {
+            let mut nb = adj.out.nbrs(i).to_vec();
+            nb.extend_from_slice(adj.inc().nbrs(i));
+            // A reciprocal pair is one neighbour, listed where first seen.
+            let mut seen = std::collections::HashSet::new();
+            nb.retain(|j| seen.insert(*j));
+            nb
+        }
     };
-    let mut seen = std::collections::HashSet::new();
-    nb.retain(|j| seen.insert(*j));
     let page = Page {
         top_k: a.top_k,
         cursor: a.cursor,
@@ -652,7 +655,10 @@ fn get_neighbors(ctx: &ToolContext<'_>, a: NeighborsArgs) -> Result<Neighbors, G
     let (truncated, next_cursor) = Page::next(e, nb.len());
     Ok(Neighbors {
         node: a.node,
-        neighbors: nb[s..e].iter().map(|&j| view.ids[j].clone()).collect(),
+        neighbors: nb[s..e]
+            .iter()
+            .map(|&j| g.node_at(j as usize).expect("index").clone())
+            .collect(),
         truncated,
         next_cursor,
     })

@@ -43,11 +43,12 @@
 use std::sync::{Arc, OnceLock};
 
 use serde::de::DeserializeOwned;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::paging::{NodeValues, Page, page_values};
+use crate::paging::{NodeValues, Page};
 use crate::store::GraphStore;
 use crate::{Attrs, Graph, GraphError, NodeId};
 
@@ -239,7 +240,15 @@ pub fn tool_names() -> Vec<&'static str> {
 
 /// The tool called `name`.
 pub fn tool(name: &str) -> Option<&'static ToolSpec> {
-    tools().iter().find(|t| t.name == name)
+    static INDEX: OnceLock<std::collections::HashMap<&'static str, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        tools()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name, i))
+            .collect()
+    });
+    index.get(name).map(|&i| &tools()[i])
 }
 
 /// JSON Schema of a tool's arguments.
@@ -291,6 +300,10 @@ pub fn parse_args<T: DeserializeOwned>(args: Value) -> Result<T, GraphError> {
     } else {
         args
     };
+    // Parsed without tracking the path; only a failure is parsed again to name the field.
+    if let Ok(parsed) = T::deserialize(&args) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "args".to_owned() } else { path };
@@ -425,8 +438,7 @@ fn per_node(
     top_k: Option<usize>,
     cursor: Option<String>,
 ) -> Result<NodeValues, GraphError> {
-    let pairs = g.nodes().map(|(id, _)| id.clone()).zip(values).collect();
-    page_values(pairs, &Page { top_k, cursor })
+    crate::paging::page_nodes(g, &values, &Page { top_k, cursor })
 }
 
 #[cfg(test)]

@@ -84,7 +84,13 @@ pub(super) const TOOLS: &[ToolSpec] = &[
         output: ShortestPath,
         handler: |c, a| {
             let g = get(c, &a.graph)?;
-            let r = paths::shortest_path(&g, &a.source, &a.target, a.weight.as_deref())?;
+            let r = paths::shortest_path_ctl(
+                &g,
+                &a.source,
+                &a.target,
+                a.weight.as_deref(),
+                c.control,
+            )?;
             Ok(ShortestPath {
                 path: r.path,
                 length: r.length,
