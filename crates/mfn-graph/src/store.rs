@@ -167,14 +167,14 @@ fn check_quota(total: u64, limits: &Limits) -> Result<(), GraphError> {
 }
 
 /// One tenant's graphs in a [`MemoryStore`]: name → (graph, estimated bytes).
-type TenantGraphs = HashMap<String, (Arc<Graph>, u64)>;
+type TenantGraphs = NameMap<(Arc<Graph>, u64)>;
 
 /// In-memory store (CLI, tests). Not durable. A graph's stored bytes are its estimated
 /// size ([`Graph::approx_bytes`]).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     /// tenant → name → (graph, bytes).
-    graphs: Mutex<HashMap<String, TenantGraphs>>,
+    graphs: Mutex<NameMap<TenantGraphs>>,
     writer: Mutex<()>,
     limits: Limits,
 }
@@ -275,27 +275,64 @@ impl GraphStore for MemoryStore {
     }
 }
 
-/// Memory cache of loaded graphs under a byte budget (LRU).
+/// FNV-1a, for the short keys (tenant, graph name) of the in-memory maps: a lookup per
+/// tool call, where SipHash would cost more than the rest of the lookup. Names are
+/// bounded (`^[A-Za-z0-9_.-]{1,100}$`) and a tenant holds at most
+/// `max_graphs_per_tenant` graphs, so crafted collisions cannot cost much.
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A map keyed by tenant or graph name.
+type NameMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Memory cache of loaded graphs under a byte budget (LRU): tenant → name →
+/// (graph, size, last use).
 #[derive(Debug, Default)]
 struct Cache {
     budget: usize,
     used: usize,
     tick: u64,
-    entries: HashMap<(String, String), (Arc<Graph>, usize, u64)>,
+    entries: NameMap<NameMap<(Arc<Graph>, usize, u64)>>,
 }
 
 impl Cache {
-    fn get(&mut self, key: &(String, String)) -> Option<Arc<Graph>> {
+    fn get(&mut self, tenant: &str, name: &str) -> Option<Arc<Graph>> {
         self.tick += 1;
         let tick = self.tick;
-        self.entries.get_mut(key).map(|e| {
-            e.2 = tick;
-            e.0.clone()
-        })
+        self.entries
+            .get_mut(tenant)
+            .and_then(|t| t.get_mut(name))
+            .map(|e| {
+                e.2 = tick;
+                e.0.clone()
+            })
     }
 
-    fn insert(&mut self, key: (String, String), g: Arc<Graph>) {
-        self.remove(&key);
+    fn contains(&self, tenant: &str, name: &str) -> bool {
+        self.entries
+            .get(tenant)
+            .is_some_and(|t| t.contains_key(name))
+    }
+
+    fn insert(&mut self, tenant: &str, name: &str, g: Arc<Graph>) {
+        self.remove(tenant, name);
         let size = g.approx_bytes();
         if size > self.budget {
             return;
@@ -304,21 +341,30 @@ impl Cache {
             let oldest = self
                 .entries
                 .iter()
-                .min_by_key(|(_, e)| e.2)
-                .map(|(k, _)| k.clone());
+                .flat_map(|(t, gs)| gs.iter().map(move |(n, e)| (e.2, t, n)))
+                .min_by_key(|e| e.0)
+                .map(|(_, t, n)| (t.clone(), n.clone()));
             match oldest {
-                Some(k) => self.remove(&k),
+                Some((t, n)) => self.remove(&t, &n),
                 None => break,
             }
         }
         self.tick += 1;
         self.used += size;
-        self.entries.insert(key, (g, size, self.tick));
+        self.entries
+            .entry(tenant.to_owned())
+            .or_default()
+            .insert(name.to_owned(), (g, size, self.tick));
     }
 
-    fn remove(&mut self, key: &(String, String)) {
-        if let Some((_, size, _)) = self.entries.remove(key) {
+    fn remove(&mut self, tenant: &str, name: &str) {
+        if let Some(t) = self.entries.get_mut(tenant)
+            && let Some((_, size, _)) = t.remove(name)
+        {
             self.used -= size;
+            if t.is_empty() {
+                self.entries.remove(tenant);
+            }
         }
     }
 }
@@ -486,11 +532,7 @@ impl RedbStore {
 
     /// Whether the graph is in the memory cache now.
     pub fn is_cached(&self, tenant: &str, name: &str) -> bool {
-        self.cache
-            .lock()
-            .expect("lock")
-            .entries
-            .contains_key(&(tenant.to_owned(), name.to_owned()))
+        self.cache.lock().expect("lock").contains(tenant, name)
     }
 
     fn load(
@@ -580,15 +622,17 @@ impl GraphStore for RedbStore {
         name: &str,
         ctl: &dyn Control,
     ) -> Result<Arc<Graph>, GraphError> {
-        let key = (tenant.to_owned(), name.to_owned());
-        if let Some(g) = self.cache.lock().expect("lock").get(&key) {
+        if let Some(g) = self.cache.lock().expect("lock").get(tenant, name) {
             return Ok(g);
         }
         let g = Arc::new(
             self.load(tenant, name, ctl)?
                 .ok_or_else(|| not_found(name))?,
         );
-        self.cache.lock().expect("lock").insert(key, g.clone());
+        self.cache
+            .lock()
+            .expect("lock")
+            .insert(tenant, name, g.clone());
         Ok(g)
     }
 
@@ -683,7 +727,7 @@ impl GraphStore for RedbStore {
         self.cache
             .lock()
             .expect("lock")
-            .insert((tenant.to_owned(), name), Arc::new(graph));
+            .insert(tenant, &name, Arc::new(graph));
         Ok(())
     }
 
@@ -704,10 +748,7 @@ impl GraphStore for RedbStore {
             return Err(not_found(name));
         }
         tx.commit().map_err(store_err)?;
-        self.cache
-            .lock()
-            .expect("lock")
-            .remove(&(tenant.to_owned(), name.to_owned()));
+        self.cache.lock().expect("lock").remove(tenant, name);
         Ok(())
     }
 

@@ -81,6 +81,8 @@ struct Scratch {
     pred: [Stamped<u32>; 2],
     dist: [Stamped<f64>; 2],
     seen: [Stamped<f64>; 2],
+    /// Fringe vectors of the breadth-first search (kept for their capacity).
+    fringes: [Vec<u32>; 3],
 }
 
 thread_local! {
@@ -117,24 +119,20 @@ pub(crate) fn bfs(
     if n <= SCRATCH_NODES {
         SCRATCH.with(|sc| {
             let mut sc = sc.borrow_mut();
-            let [p, q] = &mut sc.pred;
+            let Scratch { pred, fringes, .. } = &mut *sc;
+            let [p, q] = pred;
             p.reset(n);
             q.reset(n);
-            bfs_with(out, inc, s, t, p, q, ctl)
+            bfs_with(out, inc, s, t, p, q, fringes, ctl)
         })
     } else {
-        bfs_with(
-            out,
-            inc,
-            s,
-            t,
-            &mut HashMap::new(),
-            &mut HashMap::new(),
-            ctl,
-        )
+        let mut fringes = Default::default();
+        let (mut p, mut q) = (HashMap::new(), HashMap::new());
+        bfs_with(out, inc, s, t, &mut p, &mut q, &mut fringes, ctl)
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn bfs_with<M: Slots<u32>>(
     out: &Rows,
     inc: &Rows,
@@ -142,6 +140,7 @@ fn bfs_with<M: Slots<u32>>(
     t: u32,
     pred: &mut M,
     succ: &mut M,
+    fringes: &mut [Vec<u32>; 3],
     ctl: &dyn Control,
 ) -> Result<Option<Vec<u32>>, GraphError> {
     if s == t {
@@ -150,16 +149,18 @@ fn bfs_with<M: Slots<u32>>(
     let mut ticker = Ticker { ctl, n: 0 };
     pred.set(s, NONE);
     succ.set(t, NONE);
-    let mut forward = vec![s];
-    let mut reverse = vec![t];
-    let mut next = Vec::new();
+    let [forward, reverse, next] = fringes;
+    forward.clear();
+    reverse.clear();
+    forward.push(s);
+    reverse.push(t);
     let meet = 'search: loop {
         if forward.is_empty() || reverse.is_empty() {
             return Ok(None);
         }
         next.clear();
         if forward.len() <= reverse.len() {
-            for &v in &forward {
+            for &v in forward.iter() {
                 ticker.tick()?;
                 for &w in out.nbrs(v as usize) {
                     if pred.get(w).is_none() {
@@ -171,9 +172,9 @@ fn bfs_with<M: Slots<u32>>(
                     }
                 }
             }
-            std::mem::swap(&mut forward, &mut next);
+            std::mem::swap(forward, next);
         } else {
-            for &v in &reverse {
+            for &v in reverse.iter() {
                 ticker.tick()?;
                 for &w in inc.nbrs(v as usize) {
                     if succ.get(w).is_none() {
@@ -185,7 +186,7 @@ fn bfs_with<M: Slots<u32>>(
                     }
                 }
             }
-            std::mem::swap(&mut reverse, &mut next);
+            std::mem::swap(reverse, next);
         }
     };
     Ok(Some(join(meet, |v| pred.get(v), |v| succ.get(v))))
@@ -252,7 +253,9 @@ pub(crate) fn dijkstra(
     if n <= SCRATCH_NODES {
         SCRATCH.with(|sc| {
             let mut sc = sc.borrow_mut();
-            let Scratch { pred, dist, seen } = &mut *sc;
+            let Scratch {
+                pred, dist, seen, ..
+            } = &mut *sc;
             for k in 0..2 {
                 pred[k].reset(n);
                 dist[k].reset(n);
@@ -385,6 +388,7 @@ mod tests {
                 t,
                 &mut HashMap::new(),
                 &mut HashMap::new(),
+                &mut Default::default(),
                 &NoControl,
             )
             .unwrap()

@@ -109,8 +109,13 @@ fn nbr_sets(view: &View<'_>) -> (Vec<HashSet<usize>>, Vec<HashSet<usize>>) {
 /// assert_eq!(c, vec![1.0; 4]);
 /// ```
 pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
+    clustering_ctl(g, &NoControl)
+}
+
+/// [`clustering`], checking `ctl` every 256 nodes.
+pub fn clustering_ctl(g: &Graph, ctl: &dyn Control) -> Result<Vec<f64>, GraphError> {
     if !g.is_directed() {
-        return Ok(triangles_undirected(g)?
+        return Ok(triangles_undirected(g, ctl)?
             .into_iter()
             .map(|(t, k)| {
                 if t == 0 {
@@ -137,8 +142,11 @@ pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
             })
             .collect());
     }
-    Ok((0..n)
+    (0..n)
         .map(|i| {
+            if i % 256 == 0 {
+                ctl.check()?;
+            }
             let (ip, is) = (&pred[i], &succ[i]);
             let mut t = 0usize;
             for &j in ip.iter().chain(is.iter()) {
@@ -150,20 +158,20 @@ pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
             }
             let dt = ip.len() + is.len();
             let db = ip.intersection(is).count();
-            if t == 0 {
+            Ok(if t == 0 {
                 0.0
             } else {
                 t as f64 / ((dt * (dt - 1) - 2 * db) * 2) as f64
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Per node of an undirected graph: `(t, k)` with `k` the degree without self-loops and
 /// `t = Σ_{u ∈ N(v)} |N(u) ∩ N(v)|` (twice the triangles through `v`), as NetworkX's
 /// `_triangles_and_degree_iter`. Marks `N(v)` and scans each neighbour's row; parallel
 /// over fixed chunks of nodes (integer counts: exact).
-fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
+fn triangles_undirected(g: &Graph, ctl: &dyn Control) -> Result<Vec<(usize, usize)>, GraphError> {
     let csr = Csr::build(g, None)?;
     let n = csr.n();
     let nodes: Vec<usize> = (0..n).collect();
@@ -171,6 +179,9 @@ fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
         let mut mark = vec![u32::MAX; n];
         let mut out = Vec::with_capacity(chunk.len());
         for &v in chunk {
+            if v % 256 == 0 {
+                ctl.check()?;
+            }
             let nb = csr.out.nbrs(v);
             let mut k = 0;
             for &u in nb {
@@ -200,10 +211,18 @@ fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
 /// Clustering of every node and transitivity (`None` for directed graphs) from one
 /// triangle count: what `clustering_coefficients` returns.
 pub fn clustering_and_transitivity(g: &Graph) -> Result<(Vec<f64>, Option<f64>), GraphError> {
+    clustering_and_transitivity_ctl(g, &NoControl)
+}
+
+/// [`clustering_and_transitivity`], checking `ctl` every 256 nodes.
+pub fn clustering_and_transitivity_ctl(
+    g: &Graph,
+    ctl: &dyn Control,
+) -> Result<(Vec<f64>, Option<f64>), GraphError> {
     if g.is_directed() {
-        return Ok((clustering(g)?, None));
+        return Ok((clustering_ctl(g, ctl)?, None));
     }
-    let tk = triangles_undirected(g)?;
+    let tk = triangles_undirected(g, ctl)?;
     let (mut tri, mut contri) = (0usize, 0usize);
     let c = tk
         .iter()

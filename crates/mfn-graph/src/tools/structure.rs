@@ -285,7 +285,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[
         output: Clustering,
         handler: |c, a| {
             let g = get(c, &a.graph)?;
-            let (v, t) = structure::clustering_and_transitivity(&g)?;
+            let (v, t) = structure::clustering_and_transitivity_ctl(&g, c.control)?;
             let avg = if v.is_empty() {
                 0.0
             } else {
