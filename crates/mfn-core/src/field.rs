@@ -54,6 +54,8 @@
 //! assert_eq!(r.field[0], -0.07031207471055746);
 //! ```
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +207,8 @@ pub struct Simulation {
     params: SimulationParams,
     rng: Rng,
     n: usize,
+    /// V, a, i and their next-step buffers in the kernel's padded layout (rows of
+    /// `kernel::stride(n)` with halo columns); a and i are empty without Turing.
     v: Vec<f64>,
     a: Vec<f64>,
     i: Vec<f64>,
@@ -215,6 +219,8 @@ pub struct Simulation {
     jitter: Vec<f64>,
     /// The instruction set the kernel runs on, detected once.
     arch: pulp::Arch,
+    /// Row-major N×N copies of the state, made on first access after a step.
+    views: Views,
     steps_done: usize,
     growth_events: u64,
     turing_activations: u64,
@@ -234,13 +240,12 @@ impl Simulation {
         params.validate()?;
         let n = params.grid_size;
         let cells = n * n;
-        let mut v = vec![0.0; cells];
-        rng.fill_normal(&mut v, -0.070, 0.005);
+        let padded = n * kernel::stride(n);
+        // Row-major draws, written straight into the padded rows.
+        let v = draw_padded(n, |row| rng.fill_normal(row, -0.070, 0.005));
         let (a, i) = if params.turing_enabled {
-            let mut a = vec![0.0; cells];
-            let mut i = vec![0.0; cells];
-            rng.fill_uniform(&mut a, 0.0, 0.1);
-            rng.fill_uniform(&mut i, 0.0, 0.1);
+            let a = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
+            let i = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
             (a, i)
         } else {
             (Vec::new(), Vec::new())
@@ -253,7 +258,7 @@ impl Simulation {
             v,
             a,
             i,
-            v_next: vec![0.0; cells],
+            v_next: vec![0.0; padded],
             a_next: vec![0.0; turing_cells],
             i_next: vec![0.0; turing_cells],
             jitter: if params.quantum_jitter {
@@ -262,6 +267,7 @@ impl Simulation {
                 Vec::new()
             },
             arch: pulp::Arch::new(),
+            views: Views::default(),
             steps_done: 0,
             growth_events: 0,
             turing_activations: 0,
@@ -279,9 +285,9 @@ impl Simulation {
         self.steps_done
     }
 
-    /// The current potential field (volts, row-major).
+    /// The current potential field (volts, row-major N×N).
     pub fn field(&self) -> &[f64] {
-        &self.v
+        self.views.v.get_or_init(|| unpad(&self.v, self.n))
     }
 
     /// Growth events so far.
@@ -321,7 +327,10 @@ impl Simulation {
         if self.rng.random() < p.spike_probability {
             let r = self.rng.integers(n as u64) as usize;
             let c = self.rng.integers(n as u64) as usize;
-            self.v[r * n + c] += self.rng.normal(0.02, 0.005);
+            let s = kernel::stride(n);
+            self.v[r * s + c + 1] += self.rng.normal(0.02, 0.005);
+            // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
+            kernel::fill_halo(&mut self.v[r * s..][..s]);
             self.growth_events += 1;
         }
         // 4's draws come before the pass that uses them, in row-major order.
@@ -359,6 +368,7 @@ impl Simulation {
             )
         };
         std::mem::swap(&mut self.v, &mut self.v_next);
+        self.views = Views::default();
         if p.turing_enabled {
             std::mem::swap(&mut self.a, &mut self.a_next);
             std::mem::swap(&mut self.i, &mut self.i_next);
@@ -376,36 +386,37 @@ impl Simulation {
 
     /// The activator `a` after the last step (row-major; empty without Turing).
     pub fn activator(&self) -> &[f64] {
-        &self.a
+        self.views.a.get_or_init(|| unpad(&self.a, self.n))
     }
 
     /// The inhibitor `i` after the last step (row-major; empty without Turing).
     pub fn inhibitor(&self) -> &[f64] {
-        &self.i
+        self.views.i.get_or_init(|| unpad(&self.i, self.n))
     }
 
     /// Summary of the current state (what [`simulate`] returns after the last step).
     pub fn summary(&self) -> SimulationResult {
-        let (lo, hi) = stats::min_max(&self.v);
+        let v = self.field();
+        let (lo, hi) = stats::min_max(v);
         let (activator_mean, inhibitor_mean) = if self.params.turing_enabled {
-            (stats::mean(&self.a), stats::mean(&self.i))
+            (stats::mean(self.activator()), stats::mean(self.inhibitor()))
         } else {
             (0.0, 0.0)
         };
         SimulationResult {
             grid_size: self.n,
             steps: self.steps_done,
-            field: self.v.clone(),
+            field: v.to_vec(),
             growth_events: self.growth_events,
             turing_activations: self.turing_activations,
             clamping_events: self.clamping_events,
             pot_min_mv: lo * 1000.0,
             pot_max_mv: hi * 1000.0,
-            pot_mean_mv: stats::mean(&self.v) * 1000.0,
-            pot_std_mv: stats::std(&self.v) * 1000.0,
+            pot_mean_mv: stats::mean(v) * 1000.0,
+            pot_std_mv: stats::std(v) * 1000.0,
             activator_mean,
             inhibitor_mean,
-            fractal_dimension: crate::fractal::field_fractal_dimension(&self.v, self.n),
+            fractal_dimension: crate::fractal::field_fractal_dimension(v, self.n),
         }
     }
 
@@ -414,6 +425,35 @@ impl Simulation {
     pub fn into_rng(self) -> Rng {
         self.rng
     }
+}
+
+/// Unpadded views of the state (see [`Simulation::field`]).
+#[derive(Clone, Debug, Default)]
+struct Views {
+    v: OnceLock<Vec<f64>>,
+    a: OnceLock<Vec<f64>>,
+    i: OnceLock<Vec<f64>>,
+}
+
+/// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
+fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Vec<f64> {
+    let s = kernel::stride(n);
+    let mut out = vec![0.0; n * s];
+    for row in out.chunks_exact_mut(s) {
+        draw(&mut row[1..=n]);
+        kernel::fill_halo(row);
+    }
+    out
+}
+
+/// The row-major N×N interior of a padded field (empty stays empty).
+fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
+    let s = kernel::stride(n);
+    let mut out = Vec::with_capacity(padded.len() / s * n);
+    for row in padded.chunks_exact(s) {
+        out.extend_from_slice(&row[1..=n]);
+    }
+    out
 }
 
 /// Rows `[first, first + len)` of one step on the rayon pool, in blocks of rows. Each
@@ -427,8 +467,7 @@ fn step_parallel(
     i: &mut [f64],
     k: kernel::Consts,
 ) -> kernel::Counts {
-    let n = src.n;
-    let chunk = PARALLEL_BLOCK_ROWS * n;
+    let chunk = PARALLEL_BLOCK_ROWS * kernel::stride(src.n);
     let blocks = v.len().div_ceil(chunk);
     // Without Turing `a` and `i` are empty: give every block an empty slice.
     let turing = !a.is_empty();

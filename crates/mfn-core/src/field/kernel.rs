@@ -15,8 +15,9 @@
 //!
 //! exactly the reference's operations in the reference's order; Rust never contracts
 //! `x·y + z` into a fused multiply-add, so vector lanes compute what scalar code does.
-//! The interior columns `1..N−1` run in a branch-free loop that LLVM vectorises; the two
-//! wrap-around columns are done separately, so the loop has no wrap logic. The loop is
+//! The fields are stored with halo columns ([`stride`]), so each row runs in one
+//! branch-free loop over all N columns that LLVM vectorises, with no wrap logic and no
+//! scalar edge cells. The loop is
 //! compiled twice through [`pulp::Arch::dispatch`] (a safe runtime CPU-feature
 //! dispatch): for the baseline target (SSE2 on x86-64) and for x86-64-v3 (AVX2, 4 lanes)
 //! when the CPU has it.
@@ -49,8 +50,9 @@ impl std::ops::Add for Counts {
     }
 }
 
-/// The state a step reads: V and, with Turing, a and i (empty otherwise); `z` holds the
-/// step's jitter draws (empty without jitter).
+/// The state a step reads, in the padded layout (see [`stride`]): V and, with Turing,
+/// a and i (empty otherwise); `z` holds the step's jitter draws, N×N unpadded (empty
+/// without jitter).
 #[derive(Clone, Copy)]
 pub(super) struct Src<'a> {
     pub n: usize,
@@ -60,12 +62,28 @@ pub(super) struct Src<'a> {
     pub z: &'a [f64],
 }
 
-/// Output rows `first_row..first_row + v.len()/n` of the next state.
+/// Output rows `first_row..first_row + v.len()/stride` of the next state (padded).
 pub(super) struct Dst<'a> {
     pub first_row: usize,
     pub v: &'a mut [f64],
     pub a: &'a mut [f64],
     pub i: &'a mut [f64],
+}
+
+/// Row stride of the padded layout: each row is stored as
+/// `[u[N−1], u[0], u[1], …, u[N−1], u[0]]`, its wrap-around neighbours as halo
+/// columns, so the cell loop runs over all N columns with no wrap logic and no scalar
+/// edge cells. The kernel refreshes the halo of every row it writes.
+pub(super) const fn stride(n: usize) -> usize {
+    n + 2
+}
+
+/// Set the halo columns of one padded row from its interior.
+#[inline(always)]
+pub(super) fn fill_halo(row: &mut [f64]) {
+    let n = row.len() - 2;
+    row[0] = row[n];
+    row[n + 1] = row[1];
 }
 
 /// Run the kernel on a block of rows, on the best instruction set this CPU has.
@@ -89,119 +107,61 @@ fn block<const TURING: bool, const JITTER: bool>(
     k: Consts,
 ) -> Counts {
     let n = src.n;
-    let mut counts = Counts::default();
-    let rows = dst.v.len() / n;
+    let s = stride(n);
+    let mut acc = Acc::default();
+    let rows = dst.v.len() / s;
     for local in 0..rows {
         let r = dst.first_row + local;
-        let out = local * n..(local + 1) * n;
+        let out = local * s..(local + 1) * s;
         let (oa, oi): (&mut [f64], &mut [f64]) = if TURING {
             (&mut dst.a[out.clone()], &mut dst.i[out.clone()])
         } else {
             (&mut [], &mut [])
         };
-        counts = counts
-            + row::<TURING, JITTER>(
-                RowIn::new(src, r),
-                RowOut {
-                    v: &mut dst.v[out],
-                    a: oa,
-                    i: oi,
-                },
-                k,
-            );
+        row::<TURING, JITTER>(&src, r, &mut dst.v[out], oa, oi, k, &mut acc);
     }
-    counts
-}
-
-/// Three rows (up, mid, down) of one field.
-#[derive(Clone, Copy)]
-struct Tri<'a> {
-    up: &'a [f64],
-    mid: &'a [f64],
-    down: &'a [f64],
-}
-
-impl<'a> Tri<'a> {
-    #[inline(always)]
-    fn of(field: &'a [f64], n: usize, r: usize) -> Self {
-        let up = if r == 0 { n - 1 } else { r - 1 };
-        let down = if r + 1 == n { 0 } else { r + 1 };
-        Tri {
-            up: &field[up * n..][..n],
-            mid: &field[r * n..][..n],
-            down: &field[down * n..][..n],
-        }
-    }
-
-    /// `L(u)` at column `c` with left/right neighbours `l`, `r`.
-    #[inline(always)]
-    fn lap(&self, c: usize, l: usize, r: usize) -> f64 {
-        let m = self.mid[c];
-        self.up[c] + self.down[c] + self.mid[l] + self.mid[r] - 4.0 * m
-    }
-}
-
-#[derive(Clone, Copy)]
-struct RowIn<'a> {
-    v: Tri<'a>,
-    a: Tri<'a>,
-    i: Tri<'a>,
-    z: &'a [f64],
-}
-
-impl<'a> RowIn<'a> {
-    #[inline(always)]
-    fn new(src: Src<'a>, r: usize) -> Self {
-        let n = src.n;
-        let empty = Tri {
-            up: &[],
-            mid: &[],
-            down: &[],
-        };
-        RowIn {
-            v: Tri::of(src.v, n, r),
-            a: if src.a.is_empty() {
-                empty
-            } else {
-                Tri::of(src.a, n, r)
-            },
-            i: if src.i.is_empty() {
-                empty
-            } else {
-                Tri::of(src.i, n, r)
-            },
-            z: if src.z.is_empty() {
-                &[]
-            } else {
-                &src.z[r * n..][..n]
-            },
-        }
-    }
-}
-
-struct RowOut<'a> {
-    v: &'a mut [f64],
-    a: &'a mut [f64],
-    i: &'a mut [f64],
-}
-
-/// One row: the interior in a branch-free loop, then the two wrap-around columns.
-#[inline(always)]
-fn row<const TURING: bool, const JITTER: bool>(x: RowIn<'_>, o: RowOut<'_>, k: Consts) -> Counts {
-    let n = o.v.len();
-    let mut acc = Acc::default();
-    // Interior: left/right are c∓1, no wrap. Every slice has length n (checked once by
-    // the re-slicing in `Tri::of`), so the indexing below carries no bounds checks that
-    // LLVM cannot hoist, and the loop vectorises.
-    for c in 1..n - 1 {
-        cell::<TURING, JITTER>(&x, &mut acc, c, c - 1, c + 1, k, o.v, o.a, o.i);
-    }
-    cell::<TURING, JITTER>(&x, &mut acc, 0, n - 1, 1, k, o.v, o.a, o.i);
-    cell::<TURING, JITTER>(&x, &mut acc, n - 1, n - 2, 0, k, o.v, o.a, o.i);
     Counts {
         activations: acc.activations,
         clamped: acc.clamped,
         nonfinite: acc.nonfinite,
+    }
+}
+
+/// One field's rows around row `r`, as equal-length slices over the N interior
+/// columns: up, down, left, mid, right.
+#[derive(Clone, Copy)]
+struct Tri<'a> {
+    up: &'a [f64],
+    down: &'a [f64],
+    left: &'a [f64],
+    mid: &'a [f64],
+    right: &'a [f64],
+}
+
+impl<'a> Tri<'a> {
+    #[inline(always)]
+    fn new(field: &'a [f64], n: usize, r: usize) -> Self {
+        let s = stride(n);
+        let up = if r == 0 { n - 1 } else { r - 1 };
+        let down = if r + 1 == n { 0 } else { r + 1 };
+        let mid = &field[r * s..][..s];
+        Tri {
+            up: &field[up * s + 1..][..n],
+            down: &field[down * s + 1..][..n],
+            left: &mid[..n],
+            mid: &mid[1..][..n],
+            right: &mid[2..][..n],
+        }
+    }
+
+    /// `u` and `L(u) = ((((u↑ + u↓) + u←) + u→) − 4·u)` at interior column `c`.
+    #[inline(always)]
+    fn lap(&self, c: usize) -> (f64, f64) {
+        let m = self.mid[c];
+        (
+            m,
+            self.up[c] + self.down[c] + self.left[c] + self.right[c] - 4.0 * m,
+        )
     }
 }
 
@@ -212,41 +172,64 @@ struct Acc {
     nonfinite: u64,
 }
 
-/// One cell; see the module docs for the expression tree.
-#[allow(clippy::too_many_arguments)]
+/// One row in one branch-free loop over its N columns, then its halo.
 #[inline(always)]
-fn cell<const TURING: bool, const JITTER: bool>(
-    x: &RowIn<'_>,
-    acc: &mut Acc,
-    c: usize,
-    l: usize,
+fn row<const TURING: bool, const JITTER: bool>(
+    src: &Src<'_>,
     r: usize,
-    k: Consts,
     ov: &mut [f64],
     oa: &mut [f64],
     oi: &mut [f64],
+    k: Consts,
+    acc: &mut Acc,
 ) {
-    let mut v = x.v.mid[c] + k.alpha * x.v.lap(c, l, r);
+    let n = src.n;
+    let v = Tri::new(src.v, n, r);
+    let (a, i) = if TURING {
+        (Tri::new(src.a, n, r), Tri::new(src.i, n, r))
+    } else {
+        (v, v)
+    };
+    let z: &[f64] = if JITTER { &src.z[r * n..][..n] } else { &[] };
+    let ovi = &mut ov[1..][..n];
+    let (oai, oii): (&mut [f64], &mut [f64]) = if TURING {
+        (&mut oa[1..][..n], &mut oi[1..][..n])
+    } else {
+        (&mut [], &mut [])
+    };
+    let (mut activations, mut clamped, mut nonfinite) = (0u64, 0u64, 0u64);
+    for c in 0..n {
+        let (vm, lv) = v.lap(c);
+        let mut vn = vm + k.alpha * lv;
+        if TURING {
+            let (am, la) = a.lap(c);
+            let (im, li) = i.lap(c);
+            let a_new = am + (D_A * la + R_A * (am * (1.0 - am) - im));
+            let i_new = im + (D_I * li + R_I * (a_new - im));
+            let hit = a_new > k.threshold;
+            activations += u64::from(hit);
+            // A select, not `v + 0.0`: untouched cells keep every bit.
+            let raised = vn + TURING_INCREMENT;
+            vn = if hit { raised } else { vn };
+            oai[c] = clip(a_new, 0.0, 1.0);
+            oii[c] = clip(i_new, 0.0, 1.0);
+        }
+        if JITTER {
+            vn += z[c];
+        }
+        clamped += u64::from(vn < V_MIN || vn > V_MAX);
+        // ±inf and NaN: `v − v` is NaN exactly for those.
+        nonfinite += u64::from((vn - vn).is_nan());
+        ovi[c] = clip(vn, V_MIN, V_MAX);
+    }
+    fill_halo(ov);
     if TURING {
-        let a = x.a.mid[c];
-        let i = x.i.mid[c];
-        let a_new = a + (D_A * x.a.lap(c, l, r) + R_A * (a * (1.0 - a) - i));
-        let i_new = i + (D_I * x.i.lap(c, l, r) + R_I * (a_new - i));
-        let hit = a_new > k.threshold;
-        acc.activations += u64::from(hit);
-        // A select, not `v + 0.0`: untouched cells keep every bit.
-        let raised = v + TURING_INCREMENT;
-        v = if hit { raised } else { v };
-        oa[c] = clip(a_new, 0.0, 1.0);
-        oi[c] = clip(i_new, 0.0, 1.0);
+        fill_halo(oa);
+        fill_halo(oi);
     }
-    if JITTER {
-        v += x.z[c];
-    }
-    acc.clamped += u64::from(v < V_MIN || v > V_MAX);
-    // ±inf and NaN: `v − v` is NaN exactly for those.
-    acc.nonfinite += u64::from((v - v).is_nan());
-    ov[c] = clip(v, V_MIN, V_MAX);
+    acc.activations += activations;
+    acc.clamped += clamped;
+    acc.nonfinite += nonfinite;
 }
 
 /// NumPy's `clip`: NaN stays NaN; compiles to a max/min pair.
