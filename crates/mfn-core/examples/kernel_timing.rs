@@ -99,6 +99,9 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if std::env::var_os("KT_ALL").is_some() {
+        eprintln!("{ms:?}");
+    }
     let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "{{\"median_ms\": {}, \"min_ms\": {min}, \"runs\": {runs}}}",
