@@ -88,91 +88,23 @@ pub(super) fn fill_halo(row: &mut [f64]) {
 
 /// Run the kernel on a block of rows, on the best instruction set this CPU has.
 pub(super) fn rows(arch: pulp::Arch, src: Src<'_>, dst: Dst<'_>, k: Consts) -> Counts {
-    if has_fma(arch) {
-        // `black_box`: LLVM would fold `fma(x, 1, y)` back into `x + y`.
-        let one = std::hint::black_box(1.0);
-        rows_with(arch, src, dst, k, Fused { one, minus_one: -one })
-    } else {
-        rows_with(arch, src, dst, k, Plain)
-    }
-}
-
-#[inline(always)]
-fn rows_with<O: Ops>(arch: pulp::Arch, src: Src<'_>, dst: Dst<'_>, k: Consts, o: O) -> Counts {
     let turing = !src.a.is_empty();
     let jitter = !src.z.is_empty();
     // `dispatch` inlines the closure into a function compiled for the detected target
     // features; everything below it is `#[inline(always)]`.
     match (turing, jitter) {
-        (true, false) => arch.dispatch(|| block::<true, false, O>(src, dst, k, o)),
-        (true, true) => arch.dispatch(|| block::<true, true, O>(src, dst, k, o)),
-        (false, false) => arch.dispatch(|| block::<false, false, O>(src, dst, k, o)),
-        (false, true) => arch.dispatch(|| block::<false, true, O>(src, dst, k, o)),
-    }
-}
-
-/// Whether `arch` has fused multiply-add (x86-64-v3 does).
-fn has_fma(arch: pulp::Arch) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        matches!(arch, pulp::Arch::V3(_))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = arch;
-        false
-    }
-}
-
-/// How the kernel adds. The pass is bound by the floating-point *add* ports (about
-/// 21 adds against 9 multiplies per cell), so where the CPU has FMA, some additions
-/// are issued as `fma(x, ±1, y)` on the otherwise idle multiply ports. This is not a
-/// contraction: `x·(±1)` is exact, so `fma(x, 1, y)` is the correctly rounded `x + y`
-/// (and `fma(y, −1, x)` is `x − y`), bit for bit, signed zeros and NaN included.
-trait Ops: Copy {
-    /// `x + y`
-    fn add(self, x: f64, y: f64) -> f64;
-    /// `x − y`
-    fn sub(self, x: f64, y: f64) -> f64;
-}
-
-#[derive(Clone, Copy)]
-struct Plain;
-
-impl Ops for Plain {
-    #[inline(always)]
-    fn add(self, x: f64, y: f64) -> f64 {
-        x + y
-    }
-    #[inline(always)]
-    fn sub(self, x: f64, y: f64) -> f64 {
-        x - y
-    }
-}
-
-#[derive(Clone, Copy)]
-struct Fused {
-    one: f64,
-    minus_one: f64,
-}
-
-impl Ops for Fused {
-    #[inline(always)]
-    fn add(self, x: f64, y: f64) -> f64 {
-        x.mul_add(self.one, y)
-    }
-    #[inline(always)]
-    fn sub(self, x: f64, y: f64) -> f64 {
-        y.mul_add(self.minus_one, x)
+        (true, false) => arch.dispatch(|| block::<true, false>(src, dst, k)),
+        (true, true) => arch.dispatch(|| block::<true, true>(src, dst, k)),
+        (false, false) => arch.dispatch(|| block::<false, false>(src, dst, k)),
+        (false, true) => arch.dispatch(|| block::<false, true>(src, dst, k)),
     }
 }
 
 #[inline(always)]
-fn block<const TURING: bool, const JITTER: bool, O: Ops>(
+fn block<const TURING: bool, const JITTER: bool>(
     src: Src<'_>,
     dst: Dst<'_>,
     k: Consts,
-    o: O,
 ) -> Counts {
     let n = src.n;
     let s = stride(n);
@@ -187,7 +119,7 @@ fn block<const TURING: bool, const JITTER: bool, O: Ops>(
         } else {
             (&mut [], &mut [])
         };
-        row::<TURING, JITTER, O>(&src, r, &mut dst.v[out], oa, oi, k, o, &mut acc, &mut scratch);
+        row::<TURING, JITTER>(&src, r, &mut dst.v[out], oa, oi, k, &mut acc, &mut scratch);
     }
     Counts {
         activations: acc.activations,
@@ -225,11 +157,11 @@ impl<'a> Tri<'a> {
 
     /// `u` and `L(u) = ((((u↑ + u↓) + u←) + u→) − 4·u)` at interior column `c`.
     #[inline(always)]
-    fn lap<O: Ops>(&self, c: usize, o: O) -> (f64, f64) {
+    fn lap(&self, c: usize) -> (f64, f64) {
         let m = self.mid[c];
         (
             m,
-            o.add(self.up[c], self.down[c]) + self.left[c] + self.right[c] - 4.0 * m,
+            self.up[c] + self.down[c] + self.left[c] + self.right[c] - 4.0 * m,
         )
     }
 }
@@ -243,15 +175,13 @@ struct Acc {
 
 /// One row in one branch-free loop over its N columns, then its halo.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn row<const TURING: bool, const JITTER: bool, O: Ops>(
+fn row<const TURING: bool, const JITTER: bool>(
     src: &Src<'_>,
     r: usize,
     ov: &mut [f64],
     oa: &mut [f64],
     oi: &mut [f64],
     k: Consts,
-    o: O,
     acc: &mut Acc,
     scratch: &mut [f64],
 ) {
@@ -273,17 +203,17 @@ fn row<const TURING: bool, const JITTER: bool, O: Ops>(
     let an = &mut scratch[..n];
     if TURING {
         for c in 0..n {
-            let (am, la) = a.lap(c, o);
-            let (im, li) = i.lap(c, o);
-            let a_new = am + (D_A * la + R_A * o.sub(am * o.sub(1.0, am), im));
-            let i_new = im + (D_I * li + R_I * o.sub(a_new, im));
+            let (am, la) = a.lap(c);
+            let (im, li) = i.lap(c);
+            let a_new = am + (D_A * la + R_A * (am * (1.0 - am) - im));
+            let i_new = im + (D_I * li + R_I * (a_new - im));
             an[c] = a_new;
             oai[c] = clip(a_new, 0.0, 1.0);
             oii[c] = clip(i_new, 0.0, 1.0);
         }
     }
     for c in 0..n {
-        let (vm, lv) = v.lap(c, o);
+        let (vm, lv) = v.lap(c);
         let mut vn = vm + k.alpha * lv;
         if TURING {
             let hit = an[c] > k.threshold;
