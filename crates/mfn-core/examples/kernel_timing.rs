@@ -5,6 +5,7 @@
 //! cargo run --release -p mfn-core --example kernel_timing -- stencil N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- simulate N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- parts N STEPS RUNS
+//! cargo run --release -p mfn-core --example kernel_timing -- draws N 0 RUNS
 //! ```
 //!
 //! Prints one JSON object: `median_ms`, `min_ms`, `runs` (and, for `parts`, the medians
@@ -42,7 +43,7 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: kernel_timing stencil|simulate|parts N STEPS RUNS";
+    let usage = "usage: kernel_timing stencil|simulate|parts|draws N STEPS RUNS";
     let [what, n, steps, runs] = args.as_slice() else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -66,6 +67,15 @@ fn main() {
             let mut scratch = vec![0.0; n * n];
             time_ms(runs, || {
                 plain_stencil::plain_stencil(black_box(&mut u), &mut scratch, n, steps, 0.18)
+            })
+        }
+        "draws" => {
+            // The initial state alone: N² normals and 2·N² uniforms.
+            let mut rng = Rng::new(1);
+            let (mut v, mut a) = (vec![0.0; n * n], vec![0.0; 2 * n * n]);
+            time_ms(runs, || {
+                rng.fill_normal(black_box(&mut v), -0.07, 0.005);
+                rng.fill_uniform(black_box(&mut a), 0.0, 0.1);
             })
         }
         "simulate" => time_ms(runs, || {

@@ -672,6 +672,34 @@ mod tests {
         }
     }
 
+    /// The baseline (SSE2) build of the kernel gives the same bytes as the one the CPU
+    /// picked (AVX2 here), for every branch combination.
+    #[test]
+    fn every_instruction_set_gives_the_same_bytes() {
+        for (turing, jitter, n) in [(true, false, 33), (true, true, 20), (false, true, 17)] {
+            let p = SimulationParams {
+                grid_size: n,
+                steps: 40,
+                spike_probability: 0.9,
+                turing_enabled: turing,
+                turing_threshold: 0.05,
+                quantum_jitter: jitter,
+                jitter_var: 0.002,
+                ..Default::default()
+            };
+            let mut detected = Simulation::new(&p, 3).unwrap();
+            let mut baseline = Simulation::new(&p, 3).unwrap();
+            baseline.arch = pulp::Arch::Scalar;
+            for _ in 0..p.steps {
+                detected.step().unwrap();
+                baseline.step().unwrap();
+            }
+            assert_eq!(detected.summary(), baseline.summary());
+            assert_eq!(detected.activator(), baseline.activator());
+            assert_eq!(detected.inhibitor(), baseline.inhibitor());
+        }
+    }
+
     #[test]
     fn shared_rng_continues_after_the_run() {
         let p = SimulationParams {

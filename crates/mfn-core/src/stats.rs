@@ -91,16 +91,28 @@ pub fn var(a: &[f64]) -> f64 {
 
 /// `(min, max)` of a non-empty slice; NaN propagates as in NumPy.
 pub fn min_max(a: &[f64]) -> (f64, f64) {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for &v in a {
-        if v.is_nan() {
-            return (f64::NAN, f64::NAN);
-        }
-        lo = lo.min(v);
-        hi = hi.max(v);
+    if a.iter().any(|v| v.is_nan()) {
+        return (f64::NAN, f64::NAN);
     }
-    (lo, hi)
+    // Four independent lanes (min and max are exact, so the grouping cannot change the
+    // result), then the tail.
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let chunks = a.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..4 {
+            lo[j] = if c[j] < lo[j] { c[j] } else { lo[j] };
+            hi[j] = if c[j] > hi[j] { c[j] } else { hi[j] };
+        }
+    }
+    let mut l = lo[0].min(lo[1]).min(lo[2].min(lo[3]));
+    let mut h = hi[0].max(hi[1]).max(hi[2].max(hi[3]));
+    for &v in tail {
+        l = l.min(v);
+        h = h.max(v);
+    }
+    (l, h)
 }
 
 /// Least-squares line `y = slope·x + intercept` and its coefficient of determination

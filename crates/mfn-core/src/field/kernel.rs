@@ -9,18 +9,23 @@
 //! i' = i + (D_i·L(i) + r_i·(a' − i))
 //! v  = a' > θ ? v + 0.005 : v          (counted)
 //! v  = v + z                            (jitter, drawn beforehand in row-major order)
-//! V' = clip(v, V_MIN, V_MAX)            (counted when outside)
+//! V' = clip(v, V_MIN, V_MAX)            (counted where V' ≠ v)
 //! a'' = clip(a', 0, 1);  i'' = clip(i', 0, 1)
 //! ```
 //!
 //! exactly the reference's operations in the reference's order; Rust never contracts
 //! `x·y + z` into a fused multiply-add, so vector lanes compute what scalar code does.
-//! The fields are stored with halo columns ([`stride`]), so each row runs in one
-//! branch-free loop over all N columns that LLVM vectorises, with no wrap logic and no
-//! scalar edge cells. The loop is
-//! compiled twice through [`pulp::Arch::dispatch`] (a safe runtime CPU-feature
-//! dispatch): for the baseline target (SSE2 on x86-64) and for x86-64-v3 (AVX2, 4 lanes)
-//! when the CPU has it.
+//!
+//! One pass per output row reads the row triples (up, mid, down) of V, a and i once
+//! from memory; within the row, one loop updates a and i (keeping the unclipped `a'`
+//! in a scratch row) and a second loop, over the same rows still in L1, updates V with
+//! the mask, jitter, clamp and both counters. Two shorter dependency chains overlap
+//! better than one long one; measured, it is as fast as a single loop or faster.
+//! The fields are stored with halo columns ([`stride`]), so each loop runs over all N
+//! columns with no wrap logic and no scalar edge cells, and LLVM vectorises it. The
+//! pass is compiled twice through [`pulp::Arch::dispatch`] (a safe runtime CPU-feature
+//! dispatch): for the baseline target (SSE2 on x86-64, 2 lanes) and for x86-64-v3
+//! (AVX2, 4 lanes) when the CPU has it.
 
 use super::{D_A, D_I, R_A, R_I, TURING_INCREMENT, V_MAX, V_MIN};
 
@@ -230,6 +235,9 @@ fn row<const TURING: bool, const JITTER: bool>(
         clamped += u64::from(y != vn);
         ovi[c] = y;
     }
+    // Finite, bounded inputs give finite cells (α ≤ 1/4, a and i in [0, 1]), so this
+    // is a guard, not a path: a NaN would be counted as clamped and survive the clip,
+    // and only then is the row scanned. (±inf cannot arise from finite inputs.)
     if clamped > 0 && ov[1..=n].iter().any(|x| x.is_nan()) {
         acc.nonfinite += 1;
     }
@@ -240,10 +248,6 @@ fn row<const TURING: bool, const JITTER: bool>(
     }
     acc.activations += activations;
     acc.clamped += clamped;
-    // Finite, bounded inputs give finite cells (α ≤ 1/4, a and i in [0, 1]), so this
-    // is a guard, not a path: a NaN would be counted as clamped and survive the clip,
-    // and only then is the row scanned. (±inf cannot arise from finite inputs.)
-
 }
 
 /// NumPy's `clip`: NaN stays NaN; compiles to a max/min pair.
