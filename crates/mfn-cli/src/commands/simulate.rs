@@ -4,7 +4,8 @@
 //! row-major), so two runs agree on it exactly when they agree bit for bit.
 //! `--repeat K` runs the same simulation K times in-process and adds wall-clock timing;
 //! every run must produce the same field, and the report is the K = 1 report plus
-//! `timing`.
+//! `timing`. With Turing, `activator_sha256`/`inhibitor_sha256` hash the final
+//! activator and inhibitor the same way (the NumPy interop check compares all three).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mfn_core::field::{self, Simulation, SimulationParams, SimulationResult};
+use mfn_core::field::{Simulation, SimulationParams, SimulationResult};
 use serde::Serialize;
 
 use super::{SimFlags, check_flag_range, sha256_f64_le};
@@ -66,6 +67,17 @@ pub struct SimulateReport {
     pub fractal_dimension: f64,
     /// SHA-256 hex of the final field (volts, little-endian f64, row-major).
     pub field_sha256: String,
+    /// Mean of the final activator (0 without Turing).
+    pub activator_mean: f64,
+    /// Mean of the final inhibitor (0 without Turing).
+    pub inhibitor_mean: f64,
+    /// SHA-256 hex of the final activator (little-endian f64, row-major); absent
+    /// without Turing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activator_sha256: Option<String>,
+    /// SHA-256 hex of the final inhibitor, like `activator_sha256`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inhibitor_sha256: Option<String>,
     /// Wall-clock timing, present with `--repeat`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
@@ -83,7 +95,8 @@ pub struct Timing {
 }
 
 impl SimulateReport {
-    fn new(result: &SimulationResult, timing: Option<Timing>) -> Self {
+    fn new(result: &SimulationResult, sim: &Simulation, timing: Option<Timing>) -> Self {
+        let turing = sim.params().turing_enabled;
         SimulateReport {
             growth_events: result.growth_events,
             turing_activations: result.turing_activations,
@@ -94,6 +107,10 @@ impl SimulateReport {
             pot_std_mv: result.pot_std_mv,
             fractal_dimension: result.fractal_dimension,
             field_sha256: sha256_f64_le(&result.field),
+            activator_mean: result.activator_mean,
+            inhibitor_mean: result.inhibitor_mean,
+            activator_sha256: turing.then(|| sha256_f64_le(sim.activator())),
+            inhibitor_sha256: turing.then(|| sha256_f64_le(sim.inhibitor())),
             timing,
         }
     }
@@ -126,14 +143,14 @@ pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
 
     let progress = progress_bar(&params, runs);
     let mut durations = Vec::with_capacity(runs);
-    let mut first: Option<SimulationResult> = None;
+    let mut first: Option<(SimulationResult, Simulation)> = None;
     for _ in 0..runs {
         let start = Instant::now();
-        let result = simulate_once(&params, args.sim.seed, progress.as_ref())?;
+        let (result, sim) = simulate_once(&params, args.sim.seed, progress.as_ref())?;
         durations.push(start.elapsed());
         match &first {
-            None => first = Some(result),
-            Some(f) if !same_bits(&f.field, &result.field) => {
+            None => first = Some((result, sim)),
+            Some((f, _)) if !same_bits(&f.field, &result.field) => {
                 bail!("simulation: repeated runs produced different fields (nondeterminism)")
             }
             Some(_) => {}
@@ -142,7 +159,7 @@ pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let result = first.expect("at least one run");
+    let (result, sim) = first.expect("at least one run");
 
     let n = params.grid_size;
     if let Some(path) = &args.field_out {
@@ -152,24 +169,24 @@ pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
         heatmap::write_png(path, &result.field, n)?;
     }
     let timing = args.repeat.map(|_| Timing::from_durations(&durations));
-    Ok(SimulateReport::new(&result, timing))
+    Ok(SimulateReport::new(&result, &sim, timing))
 }
 
-/// One simulation: the library's fast path, or the stepper when a bar is shown.
+/// One simulation (what `field::simulate` does), keeping the stepper for the
+/// activator and inhibitor; the bar, when shown, advances per step.
 fn simulate_once(
     params: &SimulationParams,
     seed: u64,
     progress: Option<&ProgressBar>,
-) -> Result<SimulationResult> {
-    let Some(pb) = progress else {
-        return Ok(field::simulate(params, seed)?);
-    };
+) -> Result<(SimulationResult, Simulation)> {
     let mut sim = Simulation::new(params, seed)?;
     for _ in 0..params.steps {
         sim.step()?;
-        pb.inc(1);
+        if let Some(pb) = progress {
+            pb.inc(1);
+        }
     }
-    Ok(sim.summary())
+    Ok((sim.summary(), sim))
 }
 
 /// A progress bar on stderr for long runs; none when stderr is not a terminal (so
