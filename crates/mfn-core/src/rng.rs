@@ -45,6 +45,36 @@ use std::sync::OnceLock;
 
 const PCG_MULT: u128 = 0x2360_ed05_1fc6_5da4_4385_df64_9fcc_f645;
 
+/// The complete state of NumPy's `PCG64` bit generator, as
+/// `Generator.bit_generator.state` shows it:
+///
+/// ```text
+/// {"bit_generator": "PCG64",
+///  "state": {"state": <state>, "inc": <inc>},
+///  "has_uint32": <cached_u32.is_some()>, "uinteger": <cached_u32 or 0>}
+/// ```
+///
+/// Reading it with [`Rng::pcg64_state`] and writing it back into NumPy (or building an
+/// [`Rng`] from NumPy's with [`Rng::from_pcg64_state`]) hands a stream over between the
+/// two mid-way, the cached 32-bit half included.
+///
+/// ```
+/// use mfn_core::rng::Rng;
+/// let mut a = Rng::new(42);
+/// a.next_u32(); // leaves the high half cached
+/// let mut b = Rng::from_pcg64_state(a.pcg64_state());
+/// assert_eq!((a.next_u32(), a.next_u64()), (b.next_u32(), b.next_u64()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pcg64State {
+    /// The 128-bit LCG state (`state["state"]["state"]`).
+    pub state: u128,
+    /// The 128-bit increment (`state["state"]["inc"]`; odd for every seeded stream).
+    pub inc: u128,
+    /// The high half kept for the next 32-bit draw (`has_uint32` and `uinteger`).
+    pub cached_u32: Option<u32>,
+}
+
 /// NumPy-compatible random generator: `numpy.random.default_rng(seed)`.
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -74,6 +104,25 @@ impl Rng {
         rng.state = rng.state.wrapping_add(initstate);
         rng.step();
         rng
+    }
+
+    /// The generator NumPy's `PCG64` holds in state `s` (see [`Pcg64State`]). NumPy
+    /// accepts any `inc` when a state is assigned, and so does this.
+    pub fn from_pcg64_state(s: Pcg64State) -> Self {
+        Rng {
+            state: s.state,
+            inc: s.inc,
+            cached_u32: s.cached_u32,
+        }
+    }
+
+    /// The state to hand back to NumPy's `PCG64` (see [`Pcg64State`]).
+    pub fn pcg64_state(&self) -> Pcg64State {
+        Pcg64State {
+            state: self.state,
+            inc: self.inc,
+            cached_u32: self.cached_u32,
+        }
     }
 
     #[inline(always)]
@@ -399,6 +448,25 @@ mod tests {
         let mut r = Rng::new(42);
         let v: Vec<u64> = (0..4).map(|_| r.integers(64)).collect();
         assert_eq!(v, vec![5, 49, 41, 28]);
+    }
+
+    #[test]
+    fn pcg64_state_round_trips_mid_stream() {
+        let mut a = Rng::new(2024);
+        for _ in 0..5 {
+            a.next_u64();
+        }
+        assert_eq!(a.pcg64_state().cached_u32, None);
+        a.next_u32();
+        let s = a.pcg64_state();
+        assert!(s.cached_u32.is_some());
+        assert_eq!(s.inc & 1, 1);
+        let mut b = Rng::from_pcg64_state(s);
+        for _ in 0..3 {
+            assert_eq!(a.next_u32(), b.next_u32());
+            assert_eq!(a.standard_normal(), b.standard_normal());
+        }
+        assert_eq!(a.pcg64_state(), b.pcg64_state());
     }
 
     #[test]
