@@ -51,7 +51,7 @@ const PCG_MULT: u128 = 0x2360_ed05_1fc6_5da4_4385_df64_9fcc_f645;
 /// ```text
 /// {"bit_generator": "PCG64",
 ///  "state": {"state": <state>, "inc": <inc>},
-///  "has_uint32": <cached_u32.is_some()>, "uinteger": <cached_u32 or 0>}
+///  "has_uint32": <has_uint32>, "uinteger": <uinteger>}
 /// ```
 ///
 /// Reading it with [`Rng::pcg64_state`] and writing it back into NumPy (or building an
@@ -71,8 +71,12 @@ pub struct Pcg64State {
     pub state: u128,
     /// The 128-bit increment (`state["state"]["inc"]`; odd for every seeded stream).
     pub inc: u128,
-    /// The high half kept for the next 32-bit draw (`has_uint32` and `uinteger`).
-    pub cached_u32: Option<u32>,
+    /// Whether the next 32-bit draw hands out `uinteger` (`has_uint32`).
+    pub has_uint32: bool,
+    /// The high half of the last 64-bit draw a 32-bit draw made (`uinteger`). NumPy
+    /// keeps it after handing it out (`has_uint32` is then false), and so does this, so
+    /// the whole state round-trips.
+    pub uinteger: u32,
 }
 
 /// NumPy-compatible random generator: `numpy.random.default_rng(seed)`.
@@ -80,8 +84,10 @@ pub struct Pcg64State {
 pub struct Rng {
     state: u128,
     inc: u128,
-    /// High half of the last 64-bit draw, handed out by the next [`Rng::next_u32`].
-    cached_u32: Option<u32>,
+    /// Whether the next [`Rng::next_u32`] hands out `uinteger`.
+    has_uint32: bool,
+    /// High half of the last 64-bit draw made by [`Rng::next_u32`].
+    uinteger: u32,
 }
 
 impl Rng {
@@ -98,7 +104,8 @@ impl Rng {
         let mut rng = Rng {
             state: 0,
             inc: (initseq << 1) | 1,
-            cached_u32: None,
+            has_uint32: false,
+            uinteger: 0,
         };
         rng.step();
         rng.state = rng.state.wrapping_add(initstate);
@@ -112,7 +119,8 @@ impl Rng {
         Rng {
             state: s.state,
             inc: s.inc,
-            cached_u32: s.cached_u32,
+            has_uint32: s.has_uint32,
+            uinteger: s.uinteger,
         }
     }
 
@@ -121,7 +129,8 @@ impl Rng {
         Pcg64State {
             state: self.state,
             inc: self.inc,
-            cached_u32: self.cached_u32,
+            has_uint32: self.has_uint32,
+            uinteger: self.uinteger,
         }
     }
 
@@ -150,11 +159,13 @@ impl Rng {
     /// ```
     #[inline]
     pub fn next_u32(&mut self) -> u32 {
-        if let Some(v) = self.cached_u32.take() {
-            return v;
+        if self.has_uint32 {
+            self.has_uint32 = false;
+            return self.uinteger;
         }
         let next = self.next_u64();
-        self.cached_u32 = Some((next >> 32) as u32);
+        self.has_uint32 = true;
+        self.uinteger = (next >> 32) as u32;
         next as u32
     }
 
@@ -456,10 +467,10 @@ mod tests {
         for _ in 0..5 {
             a.next_u64();
         }
-        assert_eq!(a.pcg64_state().cached_u32, None);
+        assert!(!a.pcg64_state().has_uint32);
         a.next_u32();
         let s = a.pcg64_state();
-        assert!(s.cached_u32.is_some());
+        assert!(s.has_uint32);
         assert_eq!(s.inc & 1, 1);
         let mut b = Rng::from_pcg64_state(s);
         for _ in 0..3 {
@@ -467,6 +478,12 @@ mod tests {
             assert_eq!(a.standard_normal(), b.standard_normal());
         }
         assert_eq!(a.pcg64_state(), b.pcg64_state());
+        // The handed-out half stays in the state, as in NumPy's.
+        let before = a.pcg64_state();
+        assert!(before.has_uint32);
+        let v = a.next_u32();
+        let after = a.pcg64_state();
+        assert_eq!((after.has_uint32, after.uinteger), (false, v));
     }
 
     #[test]
