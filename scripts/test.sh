@@ -73,7 +73,7 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
     -r crates/mfn-py/requirements-build.txt
   rm -rf "$target_dir/wheels"
   "$CACHE/venv/bin/maturin" build --quiet --manifest-path crates/mfn-py/Cargo.toml \
-    --profile dev --locked --out "$target_dir/wheels"
+    --profile dev --strip --locked --out "$target_dir/wheels"
   wheel="$(ls "$target_dir"/wheels/mfn-*.whl)"
   [[ "$wheel" == *-cp310-abi3-* ]] || { echo "not an abi3 (cp310) wheel: $wheel"; exit 1; }
   # The committed gRPC stubs (crates/mfn-py/python/mfn/v1) are what grpcio-tools makes now.
