@@ -183,8 +183,7 @@ class _Config:
                 with open(k, "wb") as f:
                     f.write(self.key)
                 ctx.load_cert_chain(c, k)
-        if self.server_name:
-            ctx.check_hostname = False  # the name is checked by the server_name override
+        # REST checks the certificate against http_url's host (server_name is gRPC's).
         return ctx
 
 
