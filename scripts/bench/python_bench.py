@@ -6,7 +6,9 @@ two threads against one. Run with the python of a venv where the wheel is instal
     python scripts/bench/python_bench.py [--reps 7] [--json out.json]
 
 Every configuration is measured in the same run, engines interleaved per repetition,
-the median reported. Each engine's result is checked equal to the NumPy one first.
+the median reported, as wall time and as the process's CPU time (`time.process_time`;
+on a shared, loaded machine CPU time is the steadier figure, single-threaded runs
+use one core). Each engine's result is checked equal to the NumPy one first.
 """
 
 from __future__ import annotations
@@ -67,16 +69,20 @@ def bench_configs(reps: int, numba_mod) -> list[dict]:
             if np.asarray(got[0]).tobytes() != np.asarray(want[0]).tobytes() or got[1] != want[1]:
                 raise SystemExit(f"{name} differs from the NumPy transcription at {n}×{n}×{steps}")
         times = {name: [] for name in eng}
+        cpus = {name: [] for name in eng}
         for _ in range(reps):
             for name, f in eng.items():
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 f(42, n, steps)
                 times[name].append(time.perf_counter() - t0)
+                cpus[name].append(time.process_time() - c0)
         base = statistics.median(times["NumPy transcription"])
+        base_cpu = statistics.median(cpus["NumPy transcription"])
         for name, ts in times.items():
-            med = statistics.median(ts)
+            med, cpu = statistics.median(ts), statistics.median(cpus[name])
             rows.append({"config": f"{n}×{n}×{steps}", "engine": name, "median_ms": med * 1e3,
-                         "speedup_vs_numpy": base / med})
+                         "cpu_ms": cpu * 1e3, "speedup_vs_numpy": base / med,
+                         "cpu_speedup_vs_numpy": base_cpu / cpu})
     return rows
 
 
@@ -90,14 +96,16 @@ def call_overhead(reps: int) -> dict:
     ]:
         for _ in range(1000):
             f()
-        per = []
+        per, cpu = [], []
         for _ in range(reps):
             k = 20000
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             for _ in range(k):
                 f()
             per.append((time.perf_counter() - t0) / k)
-        out[name] = statistics.median(per) * 1e6
+            cpu.append((time.process_time() - c0) / k)
+        out[name] = {"wall_us": statistics.median(per) * 1e6,
+                     "cpu_us": statistics.median(cpu) * 1e6}
     return out
 
 
@@ -107,20 +115,23 @@ def threads(reps: int) -> dict:
     def one(seed):
         mfn.simulate(seed=seed, **kw)
 
-    singles, pairs = [], []
+    singles, pairs, cpu_ratio = [], [], []
     for _ in range(reps):
         t0 = time.perf_counter()
         one(1)
         singles.append(time.perf_counter() - t0)
         ts = [threading.Thread(target=one, args=(i,)) for i in (1, 2)]
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         for t in ts:
             t.start()
         for t in ts:
             t.join()
         pairs.append(time.perf_counter() - t0)
+        cpu_ratio.append((time.process_time() - c0) / pairs[-1])
     s, p = statistics.median(singles), statistics.median(pairs)
-    return {"one_run_ms": s * 1e3, "two_threads_ms": p * 1e3, "ratio": p / s}
+    # CPU/wall of the pair: ~2 when both threads compute at once on two free cores.
+    return {"one_run_ms": s * 1e3, "two_threads_ms": p * 1e3, "ratio": p / s,
+            "pair_cpu_per_wall": statistics.median(cpu_ratio)}
 
 
 def main() -> int:
@@ -130,16 +141,17 @@ def main() -> int:
     args = ap.parse_args()
     numba_mod = load_numba()
     rows = bench_configs(args.reps, numba_mod)
-    print(f"{'config':<14} {'engine':<22} {'median ms':>10} {'× NumPy':>9}")
+    print(f"{'config':<14} {'engine':<22} {'wall ms':>9} {'× NumPy':>8} {'CPU ms':>9} "
+          f"{'× NumPy':>8}")
     for r in rows:
-        print(f"{r['config']:<14} {r['engine']:<22} {r['median_ms']:>10.2f} "
-              f"{r['speedup_vs_numpy']:>9.1f}")
+        print(f"{r['config']:<14} {r['engine']:<22} {r['median_ms']:>9.2f} "
+              f"{r['speedup_vs_numpy']:>8.1f} {r['cpu_ms']:>9.2f} {r['cpu_speedup_vs_numpy']:>8.1f}")
     over = call_overhead(args.reps)
     for name, us in over.items():
-        print(f"call overhead {name}: {us:.2f} µs")
+        print(f"call overhead {name}: {us['cpu_us']:.2f} µs CPU, {us['wall_us']:.2f} µs wall")
     th = threads(args.reps)
     print(f"256×256×200: one run {th['one_run_ms']:.1f} ms, two threads {th['two_threads_ms']:.1f}"
-          f" ms (ratio {th['ratio']:.2f})")
+          f" ms (ratio {th['ratio']:.2f}; pair CPU/wall {th['pair_cpu_per_wall']:.2f})")
     if args.json:
         args.json.write_text(json.dumps({"simulate": rows, "call_overhead_us": over,
                                          "threads": th,
