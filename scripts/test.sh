@@ -61,6 +61,37 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
     -r scripts/interop/graph_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
 
+  step "python: the mfn wheel (maturin, abi3) in a fresh venv; pytest against NumPy, SCIENCE.md and mfn serve"
+  # crates/mfn-py (docs/PYTHON.md): maturin builds the abi3 wheel with the dev profile
+  # (opt-level 2) into the shared target dir; a venv made afresh each run installs it
+  # with only its declared dependencies (+ the test extras) and runs its pytest suite:
+  # drop-in equality with scripts/interop/numpy_reference.py (field bytes, growth count,
+  # generator state, fresh and mid-stream generators), SCIENCE.md goldens, GIL release,
+  # bad input, and mfn.Client / mfn.AsyncClient against real `mfn serve` processes
+  # (plain, key, signed, TLS, mTLS; retries against RESOURCE_EXHAUSTED). ~2-4 min warm.
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r crates/mfn-py/requirements-build.txt
+  rm -rf "$target_dir/wheels"
+  "$CACHE/venv/bin/maturin" build --quiet --manifest-path crates/mfn-py/Cargo.toml \
+    --profile dev --strip --locked --out "$target_dir/wheels"
+  wheel="$(ls "$target_dir"/wheels/mfn-*.whl)"
+  [[ "$wheel" == *-cp310-abi3-* ]] || { echo "not an abi3 (cp310) wheel: $wheel"; exit 1; }
+  # The committed gRPC stubs (crates/mfn-py/python/mfn/v1) are what grpcio-tools makes now.
+  stubs="$(mktemp -d)"
+  "$CACHE/venv/bin/python" -m grpc_tools.protoc -Icrates/mfn-proto/proto \
+    -I"$("$CACHE/venv/bin/python" -c 'import importlib.resources as r; print(r.files("grpc_tools") / "_proto")')" \
+    --python_out="$stubs" --pyi_out="$stubs" --grpc_python_out="$stubs" mfn/v1/mfn.proto
+  for f in mfn_pb2.py mfn_pb2.pyi mfn_pb2_grpc.py; do
+    diff -q "$stubs/mfn/v1/$f" "crates/mfn-py/python/mfn/v1/$f" \
+      || { echo "crates/mfn-py/python/mfn/v1/$f is stale: regenerate it (docs/PYTHON.md)"; exit 1; }
+  done
+  rm -rf "$stubs" "$target_dir/py-venv"
+  python3 -m venv "$target_dir/py-venv"
+  "$target_dir/py-venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "$wheel[client]" -r crates/mfn-py/requirements-test.txt
+  (cd "$target_dir" && MFN_BIN="$mfn_bin" timeout 900 "$target_dir/py-venv/bin/python" -m pytest \
+    -q -p no:cacheprovider "$OLDPWD/crates/mfn-py/tests")
+
   step "interop: MCP Python SDK (stdio + HTTP, legacy + auto eras, 100 × 100 load)"
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/mcp_requirements.txt

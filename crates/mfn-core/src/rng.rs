@@ -52,13 +52,49 @@ fn pcg_output(state: u128) -> u64 {
     (hi ^ lo).rotate_right((hi >> 58) as u32)
 }
 
+/// The complete state of NumPy's `PCG64` bit generator, as
+/// `Generator.bit_generator.state` shows it:
+///
+/// ```text
+/// {"bit_generator": "PCG64",
+///  "state": {"state": <state>, "inc": <inc>},
+///  "has_uint32": <has_uint32>, "uinteger": <uinteger>}
+/// ```
+///
+/// Reading it with [`Rng::pcg64_state`] and writing it back into NumPy (or building an
+/// [`Rng`] from NumPy's with [`Rng::from_pcg64_state`]) hands a stream over between the
+/// two mid-way, the cached 32-bit half included.
+///
+/// ```
+/// use mfn_core::rng::Rng;
+/// let mut a = Rng::new(42);
+/// a.next_u32(); // leaves the high half cached
+/// let mut b = Rng::from_pcg64_state(a.pcg64_state());
+/// assert_eq!((a.next_u32(), a.next_u64()), (b.next_u32(), b.next_u64()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pcg64State {
+    /// The 128-bit LCG state (`state["state"]["state"]`).
+    pub state: u128,
+    /// The 128-bit increment (`state["state"]["inc"]`; odd for every seeded stream).
+    pub inc: u128,
+    /// Whether the next 32-bit draw hands out `uinteger` (`has_uint32`).
+    pub has_uint32: bool,
+    /// The high half of the last 64-bit draw a 32-bit draw made (`uinteger`). NumPy
+    /// keeps it after handing it out (`has_uint32` is then false), and so does this, so
+    /// the whole state round-trips.
+    pub uinteger: u32,
+}
+
 /// NumPy-compatible random generator: `numpy.random.default_rng(seed)`.
 #[derive(Clone, Debug)]
 pub struct Rng {
     state: u128,
     inc: u128,
-    /// High half of the last 64-bit draw, handed out by the next [`Rng::next_u32`].
-    cached_u32: Option<u32>,
+    /// Whether the next [`Rng::next_u32`] hands out `uinteger`.
+    has_uint32: bool,
+    /// High half of the last 64-bit draw made by [`Rng::next_u32`].
+    uinteger: u32,
 }
 
 impl Rng {
@@ -75,12 +111,34 @@ impl Rng {
         let mut rng = Rng {
             state: 0,
             inc: (initseq << 1) | 1,
-            cached_u32: None,
+            has_uint32: false,
+            uinteger: 0,
         };
         rng.step();
         rng.state = rng.state.wrapping_add(initstate);
         rng.step();
         rng
+    }
+
+    /// The generator NumPy's `PCG64` holds in state `s` (see [`Pcg64State`]). NumPy
+    /// accepts any `inc` when a state is assigned, and so does this.
+    pub fn from_pcg64_state(s: Pcg64State) -> Self {
+        Rng {
+            state: s.state,
+            inc: s.inc,
+            has_uint32: s.has_uint32,
+            uinteger: s.uinteger,
+        }
+    }
+
+    /// The state to hand back to NumPy's `PCG64` (see [`Pcg64State`]).
+    pub fn pcg64_state(&self) -> Pcg64State {
+        Pcg64State {
+            state: self.state,
+            inc: self.inc,
+            has_uint32: self.has_uint32,
+            uinteger: self.uinteger,
+        }
     }
 
     #[inline(always)]
@@ -106,11 +164,13 @@ impl Rng {
     /// ```
     #[inline]
     pub fn next_u32(&mut self) -> u32 {
-        if let Some(v) = self.cached_u32.take() {
-            return v;
+        if self.has_uint32 {
+            self.has_uint32 = false;
+            return self.uinteger;
         }
         let next = self.next_u64();
-        self.cached_u32 = Some((next >> 32) as u32);
+        self.has_uint32 = true;
+        self.uinteger = (next >> 32) as u32;
         next as u32
     }
 
@@ -451,6 +511,33 @@ mod tests {
         let mut r = Rng::new(42);
         let v: Vec<u64> = (0..4).map(|_| r.integers(64)).collect();
         assert_eq!(v, vec![5, 49, 41, 28]);
+    }
+
+    #[test]
+    fn pcg64_state_round_trips_mid_stream() {
+        let mut a = Rng::new(2024);
+        for _ in 0..5 {
+            a.next_u64();
+        }
+        assert!(!a.pcg64_state().has_uint32);
+        a.next_u32();
+        let s = a.pcg64_state();
+        assert!(s.has_uint32);
+        assert_eq!(s.inc & 1, 1);
+        let mut b = Rng::from_pcg64_state(s);
+        for _ in 0..3 {
+            assert_eq!(a.next_u32(), b.next_u32());
+            assert_eq!(a.standard_normal(), b.standard_normal());
+        }
+        assert_eq!(a.pcg64_state(), b.pcg64_state());
+        // The handed-out half stays in the state, as in NumPy's.
+        if !a.pcg64_state().has_uint32 {
+            a.next_u32(); // a fresh 64-bit draw: its high half is now cached
+        }
+        assert!(a.pcg64_state().has_uint32);
+        let v = a.next_u32();
+        let after = a.pcg64_state();
+        assert_eq!((after.has_uint32, after.uinteger), (false, v));
     }
 
     #[test]
