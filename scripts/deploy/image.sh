@@ -38,7 +38,7 @@ pm() {
 limits=(--ulimit "nofile=$(( $(ulimit -n) < 65536 ? $(ulimit -n) : 65536 ))" --ulimit nproc=4096)
 dnsmasq_pid=""
 cleanup() {
-  pm rm -f -t 0 mfn-ci mfn-ci-cold >/dev/null 2>&1 || true
+  pm rm -f -t 0 mfn-ci >/dev/null 2>&1 || true
   [[ -n "$dnsmasq_pid" ]] && kill "$dnsmasq_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -57,7 +57,7 @@ if ! pm image exists "$base_image"; then
       http://deb.debian.org/debian
     mv "$base_tar.tmp" "$base_tar"
   fi
-  pm import "$base_tar" "$base_image" >/dev/null
+  pm import --quiet "$base_tar" "$base_image" >/dev/null
 fi
 
 # --- build: the CI binary, stripped of debug info, as BINARY=prebuilt ------------
@@ -85,7 +85,7 @@ dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces --listen-a
 dnsmasq_pid=$!
 
 run_flags=(--network host --read-only --cap-drop ALL --security-opt no-new-privileges
-  --tmpfs /var/lib/mfn:rw,uid=65532,gid=65532,mode=0700 --tmpfs /tmp:rw,mode=1777
+  --tmpfs /var/lib/mfn:rw,U --tmpfs /tmp:rw,mode=1777
   --add-host mfn-hosts-test:127.0.0.1 -v "$work/resolv.conf:/etc/resolv.conf:ro"
   -e MFN_HOST=127.0.0.1 -e MFN_GRPC_PORT="$grpc_port" -e MFN_HTTP_PORT="$http_port"
   -e MFN_SHUTDOWN_TIMEOUT_S="$grace" "${limits[@]}")
@@ -99,8 +99,12 @@ wait_ready() {
 }
 
 # --- cold start: `podman run` to /ready ----------------------------------------
+pm rm -f -t 0 mfn-ci >/dev/null 2>&1 || true
 t0=$(date +%s.%N)
-pm run -d --name mfn-ci "${run_flags[@]}" "$image" >/dev/null
+# No systemd here: podman cannot schedule the HEALTHCHECK timer (it says so on
+# stderr); the check is run by hand below.
+pm run -d --name mfn-ci "${run_flags[@]}" "$image" >/dev/null 2>"$work/run.err" \
+  || { cat "$work/run.err"; exit 1; }
 wait_ready
 t1=$(date +%s.%N)
 echo "cold start (podman run -> /ready 200): $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s"
