@@ -152,11 +152,12 @@ def run(mfn: str, work: Path, procs: list) -> int:
         subprocess.Popen(
             [mfn, "--remote", remote, "--api-key", load_key, "bench", "unary", "--rpc", "run-simulation",
              "--grid-size", "32", "--steps", "32", "--vary-seed", "--invalid-every", "25",
-             "--connections", "2", "--duration", str(LOAD_SECONDS), "--warmup", "1"],
+             "--connections", "2", "--in-flight", "2", "--duration", str(LOAD_SECONDS), "--warmup", "1"],
             stdout=subprocess.DEVNULL, stderr=open(work / "bench-unary.log", "w"),
         ),
         subprocess.Popen(
-            [mfn, "--remote", remote, "--api-key", load_key, "bench", "stream",
+            [mfn, "--remote", remote, "--api-key", load_key, "bench", "stream", "--streams", "4",
+             "--grid-size", "32", "--steps", "400", "--fps", "20",
              "--connections", "1", "--duration", str(LOAD_SECONDS), "--warmup", "1"],
             stdout=subprocess.DEVNULL, stderr=open(work / "bench-stream.log", "w"),
         ),

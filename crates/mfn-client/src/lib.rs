@@ -65,15 +65,18 @@
 //! ```
 
 mod auth;
+mod balance;
 mod client;
 mod config;
 mod error;
 pub mod paths;
 
 pub use auth::{API_KEY_HEADER, REQUEST_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+pub use balance::{EndpointHealth, EndpointInfo};
 pub use client::{Client, ClientStats, FrameStream};
 pub use config::{
-    AuthMode, ClientConfig, ClientConfigBuilder, Compression, RetryPolicy, TlsOptions,
+    AuthMode, ClientConfig, ClientConfigBuilder, Compression, RetryPolicy, RetryThrottle,
+    TlsOptions,
 };
 pub use error::{ClientError, is_retryable};
 /// The generated `mfn.v1` messages and clients.
