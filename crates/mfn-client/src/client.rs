@@ -700,14 +700,26 @@ impl Client {
                     }
                 }
             };
-            self.report(guard.as_ref(), Some(status.code()));
+            // A connection that broke under the call (kill -9, reset) surfaces as
+            // UNKNOWN, INTERNAL or CANCELLED with the transport error as its source,
+            // never as a status the server sent. Every mfn.v1 RPC is a pure function of
+            // its request, so such a call is retried like UNAVAILABLE.
+            let code = match status.code() {
+                Code::Unknown | Code::Internal | Code::Cancelled
+                    if std::error::Error::source(&status).is_some() =>
+                {
+                    Code::Unavailable
+                }
+                c => c,
+            };
+            self.report(guard.as_ref(), Some(code));
             if let Some(g) = &guard
-                && is_retryable(status.code())
+                && is_retryable(code)
             {
                 avoid.push(g.member.id);
             }
             drop(guard);
-            if !is_retryable(status.code()) || attempt_no >= policy.max_attempts {
+            if !is_retryable(code) || attempt_no >= policy.max_attempts {
                 return Err(status.into());
             }
             if !self.throttle_allows_retry() {
@@ -716,7 +728,7 @@ impl Client {
                 return Err(status.into());
             }
             // A replica that is gone or draining: go to another one at once.
-            let failover = status.code() == Code::Unavailable
+            let failover = code == Code::Unavailable
                 && matches!(&self.conn, Conn::Pool(h) if h.pool.has_other_ready(&avoid));
             let wait = if failover {
                 Duration::ZERO
