@@ -260,7 +260,8 @@ impl Client {
 
     /// Whether the throttle lets a retry go, after counting this failure.
     fn throttle_allows_retry(&self) -> bool {
-        let Some(t) = &self.settings.retry.throttle else {
+        // One server: retries are bounded by the policy alone, as they always were.
+        let (Some(t), Conn::Pool(_)) = (&self.settings.retry.throttle, &self.conn) else {
             return true;
         };
         let after = self

@@ -47,8 +47,9 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Wall time for all attempts and waits of one call together. Default 60 s.
     pub budget: Duration,
-    /// Retry throttling shared by all calls of a client (and its clones); `None`
-    /// retries whenever the policy allows. Default `Some(RetryThrottle::default())`.
+    /// Retry throttling shared by all calls of a balanced client (a list or a
+    /// `dns:///` endpoint) and its clones; `None` retries whenever the policy allows.
+    /// A one-URL client is not throttled. Default `Some(RetryThrottle::default())`.
     pub throttle: Option<RetryThrottle>,
 }
 
