@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mfn_cli::commands::graph::{self, GraphArgs};
+use mfn_cli::commands::health::{self, HealthArgs};
 use mfn_cli::commands::network::{self, NetworkArgs};
 use mfn_cli::commands::{
     aggregate, bench, features, fractal, ifs, keys, mcp, nernst, serve, simulate, validate,
@@ -87,6 +88,8 @@ enum Command {
     /// Extract the mycelial network of a simulated field or an image and print its metrics
     #[command(allow_negative_numbers = true)]
     Network(NetworkArgs),
+    /// Check a server's grpc.health.v1 and /ready; one line, exit 0 (ready) or 1
+    Health(HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +99,9 @@ fn main() -> ExitCode {
     }
     if let Command::Mcp(args) = cli.command {
         return mcp::main(args);
+    }
+    if let Command::Health(args) = cli.command {
+        return health::main(args);
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,7 +143,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Graph(args) => output::print(&graph::run(&args)?, format),
         Command::Network(args) => output::print(&network::run(&args)?, format),
-        Command::Serve(_) | Command::Mcp(_) => unreachable!("dispatched in main"),
+        Command::Serve(_) | Command::Mcp(_) | Command::Health(_) => {
+            unreachable!("dispatched in main")
+        }
         Command::Bench(_) => unreachable!("dispatched above"),
     }
 }
@@ -171,7 +179,11 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Ifs(args) => {
                 output::print(&mfn_cli::remote::ifs(&client, &args).await?, format)
             }
-            Command::Keys(_) | Command::Serve(_) | Command::Mcp(_) | Command::Bench(_) => {
+            Command::Keys(_)
+            | Command::Serve(_)
+            | Command::Mcp(_)
+            | Command::Bench(_)
+            | Command::Health(_) => {
                 anyhow::bail!("--remote does not apply to keys, serve or mcp")
             }
             Command::Graph(_) | Command::Network(_) => {

@@ -12,6 +12,7 @@ pub mod bench;
 pub mod features;
 pub mod fractal;
 pub mod graph;
+pub mod health;
 pub mod ifs;
 pub mod keys;
 pub mod mcp;
