@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mfn_cli::commands::graph::{self, GraphArgs};
 use mfn_cli::commands::network::{self, NetworkArgs};
+use mfn_cli::commands::pipeline::{self, PipelineArgs};
 use mfn_cli::commands::{
     aggregate, bench, features, fractal, ifs, keys, mcp, nernst, serve, simulate, validate,
 };
@@ -87,6 +88,8 @@ enum Command {
     /// Extract the mycelial network of a simulated field or an image and print its metrics
     #[command(allow_negative_numbers = true)]
     Network(NetworkArgs),
+    /// Run the data pipeline: requests from Kafka, HTTP or a directory, results to Kafka, a webhook or files
+    Pipeline(PipelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +99,9 @@ fn main() -> ExitCode {
     }
     if let Command::Mcp(args) = cli.command {
         return mcp::main(args);
+    }
+    if let Command::Pipeline(args) = cli.command {
+        return pipeline::main(args);
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,7 +143,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Graph(args) => output::print(&graph::run(&args)?, format),
         Command::Network(args) => output::print(&network::run(&args)?, format),
-        Command::Serve(_) | Command::Mcp(_) => unreachable!("dispatched in main"),
+        Command::Serve(_) | Command::Mcp(_) | Command::Pipeline(_) => {
+            unreachable!("dispatched in main")
+        }
         Command::Bench(_) => unreachable!("dispatched above"),
     }
 }
@@ -174,6 +182,7 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Keys(_) | Command::Serve(_) | Command::Mcp(_) | Command::Bench(_) => {
                 anyhow::bail!("--remote does not apply to keys, serve or mcp")
             }
+            Command::Pipeline(_) => anyhow::bail!("--remote does not apply to pipeline"),
             Command::Graph(_) | Command::Network(_) => {
                 anyhow::bail!(
                     "--remote: graph and network tools run locally; remotely, use POST /v1/tools/{{name}} or MCP"
