@@ -18,13 +18,14 @@ CACHE="${MFN_CACHE_DIR:-$HOME/.cache/mfn}"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "build prerequisites: librdkafka is compiled from source (rdkafka-sys: configure + make)"
-# A fresh machine has the Rust toolchain and gcc; librdkafka's build also runs make and
-# its C++ wrapper needs g++ (zlib comes with libz-sys when the system has none).
+# A fresh machine has the Rust toolchain and gcc; librdkafka's mklove build also runs
+# make, and its C++ wrapper needs g++. No cmake, perl or curl; zlib is the system's when
+# pkg-config finds it, else libz-sys compiles its bundled copy.
 missing=()
-for tool in make g++ perl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in make g++; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make g++ perl >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make g++ >/dev/null
 fi
 
 step "cargo fmt --check"

@@ -370,9 +370,21 @@ impl KafkaSource {
         info!(%topic, group = %settings.group, brokers, "kafka consumer subscribed");
         let (finish, finish_rx) = std::sync::mpsc::channel();
         let commit_interval = settings.commit_interval;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| SourceError::Kafka("the Kafka source needs a tokio runtime".into()))?;
         let thread = std::thread::Builder::new()
             .name("mfn-kafka-consumer".into())
-            .spawn(move || consumer_loop(consumer, tracker, tx, stop, finish_rx, commit_interval))
+            .spawn(move || {
+                consumer_loop(
+                    consumer,
+                    tracker,
+                    tx,
+                    stop,
+                    finish_rx,
+                    commit_interval,
+                    runtime,
+                )
+            })
             .map_err(|e| SourceError::Kafka(format!("cannot start the consumer thread: {e}")))?;
         Ok(KafkaSource { thread, finish })
     }
@@ -434,6 +446,7 @@ fn consumer_loop(
     stop: CancellationToken,
     finish: std::sync::mpsc::Receiver<()>,
     commit_interval: Duration,
+    runtime: tokio::runtime::Handle,
 ) {
     let mut tx = Some(tx);
     let mut held: VecDeque<Envelope> = VecDeque::new();
@@ -465,23 +478,40 @@ fn consumer_loop(
             set_paused(&consumer, true);
         }
         if let Some(sender) = &tx {
-            while let Some(env) = held.pop_front() {
-                match sender.try_send(env) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(env)) => {
-                        held.push_front(env);
-                        break;
+            if !held.is_empty() {
+                // Wait (briefly: callbacks must be served) for room in the channel.
+                let room =
+                    runtime.block_on(async { tokio::time::timeout(POLL, sender.reserve()).await });
+                if let Ok(Ok(permit)) = room {
+                    permit.send(held.pop_front().expect("held is not empty"));
+                }
+                while let Some(env) = held.pop_front() {
+                    match sender.try_send(env) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(env)) => {
+                            held.push_front(env);
+                            break;
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
                 }
             }
-            let want_pause = !held.is_empty() || sender.capacity() == 0;
-            if want_pause != paused {
-                set_paused(&consumer, want_pause);
-                paused = want_pause;
+            // Backpressure with hysteresis: pause once a channel's worth is waiting,
+            // resume when all of it was handed over.
+            if !paused && held.len() >= sender.max_capacity() {
+                set_paused(&consumer, true);
+                paused = true;
+            } else if paused && held.is_empty() {
+                set_paused(&consumer, false);
+                paused = false;
             }
         }
-        match consumer.poll(POLL) {
+        let wait = if held.is_empty() {
+            POLL
+        } else {
+            Duration::ZERO
+        };
+        match consumer.poll(wait) {
             None => {}
             Some(Err(e)) => warn!(error = %e, "kafka consumer error; librdkafka retries"),
             Some(Ok(m)) => {
