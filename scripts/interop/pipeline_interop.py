@@ -779,7 +779,7 @@ def main(argv):
     workdir = tempfile.mkdtemp(prefix="mfn-pipeline-interop-")
     broker = Broker(tansu, workdir)
     ctx = {"mfn": mfn, "workdir": workdir, "broker": broker, "expected": Expected(mfn), "notes": {}}
-    only = set(os.environ.get("MFN_PIPELINE_ONLY", "").split(",")) - {""}
+    only = set(os.environ.get("PIPELINE_INTEROP_ONLY", "").split(",")) - {""}
     try:
         broker.start()
         for name, fn in [("config: invalid settings exit 64 before connecting", config_refused),
