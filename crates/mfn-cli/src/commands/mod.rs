@@ -18,6 +18,7 @@ pub mod keys;
 pub mod mcp;
 pub mod nernst;
 pub mod network;
+pub mod pipeline;
 pub mod serve;
 pub mod simulate;
 pub mod validate;
