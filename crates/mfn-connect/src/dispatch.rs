@@ -3,7 +3,7 @@
 //! validation, limits, compute gate and cache), so a pipeline result is the REST
 //! response of the same request. Nothing here lists operations.
 
-use mfn_service::tools;
+use mfn_service::ops::{self, Call, Door};
 use mfn_service::{ErrorCode, MfnService, RequestContext, ServiceError};
 use serde_json::Value;
 
@@ -18,12 +18,12 @@ pub struct Outcome {
 
 /// Whether `operation` names a registry entry (an operation alias or a tool).
 pub fn exists(operation: &str) -> bool {
-    tools::tool(operation).is_some()
+    ops::find(operation).is_some()
 }
 
 /// The registry's own name of `operation` (bounded: safe as a metric label).
 pub fn canonical(operation: &str) -> &'static str {
-    tools::tool(operation).map_or("unknown", |t| t.name)
+    ops::find(operation).map_or("unknown", |e| e.name())
 }
 
 /// Run `operation` with `args` for `tenant`, under `request_id`.
@@ -34,13 +34,11 @@ pub async fn call(
     operation: &str,
     args: Value,
 ) -> Result<Outcome, ServiceError> {
-    let ctx = RequestContext::new(Some(request_id));
-    let out = service
-        .call_tool(&ctx, tenant, operation, args, None)
-        .await?;
+    let call = Call::new(Door::Pipeline, RequestContext::new(Some(request_id))).tenant(tenant);
+    let reply = service.call_op(&call, operation, args).await?;
     Ok(Outcome {
-        structured: out.structured,
-        image: out.image.map(|i| (i.mime_type.to_owned(), i.data)),
+        structured: reply.to_value()?,
+        image: reply.image.map(|i| (i.mime_type.to_owned(), i.data)),
     })
 }
 
