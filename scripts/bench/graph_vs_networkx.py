@@ -1,29 +1,34 @@
 #!/usr/bin/env python3
-"""Graph engine vs NetworkX, side by side on the same graphs (issue #8).
+"""Graph engine vs NetworkX, igraph and rustworkx, side by side on the same graphs
+(issues #8, #16).
 
 Generates four graphs with NetworkX and fixed seeds (ER n=1000 p=0.01, BA n=10000 m=3,
 grid 100x100 relabelled to integers, Zachary's karate club), writes each as an edge-list
-CSV and reads that same file back for both sides: NetworkX builds its graph from the
-CSV rows in file order, `mfn graph TOOL --input FILE --repeat K` loads it into its
-in-memory store. Each operation is timed on both sides with the same scheme: K runs of
-the algorithm alone (graph loading excluded), min and median reported. K adapts so that
-a side spends about --budget seconds (at least --min-runs runs, at most --max-runs); a
-NetworkX call that takes longer than --budget on its probe run is not repeated.
+CSV and reads that same file back for every side: NetworkX builds its graph from the
+CSV rows in file order, igraph and rustworkx get the same vertices (in order of first
+appearance) and edges (in file order), and the engine's bench harness
+(`crates/mfn-graph/examples/graph_bench.rs`) loads the file into an in-memory store.
+Each operation is timed on every side with the same scheme: K runs of the algorithm
+alone (graph loading excluded), min and median reported. K adapts so that a side spends
+about --budget seconds (at least --min-runs runs, at most --max-runs); a peer call that
+takes longer than --budget on its probe run is not repeated.
 
-The mfn side is `timing.median_ms` of `mfn graph` (the whole tool call: view of the
-stored graph, algorithm, sorted per-node result, JSON value); the NetworkX side is the
-corresponding call that yields the same information (see OPS). Results are
-sanity-checked across the two sides (component counts, path length, top nodes,
-modularity) and the script fails when they disagree.
+The mfn side is the whole tool call `tools::call_json` (argument decoding, store lookup,
+algorithm, sorted per-node result as JSON text), each run a batch of calls of at least
+20 µs; its fixed cost (a `get_info` call on the same graph: dispatch, arguments, store
+lookup) is reported beside it. Peers run the call that yields the same information
+(see NX_WHAT / PEER_WHAT). Results are sanity-checked across the sides (component
+counts, path lengths, top nodes, modularity) and the script fails when they disagree.
 
-    scripts/bench/graph_vs_networkx.py [--mfn target/release/mfn] [--write-doc]
+    scripts/bench/graph_vs_networkx.py [--bench PATH/TO/graph_bench] [--write-doc]
         [--graphs er,ba,grid,karate] [--ops betweenness,...] [--nx-cache FILE]
+        [--peers igraph,rustworkx]
 
 --write-doc replaces (or appends) the section `## Graph engine vs NetworkX` of
 docs/BENCHMARKS.md with the table, the command line, the machine and the date; the
 section's `###` subsections (commentary) are kept unless --notes FILE brings new ones.
---nx-cache stores NetworkX timings in a JSON file and reuses them (they do not change
-when the Rust side does); delete it to re-measure.
+--nx-cache stores NetworkX timings of the slow O(n·m) rows in a JSON file and reuses
+them (they do not change when the Rust side does); delete it to re-measure.
 """
 import argparse
 import datetime
@@ -125,6 +130,86 @@ NX_WHAT = {
 }
 
 
+# ------------------------------------------------------------------ peers (igraph, rustworkx)
+
+
+def peer_graphs(g):
+    """igraph and rustworkx copies of `g` (already in file order): vertex i is list(g)[i]."""
+    import igraph as ig
+    import rustworkx as rx
+
+    nodes = list(g)
+    index = {v: i for i, v in enumerate(nodes)}
+    edges = [(index[u], index[v]) for u, v in g.edges()]
+    ig_g = ig.Graph(n=len(nodes), edges=edges)
+    rx_g = rx.PyGraph()
+    rx_g.add_nodes_from(nodes)
+    rx_g.add_edges_from_no_data(edges)
+    # rustworkx's pagerank takes a directed graph: both directions, as NetworkX does.
+    rx_d = rx.PyDiGraph()
+    rx_d.add_nodes_from(nodes)
+    rx_d.add_edges_from_no_data(edges + [(v, u) for u, v in edges])
+    return {"igraph": ig_g, "rustworkx": (rx_g, rx_d)}, index
+
+
+def peer_ops(peer):
+    """op -> callable(graph, first index, last index) returning a comparable result."""
+    if peer == "igraph":
+        import igraph as ig
+        import random
+
+        def louvain(g, f, l):
+            random.seed(0)
+            ig.set_random_number_generator(random)
+            c = g.community_multilevel()
+            return c, c.modularity
+
+        return {
+            "betweenness": lambda g, f, l: g.betweenness(),
+            "closeness": lambda g, f, l: g.closeness(),
+            "pagerank": lambda g, f, l: g.pagerank(),
+            "shortest_path": lambda g, f, l: g.get_shortest_path(f, to=l),
+            "components": lambda g, f, l: list(g.connected_components()),
+            "clustering": lambda g, f, l: (
+                g.transitivity_local_undirected(mode="zero"),
+                g.transitivity_avglocal_undirected(mode="zero"),
+                g.transitivity_undirected(),
+            ),
+            "louvain": louvain,
+        }
+    import rustworkx as rx
+
+    return {
+        "betweenness": lambda g, f, l: rx.betweenness_centrality(g[0]),
+        "closeness": lambda g, f, l: rx.closeness_centrality(g[0]),
+        "pagerank": lambda g, f, l: rx.pagerank(g[1]),
+        "shortest_path": lambda g, f, l: rx.dijkstra_shortest_paths(g[0], f, target=l)[l],
+        "components": lambda g, f, l: rx.connected_components(g[0]),
+        # rustworkx has no local clustering coefficients and no Louvain.
+    }
+
+
+PEER_WHAT = {
+    "igraph": "`betweenness()`, `closeness()`, `pagerank()` (PRPACK), `get_shortest_path(f, to=l)`, "
+    "`list(connected_components())`, `transitivity_local_undirected` + `transitivity_avglocal_undirected` + "
+    "`transitivity_undirected`, `community_multilevel()` (Louvain) with its modularity",
+    "rustworkx": "`betweenness_centrality`, `closeness_centrality`, `pagerank` (on the graph with both arc "
+    "directions, as NetworkX does), `dijkstra_shortest_paths(g, f, target=l)`, `connected_components`; "
+    "no local clustering and no Louvain in rustworkx 0.18",
+}
+
+
+def check_peer(op, res, mfn_res, g):
+    """Cheap agreement checks of a peer's answer with mfn's."""
+    if op == "shortest_path":
+        assert len(res) - 1 == mfn_res["length"], f"{op}: path lengths differ"
+    elif op == "components":
+        assert sorted((len(c) for c in res), reverse=True) == mfn_res["sizes"], "component sizes differ"
+    elif op == "louvain":
+        _, q = res
+        assert abs(q - mfn_res["modularity"]) < 0.1, f"modularity {q} vs {mfn_res['modularity']}"
+
+
 # ------------------------------------------------------------------ timing
 
 
@@ -170,21 +255,19 @@ def nx_sampled(op, g, k, seed=0):
     return ms * n / k, vals
 
 
-def run_mfn(mfn, tool, path, args, repeat):
-    cmd = [mfn, "--format", "json", "graph", tool, "--input", path, "--repeat", str(repeat)]
-    if args:
-        cmd += ["--args", json.dumps(args)]
+def run_mfn(bench, tool, path, args, repeat):
+    cmd = [bench, path, tool, json.dumps(args or {}), "--repeat", str(repeat)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {out.stderr.strip()}")
     return json.loads(out.stdout)
 
 
-def time_mfn(mfn, tool, path, args, budget, min_runs, max_runs):
-    probe = run_mfn(mfn, tool, path, args, 1)
+def time_mfn(bench, tool, path, args, budget, min_runs, max_runs):
+    probe = run_mfn(bench, tool, path, args, 1)
     k = k_for(probe["timing"]["median_ms"] / 1e3, budget, min_runs, max_runs)
-    res = run_mfn(mfn, tool, path, args, k)
-    return res["timing"], res
+    res = run_mfn(bench, tool, path, args, k)
+    return res["timing"], res["fixed"], res["result"]
 
 
 # ------------------------------------------------------------------ sanity checks
@@ -255,20 +338,35 @@ def machine():
     return f"`nproc` = {nproc}, CPU: {cpu}, load average at start {load:.2f}"
 
 
-def table(rows):
-    out = [
-        "| graph | op | NetworkX median ms (runs) | mfn median ms (runs) | mfn min ms | ratio | 20× target |",
-        "|---|---|---:|---:|---:|---:|---|",
-    ]
+def table(rows, peers):
+    head = "| graph | op | NetworkX median ms (runs) |"
+    rule = "|---|---|---:|"
+    for p in peers:
+        head += f" {p} median ms |"
+        rule += "---:|"
+    head += " mfn median ms (runs) | mfn fixed ms | ratio to NetworkX | 20× | ratio to fastest peer | ≥ peer |"
+    rule += "---:|---:|---:|---|---:|---|"
+    out = [head, rule]
     for r in rows:
         ratio = r["nx_median"] / r["mfn_median"]
         met = "met" if ratio >= TARGET else "**missed**"
-        out.append(
+        line = (
             f"| {r['graph']} | {r['op']} | {'≈ ' if isinstance(r['nx_runs'], str) else ''}"
-            f"{fmt_ms(r['nx_median'])} ({r['nx_runs']}) | "
-            f"{fmt_ms(r['mfn_median'])} ({r['mfn_runs']}) | {fmt_ms(r['mfn_min'])} | "
-            f"{ratio:,.1f}× | {met} |"
+            f"{fmt_ms(r['nx_median'])} ({r['nx_runs']}) |"
         )
+        best = None
+        for p in peers:
+            t = r["peers"].get(p)
+            line += f" {fmt_ms(t) if t is not None else '—'} |"
+            if t is not None and (best is None or t < best):
+                best = t
+        line += f" {fmt_ms(r['mfn_median'])} ({r['mfn_runs']}) | {fmt_ms(r['mfn_fixed'])} | {ratio:,.1f}× | {met} |"
+        if best is None:
+            line += " — | — |"
+        else:
+            pr = best / r["mfn_median"]
+            line += f" {pr:,.2f}× | {'yes' if pr >= 1.0 else '**no**'} |"
+        out.append(line)
     return "\n".join(out)
 
 
@@ -295,13 +393,16 @@ def write_doc(path, body):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mfn", default=os.path.join(ROOT, "target", "release", "mfn"))
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    ap.add_argument("--bench", default=os.path.join(target, "release", "examples", "graph_bench"))
     ap.add_argument("--graphs", default="er,ba,grid,karate")
     ap.add_argument("--ops", default=",".join(OPS))
-    ap.add_argument("--budget", type=float, default=0.5, help="seconds per side and row (default 0.5)")
+    ap.add_argument("--peers", default="igraph,rustworkx", help="comma list, or '' for none")
+    ap.add_argument("--budget", type=float, default=0.5, help="seconds per side, row and round (default 0.5)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every side per row (default 3)")
     ap.add_argument("--min-runs", type=int, default=3)
     ap.add_argument("--max-runs", type=int, default=2000)
-    ap.add_argument("--nx-cache", help="JSON file of NetworkX timings to reuse")
+    ap.add_argument("--nx-cache", help="JSON file of slow NetworkX and peer timings to reuse")
     ap.add_argument(
         "--nx-sample",
         type=int,
@@ -313,6 +414,8 @@ def main():
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--notes", help="markdown file appended to the section (the 'why' paragraph)")
     a = ap.parse_args()
+    peers = [p for p in a.peers.split(",") if p]
+    ops = a.ops.split(",")
 
     started = datetime.datetime.now(datetime.timezone.utc)
     mach = machine()
@@ -320,12 +423,18 @@ def main():
     if a.nx_cache and os.path.exists(a.nx_cache):
         cache = json.load(open(a.nx_cache))
     graphs = gen_graphs()
-    # Warm NetworkX up (lazy imports such as scipy in pagerank) on a small graph.
+    # Warm NetworkX and the peers up (lazy imports such as scipy in pagerank).
     warm = graphs["karate"][1]
-    for op in a.ops.split(","):
+    pg, _ = peer_graphs(warm) if peers else ({}, None)
+    for op in ops:
         OPS[op][2](warm, 0, 33)
+        for p in peers:
+            f = peer_ops(p).get(op)
+            if f:
+                f(pg[p], 0, 33)
     tmp = tempfile.mkdtemp(prefix="mfn-graph-bench-")
     rows = []
+    slow = a.budget  # a call slower than this is timed once and may be cached
     for key in a.graphs.split(","):
         label, g0 = graphs[key]
         path = os.path.join(tmp, key + ".csv")
@@ -333,85 +442,110 @@ def main():
         g = read_csv(path)
         nodes = list(g)
         first, last = nodes[0], nodes[-1]
+        pgraphs, index = peer_graphs(g) if peers else ({}, {})
         print(f"# {label}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges", file=sys.stderr)
-        for op in a.ops.split(","):
+        for op in ops:
             tool, margs, nxfn = OPS[op]
             ckey = f"{key}/{op}"
-            nx_times, nx_res = None, None
-            extrapolated, sample_k = False, a.nx_sample
-            if ckey in cache:
-                nx_times = cache[ckey]
-                if isinstance(nx_times, dict):
-                    extrapolated, sample_k, nx_times = True, nx_times["k"], nx_times["extrapolated"]
-            timing, mres = time_mfn(a.mfn, tool, path, margs(first, last), a.budget, a.min_runs, a.max_runs)
-            sampled_note = None
-            if (
-                nx_times is None
-                and a.nx_sample
-                and op in ("betweenness", "closeness")
-                and g.number_of_nodes() > 2000
-            ):
-                ms, vals = nx_sampled(op, g, a.nx_sample)
-                nx_times, extrapolated = [ms], True
-                cache[ckey] = {"extrapolated": nx_times, "k": sample_k}
-                if vals:
-                    got = {v["node"]: v["value"] for v in mres["values"]}
-                    worst = max(abs(got[u] - x) / x for u, x in vals.items() if x)
-                    assert worst <= 1e-9, f"closeness differs on sampled nodes: {worst}"
-                    sampled_note = f"{len(vals)} sampled nodes agree, max rel diff {worst:.1e}"
-                else:
-                    sampled_note = "(nx sampled; values not compared)"
-            if nx_times is None or op in ("shortest_path", "components", "louvain", "pagerank"):
-                # cheap NetworkX results are recomputed for the sanity check
-                t, nx_res = time_nx(lambda: nxfn(g, first, last), a.budget, a.min_runs, a.max_runs)
-                if nx_times is None:
-                    nx_times = t
-            if nx_res is not None:
-                note = check(op, nx_res, mres, g)
-            else:
-                note = sampled_note or "(nx cached; not re-checked)"
-            if not extrapolated:
+            mfn_medians, mfn_mins, mfn_runs, fixed = [], [], 0, []
+            nx_times, nx_res = [], None
+            peer_times = {p: [] for p in peers}
+            peer_res = {}
+            cached_nx = cache.get(ckey)
+            mres = None
+            per_round = a.budget / max(1, a.rounds)
+            sampled = a.nx_sample and op in ("betweenness", "closeness") and g.number_of_nodes() > 2000
+            for rnd in range(a.rounds):
+                timing, fx, mres = time_mfn(a.bench, tool, path, margs(first, last), per_round, a.min_runs, a.max_runs)
+                mfn_medians.append(timing["median_ms"])
+                mfn_mins.append(timing["min_ms"])
+                mfn_runs += timing["runs"]
+                fixed.append(fx["call_ms"])
+                # NetworkX: from the cache, sampled once, once when slow, else every round.
+                if cached_nx is None:
+                    if sampled:
+                        ms, _ = nx_sampled(op, g, a.nx_sample)
+                        cache[ckey] = cached_nx = {"extrapolated": [ms], "k": a.nx_sample}
+                    elif not (nx_times and max(nx_times) >= slow * 1e3):
+                        t, nx_res = time_nx(lambda: nxfn(g, first, last), per_round, a.min_runs, a.max_runs)
+                        nx_times += t
+                for p in peers:
+                    f = peer_ops(p).get(op)
+                    pkey = f"{ckey}/{p}"
+                    if f is None:
+                        continue
+                    if pkey in cache:
+                        peer_times[p] = cache[pkey]
+                        continue
+                    if peer_times[p] and max(peer_times[p]) >= slow * 1e3:
+                        continue
+                    ia, ib = index[first], index[last]
+                    t, peer_res[p] = time_nx(lambda: f(pgraphs[p], ia, ib), per_round, a.min_runs, a.max_runs)
+                    peer_times[p] += t
+                    if max(t) >= slow * 1e3:
+                        cache[pkey] = peer_times[p]
+            extrapolated, sample_k = isinstance(cached_nx, dict), (cached_nx or {}).get("k") if isinstance(cached_nx, dict) else None
+            if cached_nx is not None:
+                nx_times = cached_nx["extrapolated"] if extrapolated else cached_nx
+            elif max(nx_times) >= slow * 1e3:
                 cache[ckey] = nx_times
             if a.nx_cache:
                 json.dump(cache, open(a.nx_cache, "w"))
+            note = check(op, nx_res, mres, g) if nx_res is not None else "(nx cached or sampled; not re-checked)"
+            for p, res in peer_res.items():
+                check_peer(op, res, mres, g)
             row = {
                 "graph": label,
                 "op": op,
                 "nx_median": statistics.median(nx_times),
                 "nx_runs": f"extrapolated from {sample_k} sources" if extrapolated else len(nx_times),
-                "mfn_median": timing["median_ms"],
-                "mfn_min": timing["min_ms"],
-                "mfn_runs": timing["runs"],
+                "peers": {p: statistics.median(t) for p, t in peer_times.items() if t},
+                "mfn_median": statistics.median(mfn_medians),
+                "mfn_min": min(mfn_mins),
+                "mfn_runs": mfn_runs,
+                "mfn_fixed": statistics.median(fixed),
             }
             rows.append(row)
+            peers_txt = "  ".join(f"{p} {fmt_ms(t)}" for p, t in row["peers"].items())
             print(
-                f"{label:18} {op:14} nx {fmt_ms(row['nx_median']):>10} ms ({row['nx_runs']})  "
-                f"mfn {fmt_ms(row['mfn_median']):>9} ms ({row['mfn_runs']})  "
+                f"{label:18} {op:14} nx {fmt_ms(row['nx_median']):>10} ms ({row['nx_runs']})  {peers_txt}  "
+                f"mfn {fmt_ms(row['mfn_median']):>9} ms ({row['mfn_runs']}, fixed {fmt_ms(row['mfn_fixed'])})  "
                 f"{row['nx_median'] / row['mfn_median']:8.1f}x  {note}",
                 file=sys.stderr,
                 flush=True,
             )
-    tbl = table(rows)
+    tbl = table(rows, peers)
     print(tbl)
     if a.write_doc:
         cmd = "scripts/bench/graph_vs_networkx.py " + " ".join(
             x if " " not in x else repr(x) for x in sys.argv[1:]
         )
+        import importlib.metadata as md
+
+        versions = ", ".join(f"{p} {md.version(p)}" for p in peers)
         body = [
             SECTION,
             "",
-            f"Command: `{cmd.strip()}` (release `mfn`, NetworkX {nx.__version__}, "
-            f"Python {platform.python_version()}).",
+            f"Command: `{cmd.strip()}` (release `graph_bench`, NetworkX {nx.__version__}"
+            + (f", {versions}" if versions else "")
+            + f", Python {platform.python_version()}).",
             f"Measured {started:%Y-%m-%d %H:%M} UTC; machine: {mach}.",
             "",
-            "Same CSV file on both sides (NetworkX reads it back in file order). Times are "
-            "the median of K runs of the algorithm alone, graph loading excluded; K adapts so "
-            f"that each side spends about {a.budget} s per row (a NetworkX call longer than "
-            "that runs once). The mfn time is the whole tool call (`tools::call`: view of the "
-            "stored graph, algorithm, sorted per-node result as a JSON value). NetworkX calls: "
-            + "; ".join(f"{k} = {v}" for k, v in NX_WHAT.items() if k in a.ops.split(","))
-            + ". The script checks that both sides agree (values within GRAPH.md's "
-            "tolerances, component counts and sizes, path length, Louvain modularity ≥ "
+            "Same CSV file on every side (NetworkX reads it back in file order; igraph and "
+            "rustworkx get the same vertices and edges in the same order). Times are medians "
+            "of the algorithm alone, graph loading excluded, over "
+            f"{a.rounds} interleaved rounds (mfn, NetworkX, peers, again) of about "
+            f"{a.budget / max(1, a.rounds):.2f} s per side; a call longer than {a.budget} s runs once. "
+            "The mfn time is the whole tool call (`tools::call_json`: argument decoding, store "
+            "lookup, algorithm, sorted per-node result as JSON text, from "
+            "`crates/mfn-graph/examples/graph_bench.rs`); *mfn fixed* is a `get_info` call on "
+            "the same graph (dispatch, argument decoding, store lookup, a small result): the "
+            "per-call cost that is not the algorithm. NetworkX calls: "
+            + "; ".join(f"{k} = {v}" for k, v in NX_WHAT.items() if k in ops)
+            + ". "
+            + " ".join(f"{p}: {PEER_WHAT[p]}." for p in peers)
+            + " The script checks that the sides agree (values within GRAPH.md's "
+            "tolerances, component counts and sizes, path lengths, Louvain modularity ≥ "
             "NetworkX − 0.02).",
             "",
             tbl,

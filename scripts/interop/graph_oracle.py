@@ -61,6 +61,21 @@ def write_json(g, name):
     return path
 
 
+def as_read(path, directed):
+    """The graph exactly as `mfn graph --input` builds it (node and edge insertion order,
+    hence adjacency order): CSV rows in file order, or node-link nodes then edges."""
+    if path.endswith(".json"):
+        with open(path) as f:
+            return nx.node_link_graph(json.load(f), edges="edges")
+    h = nx.DiGraph() if directed else nx.Graph()
+    with open(path) as f:
+        next(f)
+        for line in f:
+            u, v = line.strip().split(",")[:2]
+            h.add_edge(int(u), int(v))
+    return h
+
+
 def record(graph, check, ok, detail=""):
     detail = str(detail)
     ROWS.append((graph, check, ok, detail if len(detail) <= 120 else detail[:117] + "..."))
@@ -127,6 +142,21 @@ def run_case(name, g, path, directed=False, weight=None):
             if r["length"] != want or r["path"][0] != s or r["path"][-1] != t or not math.isclose(plen, want):
                 bad.append((s, t, r["length"], want))
         record(name, "shortest_path (weighted) 5 pairs", not bad, str(bad[:1]) if bad else "")
+    # Single pairs by hops: NetworkX's own path (its bidirectional BFS over the graph as
+    # read from the same file, so the same adjacency order), not just one of that length.
+    h = as_read(path, d)
+    nodes = list(h)
+    rng = random.Random(11)
+    bad = []
+    for _ in range(5):
+        s, t = rng.choice(nodes), rng.choice(nodes)
+        if not nx.has_path(h, s, t):
+            continue
+        r = mfn("shortest_path", path, {"source": s, "target": t}, d)
+        want = nx.shortest_path(h, s, t)
+        if r["path"] != want or r["length"] != len(want) - 1:
+            bad.append((s, t, r["path"], want))
+    record(name, "shortest_path (hops) 5 pairs, same path", not bad, str(bad[:1]) if bad else "")
     # Components.
     if d:
         exact(name, "weak component count", mfn("connected_components", path, {}, d)["num_components"],

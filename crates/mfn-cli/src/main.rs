@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mfn_cli::commands::graph::{self, GraphArgs};
+use mfn_cli::commands::health::{self, HealthArgs};
 use mfn_cli::commands::network::{self, NetworkArgs};
+use mfn_cli::commands::pipeline::{self, PipelineArgs};
 use mfn_cli::commands::{
     aggregate, bench, features, fractal, ifs, keys, mcp, nernst, serve, simulate, validate,
 };
@@ -87,6 +89,10 @@ enum Command {
     /// Extract the mycelial network of a simulated field or an image and print its metrics
     #[command(allow_negative_numbers = true)]
     Network(NetworkArgs),
+    /// Check a server's grpc.health.v1 and /ready; one line, exit 0 (ready) or 1
+    Health(HealthArgs),
+    /// Run the data pipeline: requests from Kafka, HTTP or a directory, results to Kafka, a webhook or files
+    Pipeline(PipelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +102,12 @@ fn main() -> ExitCode {
     }
     if let Command::Mcp(args) = cli.command {
         return mcp::main(args);
+    }
+    if let Command::Health(args) = cli.command {
+        return health::main(args);
+    }
+    if let Command::Pipeline(args) = cli.command {
+        return pipeline::main(args);
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,7 +149,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => output::print(&keys::run(&args)?, format),
         Command::Graph(args) => output::print(&graph::run(&args)?, format),
         Command::Network(args) => output::print(&network::run(&args)?, format),
-        Command::Serve(_) | Command::Mcp(_) => unreachable!("dispatched in main"),
+        Command::Serve(_) | Command::Mcp(_) | Command::Health(_) | Command::Pipeline(_) => {
+            unreachable!("dispatched in main")
+        }
         Command::Bench(_) => unreachable!("dispatched above"),
     }
 }
@@ -171,9 +185,14 @@ fn run_remote(command: Command, remote: &Remote, format: Format) -> anyhow::Resu
             Command::Ifs(args) => {
                 output::print(&mfn_cli::remote::ifs(&client, &args).await?, format)
             }
-            Command::Keys(_) | Command::Serve(_) | Command::Mcp(_) | Command::Bench(_) => {
+            Command::Keys(_)
+            | Command::Serve(_)
+            | Command::Mcp(_)
+            | Command::Bench(_)
+            | Command::Health(_) => {
                 anyhow::bail!("--remote does not apply to keys, serve or mcp")
             }
+            Command::Pipeline(_) => anyhow::bail!("--remote does not apply to pipeline"),
             Command::Graph(_) | Command::Network(_) => {
                 anyhow::bail!(
                     "--remote: graph and network tools run locally; remotely, use POST /v1/tools/{{name}} or MCP"

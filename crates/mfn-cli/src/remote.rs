@@ -85,6 +85,11 @@ pub async fn simulate(client: &Client, args: &SimulateArgs) -> Result<SimulateRe
         pot_std_mv: r.pot_std_m_v,
         fractal_dimension: r.fractal_dimension,
         field_sha256: r.field_sha256,
+        activator_mean: r.activator_mean,
+        inhibitor_mean: r.inhibitor_mean,
+        // The server does not return the activator/inhibitor arrays.
+        activator_sha256: None,
+        inhibitor_sha256: None,
         timing: None,
     })
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::balance::Target;
 use crate::error::ClientError;
 
 /// How requests prove who sends them (SERVICE.md, Security).
@@ -46,6 +47,23 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Wall time for all attempts and waits of one call together. Default 60 s.
     pub budget: Duration,
+    /// Retry throttling shared by all calls of a balanced client (a list or a
+    /// `dns:///` endpoint) and its clones; `None` retries whenever the policy allows.
+    /// A one-URL client is not throttled. Default `Some(RetryThrottle::default())`.
+    pub throttle: Option<RetryThrottle>,
+}
+
+/// gRPC's `retryThrottling`: a client-wide bucket of `max_tokens` tokens; every failed
+/// attempt takes one, every success gives back `token_ratio`; retries are sent only
+/// while more than half the bucket is left. A fleet that fails everything stops
+/// retrying instead of multiplying its load, while isolated failures (a replica lost,
+/// a drain) are retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryThrottle {
+    /// Size of the bucket, in (0, 1000]. Default 10.
+    pub max_tokens: f64,
+    /// Tokens returned per success, in (0, 1]. Default 0.1.
+    pub token_ratio: f64,
 }
 
 /// TLS settings for an `https://` endpoint.
@@ -66,7 +84,11 @@ pub struct TlsOptions {
 /// [`ClientConfig::builder`] or fill the fields.
 #[derive(Clone, PartialEq)]
 pub struct ClientConfig {
-    /// `http://host:port` or `https://host:port`.
+    /// Where the server is: `http://host:port` or `https://host:port` (one connection);
+    /// a comma-separated list of such URLs (a static set of replicas); or
+    /// `dns:///host:port` (every A/AAAA record of `host` is a replica; TLS when `tls`
+    /// is set, checked against `host`). Sets and names are balanced per call; see the
+    /// crate docs.
     pub endpoint: String,
     /// The API key; sent only when `auth` is not [`AuthMode::None`].
     pub api_key: Option<String>,
@@ -82,6 +104,13 @@ pub struct ClientConfig {
     pub tls: Option<TlsOptions>,
     /// Compression of requests; `None` sends them uncompressed.
     pub compression: Option<Compression>,
+    /// How often a `dns:///` name is resolved again (also at once, at most once a
+    /// second, after a replica fails). Default 30 s, at least 100 ms.
+    pub resolve_interval: Duration,
+    /// Whether each replica of a list or a name is watched with
+    /// `grpc.health.v1.Health/Watch` and taken out of rotation while not `SERVING`.
+    /// Default true.
+    pub health_checks: bool,
 }
 
 /// Builder of a [`ClientConfig`].
@@ -109,6 +138,16 @@ impl Default for RetryPolicy {
             multiplier: 2.0,
             max_backoff: Duration::from_secs(5),
             budget: Duration::from_secs(60),
+            throttle: Some(RetryThrottle::default()),
+        }
+    }
+}
+
+impl Default for RetryThrottle {
+    fn default() -> Self {
+        RetryThrottle {
+            max_tokens: 10.0,
+            token_ratio: 0.1,
         }
     }
 }
@@ -164,6 +203,8 @@ impl fmt::Debug for ClientConfig {
             .field("retry", &self.retry)
             .field("tls", &self.tls)
             .field("compression", &self.compression)
+            .field("resolve_interval", &self.resolve_interval)
+            .field("health_checks", &self.health_checks)
             .finish()
     }
 }
@@ -181,6 +222,8 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             tls: None,
             compression: None,
+            resolve_interval: Duration::from_secs(30),
+            health_checks: true,
         }
     }
 
@@ -191,20 +234,17 @@ impl ClientConfig {
         }
     }
 
-    /// Whether the endpoint uses TLS.
+    /// Whether the endpoint uses TLS: `https://` URLs, or a `dns:///` name with `tls`
+    /// set.
     pub fn is_https(&self) -> bool {
-        self.endpoint.starts_with("https://")
+        let e = self.endpoint.trim_start();
+        e.starts_with("https://") || (e.starts_with("dns:") && self.tls.is_some())
     }
 
     /// Check the configuration without dialing.
     pub fn validate(&self) -> Result<(), ClientError> {
         let invalid = |m: String| Err(ClientError::InvalidConfig(m));
-        if !self.endpoint.starts_with("http://") && !self.is_https() {
-            return invalid(format!(
-                "endpoint {:?} must start with http:// or https://",
-                self.endpoint
-            ));
-        }
+        Target::parse(&self.endpoint)?;
         match (&self.auth, &self.api_key) {
             (AuthMode::Key | AuthMode::Signed, None) => {
                 return invalid(format!("auth mode {} needs an api key", self.auth.as_str()));
@@ -233,9 +273,26 @@ impl ClientConfig {
         if r.budget.is_zero() {
             return invalid("retry budget must be positive".into());
         }
+        if let Some(t) = &r.throttle
+            && !(t.max_tokens > 0.0
+                && t.max_tokens <= 1000.0
+                && t.token_ratio > 0.0
+                && t.token_ratio <= 1.0)
+        {
+            return invalid(format!(
+                "retry throttle: max_tokens must be in (0, 1000] and token_ratio in (0, 1], got {} and {}",
+                t.max_tokens, t.token_ratio
+            ));
+        }
+        if self.resolve_interval < Duration::from_millis(100) {
+            return invalid(format!(
+                "resolve interval must be at least 100 ms, got {} ms",
+                self.resolve_interval.as_millis()
+            ));
+        }
         if let Some(t) = &self.tls {
             if !self.is_https() {
-                return invalid("tls options need an https:// endpoint".into());
+                return invalid("tls options need an https:// or dns:/// endpoint".into());
             }
             if t.client_cert_pem.is_some() != t.client_key_pem.is_some() {
                 return invalid("a client certificate needs its key and vice versa".into());
@@ -326,6 +383,18 @@ impl ClientConfigBuilder {
     /// Compress requests with `compression`.
     pub fn compression(mut self, compression: Compression) -> Self {
         self.config.compression = Some(compression);
+        self
+    }
+
+    /// How often a `dns:///` name is resolved again.
+    pub fn resolve_interval(mut self, interval: Duration) -> Self {
+        self.config.resolve_interval = interval;
+        self
+    }
+
+    /// Whether replicas of a list or a name are health-watched (default true).
+    pub fn health_checks(mut self, on: bool) -> Self {
+        self.config.health_checks = on;
         self
     }
 

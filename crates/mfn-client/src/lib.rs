@@ -22,6 +22,15 @@
 //!   Server streams retry only until their first frame; a steered stream is never
 //!   retried.
 //!
+//! An endpoint may name several replicas — a comma-separated list of URLs, or
+//! `dns:///host:port` for every address of a name (a Kubernetes headless Service) —
+//! and then each call goes to one healthy replica: members are watched with
+//! `grpc.health.v1`, re-resolved, ejected after failures, and a retry after
+//! `UNAVAILABLE` or a broken connection goes to another replica at once, within gRPC's
+//! retry throttling ([`RetryThrottle`]). A server stream cut mid-way (a draining
+//! replica ends it with `UNAVAILABLE`) is reopened and resumes after the last frame
+//! delivered: runs are deterministic. See [`ClientConfig::endpoint`].
+//!
 //! Failures are one [`ClientError`], which keeps the gRPC code, the message and the
 //! request field at fault (from a `google.rpc.BadRequest` detail).
 //!
@@ -65,15 +74,18 @@
 //! ```
 
 mod auth;
+mod balance;
 mod client;
 mod config;
 mod error;
 pub mod paths;
 
 pub use auth::{API_KEY_HEADER, REQUEST_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+pub use balance::{EndpointHealth, EndpointInfo};
 pub use client::{Client, ClientStats, FrameStream};
 pub use config::{
-    AuthMode, ClientConfig, ClientConfigBuilder, Compression, RetryPolicy, TlsOptions,
+    AuthMode, ClientConfig, ClientConfigBuilder, Compression, RetryPolicy, RetryThrottle,
+    TlsOptions,
 };
 pub use error::{ClientError, is_retryable};
 /// The generated `mfn.v1` messages and clients.

@@ -1,9 +1,11 @@
 //! Criterion benches of the science kernels (`cargo bench -p mfn-core --bench core`).
 //!
 //! `stencil/*` is the yardstick the issue asks for: a plain periodic 5-point stencil
-//! `u ← u + α·L(u)` on the same grid, one array, no growth, no Turing, no clamp. The
-//! simulation does three such stencils per step (V, a, i) plus the reaction terms, so
-//! its cell-updates/s are compared against this loop side by side.
+//! `u ← u + α·L(u)` on the same grid, one array, no growth, no Turing, no clamp
+//! (`benches/common/plain_stencil.rs`). The simulation does three such stencils per step
+//! (V, a, i) plus the reaction terms, so its cell-updates/s are compared against this
+//! loop side by side. `scripts/bench/kernel.py` times the same two against NumPy and a
+//! Numba port in one run.
 
 use std::hint::black_box;
 
@@ -15,26 +17,11 @@ use mfn_core::fractal::{BoxCountParams, box_count};
 use mfn_core::rng::Rng;
 use mfn_core::validation::{ValidationConfig, validate_pattern};
 
-const GRIDS: [(usize, usize); 3] = [(64, 64), (128, 100), (512, 100)];
+#[path = "common/plain_stencil.rs"]
+mod plain_stencil;
+use plain_stencil::plain_stencil;
 
-fn plain_stencil(u: &mut Vec<f64>, scratch: &mut Vec<f64>, n: usize, steps: usize, alpha: f64) {
-    // A fair plain loop: whole rows, wrap handled at the two edge columns, no modulo.
-    for _ in 0..steps {
-        for r in 0..n {
-            let up = &u[((r + n - 1) % n) * n..][..n];
-            let mid = &u[r * n..][..n];
-            let down = &u[((r + 1) % n) * n..][..n];
-            let out = &mut scratch[r * n..][..n];
-            for c in 0..n {
-                let l = if c == 0 { n - 1 } else { c - 1 };
-                let rr = if c + 1 == n { 0 } else { c + 1 };
-                let lap = up[c] + down[c] + mid[l] + mid[rr] - 4.0 * mid[c];
-                out[c] = mid[c] + alpha * lap;
-            }
-        }
-        std::mem::swap(u, scratch);
-    }
-}
+const GRIDS: [(usize, usize); 3] = [(64, 64), (128, 100), (512, 100)];
 
 fn bench_simulate(c: &mut Criterion) {
     let mut g = c.benchmark_group("simulate");

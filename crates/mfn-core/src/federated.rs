@@ -176,15 +176,34 @@ pub fn krum_select(gradients: &[&[f64]], f: usize) -> Result<usize> {
 /// # Ok::<(), mfn_core::CoreError>(())
 /// ```
 pub fn aggregate(gradients: &[Vec<f64>], p: &KrumParams) -> Result<Vec<f64>> {
+    aggregate_with_rng(gradients, p, &mut Rng::new(p.seed))
+}
+
+/// [`aggregate`] drawing the sample and the cluster assignment from `rng` instead of
+/// `default_rng(p.seed)` (`p.seed` is ignored): the reference's
+/// `HierarchicalKrumAggregator.aggregate(gradients, rng)`, which leaves the caller's
+/// generator after its last draw. Nothing is drawn when the input is refused.
+///
+/// ```
+/// use mfn_core::{federated::{aggregate, aggregate_with_rng, KrumParams}, rng::Rng};
+/// let g = vec![vec![1.0], vec![2.0], vec![3.0], vec![4.0], vec![5.0]];
+/// let p = KrumParams { num_clusters: 2, seed: 7, ..KrumParams::default() };
+/// assert_eq!(aggregate_with_rng(&g, &p, &mut Rng::new(7))?, aggregate(&g, &p)?);
+/// # Ok::<(), mfn_core::CoreError>(())
+/// ```
+pub fn aggregate_with_rng(
+    gradients: &[Vec<f64>],
+    p: &KrumParams,
+    rng: &mut Rng,
+) -> Result<Vec<f64>> {
     p.validate()?;
     check_gradients(gradients.iter().map(Vec::as_slice))?;
-    let mut rng = Rng::new(p.seed);
 
     let mut pool: Vec<&[f64]> = gradients.iter().map(Vec::as_slice).collect();
     if pool.len() > SAMPLING_THRESHOLD {
         let n = pool.len();
         let k = ((n as f64 * p.sample_fraction).ceil() as usize).clamp(1, n);
-        pool = choice_without_replacement(&mut rng, n, k)
+        pool = choice_without_replacement(rng, n, k)
             .into_iter()
             .map(|i| pool[i])
             .collect();

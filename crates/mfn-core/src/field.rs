@@ -11,12 +11,16 @@
 //!    `L(u)[i,j] = u[i−1,j] + u[i+1,j] + u[i,j−1] + u[i,j+1] − 4·u[i,j]`.
 //! 3. **Turing patterning** (optional), activator `a` and inhibitor `i`:
 //!    ```text
-//!    a' = a + D_a·L(a) + r_a·(a·(1 − a) − i)        D_a = 0.1,  r_a = 0.01
-//!    i' = i + D_i·L(i) + r_i·(a' − i)               D_i = 0.05, r_i = 0.02
+//!    a' = a + (D_a·L(a) + r_a·(a·(1 − a) − i))      D_a = 0.1,  r_a = 0.01
+//!    i' = i + (D_i·L(i) + r_i·(a' − i))             D_i = 0.05, r_i = 0.02
 //!    V[a' > θ] += 0.005 V;  a', i' clipped to [0, 1]
 //!    ```
 //!    `L(a)` and `L(i)` are both taken from the pre-update fields; the inhibitor uses the
 //!    *updated* activator (a Gauss–Seidel-style coupling inherited from the reference).
+//!    The brackets matter: the reference updates in place (`a += D_a·La + r_a·(…)`), so
+//!    NumPy evaluates the whole increment first and adds it to `a` last. Floating-point
+//!    addition is not associative; `(a + D_a·L(a)) + r_a·(…)` differs in the last bits of
+//!    `a` and `i` (and flips a cell of `V` whenever `a'` lies within an ulp of `θ`).
 //! 4. **Quantum jitter** (optional): `V += N(0, √σ²)` per cell.
 //! 5. **Clamp** `V` to `[−0.095, 0.040]` V, counting the cells that needed it.
 //!
@@ -34,8 +38,13 @@
 //! ([`crate::rng`]), the stencil adds the four neighbours in exactly the order written
 //! above, every expression keeps the reference's association, no fused multiply-add is
 //! used (Rust never contracts `a*b + c` on its own), and statistics use NumPy's pairwise
-//! summation ([`crate::stats`]). One step is a single fused pass over the rows — the
-//! arithmetic per cell is unchanged, only the memory traffic is.
+//! summation ([`crate::stats`]). One step is a single fused pass over each row triple of
+//! `V`, `a` and `i` (diffusion, Turing update and mask, jitter, clamp and both counters
+//! together; see `kernel`): the arithmetic per cell is the reference's, only the memory
+//! traffic differs. The pass is vectorised (AVX2 when the CPU has it, chosen at run
+//! time); lanes compute exactly what scalar code does, as no FMA is used. Grids of at
+//! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool:
+//! rows of one step are independent, so any thread count gives the same bytes.
 //!
 //! ```
 //! use mfn_core::field::{simulate, SimulationParams};
@@ -45,12 +54,21 @@
 //! assert_eq!(r.field[0], -0.07031207471055746);
 //! ```
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result, check_range_f64, check_range_usize};
 use crate::rng::Rng;
 use crate::stats;
+
+mod kernel;
+
+/// Grids at least this wide run each step row-parallel on the rayon pool.
+pub const PARALLEL_MIN_GRID: usize = 256;
+/// Rows per parallel task (a 256-wide block is 8 rows × 3 fields × 2 KiB = 48 KiB).
+const PARALLEL_BLOCK_ROWS: usize = 8;
 
 /// Activator diffusivity `D_a`.
 pub const D_A: f64 = 0.1;
@@ -189,15 +207,20 @@ pub struct Simulation {
     params: SimulationParams,
     rng: Rng,
     n: usize,
+    /// V, a, i and their next-step buffers in the kernel's padded layout (rows of
+    /// `kernel::stride(n)` with halo columns); a and i are empty without Turing.
     v: Vec<f64>,
     a: Vec<f64>,
     i: Vec<f64>,
     v_next: Vec<f64>,
     a_next: Vec<f64>,
     i_next: Vec<f64>,
-    jitter_row: Vec<f64>,
-    lap_a: Vec<f64>,
-    lap_i: Vec<f64>,
+    /// One step's jitter draws (N² or empty without jitter).
+    jitter: Vec<f64>,
+    /// The instruction set the kernel runs on, detected once.
+    arch: pulp::Arch,
+    /// Row-major N×N copies of the state, made on first access after a step.
+    views: Views,
     steps_done: usize,
     growth_events: u64,
     turing_activations: u64,
@@ -217,13 +240,12 @@ impl Simulation {
         params.validate()?;
         let n = params.grid_size;
         let cells = n * n;
-        let mut v = vec![0.0; cells];
-        rng.fill_normal(&mut v, -0.070, 0.005);
+        let padded = n * kernel::stride(n);
+        // Row-major draws, written straight into the padded rows.
+        let v = draw_padded(n, |row| rng.fill_normal(row, -0.070, 0.005));
         let (a, i) = if params.turing_enabled {
-            let mut a = vec![0.0; cells];
-            let mut i = vec![0.0; cells];
-            rng.fill_uniform(&mut a, 0.0, 0.1);
-            rng.fill_uniform(&mut i, 0.0, 0.1);
+            let a = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
+            let i = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
             (a, i)
         } else {
             (Vec::new(), Vec::new())
@@ -236,16 +258,16 @@ impl Simulation {
             v,
             a,
             i,
-            v_next: vec![0.0; cells],
+            v_next: vec![0.0; padded],
             a_next: vec![0.0; turing_cells],
             i_next: vec![0.0; turing_cells],
-            jitter_row: if params.quantum_jitter {
-                vec![0.0; n]
+            jitter: if params.quantum_jitter {
+                vec![0.0; cells]
             } else {
                 Vec::new()
             },
-            lap_a: vec![0.0; n],
-            lap_i: vec![0.0; n],
+            arch: pulp::Arch::new(),
+            views: Views::default(),
             steps_done: 0,
             growth_events: 0,
             turing_activations: 0,
@@ -263,9 +285,9 @@ impl Simulation {
         self.steps_done
     }
 
-    /// The current potential field (volts, row-major).
+    /// The current potential field (volts, row-major N×N).
     pub fn field(&self) -> &[f64] {
-        &self.v
+        self.views.v.get_or_init(|| unpad(&self.v, self.n))
     }
 
     /// Growth events so far.
@@ -305,80 +327,56 @@ impl Simulation {
         if self.rng.random() < p.spike_probability {
             let r = self.rng.integers(n as u64) as usize;
             let c = self.rng.integers(n as u64) as usize;
-            self.v[r * n + c] += self.rng.normal(0.02, 0.005);
+            let s = kernel::stride(n);
+            self.v[r * s + c + 1] += self.rng.normal(0.02, 0.005);
+            // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
+            kernel::fill_halo(&mut self.v[r * s..][..s]);
             self.growth_events += 1;
         }
-
-        let alpha = p.alpha;
-        let turing = p.turing_enabled;
-        let threshold = p.turing_threshold;
-        let jitter_scale = p.jitter_var.sqrt();
-        let jitter = p.quantum_jitter;
-        let mut activations = 0u64;
-        let mut clamped = 0u64;
-        let mut finite = true;
-
-        // 2–5 fused per row: every cell reads only the previous state, so the rows are
-        // independent; jitter draws stay in row-major order.
-        for r in 0..n {
-            let up = if r == 0 { n - 1 } else { r - 1 };
-            let down = if r + 1 == n { 0 } else { r + 1 };
-            let row = r * n..(r + 1) * n;
-            let vn = &mut self.v_next[row.clone()];
-            laplace_update(
-                vn,
-                &mut self.lap_a,
-                &self.v[up * n..(up + 1) * n],
-                &self.v[row.clone()],
-                &self.v[down * n..(down + 1) * n],
-                alpha,
-            );
-            if turing {
-                let out = TuringOut {
-                    a: &mut self.a_next[row.clone()],
-                    i: &mut self.i_next[row.clone()],
-                    la: &mut self.lap_a,
-                    li: &mut self.lap_i,
-                };
-                activations += turing_row(
-                    TuringRow {
-                        a_up: &self.a[up * n..(up + 1) * n],
-                        a: &self.a[row.clone()],
-                        a_down: &self.a[down * n..(down + 1) * n],
-                        i_up: &self.i[up * n..(up + 1) * n],
-                        i: &self.i[row.clone()],
-                        i_down: &self.i[down * n..(down + 1) * n],
-                    },
-                    out,
-                    vn,
-                    threshold,
-                );
-            }
-            if jitter {
-                for z in self.jitter_row.iter_mut() {
-                    *z = self.rng.normal(0.0, jitter_scale);
-                }
-                for (v, z) in vn.iter_mut().zip(&self.jitter_row) {
-                    *v += *z;
-                }
-            }
-            for v in vn.iter_mut() {
-                let x = *v;
-                clamped += u64::from(!(V_MIN..=V_MAX).contains(&x) && !x.is_nan());
-                finite &= x.is_finite();
-                // Like NumPy's clip, `clamp` keeps NaN (caught by `finite` above).
-                *v = x.clamp(V_MIN, V_MAX);
-            }
+        // 4's draws come before the pass that uses them, in row-major order.
+        if p.quantum_jitter {
+            self.rng.fill_normal(&mut self.jitter, 0.0, p.jitter_var.sqrt());
         }
+
+        // 2–5 fused per row ([`kernel`]): every cell reads only the previous state, so
+        // rows are independent and large grids run row-parallel.
+        let k = kernel::Consts {
+            alpha: p.alpha,
+            threshold: p.turing_threshold,
+        };
+        let src = kernel::Src {
+            n,
+            v: &self.v,
+            a: &self.a,
+            i: &self.i,
+            z: &self.jitter,
+        };
+        let arch = self.arch;
+        let counts = if n >= PARALLEL_MIN_GRID && rayon::current_num_threads() > 1 {
+            step_parallel(arch, src, &mut self.v_next, &mut self.a_next, &mut self.i_next, k)
+        } else {
+            kernel::rows(
+                arch,
+                src,
+                kernel::Dst {
+                    first_row: 0,
+                    v: &mut self.v_next,
+                    a: &mut self.a_next,
+                    i: &mut self.i_next,
+                },
+                k,
+            )
+        };
         std::mem::swap(&mut self.v, &mut self.v_next);
-        if turing {
+        self.views = Views::default();
+        if p.turing_enabled {
             std::mem::swap(&mut self.a, &mut self.a_next);
             std::mem::swap(&mut self.i, &mut self.i_next);
         }
-        self.turing_activations += activations;
-        self.clamping_events += clamped;
+        self.turing_activations += counts.activations;
+        self.clamping_events += counts.clamped;
         self.steps_done += 1;
-        if !finite {
+        if counts.nonfinite > 0 {
             return Err(CoreError::NonFinite {
                 step: self.steps_done,
             });
@@ -386,28 +384,39 @@ impl Simulation {
         Ok(())
     }
 
+    /// The activator `a` after the last step (row-major; empty without Turing).
+    pub fn activator(&self) -> &[f64] {
+        self.views.a.get_or_init(|| unpad(&self.a, self.n))
+    }
+
+    /// The inhibitor `i` after the last step (row-major; empty without Turing).
+    pub fn inhibitor(&self) -> &[f64] {
+        self.views.i.get_or_init(|| unpad(&self.i, self.n))
+    }
+
     /// Summary of the current state (what [`simulate`] returns after the last step).
     pub fn summary(&self) -> SimulationResult {
-        let (lo, hi) = stats::min_max(&self.v);
+        let v = self.field();
+        let (lo, hi) = stats::min_max(v);
         let (activator_mean, inhibitor_mean) = if self.params.turing_enabled {
-            (stats::mean(&self.a), stats::mean(&self.i))
+            (stats::mean(self.activator()), stats::mean(self.inhibitor()))
         } else {
             (0.0, 0.0)
         };
         SimulationResult {
             grid_size: self.n,
             steps: self.steps_done,
-            field: self.v.clone(),
+            field: v.to_vec(),
             growth_events: self.growth_events,
             turing_activations: self.turing_activations,
             clamping_events: self.clamping_events,
             pot_min_mv: lo * 1000.0,
             pot_max_mv: hi * 1000.0,
-            pot_mean_mv: stats::mean(&self.v) * 1000.0,
-            pot_std_mv: stats::std(&self.v) * 1000.0,
+            pot_mean_mv: stats::mean(v) * 1000.0,
+            pot_std_mv: stats::std(v) * 1000.0,
             activator_mean,
             inhibitor_mean,
-            fractal_dimension: crate::fractal::field_fractal_dimension(&self.v, self.n),
+            fractal_dimension: crate::fractal::field_fractal_dimension(v, self.n),
         }
     }
 
@@ -418,89 +427,73 @@ impl Simulation {
     }
 }
 
-/// `out[j] = L(u)[row, j]` for one row with periodic columns: neighbours added in the
-/// order up, down, left, right, then `− 4·mid`.
-#[inline(always)]
-fn lap_row(out: &mut [f64], up: &[f64], mid: &[f64], down: &[f64]) {
-    let n = mid.len();
-    let (out, up, down) = (&mut out[..n], &up[..n], &down[..n]);
-    out[0] = up[0] + down[0] + mid[n - 1] + mid[1] - 4.0 * mid[0];
-    // Interior: zipped slices without index arithmetic, so the loop vectorises.
-    for ((((o, &u), &d), (&l, &r)), &m) in out[1..n - 1]
-        .iter_mut()
-        .zip(&up[1..n - 1])
-        .zip(&down[1..n - 1])
-        .zip(mid[..n - 2].iter().zip(&mid[2..]))
-        .zip(&mid[1..n - 1])
-    {
-        *o = u + d + l + r - 4.0 * m;
+/// Unpadded views of the state (see [`Simulation::field`]).
+#[derive(Clone, Debug, Default)]
+struct Views {
+    v: OnceLock<Vec<f64>>,
+    a: OnceLock<Vec<f64>>,
+    i: OnceLock<Vec<f64>>,
+}
+
+/// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
+fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Vec<f64> {
+    let s = kernel::stride(n);
+    let mut out = vec![0.0; n * s];
+    for row in out.chunks_exact_mut(s) {
+        draw(&mut row[1..=n]);
+        kernel::fill_halo(row);
     }
-    out[n - 1] = up[n - 1] + down[n - 1] + mid[n - 2] + mid[0] - 4.0 * mid[n - 1];
+    out
 }
 
-/// `out = mid + α·L(mid)` for one row, through the scratch row `lap`.
-#[inline(always)]
-fn laplace_update(
-    out: &mut [f64],
-    lap: &mut [f64],
-    up: &[f64],
-    mid: &[f64],
-    down: &[f64],
-    alpha: f64,
-) {
-    lap_row(lap, up, mid, down);
-    for ((o, &m), &l) in out.iter_mut().zip(mid).zip(lap.iter()) {
-        *o = m + alpha * l;
+/// The row-major N×N interior of a padded field (empty stays empty).
+fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
+    let s = kernel::stride(n);
+    let mut out = Vec::with_capacity(padded.len() / s * n);
+    for row in padded.chunks_exact(s) {
+        out.extend_from_slice(&row[1..=n]);
     }
+    out
 }
 
-struct TuringOut<'a> {
-    a: &'a mut [f64],
-    i: &'a mut [f64],
-    la: &'a mut [f64],
-    li: &'a mut [f64],
-}
-
-struct TuringRow<'a> {
-    a_up: &'a [f64],
-    a: &'a [f64],
-    a_down: &'a [f64],
-    i_up: &'a [f64],
-    i: &'a [f64],
-    i_down: &'a [f64],
-}
-
-/// Activator–inhibitor update for one row; raises `v` where the new activator exceeds
-/// the threshold and returns how many cells did. `la`, `li` are scratch rows.
-#[inline(always)]
-fn turing_row(t: TuringRow<'_>, out: TuringOut<'_>, v: &mut [f64], threshold: f64) -> u64 {
-    lap_row(out.la, t.a_up, t.a, t.a_down);
-    lap_row(out.li, t.i_up, t.i, t.i_down);
-    let mut count = 0u64;
-    for ((((an, inn), vj), (&a, &i)), (&la, &li)) in out
-        .a
-        .iter_mut()
-        .zip(out.i.iter_mut())
-        .zip(v.iter_mut())
-        .zip(t.a.iter().zip(t.i))
-        .zip(out.la.iter().zip(out.li.iter()))
-    {
-        let a_new = a + D_A * la + R_A * (a * (1.0 - a) - i);
-        let i_new = i + D_I * li + R_I * (a_new - i);
-        let hit = a_new > threshold;
-        count += u64::from(hit);
-        // A select, not `v + 0.0`: untouched cells keep every bit.
-        let raised = *vj + TURING_INCREMENT;
-        *vj = if hit { raised } else { *vj };
-        *an = clip01(a_new);
-        *inn = clip01(i_new);
+/// Rows `[first, first + len)` of one step on the rayon pool, in blocks of rows. Each
+/// cell depends only on the previous state, and the counters are integer sums, so the
+/// result is the same bytes on any number of threads.
+fn step_parallel(
+    arch: pulp::Arch,
+    src: kernel::Src<'_>,
+    v: &mut [f64],
+    a: &mut [f64],
+    i: &mut [f64],
+    k: kernel::Consts,
+) -> kernel::Counts {
+    let chunk = PARALLEL_BLOCK_ROWS * kernel::stride(src.n);
+    let blocks = v.len().div_ceil(chunk);
+    // Without Turing `a` and `i` are empty: give every block an empty slice.
+    let turing = !a.is_empty();
+    fn split(x: &mut [f64], turing: bool, chunk: usize, blocks: usize) -> Vec<&mut [f64]> {
+        if turing {
+            x.chunks_mut(chunk).collect()
+        } else {
+            (0..blocks).map(|_| <&mut [f64]>::default()).collect()
+        }
     }
-    count
-}
-
-#[inline(always)]
-fn clip01(x: f64) -> f64 {
-    x.clamp(0.0, 1.0)
+    let a_blocks = split(a, turing, chunk, blocks);
+    let i_blocks = split(i, turing, chunk, blocks);
+    v.par_chunks_mut(chunk)
+        .zip(a_blocks)
+        .zip(i_blocks)
+        .enumerate()
+        .map(|(b, ((v, a), i))| {
+            let dst = kernel::Dst {
+                first_row: b * PARALLEL_BLOCK_ROWS,
+                v,
+                a,
+                i,
+            };
+            kernel::rows(arch, src, dst, k)
+        })
+        .reduce(kernel::Counts::default, |x, y| x + y)
 }
 
 /// Run a simulation from `default_rng(seed)`.
@@ -676,6 +669,34 @@ mod tests {
         ];
         for (field, p) in cases {
             assert_eq!(p.validate().unwrap_err().field(), Some(field), "{p:?}");
+        }
+    }
+
+    /// The baseline (SSE2) build of the kernel gives the same bytes as the one the CPU
+    /// picked (AVX2 here), for every branch combination.
+    #[test]
+    fn every_instruction_set_gives_the_same_bytes() {
+        for (turing, jitter, n) in [(true, false, 33), (true, true, 20), (false, true, 17)] {
+            let p = SimulationParams {
+                grid_size: n,
+                steps: 40,
+                spike_probability: 0.9,
+                turing_enabled: turing,
+                turing_threshold: 0.05,
+                quantum_jitter: jitter,
+                jitter_var: 0.002,
+                ..Default::default()
+            };
+            let mut detected = Simulation::new(&p, 3).unwrap();
+            let mut baseline = Simulation::new(&p, 3).unwrap();
+            baseline.arch = pulp::Arch::Scalar;
+            for _ in 0..p.steps {
+                detected.step().unwrap();
+                baseline.step().unwrap();
+            }
+            assert_eq!(detected.summary(), baseline.summary());
+            assert_eq!(detected.activator(), baseline.activator());
+            assert_eq!(detected.inhibitor(), baseline.inhibitor());
         }
     }
 

@@ -257,23 +257,26 @@ fn check_mask(mask: &[bool], n: usize) -> Result<()> {
 /// Number of `s×s` boxes of the `⌊n/s⌋·s` crop holding at least one true cell.
 fn occupied_boxes(mask: &[bool], n: usize, s: usize) -> u64 {
     let m = n / s;
-    if m == 0 {
-        return 0;
-    }
-    let mut occupied = vec![false; m * m];
-    for (i, row) in mask.chunks_exact(n).take(m * s).enumerate() {
-        let bi = i / s;
-        for (j, &cell) in row[..m * s].iter().enumerate() {
-            if cell {
-                occupied[bi * m + j / s] = true;
-            }
+    let mut count = 0;
+    for band in mask.chunks_exact(n * s).take(m) {
+        for bj in 0..m {
+            // `contains` on a bool slice is a byte search; stop at the first hit.
+            let occupied = band
+                .chunks_exact(n)
+                .any(|row| row[bj * s..(bj + 1) * s].contains(&true));
+            count += u64::from(occupied);
         }
     }
-    occupied.iter().filter(|&&o| o).count() as u64
+    count
 }
 
 fn count_and_fit(mask: &[bool], n: usize, sizes: Vec<usize>) -> FractalResult {
-    let counts: Vec<u64> = sizes.iter().map(|&s| occupied_boxes(mask, n, s)).collect();
+    // An empty mask (a quiet field) occupies no box at any size.
+    let counts: Vec<u64> = if mask.contains(&true) {
+        sizes.iter().map(|&s| occupied_boxes(mask, n, s)).collect()
+    } else {
+        vec![0; sizes.len()]
+    };
     let (xs, ys): (Vec<f64>, Vec<f64>) = sizes
         .iter()
         .zip(&counts)

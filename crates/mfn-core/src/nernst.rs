@@ -124,10 +124,23 @@ fn check_concentration(field: &'static str, c: f64) -> Result<()> {
 /// # Ok::<(), mfn_core::CoreError>(())
 /// ```
 pub fn nernst_potential_mv(p: &NernstParams) -> f64 {
+    nernst_potential_v(p) * 1000.0
+}
+
+/// Nernst potential in volts, `(R·T)/(z·F) · ln(c_out/c_in)`: the value of the
+/// reference's `compute_nernst_potential`; [`nernst_potential_mv`] is this times 1000.
+///
+/// ```
+/// use mfn_core::nernst::{nernst_potential_mv, nernst_potential_v, NernstParams};
+/// let k = NernstParams::new(1, 5e-3, 140e-3, None)?;
+/// assert_eq!(nernst_potential_v(&k) * 1000.0, nernst_potential_mv(&k));
+/// # Ok::<(), mfn_core::CoreError>(())
+/// ```
+pub fn nernst_potential_v(p: &NernstParams) -> f64 {
     let c_out = p.c_out_m.max(MIN_CONCENTRATION_M);
     let c_in = p.c_in_m.max(MIN_CONCENTRATION_M);
     let rt_zf = (GAS_CONSTANT * p.temperature_k) / (f64::from(p.z) * FARADAY);
-    rt_zf * (c_out / c_in).ln() * 1000.0
+    rt_zf * (c_out / c_in).ln()
 }
 
 /// The thermal voltage `RT/F` in millivolts at `temperature_k`.

@@ -44,14 +44,57 @@
 use std::sync::OnceLock;
 
 const PCG_MULT: u128 = 0x2360_ed05_1fc6_5da4_4385_df64_9fcc_f645;
+/// PCG64's XSL-RR output of a state.
+#[inline(always)]
+fn pcg_output(state: u128) -> u64 {
+    let hi = (state >> 64) as u64;
+    let lo = state as u64;
+    (hi ^ lo).rotate_right((hi >> 58) as u32)
+}
+
+/// The complete state of NumPy's `PCG64` bit generator, as
+/// `Generator.bit_generator.state` shows it:
+///
+/// ```text
+/// {"bit_generator": "PCG64",
+///  "state": {"state": <state>, "inc": <inc>},
+///  "has_uint32": <has_uint32>, "uinteger": <uinteger>}
+/// ```
+///
+/// Reading it with [`Rng::pcg64_state`] and writing it back into NumPy (or building an
+/// [`Rng`] from NumPy's with [`Rng::from_pcg64_state`]) hands a stream over between the
+/// two mid-way, the cached 32-bit half included.
+///
+/// ```
+/// use mfn_core::rng::Rng;
+/// let mut a = Rng::new(42);
+/// a.next_u32(); // leaves the high half cached
+/// let mut b = Rng::from_pcg64_state(a.pcg64_state());
+/// assert_eq!((a.next_u32(), a.next_u64()), (b.next_u32(), b.next_u64()));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pcg64State {
+    /// The 128-bit LCG state (`state["state"]["state"]`).
+    pub state: u128,
+    /// The 128-bit increment (`state["state"]["inc"]`; odd for every seeded stream).
+    pub inc: u128,
+    /// Whether the next 32-bit draw hands out `uinteger` (`has_uint32`).
+    pub has_uint32: bool,
+    /// The high half of the last 64-bit draw a 32-bit draw made (`uinteger`). NumPy
+    /// keeps it after handing it out (`has_uint32` is then false), and so does this, so
+    /// the whole state round-trips.
+    pub uinteger: u32,
+}
 
 /// NumPy-compatible random generator: `numpy.random.default_rng(seed)`.
 #[derive(Clone, Debug)]
 pub struct Rng {
     state: u128,
     inc: u128,
-    /// High half of the last 64-bit draw, handed out by the next [`Rng::next_u32`].
-    cached_u32: Option<u32>,
+    /// Whether the next [`Rng::next_u32`] hands out `uinteger`.
+    has_uint32: bool,
+    /// High half of the last 64-bit draw made by [`Rng::next_u32`].
+    uinteger: u32,
 }
 
 impl Rng {
@@ -68,12 +111,34 @@ impl Rng {
         let mut rng = Rng {
             state: 0,
             inc: (initseq << 1) | 1,
-            cached_u32: None,
+            has_uint32: false,
+            uinteger: 0,
         };
         rng.step();
         rng.state = rng.state.wrapping_add(initstate);
         rng.step();
         rng
+    }
+
+    /// The generator NumPy's `PCG64` holds in state `s` (see [`Pcg64State`]). NumPy
+    /// accepts any `inc` when a state is assigned, and so does this.
+    pub fn from_pcg64_state(s: Pcg64State) -> Self {
+        Rng {
+            state: s.state,
+            inc: s.inc,
+            has_uint32: s.has_uint32,
+            uinteger: s.uinteger,
+        }
+    }
+
+    /// The state to hand back to NumPy's `PCG64` (see [`Pcg64State`]).
+    pub fn pcg64_state(&self) -> Pcg64State {
+        Pcg64State {
+            state: self.state,
+            inc: self.inc,
+            has_uint32: self.has_uint32,
+            uinteger: self.uinteger,
+        }
     }
 
     #[inline(always)]
@@ -85,9 +150,7 @@ impl Rng {
     #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         self.step();
-        let hi = (self.state >> 64) as u64;
-        let lo = self.state as u64;
-        (hi ^ lo).rotate_right((hi >> 58) as u32)
+        pcg_output(self.state)
     }
 
     /// Next raw 32-bit output: the low half of a fresh 64-bit draw, or the cached high
@@ -101,11 +164,13 @@ impl Rng {
     /// ```
     #[inline]
     pub fn next_u32(&mut self) -> u32 {
-        if let Some(v) = self.cached_u32.take() {
-            return v;
+        if self.has_uint32 {
+            self.has_uint32 = false;
+            return self.uinteger;
         }
         let next = self.next_u64();
-        self.cached_u32 = Some((next >> 32) as u32);
+        self.has_uint32 = true;
+        self.uinteger = (next >> 32) as u32;
         next as u32
     }
 
@@ -134,11 +199,29 @@ impl Rng {
     /// assert_eq!(z, 0.30471707975443135);
     /// ```
     pub fn standard_normal(&mut self) -> f64 {
+        let r = self.next_u64();
+        self.standard_normal_from(r)
+    }
+
+    /// The ziggurat's accept test on one 64-bit draw: the deviate, or `None` when the
+    /// draw falls outside the layer's rectangle (about 1 % of draws).
+    #[inline(always)]
+    fn ziggurat_fast(t: &Ziggurat, r: u64) -> Option<f64> {
+        let idx = (r & 0xff) as usize;
+        let r = r >> 8;
+        let sign = r & 1;
+        let rabs = (r >> 1) & 0x000f_ffff_ffff_ffff;
+        let x = rabs as f64 * t.w[idx];
+        (rabs < t.k[idx]).then_some(if sign == 1 { -x } else { x })
+    }
+
+    /// [`Rng::standard_normal`] whose first 64-bit draw `r` was already taken.
+    fn standard_normal_from(&mut self, first: u64) -> f64 {
         let t = ziggurat();
+        let mut draw = first;
         loop {
-            let r = self.next_u64();
-            let idx = (r & 0xff) as usize;
-            let r = r >> 8;
+            let idx = (draw & 0xff) as usize;
+            let r = draw >> 8;
             let sign = r & 1;
             let rabs = (r >> 1) & 0x000f_ffff_ffff_ffff;
             let mut x = rabs as f64 * t.w[idx];
@@ -164,6 +247,7 @@ impl Rng {
             } else if (t.f[idx - 1] - t.f[idx]) * self.random() + t.f[idx] < (-0.5 * x * x).exp() {
                 return x;
             }
+            draw = self.next_u64();
         }
     }
 
@@ -204,10 +288,17 @@ impl Rng {
     }
 
     /// Fill `out` with `normal(loc, scale)` draws in order (NumPy array draws are
-    /// row-major).
+    /// row-major). Same values and final state as repeated [`Rng::normal`], with the
+    /// ziggurat's table looked up once and its fast path inlined.
     pub fn fill_normal(&mut self, out: &mut [f64], loc: f64, scale: f64) {
+        let t = ziggurat();
         for v in out {
-            *v = self.normal(loc, scale);
+            let r = self.next_u64();
+            let z = match Self::ziggurat_fast(t, r) {
+                Some(z) => z,
+                None => self.standard_normal_from(r),
+            };
+            *v = loc + scale * z;
         }
     }
 
@@ -364,6 +455,27 @@ mod tests {
         assert_eq!(r.next_u64(), 15838336090824644132);
     }
 
+    /// Array draws are the scalar draws, value for value, and leave the same state
+    /// (checked through the next draws, including the cached 32-bit half).
+    #[test]
+    fn bulk_draws_equal_scalar_draws() {
+        for (seed, len) in [(1u64, 0usize), (2, 1), (3, 2), (4, 63), (5, 64), (6, 65), (7, 20_000)] {
+            let mut bulk = Rng::new(seed);
+            let mut one = Rng::new(seed);
+            // Leave a cached 32-bit half behind: 64-bit draws must not touch it.
+            assert_eq!(bulk.next_u32(), one.next_u32());
+            let mut z = vec![0.0; len];
+            bulk.fill_normal(&mut z, -0.07, 0.005);
+            let want: Vec<f64> = (0..len).map(|_| one.normal(-0.07, 0.005)).collect();
+            assert_eq!(z, want, "normal, len {len}");
+            bulk.fill_uniform(&mut z, 0.0, 0.1);
+            let want: Vec<f64> = (0..len).map(|_| one.uniform(0.0, 0.1)).collect();
+            assert_eq!(z, want, "uniform, len {len}");
+            assert_eq!(bulk.next_u32(), one.next_u32());
+            assert_eq!(bulk.next_u64(), one.next_u64());
+        }
+    }
+
     #[test]
     fn seed_sequence_golden() {
         let s = SeedSequence::new(42).generate_state_u64::<4>();
@@ -399,6 +511,33 @@ mod tests {
         let mut r = Rng::new(42);
         let v: Vec<u64> = (0..4).map(|_| r.integers(64)).collect();
         assert_eq!(v, vec![5, 49, 41, 28]);
+    }
+
+    #[test]
+    fn pcg64_state_round_trips_mid_stream() {
+        let mut a = Rng::new(2024);
+        for _ in 0..5 {
+            a.next_u64();
+        }
+        assert!(!a.pcg64_state().has_uint32);
+        a.next_u32();
+        let s = a.pcg64_state();
+        assert!(s.has_uint32);
+        assert_eq!(s.inc & 1, 1);
+        let mut b = Rng::from_pcg64_state(s);
+        for _ in 0..3 {
+            assert_eq!(a.next_u32(), b.next_u32());
+            assert_eq!(a.standard_normal(), b.standard_normal());
+        }
+        assert_eq!(a.pcg64_state(), b.pcg64_state());
+        // The handed-out half stays in the state, as in NumPy's.
+        if !a.pcg64_state().has_uint32 {
+            a.next_u32(); // a fresh 64-bit draw: its high half is now cached
+        }
+        assert!(a.pcg64_state().has_uint32);
+        let v = a.next_u32();
+        let after = a.pcg64_state();
+        assert_eq!((after.has_uint32, after.uinteger), (false, v));
     }
 
     #[test]

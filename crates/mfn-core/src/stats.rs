@@ -26,38 +26,47 @@ const BLOCK: usize = 128;
 /// NumPy's pairwise sum of a contiguous float64 slice (`np.sum`).
 pub fn sum(a: &[f64]) -> f64 {
     // NumPy starts a reduction from the identity 0.0 and adds the pairwise sum.
-    0.0 + pairwise(a)
+    0.0 + pairwise(a, &|x| x)
 }
 
-fn pairwise(a: &[f64]) -> f64 {
+/// The pairwise tree over `f(a[k])`: `f` is applied element by element as the tree
+/// reads them, so `var` needs no temporary array (NumPy materialises `(a − m)²` first;
+/// the sums are the same since the tree only depends on the length).
+#[inline(always)]
+fn pairwise(a: &[f64], f: &impl Fn(f64) -> f64) -> f64 {
     let n = a.len();
     if n < 8 {
         let mut res = 0.0;
         for &v in a {
-            res += v;
+            res += f(v);
         }
         res
     } else if n <= BLOCK {
         let mut r = [0.0f64; 8];
-        r.copy_from_slice(&a[..8]);
+        for (rj, &v) in r.iter_mut().zip(&a[..8]) {
+            *rj = f(v);
+        }
         let whole = n - n % 8;
-        let mut i = 8;
-        while i < whole {
-            for j in 0..8 {
-                r[j] += a[i + j];
+        for chunk in a[8..whole].chunks_exact(8) {
+            for (rj, &v) in r.iter_mut().zip(chunk) {
+                *rj += f(v);
             }
-            i += 8;
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         for &v in &a[whole..] {
-            res += v;
+            res += f(v);
         }
         res
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        pairwise(&a[..n2]) + pairwise(&a[n2..])
+        pairwise_rec(&a[..n2], f) + pairwise_rec(&a[n2..], f)
     }
+}
+
+/// The recursive step, kept out of line so the leaf loop above inlines into callers.
+fn pairwise_rec(a: &[f64], f: &impl Fn(f64) -> f64) -> f64 {
+    pairwise(a, f)
 }
 
 /// `np.mean`: pairwise sum divided by the length. NaN for an empty slice.
@@ -77,22 +86,33 @@ pub fn std(a: &[f64]) -> f64 {
 /// `np.var` with `ddof = 0`.
 pub fn var(a: &[f64]) -> f64 {
     let m = mean(a);
-    let sq: Vec<f64> = a.iter().map(|&v| (v - m) * (v - m)).collect();
-    sum(&sq) / a.len() as f64
+    (0.0 + pairwise(a, &|v| (v - m) * (v - m))) / a.len() as f64
 }
 
 /// `(min, max)` of a non-empty slice; NaN propagates as in NumPy.
 pub fn min_max(a: &[f64]) -> (f64, f64) {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for &v in a {
-        if v.is_nan() {
-            return (f64::NAN, f64::NAN);
-        }
-        lo = lo.min(v);
-        hi = hi.max(v);
+    if a.iter().any(|v| v.is_nan()) {
+        return (f64::NAN, f64::NAN);
     }
-    (lo, hi)
+    // Four independent lanes (min and max are exact, so the grouping cannot change the
+    // result), then the tail.
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let chunks = a.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..4 {
+            lo[j] = if c[j] < lo[j] { c[j] } else { lo[j] };
+            hi[j] = if c[j] > hi[j] { c[j] } else { hi[j] };
+        }
+    }
+    let mut l = lo[0].min(lo[1]).min(lo[2].min(lo[3]));
+    let mut h = hi[0].max(hi[1]).max(hi[2].max(hi[3]));
+    for &v in tail {
+        l = l.min(v);
+        h = h.max(v);
+    }
+    (l, h)
 }
 
 /// Least-squares line `y = slope·x + intercept` and its coefficient of determination

@@ -21,6 +21,7 @@
 //! rustworkx-core algorithms, a `petgraph::Graph` with the same indices.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use petgraph::EdgeType;
@@ -44,9 +45,7 @@ pub type Attrs = serde_json::Map<String, serde_json::Value>;
 /// assert_eq!(ids[1], NodeId::Str("3".into()));
 /// assert_eq!(serde_json::to_string(&ids).unwrap(), r#"[3,"3","a"]"#);
 /// ```
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum NodeId {
     /// A JSON integer.
@@ -56,13 +55,51 @@ pub enum NodeId {
 }
 
 /// A graph: name, direction, nodes and edges with attributes.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// What is derived from the graph and costly to rebuild (its estimated size, the
+/// compact adjacency of the algorithms) is kept beside it, built on first use and
+/// dropped by every mutation; a graph held by the store (`Arc<Graph>`, immutable) builds
+/// it once.
+#[derive(Debug)]
 pub struct Graph {
     name: String,
     directed: bool,
     attrs: Attrs,
     nodes: IndexMap<NodeId, Attrs>,
     edges: IndexMap<(NodeId, NodeId), Attrs>,
+    derived: Derived,
+}
+
+/// What [`Graph`] derives lazily from its contents.
+#[derive(Debug, Default)]
+struct Derived {
+    bytes: OnceLock<usize>,
+    adjacency: OnceLock<crate::algo::adjacency::Adjacency>,
+}
+
+impl Clone for Graph {
+    /// A copy of the contents; what is derived is rebuilt when the copy needs it (a copy
+    /// is usually made to be changed).
+    fn clone(&self) -> Self {
+        Graph {
+            name: self.name.clone(),
+            directed: self.directed,
+            attrs: self.attrs.clone(),
+            nodes: self.nodes.clone(),
+            edges: self.edges.clone(),
+            derived: Derived::default(),
+        }
+    }
+}
+
+impl PartialEq for Graph {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.directed == other.directed
+            && self.attrs == other.attrs
+            && self.nodes == other.nodes
+            && self.edges == other.edges
+    }
 }
 
 /// Compact adjacency of a graph for the algorithms: node `i` is the `i`-th node in
@@ -81,6 +118,35 @@ pub struct View<'g> {
     pub inc: Vec<Vec<(usize, f64)>>,
     /// Edges `(u, v, weight)` in insertion order, as stored.
     pub edges: Vec<(usize, usize, f64)>,
+}
+
+impl<'de> Deserialize<'de> for NodeId {
+    /// An integer (within `i64`) or a string; read directly (an untagged enum would
+    /// buffer the value first).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NodeId, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = NodeId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a node id (an integer or a string)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NodeId, E> {
+                Ok(NodeId::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeId, E> {
+                i64::try_from(v)
+                    .map(NodeId::Int)
+                    .map_err(|_| E::custom(format!("node id {v} is larger than 2^63 - 1")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeId, E> {
+                Ok(NodeId::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<NodeId, E> {
+                Ok(NodeId::Str(v))
+            }
+        }
+        d.deserialize_any(Id)
+    }
 }
 
 impl fmt::Display for NodeId {
@@ -112,14 +178,6 @@ impl NodeId {
         match text.parse::<i64>() {
             Ok(i) if !text.starts_with('+') && i.to_string() == text => NodeId::Int(i),
             _ => NodeId::Str(text.to_owned()),
-        }
-    }
-
-    /// Approximate heap size in bytes, for the cache budget.
-    fn size(&self) -> usize {
-        match self {
-            NodeId::Int(_) => 16,
-            NodeId::Str(s) => 24 + s.len(),
         }
     }
 }
@@ -163,7 +221,23 @@ impl Graph {
             attrs: Attrs::new(),
             nodes: IndexMap::new(),
             edges: IndexMap::new(),
+            derived: Derived::default(),
         })
+    }
+
+    /// Drop what was derived from the contents (every mutation calls this).
+    #[inline]
+    fn changed(&mut self) {
+        if self.derived.bytes.get().is_some() || self.derived.adjacency.get().is_some() {
+            self.derived = Derived::default();
+        }
+    }
+
+    /// The compact adjacency of the algorithms, built on first use.
+    pub(crate) fn adjacency(&self) -> &crate::algo::adjacency::Adjacency {
+        self.derived
+            .adjacency
+            .get_or_init(|| crate::algo::adjacency::Adjacency::build(self))
     }
 
     /// The graph's name.
@@ -174,6 +248,7 @@ impl Graph {
     /// Rename (validated).
     pub fn set_name(&mut self, name: &str) -> Result<(), GraphError> {
         validate_name(name)?;
+        self.changed();
         self.name = name.to_owned();
         Ok(())
     }
@@ -197,6 +272,7 @@ impl Graph {
     /// Mutable graph-level attributes. A key `name` is not the graph's name (see
     /// [`Graph::set_name`]); node-link export writes the graph's name over it.
     pub fn attrs_mut(&mut self) -> &mut Attrs {
+        self.changed();
         &mut self.attrs
     }
 
@@ -244,6 +320,7 @@ impl Graph {
 
     /// Add a node, or merge `attrs` into an existing node's attributes.
     pub fn add_node(&mut self, id: NodeId, attrs: Attrs) {
+        self.changed();
         self.nodes.entry(id).or_default().extend(attrs);
     }
 
@@ -254,6 +331,7 @@ impl Graph {
 
     /// Mutable attributes of a node.
     pub fn node_attrs_mut(&mut self, id: &NodeId) -> Option<&mut Attrs> {
+        self.changed();
         self.nodes.get_mut(id)
     }
 
@@ -273,6 +351,7 @@ impl Graph {
 
     /// Add an edge (and its end nodes), or merge `attrs` into the existing edge.
     pub fn add_edge(&mut self, u: NodeId, v: NodeId, attrs: Attrs) {
+        self.changed();
         self.nodes.entry(u.clone()).or_default();
         self.nodes.entry(v.clone()).or_default();
         let key = self.edge_key(&u, &v).unwrap_or((u, v));
@@ -291,12 +370,14 @@ impl Graph {
 
     /// Mutable attributes of an edge.
     pub fn edge_attrs_mut(&mut self, u: &NodeId, v: &NodeId) -> Option<&mut Attrs> {
+        self.changed();
         let k = self.edge_key(u, v)?;
         self.edges.get_mut(&k)
     }
 
     /// Remove an edge; `false` when absent.
     pub fn remove_edge(&mut self, u: &NodeId, v: &NodeId) -> bool {
+        self.changed();
         match self.edge_key(u, v) {
             Some(k) => self.edges.shift_remove(&k).is_some(),
             None => false,
@@ -305,6 +386,7 @@ impl Graph {
 
     /// Remove nodes and their edges; returns how many nodes were removed.
     pub fn remove_nodes(&mut self, ids: &[NodeId]) -> usize {
+        self.changed();
         let gone: std::collections::HashSet<&NodeId> =
             ids.iter().filter(|i| self.nodes.contains_key(*i)).collect();
         if gone.is_empty() {
@@ -324,24 +406,26 @@ impl Graph {
         GraphError::check_limit("edges", self.num_edges(), "max_edges", limits.max_edges)
     }
 
-    /// Approximate memory footprint in bytes (for the cache budget).
+    /// Estimated memory footprint in bytes (the cache budget, the memory budget of a
+    /// call), with the compact adjacency: [`crate::limits`]' sizes per node, edge and
+    /// attribute plus the lengths of strings. Computed once per version of the graph.
     pub fn approx_bytes(&self) -> usize {
-        let attrs = |a: &Attrs| -> usize {
-            a.iter()
-                .map(|(k, v)| 48 + k.len() + v.to_string().len())
-                .sum()
-        };
-        let nodes: usize = self
-            .nodes
-            .iter()
-            .map(|(k, a)| 48 + k.size() + attrs(a))
-            .sum();
-        let edges: usize = self
-            .edges
-            .iter()
-            .map(|((u, v), a)| 48 + u.size() + v.size() + attrs(a))
-            .sum();
-        64 + self.name.len() + attrs(&self.attrs) + nodes + edges
+        *self.derived.bytes.get_or_init(|| {
+            let attrs =
+                |a: &Attrs| -> u64 { a.iter().map(|(k, v)| crate::io::attr_bytes(k, v)).sum() };
+            let id = |i: &NodeId| match i {
+                NodeId::Int(_) => 0,
+                NodeId::Str(s) => s.len() as u64,
+            };
+            let nodes: u64 = self.nodes.iter().map(|(k, a)| id(k) + attrs(a)).sum();
+            let edges: u64 = self
+                .edges
+                .iter()
+                .map(|((u, v), a)| id(u) + id(v) + attrs(a))
+                .sum();
+            let base = Limits::graph_bytes(self.nodes.len() as u64, self.edges.len() as u64);
+            (64 + self.name.len() as u64 + attrs(&self.attrs) + nodes + edges + base) as usize
+        })
     }
 
     /// The weight of an edge's attributes: the number at `key`, 1 when absent.

@@ -80,6 +80,46 @@ impl Page {
     }
 }
 
+/// Sort the values of a graph's nodes (`values[i]` is node `i`'s) and cut the page,
+/// cloning only the ids of the page.
+///
+/// ```
+/// use mfn_graph::{generators, paging::{Page, page_nodes}};
+/// let g = generators::path("p", 3).unwrap();
+/// let p = page_nodes(&g, &[0.5, 1.0, 0.5], &Page { top_k: Some(2), cursor: None }).unwrap();
+/// assert_eq!((&p.values[0].node, &p.values[1].node), (&1.into(), &0.into()));
+/// ```
+pub fn page_nodes(g: &crate::Graph, values: &[f64], page: &Page) -> Result<NodeValues, GraphError> {
+    let total = values.len();
+    let (start, end) = page.window(total)?;
+    let (truncated, next_cursor) = Page::next(end, total);
+    let id = |i: u32| g.node_at(i as usize).expect("index");
+    let mut order: Vec<(f64, u32)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v, i as u32))
+        .collect();
+    let cmp =
+        |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then_with(|| id(a.1).cmp(id(b.1)));
+    // Only the page needs sorting: select it, then sort it.
+    if end < total && end > 0 {
+        order.select_nth_unstable_by(end - 1, cmp);
+        order.truncate(end);
+    }
+    order.sort_unstable_by(cmp);
+    Ok(NodeValues {
+        values: order[start.min(order.len())..end]
+            .iter()
+            .map(|&(value, i)| NodeValue {
+                node: id(i).clone(),
+                value,
+            })
+            .collect(),
+        truncated,
+        next_cursor,
+    })
+}
+
 /// Sort `(node, value)` pairs (value descending, ties by node id) and cut the page.
 ///
 /// ```
@@ -92,7 +132,8 @@ impl Page {
 /// assert_eq!(p.next_cursor.as_deref(), Some("2"));
 /// ```
 pub fn page_values(mut values: Vec<(NodeId, f64)>, page: &Page) -> Result<NodeValues, GraphError> {
-    values.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    // Ids are unique, so the order is total and an unstable sort gives the same result.
+    values.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let total = values.len();
     let (start, end) = page.window(total)?;
     let (truncated, next_cursor) = Page::next(end, total);

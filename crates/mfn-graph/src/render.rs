@@ -523,6 +523,15 @@ pub fn visualize(
     if let Some(bg) = background {
         check_background(bg)?;
     }
+    // The canvas (RGBA) and its encoding, the layout's distance matrix, the drawing.
+    let pixels = u64::from(args.width) * u64::from(args.height);
+    let n = g.num_nodes() as u64;
+    limits.budget(
+        "width",
+        2 * 4 * pixels
+            + 4 * n.min(layout::KK_MATRIX_MAX_NODES as u64).pow(2)
+            + 256 * (n + g.num_edges() as u64),
+    )?;
     let used = args.layout.resolve(g);
     let color_by = args.color_by.as_deref().filter(|c| *c != "none");
     let (node_cols, legend) = colours(g, color_by, args.seed)?;

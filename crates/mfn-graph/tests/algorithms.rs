@@ -1,6 +1,8 @@
 //! Algorithms on small graphs whose values can be checked by hand, and on Zachary's
 //! karate club against values printed in the NetworkX documentation and literature.
 
+use mfn_graph::algo::community::Method;
+use mfn_graph::algo::structure::{ColorStrategy, MstAlgorithm};
 use mfn_graph::algo::{centrality, community, paths, structure};
 use mfn_graph::{Attrs, Graph, GraphError, Limits, NodeId, generators};
 
@@ -161,13 +163,13 @@ fn karate_club_reference_values() {
     approx(s.density, 78.0 / (34.0 * 33.0 / 2.0), 1e-15);
     let core = structure::core_number(&g).unwrap();
     assert_eq!(*core.iter().max().unwrap(), 4);
-    let (comms, q) = community::detect(&g, "louvain", Some("weight"), 1.0, 0).unwrap();
+    let (comms, q) = community::detect(&g, Method::Louvain, Some("weight"), 1.0, 0).unwrap();
     assert!(q > 0.40, "louvain modularity {q}");
     assert_eq!(comms.iter().map(Vec::len).sum::<usize>(), 34);
-    let (_, q) = community::detect(&g, "greedy_modularity", None, 1.0, 0).unwrap();
+    let (_, q) = community::detect(&g, Method::GreedyModularity, None, 1.0, 0).unwrap();
     // CNM on the karate club reaches Q ≈ 0.3807 (Clauset et al.; nx gives 0.3806706).
     approx(q, 0.3806706114398422, 1e-9);
-    let (_, q) = community::detect(&g, "label_propagation", None, 1.0, 5).unwrap();
+    let (_, q) = community::detect(&g, Method::LabelPropagation, None, 1.0, 5).unwrap();
     assert!(q > 0.1, "label propagation modularity {q}");
 }
 
@@ -203,10 +205,11 @@ fn spanning_tree_flow_and_order() {
             (3, 0, 5.0),
         ],
     );
-    let (edges, total) = structure::minimum_spanning_tree(&g, "weight", false).unwrap();
+    let (edges, total) =
+        structure::minimum_spanning_tree(&g, "weight", MstAlgorithm::Kruskal).unwrap();
     assert_eq!((edges.len(), total), (3, 4.0));
     assert_eq!(
-        structure::minimum_spanning_tree(&g, "weight", true)
+        structure::minimum_spanning_tree(&g, "weight", MstAlgorithm::Prim)
             .unwrap()
             .1,
         4.0
@@ -266,16 +269,24 @@ fn cycles_cores_colouring_matching() {
     let mut k = generators::complete("k", 4).unwrap();
     k.add_edge(3.into(), 4.into(), Attrs::new());
     assert_eq!(structure::core_number(&k).unwrap(), vec![3, 3, 3, 3, 1]);
-    for s in ["largest_first", "dsatur", "independent_set"] {
+    for s in [
+        ColorStrategy::LargestFirst,
+        ColorStrategy::Dsatur,
+        ColorStrategy::IndependentSet,
+    ] {
         let colors = structure::coloring(&k, s).unwrap();
         for (u, v, _) in k.edges() {
             assert_ne!(
                 colors[k.node_index(u).unwrap()],
                 colors[k.node_index(v).unwrap()],
-                "{s}"
+                "{s:?}"
             );
         }
-        assert_eq!(*colors.iter().max().unwrap(), 3, "{s}: K4 needs 4 colours");
+        assert_eq!(
+            *colors.iter().max().unwrap(),
+            3,
+            "{s:?}: K4 needs 4 colours"
+        );
     }
     // Path 0-1-2-3 weights 1, 5, 1: max weight {1-2}; max cardinality {0-1, 2-3}.
     let p = graph(false, &[(0, 1, 1.0), (1, 2, 5.0), (2, 3, 1.0)]);
@@ -325,9 +336,13 @@ fn louvain_splits_two_cliques() {
         }
     }
     g.add_edge(4.into(), 5.into(), Attrs::new());
-    for method in ["louvain", "greedy_modularity", "label_propagation"] {
+    for method in [
+        Method::Louvain,
+        Method::GreedyModularity,
+        Method::LabelPropagation,
+    ] {
         let (comms, q) = community::detect(&g, method, None, 1.0, 1).unwrap();
-        assert_eq!(comms.len(), 2, "{method}");
+        assert_eq!(comms.len(), 2, "{method:?}");
         // Q = 2 · (10/21 − (21/42)²) for two 5-cliques joined by one edge.
         approx(q, 2.0 * (10.0 / 21.0 - 0.25), 1e-12);
     }
@@ -358,19 +373,11 @@ fn generators_have_their_sizes() {
         max_edges: 10,
         ..Limits::default()
     };
-    let err = generators::generate(
-        "c",
-        "complete",
-        Some(6),
-        None,
-        None,
-        None,
-        (None, None),
-        false,
-        0,
-        &tight,
-    )
-    .unwrap_err();
+    let six = generators::Params {
+        n: Some(6),
+        ..generators::Params::new(generators::Kind::Complete)
+    };
+    let err = generators::generate("c", &six, &tight).unwrap_err();
     assert_eq!(err.to_string(), "edges = 15 exceeds max_edges = 10");
 }
 
@@ -386,9 +393,9 @@ fn prim_spans_every_component_and_directed_cores_count_reciprocal_edges() {
             (6, 7, 1.0),
         ],
     );
-    for prim in [false, true] {
-        let (edges, total) = structure::minimum_spanning_tree(&g, "weight", prim).unwrap();
-        assert_eq!((edges.len(), total), (4, 11.0), "prim = {prim}");
+    for algorithm in [MstAlgorithm::Kruskal, MstAlgorithm::Prim] {
+        let (edges, total) = structure::minimum_spanning_tree(&g, "weight", algorithm).unwrap();
+        assert_eq!((edges.len(), total), (4, 11.0), "{algorithm:?}");
     }
     // 0 ↔ 1 reciprocal plus 1 → 2: degrees (in + out) 2, 3, 1. Peeling 2 leaves 0 and 1
     // with two arcs between them: core 2 (NetworkX counts both arcs).

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use mfn_graph::store::MemoryStore;
+use mfn_graph::store::{GraphStore, MemoryStore};
 use mfn_graph::tools::{Control, ToolContext, call};
 use mfn_graph::{GraphError, Limits};
 use serde_json::{Value, json};
@@ -158,4 +158,112 @@ fn closeness_and_statistics_report_every_node() {
         assert_monotonic(&seen, 600);
         assert_eq!(seen.last().unwrap().0, 600, "{tool}");
     }
+}
+
+/// Cancelled from the start: a decoder or generator stops at its first check.
+struct Gone;
+
+impl Control for Gone {
+    fn cancelled(&self) -> bool {
+        true
+    }
+}
+
+/// Cancelled once the instant has passed.
+struct Deadline(Instant);
+
+impl Control for Deadline {
+    fn cancelled(&self) -> bool {
+        Instant::now() >= self.0
+    }
+}
+
+/// A ring of `n` edges in every import format.
+fn documents(n: usize) -> Vec<(&'static str, String)> {
+    let g = mfn_graph::generators::cycle("ring", n).unwrap();
+    [
+        ("csv", mfn_graph::io::Format::Csv),
+        ("json", mfn_graph::io::Format::Json),
+        ("graphml", mfn_graph::io::Format::Graphml),
+    ]
+    .into_iter()
+    .map(|(name, f)| (name, mfn_graph::io::export(&g, f)))
+    .collect()
+}
+
+#[test]
+fn every_decoder_stops_when_the_caller_is_gone() {
+    let store = MemoryStore::new(Limits::default());
+    for (format, data) in documents(20_000) {
+        let args = json!({"name": "x", "format": format, "data": data});
+        let err = run(&store, &Gone, "import_graph", args.clone()).unwrap_err();
+        assert!(matches!(err, GraphError::Cancelled), "{format}: {err:?}");
+        assert!(store.list("t").unwrap().is_empty(), "nothing stored");
+        let ok = run(&store, &mfn_graph::tools::NoControl, "import_graph", args).unwrap();
+        assert_eq!(ok["num_edges"], 20_000, "{format}");
+        run(&store, &Gone, "delete_graph", json!({"graph": "x"})).unwrap();
+    }
+}
+
+#[test]
+fn generators_stop_when_the_caller_is_gone_and_refuse_what_they_cannot_afford() {
+    let store = MemoryStore::new(Limits::default());
+    for args in [
+        json!({"name": "g", "kind": "erdos_renyi", "n": 5000, "p": 0.001}),
+        json!({"name": "g", "kind": "complete", "n": 1000}),
+        json!({"name": "g", "kind": "grid_2d", "rows": 300, "cols": 300}),
+        json!({"name": "g", "kind": "watts_strogatz", "n": 100000, "k": 4, "p": 0.5}),
+        json!({"name": "g", "kind": "path", "n": 1000000}),
+    ] {
+        let err = run(&store, &Gone, "generate_graph", args.clone()).unwrap_err();
+        assert!(matches!(err, GraphError::Cancelled), "{args}: {err:?}");
+    }
+    // 9.7 M edges are under max_edges but not under the call's memory budget: refused
+    // before anything is allocated, naming the argument (issue #17: 64 s, 15 GB).
+    let t0 = Instant::now();
+    let err = run(
+        &store,
+        &mfn_graph::tools::NoControl,
+        "generate_graph",
+        json!({"name": "k", "kind": "complete", "n": 4400}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("n: estimated bytes = ")
+            && err
+                .to_string()
+                .ends_with("exceeds max_call_bytes = 1073741824"),
+        "{err}"
+    );
+    assert!(t0.elapsed().as_secs() < 5, "refused before generating");
+}
+
+#[test]
+fn graphml_with_half_a_million_attributes_on_one_element_is_read_in_linear_time() {
+    // Quadratic before (issue #17: 200 k attributes took 28 s, 500 k about 4 min).
+    let n = 500_000;
+    let mut doc = String::from("<graphml><graph edgedefault=\"undirected\"><node id=\"a\"");
+    for i in 0..n {
+        doc.push_str(&format!(" a{i}=\"1\""));
+    }
+    doc.push_str("/><node id=\"b\"/></graph></graphml>");
+    let limits = Limits::default();
+    let t0 = Instant::now();
+    let g = mfn_graph::io::read_graphml(&doc, "g", &limits).unwrap();
+    assert_eq!(g.num_nodes(), 2);
+    // A generous bound: the quadratic reader takes minutes here.
+    assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
+    // A cancelled read returns within a generous bound after the deadline.
+    let t0 = Instant::now();
+    let ctl = Deadline(t0 + std::time::Duration::from_millis(20));
+    let r = mfn_graph::io::import_ctl(
+        mfn_graph::io::Format::Graphml,
+        &doc,
+        "g",
+        false,
+        &limits,
+        &ctl,
+    );
+    assert!(matches!(r, Ok(_) | Err(GraphError::Cancelled)), "{r:?}");
+    assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
 }

@@ -171,10 +171,18 @@ fn node_link_accepts_links_and_rejects_bad_ids() {
     let err = io::read_node_link(r#"{"nodes": [{"id": 1.5}]}"#, "g", &l).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "json line 0: nodes[0].id: 1.5 is not an integer or a string"
+        "json line 1: nodes[0].id: 1.5 is not an integer or a string"
     );
     let err = io::read_node_link(r#"{"edges": [{"source": 1}]}"#, "g", &l).unwrap_err();
-    assert_eq!(err.to_string(), "json line 0: edges[0]: missing target");
+    assert_eq!(err.to_string(), "json line 1: edges[0]: missing target");
+    // The line of the fault, not of the document.
+    let err =
+        io::read_node_link("{\"nodes\": [\n{\"id\": 1},\n{\"id\": [2]}]}", "g", &l).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("json line 3: nodes[1].id: an array"),
+        "{err}"
+    );
     let err = io::read_node_link("{\"nodes\": [\n{\"id\": 1},\n", "g", &l).unwrap_err();
     assert!(err.to_string().starts_with("json line 3:"), "{err}");
 }
@@ -260,4 +268,49 @@ fn graphml_reads_types_defaults_and_reports_lines() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn decoders_meter_what_they_build_against_the_call_budget() {
+    let tight = Limits {
+        max_call_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let budget_error = |e: GraphError| {
+        let text = e.to_string();
+        assert!(
+            text.starts_with("data: estimated bytes = ")
+                && text.ends_with("exceeds max_call_bytes = 1048576"),
+            "{text}"
+        );
+    };
+    // GraphML key defaults cost memory the document does not show: 200 keys with a
+    // default, applied to 5 000 empty nodes (a 100 KB document).
+    let mut doc = String::from("<graphml>");
+    for k in 0..200 {
+        doc.push_str(&format!(
+            "<key id=\"k{k}\" for=\"node\" attr.name=\"a{k}\" attr.type=\"string\"><default>x</default></key>"
+        ));
+    }
+    doc.push_str("<graph>");
+    for n in 0..5000 {
+        doc.push_str(&format!("<node id=\"{n}\"/>"));
+    }
+    doc.push_str("</graph></graphml>");
+    assert!(doc.len() < 200_000);
+    budget_error(io::read_graphml(&doc, "g", &tight).unwrap_err());
+    assert_eq!(
+        io::read_graphml(&doc, "g", &Limits::default())
+            .unwrap()
+            .num_nodes(),
+        5000
+    );
+    // Node-link: a long attribute array; CSV: many edges.
+    let big = format!(
+        "{{\"nodes\": [{{\"id\": 1, \"xs\": [{}0]}}]}}",
+        "0,".repeat(100_000)
+    );
+    budget_error(io::read_node_link(&big, "g", &tight).unwrap_err());
+    let csv: String = (0..20_000).map(|i| format!("{i},{}\n", i + 1)).collect();
+    budget_error(io::read_csv(&csv, "g", false, &tight).unwrap_err());
 }

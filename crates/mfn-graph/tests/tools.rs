@@ -303,3 +303,211 @@ fn network_metrics_of_a_plus_shape() {
         assert!(m.get(key).is_some(), "{key}");
     }
 }
+
+/// Every string a schema allows by `enum` or `const`, anywhere in it.
+fn allowed(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(o) => {
+            for (k, v) in o {
+                match (k.as_str(), v) {
+                    ("enum", Value::Array(a)) => {
+                        out.extend(a.iter().filter_map(|s| s.as_str().map(String::from)))
+                    }
+                    ("const", Value::String(s)) => out.push(s.clone()),
+                    _ => allowed(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| allowed(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn choice_arguments_list_their_values_in_the_schema_and_accept_the_same_strings() {
+    let cases: &[(&str, &[&str])] = &[
+        ("minimum_spanning_tree", &["kruskal", "prim"]),
+        (
+            "community_detection",
+            &["louvain", "label_propagation", "greedy_modularity"],
+        ),
+        (
+            "generate_graph",
+            &[
+                "erdos_renyi",
+                "barabasi_albert",
+                "watts_strogatz",
+                "grid_2d",
+                "complete",
+                "path",
+                "cycle",
+                "star",
+                "karate_club",
+            ],
+        ),
+        (
+            "graph_coloring",
+            &["largest_first", "dsatur", "independent_set"],
+        ),
+        (
+            "centrality_measures",
+            &[
+                "degree",
+                "betweenness",
+                "closeness",
+                "eigenvector",
+                "pagerank",
+            ],
+        ),
+        ("import_graph", &["csv", "json", "graphml"]),
+        ("get_neighbors", &["out", "in", "all"]),
+    ];
+    for (tool, values) in cases {
+        let mut got = Vec::new();
+        allowed(&input_schema(tool).unwrap(), &mut got);
+        for v in *values {
+            assert!(got.iter().any(|g| g == v), "{tool}: {v} not in {got:?}");
+        }
+    }
+    // The strings the NetworkX oracle and the MCP interop tests send still work.
+    let store = MemoryStore::new(Limits::default());
+    let c = ctx(&store);
+    call(
+        &c,
+        "generate_graph",
+        json!({"name": "k", "kind": "karate_club"}),
+    )
+    .unwrap();
+    let kruskal = call(&c, "minimum_spanning_tree", json!({"graph": "k"})).unwrap();
+    for (tool, args, key, want) in [
+        (
+            "minimum_spanning_tree",
+            json!({"graph": "k", "algorithm": "prim"}),
+            "total_weight",
+            kruskal["total_weight"].clone(),
+        ),
+        (
+            "graph_coloring",
+            json!({"graph": "k", "strategy": "saturation_largest_first"}),
+            "strategy",
+            json!("dsatur"),
+        ),
+        (
+            "community_detection",
+            json!({"graph": "k", "method": "greedy_modularity", "weight": null}),
+            "method",
+            json!("greedy_modularity"),
+        ),
+    ] {
+        let r = call(&c, tool, args).unwrap();
+        assert_eq!(r[key], want, "{tool}: {r}");
+    }
+    let r = call(
+        &c,
+        "centrality_measures",
+        json!({"graph": "k", "measures": ["degree", "pagerank"], "top_k": 1}),
+    )
+    .unwrap();
+    let keys: Vec<&String> = r["measures"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["degree", "pagerank"]);
+    // A wrong choice names the field and the allowed values.
+    let err = call(
+        &c,
+        "minimum_spanning_tree",
+        json!({"graph": "k", "algorithm": "boruvka"}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, GraphError::InvalidArgument { field, message } if field == "algorithm" && message.contains("kruskal")),
+        "{err:?}"
+    );
+    let err = call(
+        &c,
+        "generate_graph",
+        json!({"name": "x", "kind": "lattice"}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("kind: unknown variant `lattice`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cached_adjacency_follows_every_mutation() {
+    let store = MemoryStore::new(Limits::default());
+    let c = ctx(&store);
+    call(
+        &c,
+        "generate_graph",
+        json!({"name": "p", "kind": "path", "n": 6}),
+    )
+    .unwrap();
+    let hops = |c: &ToolContext<'_>| {
+        call(
+            c,
+            "shortest_path",
+            json!({"graph": "p", "source": 0, "target": 5}),
+        )
+        .unwrap()["length"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(hops(&c), 5.0);
+    // Each call below changes the stored graph; the next query sees the change.
+    call(&c, "add_edges", json!({"graph": "p", "edges": [[0, 4]]})).unwrap();
+    assert_eq!(hops(&c), 2.0);
+    call(
+        &c,
+        "add_edges",
+        json!({"graph": "p", "edges": [[0, 5, 7.5]]}),
+    )
+    .unwrap();
+    assert_eq!(hops(&c), 1.0);
+    let w = call(
+        &c,
+        "shortest_path",
+        json!({"graph": "p", "source": 0, "target": 5, "weight": "weight"}),
+    )
+    .unwrap();
+    assert_eq!(
+        (w["path"].clone(), w["length"].as_f64()),
+        (json!([0, 4, 5]), Some(2.0))
+    );
+    call(
+        &c,
+        "set_edge_attributes",
+        json!({"graph": "p", "values": [{"source": 0, "target": 5, "attrs": {"weight": 1.5}}]}),
+    )
+    .unwrap();
+    let w = call(
+        &c,
+        "shortest_path",
+        json!({"graph": "p", "source": 0, "target": 5, "weight": "weight"}),
+    )
+    .unwrap();
+    assert_eq!(
+        (w["path"].clone(), w["length"].as_f64()),
+        (json!([0, 5]), Some(1.5))
+    );
+    call(
+        &c,
+        "remove_edges",
+        json!({"graph": "p", "edges": [[0, 5], [0, 4]]}),
+    )
+    .unwrap();
+    assert_eq!(hops(&c), 5.0);
+    call(&c, "remove_nodes", json!({"graph": "p", "nodes": [3]})).unwrap();
+    let err = call(
+        &c,
+        "shortest_path",
+        json!({"graph": "p", "source": 0, "target": 5}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no path"), "{err}");
+    let n = call(&c, "get_neighbors", json!({"graph": "p", "node": 4})).unwrap();
+    assert_eq!(n["neighbors"], json!([5]));
+    let comps = call(&c, "connected_components", json!({"graph": "p"})).unwrap();
+    assert_eq!(comps["sizes"], json!([3, 2]));
+}

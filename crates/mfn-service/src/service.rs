@@ -142,6 +142,9 @@ pub struct SimulationOutput {
     pub result: Arc<SimulationResult>,
     /// SHA-256 hex of the final field's little-endian f64 bytes (volts, row-major).
     pub field_sha256: Arc<str>,
+    /// With Turing: SHA-256 hex of the final activator and inhibitor, hashed the same
+    /// way (what the NumPy interop check compares).
+    pub turing_sha256: Option<Arc<(String, String)>>,
 }
 
 /// SHA-256 hex of `values` as little-endian f64 bytes, in order.
@@ -234,7 +237,11 @@ pub struct HealthInfo {
 
 #[derive(Debug, Clone)]
 enum Cached {
-    Sim(Arc<SimulationResult>, Arc<str>),
+    Sim(
+        Arc<SimulationResult>,
+        Arc<str>,
+        Option<Arc<(String, String)>>,
+    ),
     Features(Arc<FeaturesOutput>),
     Validation(Arc<ValidationReport>),
 }
@@ -243,7 +250,7 @@ impl Weigh for Cached {
     fn weight(&self) -> usize {
         const BASE: usize = 256;
         match self {
-            Cached::Sim(r, _) => BASE + r.field.len() * 8,
+            Cached::Sim(r, _, _) => BASE + r.field.len() * 8,
             Cached::Features(_) | Cached::Validation(_) => BASE,
         }
     }
@@ -398,19 +405,21 @@ impl MfnService {
         self.admit()?;
         let spec = req.sim.resolve(self.limits())?;
         let key = format!("sim;{};field={}", spec.key(), req.include_field);
-        if let Some(Cached::Sim(result, field_sha256)) = self.inner.cache.get(&key) {
+        if let Some(Cached::Sim(result, field_sha256, turing_sha256)) = self.inner.cache.get(&key)
+        {
             let meta = Meta::since(ctx, start, CacheStatus::Hit);
             let out = SimulationOutput {
                 spec,
                 result,
                 field_sha256,
+                turing_sha256,
             };
             return Ok((out, meta));
         }
         let include_field = req.include_field;
         let job_spec = spec.clone();
         let progress = call.progress.clone();
-        let (result, field_sha256) = self
+        let (result, field_sha256, turing_sha256) = self
             .inner
             .gate
             .run(Admission::FailFast, move |tok| {
@@ -428,17 +437,27 @@ impl MfnService {
                 }
                 let mut r = sim.summary();
                 let digest: Arc<str> = sha256_f64_le(&r.field).into();
+                let turing = job_spec.params.turing_enabled.then(|| {
+                    Arc::new((
+                        sha256_f64_le(sim.activator()),
+                        sha256_f64_le(sim.inhibitor()),
+                    ))
+                });
                 if !include_field {
                     r.field = Vec::new();
                 }
-                Ok((Arc::new(r), digest))
+                Ok((Arc::new(r), digest, turing))
             })
             .await?;
-        let status = self.store(key, Cached::Sim(result.clone(), field_sha256.clone()));
+        let status = self.store(
+            key,
+            Cached::Sim(result.clone(), field_sha256.clone(), turing_sha256.clone()),
+        );
         let out = SimulationOutput {
             spec,
             result,
             field_sha256,
+            turing_sha256,
         };
         Ok((out, Meta::since(ctx, start, status)))
     }

@@ -4,7 +4,8 @@
 //! row-major), so two runs agree on it exactly when they agree bit for bit.
 //! `--repeat K` runs the same simulation K times in-process and adds wall-clock timing;
 //! every run must produce the same field, and the report is the K = 1 report plus
-//! `timing`.
+//! `timing`. With Turing, `activator_sha256`/`inhibitor_sha256` hash the final
+//! activator and inhibitor the same way (the NumPy interop check compares all three).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -70,6 +71,17 @@ pub struct SimulateReport {
     pub fractal_dimension: f64,
     /// SHA-256 hex of the final field (volts, little-endian f64, row-major).
     pub field_sha256: String,
+    /// Mean of the final activator (0 without Turing).
+    pub activator_mean: f64,
+    /// Mean of the final inhibitor (0 without Turing).
+    pub inhibitor_mean: f64,
+    /// SHA-256 hex of the final activator (little-endian f64, row-major); absent
+    /// without Turing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activator_sha256: Option<String>,
+    /// SHA-256 hex of the final inhibitor, like `activator_sha256`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inhibitor_sha256: Option<String>,
     /// Wall-clock timing, present with `--repeat`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
@@ -100,6 +112,10 @@ impl From<SimulationResponse> for SimulateReport {
             pot_std_mv: s.pot_std_mV,
             fractal_dimension: s.fractal_dimension,
             field_sha256: r.field_sha256,
+            activator_mean: s.activator_mean,
+            inhibitor_mean: s.inhibitor_mean,
+            activator_sha256: None,
+            inhibitor_sha256: None,
             timing: None,
         }
     }
@@ -170,6 +186,10 @@ pub fn run(args: &SimulateArgs) -> Result<SimulateReport> {
         heatmap::write_png(path, &out.result.field, n)?;
     }
     let mut report = SimulateReport::from(response);
+    if let Some(t) = &out.turing_sha256 {
+        report.activator_sha256 = Some(t.0.clone());
+        report.inhibitor_sha256 = Some(t.1.clone());
+    }
     report.timing = args.repeat.map(|_| Timing::from_durations(&durations));
     Ok(report)
 }

@@ -42,9 +42,9 @@ use crate::{Graph, GraphError, Limits, NodeId, View};
 pub fn degree_centrality(g: &Graph) -> Vec<f64> {
     let n = g.num_nodes();
     let mut deg = vec![0.0; n];
-    for (u, v, _) in g.edges() {
-        deg[g.node_index(u).expect("node")] += 1.0;
-        deg[g.node_index(v).expect("node")] += 1.0;
+    for &(u, v) in &g.adjacency().ends {
+        deg[u as usize] += 1.0;
+        deg[v as usize] += 1.0;
     }
     if n <= 1 {
         return vec![1.0; n];
@@ -419,16 +419,22 @@ pub fn eigenvector_centrality_ctl(
             "eigenvector centrality of an empty graph is undefined",
         ));
     }
-    let csr = Csr::build(g, Some(weight.unwrap_or("\0unweighted")))?;
+    let csr = Csr::build(g, weight)?;
     let mut x = vec![1.0 / n as f64; n];
     let mut last = vec![0.0; n];
     for it in 0..max_iter {
         ctl.checkpoint(it as u64, max_iter as u64)?;
         last.copy_from_slice(&x);
         for (v, &xv) in last.iter().enumerate() {
-            let (nb, ws) = (csr.out.nbrs(v), csr.out.weights(v));
-            for (&u, &w) in nb.iter().zip(ws) {
-                x[u as usize] += xv * w;
+            let nb = csr.out.nbrs(v);
+            if csr.all_one {
+                for &u in nb {
+                    x[u as usize] += xv;
+                }
+            } else {
+                for (&u, &w) in nb.iter().zip(csr.out.weights(v)) {
+                    x[u as usize] += xv * w;
+                }
             }
         }
         let norm = x.iter().map(|z| z * z).sum::<f64>().sqrt();
@@ -496,13 +502,16 @@ pub fn pagerank_ctl(
     if !(0.0..=1.0).contains(&opts.alpha) {
         return Err(GraphError::invalid("alpha", "must be in [0, 1]"));
     }
-    let csr = Csr::build_weighted(g, opts.weight.as_deref())?;
+    let csr = Csr::build(g, opts.weight.as_deref())?;
+    let adj = csr.adj;
     let p: Vec<f64> = match &opts.personalization {
         None => vec![1.0 / n as f64; n],
         Some(map) => {
             let mut p = vec![0.0; n];
             for (id, v) in map {
-                let i = g.require_node("personalization", id)?;
+                let i = adj
+                    .index(g, id)
+                    .ok_or_else(|| GraphError::no_node("personalization", id))?;
                 if !(v.is_finite() && *v >= 0.0) {
                     return Err(GraphError::invalid(
                         "personalization",
@@ -521,28 +530,47 @@ pub fn pagerank_ctl(
             p.iter().map(|x| x / s).collect()
         }
     };
-    let out = &csr.out;
-    let strength: Vec<f64> = (0..n).map(|i| out.weights(i).iter().sum()).collect();
+    // Pull form: x'[j] = α Σ_{i → j} x[i] w_ij / s_i + (α Σ_dangling x + 1 − α) p[j],
+    // reading each node's in-arcs (sequential writes, one pass per iteration).
+    let unweighted = csr.all_one;
+    let strength: Vec<f64> = if unweighted {
+        (0..n).map(|i| adj.out.len(i) as f64).collect()
+    } else {
+        (0..n).map(|i| csr.out.weights(i).iter().sum()).collect()
+    };
+    let inv: Vec<f64> = strength
+        .iter()
+        .map(|&s| if s == 0.0 { 0.0 } else { 1.0 / s })
+        .collect();
     let dangling: Vec<usize> = (0..n).filter(|&i| strength[i] == 0.0).collect();
+    let inc = csr.inc();
     let mut x = vec![1.0 / n as f64; n];
     let mut next = vec![0.0; n];
+    let mut y = vec![0.0; n];
+    let alpha = opts.alpha;
     for it in 0..opts.max_iter {
         ctl.checkpoint(it as u64, opts.max_iter as u64)?;
-        let danglesum: f64 = opts.alpha * dangling.iter().map(|&i| x[i]).sum::<f64>();
-        next.iter_mut().for_each(|v| *v = 0.0);
+        let danglesum: f64 = alpha * dangling.iter().map(|&i| x[i]).sum::<f64>();
         for i in 0..n {
-            if strength[i] == 0.0 {
-                continue;
-            }
-            let xi = opts.alpha * x[i] / strength[i];
-            for (&j, &w) in out.nbrs(i).iter().zip(out.weights(i)) {
-                next[j as usize] += xi * w;
-            }
+            y[i] = alpha * x[i] * inv[i];
         }
-        for i in 0..n {
-            next[i] += danglesum * p[i] + (1.0 - opts.alpha) * p[i];
+        let mut err = 0.0;
+        for j in 0..n {
+            let nb = inc.nbrs(j);
+            let mut acc = 0.0;
+            if unweighted {
+                for &i in nb {
+                    acc += y[i as usize];
+                }
+            } else {
+                for (&i, &w) in nb.iter().zip(inc.weights(j)) {
+                    acc += y[i as usize] * w;
+                }
+            }
+            let v = acc + danglesum * p[j] + (1.0 - alpha) * p[j];
+            err += (v - x[j]).abs();
+            next[j] = v;
         }
-        let err: f64 = next.iter().zip(&x).map(|(a, b)| (a - b).abs()).sum();
         std::mem::swap(&mut x, &mut next);
         if err < n as f64 * opts.tol {
             return Ok(x);

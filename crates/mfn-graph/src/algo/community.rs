@@ -451,11 +451,33 @@ pub fn greedy_modularity_ctl(
     Ok(labels)
 }
 
-/// Run a community method by name (`louvain`, `label_propagation`,
-/// `greedy_modularity`): `(communities, modularity)`.
+/// A community detection method.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Louvain (seeded), [`louvain`].
+    #[default]
+    Louvain,
+    /// Asynchronous label propagation (seeded), [`label_propagation`].
+    LabelPropagation,
+    /// Clauset–Newman–Moore greedy modularity, [`greedy_modularity`].
+    GreedyModularity,
+}
+
+/// Run a community method: `(communities, modularity)`.
 pub fn detect(
     g: &Graph,
-    method: &str,
+    method: Method,
     weight: Option<&str>,
     resolution: f64,
     seed: u64,
@@ -467,7 +489,7 @@ pub fn detect(
 /// [`label_propagation_ctl`], [`greedy_modularity_ctl`]).
 pub fn detect_ctl(
     g: &Graph,
-    method: &str,
+    method: Method,
     weight: Option<&str>,
     resolution: f64,
     seed: u64,
@@ -487,15 +509,9 @@ pub fn detect_ctl(
         ));
     }
     let labels = match method {
-        "louvain" => louvain_ctl(&view, resolution, 1e-7, seed, ctl)?.0,
-        "label_propagation" => label_propagation_ctl(&view, weight.is_some(), seed, ctl)?,
-        "greedy_modularity" => greedy_modularity_ctl(&view, resolution, ctl)?,
-        other => {
-            return Err(GraphError::invalid(
-                "method",
-                format!("{other:?} is not one of louvain, label_propagation, greedy_modularity"),
-            ));
-        }
+        Method::Louvain => louvain_ctl(&view, resolution, 1e-7, seed, ctl)?.0,
+        Method::LabelPropagation => label_propagation_ctl(&view, weight.is_some(), seed, ctl)?,
+        Method::GreedyModularity => greedy_modularity_ctl(&view, resolution, ctl)?,
     };
     let q = modularity(&view, &labels, resolution);
     Ok((groups(&view, &labels), q))

@@ -2,9 +2,11 @@
 //! semantics. They return values in node order (insertion order); the tool layer
 //! ([`crate::tools`]) pairs them with node ids, sorts and pages them.
 
+pub(crate) mod adjacency;
 pub mod centrality;
 pub mod community;
 mod csr;
+mod pair;
 pub mod paths;
 mod sssp;
 pub mod structure;

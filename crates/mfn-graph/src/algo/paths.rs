@@ -1,7 +1,8 @@
 //! Shortest paths.
 //!
-//! - Unweighted (`weight = None`): breadth-first search; the length counts edges.
-//! - Weighted, all weights ≥ 0: Dijkstra (rustworkx-core).
+//! - Unweighted (`weight = None`, or every weight 1): NetworkX's bidirectional
+//!   breadth-first search; the length counts edges.
+//! - Weighted, all weights ≥ 0: NetworkX's bidirectional Dijkstra.
 //! - Weighted with a negative weight: Bellman–Ford (rustworkx-core); a negative cycle
 //!   reachable from the source is reported as an error (an undirected edge of negative
 //!   weight is such a cycle, as in NetworkX).
@@ -14,7 +15,6 @@ use petgraph::{Directed, EdgeType, Undirected};
 use rustworkx_core::dictmap::DictMap;
 use rustworkx_core::shortest_path as rx;
 
-use super::csr::Csr;
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, NodeId, View};
@@ -43,61 +43,85 @@ pub fn shortest_path(
     target: &NodeId,
     weight: Option<&str>,
 ) -> Result<PathResult, GraphError> {
-    let s = g.require_node("source", source)?;
-    let t = g.require_node("target", target)?;
-    let no_path =
-        || GraphError::FailedPrecondition(format!("target: no path from {source} to {target}"));
-    if weight.is_none() {
-        return bfs_path(&Csr::build(g, None)?, s, t).ok_or_else(no_path);
-    }
-    let view = g.view(weight)?;
-    let negative = view.edges.iter().any(|e| e.2 < 0.0);
-    let (path, length) = if view.directed {
-        weighted_path::<Directed>(&view, s, t, negative, source)?
-    } else {
-        weighted_path::<Undirected>(&view, s, t, negative, source)?
-    }
-    .ok_or_else(no_path)?;
-    Ok(PathResult {
-        path: path.into_iter().map(|i| view.ids[i].clone()).collect(),
-        length,
-    })
+    shortest_path_ctl(g, source, target, weight, &NoControl)
 }
 
-fn bfs_path(csr: &Csr<'_>, s: usize, t: usize) -> Option<PathResult> {
-    let n = csr.n();
-    let mut parent = vec![u32::MAX; n];
-    parent[s] = s as u32;
-    let mut queue: Vec<u32> = Vec::with_capacity(n);
-    queue.push(s as u32);
-    let mut head = 0;
-    'search: while head < queue.len() && s != t {
-        let v = queue[head];
-        head += 1;
-        for &w in csr.out.nbrs(v as usize) {
-            if parent[w as usize] == u32::MAX {
-                parent[w as usize] = v;
-                if w as usize == t {
-                    break 'search;
+/// [`shortest_path`], checking `ctl` as the search expands. Unweighted and non-negative
+/// weighted searches are NetworkX's bidirectional ones ([`super::pair`]) over the graph's
+/// cached adjacency; the length of a weighted path is its weights summed from the
+/// source, as Dijkstra sums them.
+pub fn shortest_path_ctl(
+    g: &Graph,
+    source: &NodeId,
+    target: &NodeId,
+    weight: Option<&str>,
+    ctl: &dyn Control,
+) -> Result<PathResult, GraphError> {
+    let adj = g.adjacency();
+    let s = adj
+        .index(g, source)
+        .ok_or_else(|| GraphError::no_node("source", source))?;
+    let t = adj
+        .index(g, target)
+        .ok_or_else(|| GraphError::no_node("target", target))?;
+    let no_path =
+        || GraphError::FailedPrecondition(format!("target: no path from {source} to {target}"));
+    let id = |i: u32| g.node_at(i as usize).expect("index").clone();
+    let weights = match weight {
+        Some(key) => Some(adj.weights(g, key)?),
+        None => None,
+    };
+    match &weights {
+        Some(w) if !w.all_one => {
+            if w.negative {
+                let view = g.view(weight)?;
+                let (path, length) = if view.directed {
+                    weighted_path::<Directed>(&view, s, t, true, source)?
+                } else {
+                    weighted_path::<Undirected>(&view, s, t, true, source)?
                 }
-                queue.push(w);
+                .ok_or_else(no_path)?;
+                return Ok(PathResult {
+                    path: path.into_iter().map(|i| view.ids[i].clone()).collect(),
+                    length,
+                });
             }
+            let inc_w = w.inc.as_deref().unwrap_or(&w.out);
+            let path = super::pair::dijkstra(
+                (&adj.out, &w.out),
+                (adj.inc(), inc_w),
+                s as u32,
+                t as u32,
+                ctl,
+            )?
+            .ok_or_else(no_path)?;
+            // Dijkstra's length of this path: the weights summed from the source. The
+            // weight of an arc is that of its edge, found in u's row.
+            let mut length = 0.0;
+            for pair in path.windows(2) {
+                let (u, v) = (pair[0] as usize, pair[1]);
+                let row = adj.out.nbrs(u);
+                let k = row
+                    .iter()
+                    .position(|&x| x == v)
+                    .expect("an arc of the path");
+                length += w.w[adj.out.edges(u)[k] as usize];
+            }
+            Ok(PathResult {
+                path: path.into_iter().map(id).collect(),
+                length,
+            })
+        }
+        // Unweighted, or every weight 1: hops.
+        _ => {
+            let path = super::pair::bfs(&adj.out, adj.inc(), s as u32, t as u32, ctl)?
+                .ok_or_else(no_path)?;
+            Ok(PathResult {
+                length: (path.len() - 1) as f64,
+                path: path.into_iter().map(id).collect(),
+            })
         }
     }
-    if parent[t] == u32::MAX {
-        return None;
-    }
-    let mut path = vec![t];
-    let mut v = t;
-    while v != s {
-        v = parent[v] as usize;
-        path.push(v);
-    }
-    path.reverse();
-    Some(PathResult {
-        length: (path.len() - 1) as f64,
-        path: path.into_iter().map(|i| csr.ids[i].clone()).collect(),
-    })
 }
 
 type Found = Option<(Vec<usize>, f64)>;

@@ -22,7 +22,7 @@ use petgraph::{Directed, Undirected};
 use rustworkx_core::coloring::{ColoringStrategy, greedy_node_color_with_coloring_strategy};
 use rustworkx_core::connectivity as rxc;
 
-use super::csr::{Csr, IndexOf, MIN_SOURCES, Progress, STEP, par_chunks};
+use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
@@ -30,7 +30,7 @@ use crate::{Graph, GraphError, Limits, NodeId, View};
 /// Connected components (weak for directed graphs unless `strong`), largest first;
 /// each component's nodes in node order.
 ///
-/// Weak components: union–find over the stored edges (no adjacency is built). Strong
+/// Weak components: union–find over the edges of the cached adjacency. Strong
 /// components: Tarjan (petgraph).
 pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>, GraphError> {
     Ok(component_indices(g, strong)?
@@ -57,7 +57,6 @@ pub(crate) fn component_indices(g: &Graph, strong: bool) -> Result<Vec<Vec<usize
         }
         comps
     } else {
-        let index = IndexOf::new(g);
         let mut parent: Vec<u32> = (0..n as u32).collect();
         fn find(p: &mut [u32], mut x: u32) -> u32 {
             while p[x as usize] != x {
@@ -67,11 +66,8 @@ pub(crate) fn component_indices(g: &Graph, strong: bool) -> Result<Vec<Vec<usize
             }
             x
         }
-        for (u, v, _) in g.edges() {
-            let (a, b) = (
-                find(&mut parent, index.get(u)),
-                find(&mut parent, index.get(v)),
-            );
+        for &(u, v) in &g.adjacency().ends {
+            let (a, b) = (find(&mut parent, u), find(&mut parent, v));
             if a != b {
                 // The smaller index becomes the root: roots are first members.
                 let (lo, hi) = if a < b { (a, b) } else { (b, a) };
@@ -113,8 +109,13 @@ fn nbr_sets(view: &View<'_>) -> (Vec<HashSet<usize>>, Vec<HashSet<usize>>) {
 /// assert_eq!(c, vec![1.0; 4]);
 /// ```
 pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
+    clustering_ctl(g, &NoControl)
+}
+
+/// [`clustering`], checking `ctl` every 256 nodes.
+pub fn clustering_ctl(g: &Graph, ctl: &dyn Control) -> Result<Vec<f64>, GraphError> {
     if !g.is_directed() {
-        return Ok(triangles_undirected(g)?
+        return Ok(triangles_undirected(g, ctl)?
             .into_iter()
             .map(|(t, k)| {
                 if t == 0 {
@@ -141,8 +142,11 @@ pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
             })
             .collect());
     }
-    Ok((0..n)
+    (0..n)
         .map(|i| {
+            if i % 256 == 0 {
+                ctl.check()?;
+            }
             let (ip, is) = (&pred[i], &succ[i]);
             let mut t = 0usize;
             for &j in ip.iter().chain(is.iter()) {
@@ -154,20 +158,20 @@ pub fn clustering(g: &Graph) -> Result<Vec<f64>, GraphError> {
             }
             let dt = ip.len() + is.len();
             let db = ip.intersection(is).count();
-            if t == 0 {
+            Ok(if t == 0 {
                 0.0
             } else {
                 t as f64 / ((dt * (dt - 1) - 2 * db) * 2) as f64
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Per node of an undirected graph: `(t, k)` with `k` the degree without self-loops and
 /// `t = Σ_{u ∈ N(v)} |N(u) ∩ N(v)|` (twice the triangles through `v`), as NetworkX's
 /// `_triangles_and_degree_iter`. Marks `N(v)` and scans each neighbour's row; parallel
 /// over fixed chunks of nodes (integer counts: exact).
-fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
+fn triangles_undirected(g: &Graph, ctl: &dyn Control) -> Result<Vec<(usize, usize)>, GraphError> {
     let csr = Csr::build(g, None)?;
     let n = csr.n();
     let nodes: Vec<usize> = (0..n).collect();
@@ -175,6 +179,9 @@ fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
         let mut mark = vec![u32::MAX; n];
         let mut out = Vec::with_capacity(chunk.len());
         for &v in chunk {
+            if v % 256 == 0 {
+                ctl.check()?;
+            }
             let nb = csr.out.nbrs(v);
             let mut k = 0;
             for &u in nb {
@@ -204,10 +211,18 @@ fn triangles_undirected(g: &Graph) -> Result<Vec<(usize, usize)>, GraphError> {
 /// Clustering of every node and transitivity (`None` for directed graphs) from one
 /// triangle count: what `clustering_coefficients` returns.
 pub fn clustering_and_transitivity(g: &Graph) -> Result<(Vec<f64>, Option<f64>), GraphError> {
+    clustering_and_transitivity_ctl(g, &NoControl)
+}
+
+/// [`clustering_and_transitivity`], checking `ctl` every 256 nodes.
+pub fn clustering_and_transitivity_ctl(
+    g: &Graph,
+    ctl: &dyn Control,
+) -> Result<(Vec<f64>, Option<f64>), GraphError> {
     if g.is_directed() {
-        return Ok((clustering(g)?, None));
+        return Ok((clustering_ctl(g, ctl)?, None));
     }
-    let tk = triangles_undirected(g)?;
+    let tk = triangles_undirected(g, ctl)?;
     let (mut tri, mut contri) = (0usize, 0usize);
     let c = tk
         .iter()
@@ -586,14 +601,36 @@ pub struct WeightedEdge {
     pub weight: f64,
 }
 
+/// The algorithm of [`minimum_spanning_tree`].
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MstAlgorithm {
+    /// Kruskal: edges by weight, union–find (petgraph).
+    #[default]
+    Kruskal,
+    /// Prim: grow from a node by the lightest edge (petgraph), per component.
+    Prim,
+}
+
 /// Minimum spanning tree (forest) of an undirected graph by Kruskal (petgraph) or Prim
 /// (petgraph, run on each connected component: petgraph's Prim spans only the component
 /// of its start node); returns the edges and their total weight.
 pub fn minimum_spanning_tree(
     g: &Graph,
     weight: &str,
-    prim: bool,
+    algorithm: MstAlgorithm,
 ) -> Result<(Vec<WeightedEdge>, f64), GraphError> {
+    let prim = algorithm == MstAlgorithm::Prim;
     if g.is_directed() {
         return Err(GraphError::FailedPrecondition(
             "graph: minimum spanning tree is defined for undirected graphs".into(),
@@ -672,16 +709,19 @@ pub type CycleReport = (bool, Option<bool>, Vec<Vec<NodeId>>, bool);
 /// Cycles: directed graphs report `(has_cycle, Some(is_dag), simple cycles up to
 /// max_cycles, truncated)`; undirected graphs a cycle basis (`is_dag = None`).
 pub fn cycles(g: &Graph, max_cycles: usize) -> Result<CycleReport, GraphError> {
-    cycles_ctl(g, max_cycles, &NoControl)
+    cycles_ctl(g, max_cycles, &Limits::default(), &NoControl)
 }
 
 /// [`cycles`] with a checkpoint every 64 simple cycles found (progress in cycles of
-/// `max_cycles`).
+/// `max_cycles`), and the memory of the listed cycles (32 bytes per node) held to
+/// `limits.max_call_bytes` (error naming `max_cycles`).
 pub fn cycles_ctl(
     g: &Graph,
     max_cycles: usize,
+    limits: &Limits,
     ctl: &dyn Control,
 ) -> Result<CycleReport, GraphError> {
+    let mut listed = 0u64;
     let view = g.view(None)?;
     let ids = |c: Vec<NodeIndex>| c.into_iter().map(|i| view.ids[i.index()].clone()).collect();
     if view.directed {
@@ -696,6 +736,8 @@ pub fn cycles_ctl(
                     truncated = true;
                     break;
                 }
+                listed += 32 * (c.len() as u64 + 1);
+                limits.budget("max_cycles", listed)?;
                 out.push(ids(c));
                 if out.len() % 64 == 0 {
                     ctl.checkpoint(out.len() as u64, max_cycles as u64)?;
@@ -704,26 +746,127 @@ pub fn cycles_ctl(
         }
         return Ok((has, Some(!has), out, truncated));
     }
-    let pg = view.petgraph::<Undirected>();
-    let mut basis: Vec<Vec<NodeId>> = rxc::cycle_basis(&pg, None).into_iter().map(ids).collect();
-    let truncated = basis.len() > max_cycles;
-    basis.truncate(max_cycles);
+    let (basis, truncated) = cycle_basis(g, max_cycles, limits, ctl)?;
+    let basis: Vec<Vec<NodeId>> = basis
+        .into_iter()
+        .map(|c| {
+            c.into_iter()
+                .map(|i| view.ids[i as usize].clone())
+                .collect()
+        })
+        .collect();
     Ok((!basis.is_empty(), None, basis, truncated))
+}
+
+/// A cycle basis of an undirected graph, as `nx.cycle_basis` (Paton 1969) finds it —
+/// roots taken from the last node, a depth-first spanning tree, one cycle per non-tree
+/// edge — stopping after `max` cycles (`truncated` when more exist). Cycles are found one
+/// at a time, so the work and memory stop with the cap, the budget or a cancellation.
+fn cycle_basis(
+    g: &Graph,
+    max: usize,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<(Vec<Vec<u32>>, bool), GraphError> {
+    let adj = g.adjacency();
+    let n = adj.n();
+    let mut done = vec![false; n];
+    let mut pred = vec![u32::MAX; n];
+    let mut used: Vec<Option<HashSet<u32>>> = vec![None; n];
+    let mut cycles: Vec<Vec<u32>> = Vec::new();
+    let mut listed = 0u64;
+    let mut steps = 0u32;
+    let mut members: Vec<u32> = Vec::new();
+    for root in (0..n).rev() {
+        if done[root] {
+            continue;
+        }
+        members.clear();
+        let mut stack = vec![root as u32];
+        pred[root] = root as u32;
+        used[root] = Some(HashSet::new());
+        members.push(root as u32);
+        while let Some(z) = stack.pop() {
+            for &nbr in adj.out.nbrs(z as usize) {
+                steps = steps.wrapping_add(1);
+                if steps.is_multiple_of(4096) {
+                    ctl.check()?;
+                }
+                if used[nbr as usize].is_none() {
+                    pred[nbr as usize] = z;
+                    stack.push(nbr);
+                    used[nbr as usize] = Some(HashSet::from([z]));
+                    members.push(nbr);
+                    continue;
+                }
+                let cycle = if nbr == z {
+                    vec![z]
+                } else if !used[z as usize].as_ref().expect("visited").contains(&nbr) {
+                    let pn = used[nbr as usize].as_ref().expect("visited");
+                    let mut cycle = vec![nbr, z];
+                    let mut p = pred[z as usize];
+                    while !pn.contains(&p) {
+                        cycle.push(p);
+                        p = pred[p as usize];
+                        steps = steps.wrapping_add(1);
+                        if steps.is_multiple_of(4096) {
+                            ctl.check()?;
+                        }
+                    }
+                    cycle.push(p);
+                    used[nbr as usize].as_mut().expect("visited").insert(z);
+                    cycle
+                } else {
+                    continue;
+                };
+                if cycles.len() == max {
+                    return Ok((cycles, true));
+                }
+                listed += 32 * (cycle.len() as u64 + 1);
+                limits.budget("max_cycles", listed)?;
+                cycles.push(cycle);
+            }
+        }
+        for &m in &members {
+            done[m as usize] = true;
+            used[m as usize] = None;
+        }
+    }
+    Ok((cycles, false))
+}
+
+/// The strategy of [`coloring`] (NetworkX's names).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ColorStrategy {
+    /// Nodes by decreasing degree.
+    #[default]
+    LargestFirst,
+    /// DSatur: the node with the most distinct neighbour colours next
+    /// (`saturation_largest_first` is accepted too).
+    #[serde(alias = "saturation_largest_first")]
+    Dsatur,
+    /// Repeatedly a maximal independent set per colour.
+    IndependentSet,
 }
 
 /// Greedy colouring: `largest_first`, `dsatur` (saturation) or `independent_set`
 /// (rustworkx-core). Colour of every node in node order.
-pub fn coloring(g: &Graph, strategy: &str) -> Result<Vec<usize>, GraphError> {
+pub fn coloring(g: &Graph, strategy: ColorStrategy) -> Result<Vec<usize>, GraphError> {
     let strat = match strategy {
-        "largest_first" => ColoringStrategy::Degree,
-        "dsatur" | "saturation_largest_first" => ColoringStrategy::Saturation,
-        "independent_set" => ColoringStrategy::IndependentSet,
-        other => {
-            return Err(GraphError::invalid(
-                "strategy",
-                format!("{other:?} is not one of largest_first, dsatur, independent_set"),
-            ));
-        }
+        ColorStrategy::LargestFirst => ColoringStrategy::Degree,
+        ColorStrategy::Dsatur => ColoringStrategy::Saturation,
+        ColorStrategy::IndependentSet => ColoringStrategy::IndependentSet,
     };
     let view = g.view(None)?;
     // Colouring ignores direction: read edges as undirected.

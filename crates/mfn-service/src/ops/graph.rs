@@ -10,28 +10,11 @@ use crate::gate::{Admission, JobControl};
 use crate::ops::{BoxFuture, Call, Entry, Handler, OpSpec, Reply};
 use crate::service::MfnService;
 
-/// Graph tools that change the store.
-// TODO(graph branch): ToolSpec gains `mutates`; read it instead.
-const MUTATING: &[&str] = &[
-    "create_graph",
-    "delete_graph",
-    "add_nodes",
-    "add_edges",
-    "remove_nodes",
-    "remove_edges",
-    "set_node_attributes",
-    "set_edge_attributes",
-    "subgraph",
-    "merge_graphs",
-    "import_graph",
-    "generate_graph",
-];
-
 /// Every graph tool as an entry.
 pub(crate) fn entries() -> impl Iterator<Item = Entry> {
     mfn_graph::tools::tools().iter().map(|t| {
         let spec = OpSpec {
-            mutates: MUTATING.contains(&t.name),
+            mutates: t.mutates,
             ..OpSpec::new(t.name, t.description)
         };
         Entry::with_handler(spec, t.input_schema(), t.output_schema(), GraphTool(*t))
@@ -51,7 +34,7 @@ impl Handler for GraphTool {
             let store = svc.graph_store().clone();
             let tenant = call.tenant.clone();
             let progress = call.progress.clone();
-            let name = self.0.name;
+            let tool = self.0;
             let value = svc
                 .gate()
                 .run(Admission::FailFast, move |token| {
@@ -61,7 +44,7 @@ impl Handler for GraphTool {
                         tenant: &tenant,
                         control: &control,
                     };
-                    Ok(mfn_graph::tools::call(&ctx, name, args)?)
+                    Ok(tool.call_json(&ctx, args)?)
                 })
                 .await?;
             Ok(Reply::new(value))

@@ -1,0 +1,299 @@
+//! The balanced client against several real servers (`mfn_server::serve`): calls are
+//! spread, a draining replica is ejected with no failed call, a killed one costs only
+//! retried calls, a stream cut by a drain resumes on another replica with the same
+//! frames, and `dns:///` resolves.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use mfn_client::{Client, ClientConfig, EndpointHealth, RetryPolicy, pb};
+use mfn_server::{Listeners, ServerConfig, ServerError, serve, service_config};
+use mfn_service::MfnService;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct Replica {
+    addr: SocketAddr,
+    svc: MfnService,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<Result<(), ServerError>>,
+}
+
+impl Replica {
+    async fn start() -> Replica {
+        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = grpc.local_addr().unwrap();
+        let config = ServerConfig {
+            max_workers: 1,
+            compute_queue: 64,
+            cache_entries: 0,
+            // Every test client is 127.0.0.1: lift the per-IP limits of auth-off mode.
+            anon_rate_limit_rps: 10_000_000,
+            anon_rate_limit_concurrent: 100_000,
+            shutdown_timeout: Duration::from_secs(10),
+            ..ServerConfig::default()
+        };
+        let svc = MfnService::new(service_config(&config)).unwrap();
+        let (tx, rx) = oneshot::channel();
+        let handle = tokio::spawn(serve(
+            Listeners { grpc, http: None },
+            config,
+            svc.clone(),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        Replica {
+            addr,
+            svc,
+            stop: Some(tx),
+            handle,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn served(&self) -> u64 {
+        self.svc.gate().stats().completed()
+    }
+
+    /// SIGTERM's path: drain, and wait for the server to finish.
+    async fn drain(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(20), self.handle)
+            .await
+            .expect("drain did not finish")
+            .unwrap()
+            .unwrap();
+    }
+
+    /// kill -9's path: the task is gone, connections reset, nothing answers.
+    fn kill(self) {
+        self.handle.abort();
+    }
+}
+
+fn balanced(endpoint: String) -> ClientConfig {
+    ClientConfig::builder(endpoint)
+        .retry(RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            budget: Duration::from_secs(10),
+            ..RetryPolicy::default()
+        })
+        .resolve_interval(Duration::from_millis(200))
+        .build()
+        .unwrap()
+}
+
+fn small(seed: u64) -> pb::RunSimulationRequest {
+    pb::RunSimulationRequest {
+        seed: Some(seed),
+        grid_size: Some(16),
+        steps: Some(8),
+        ..Default::default()
+    }
+}
+
+async fn wait_serving(client: &Client, n: usize) {
+    for _ in 0..200 {
+        let e = client.endpoints();
+        if e.iter()
+            .filter(|e| e.health == EndpointHealth::Serving)
+            .count()
+            == n
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("endpoints never all serving: {:?}", client.endpoints());
+}
+
+/// Run `calls` calls from `workers` tasks; the number that failed.
+async fn load(client: &Client, workers: u64, calls: u64) -> u64 {
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut failed = 0;
+            for i in 0..calls {
+                if let Err(e) = c.run_simulation(small(w * 1_000_000 + i)).await {
+                    eprintln!("call failed: {e} ({:?})", e.code());
+                    failed += 1;
+                }
+            }
+            failed
+        }));
+    }
+    let mut failed = 0;
+    for t in tasks {
+        failed += t.await.unwrap();
+    }
+    failed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_list_spreads_calls_over_every_replica() {
+    let (a, b, c) = (
+        Replica::start().await,
+        Replica::start().await,
+        Replica::start().await,
+    );
+    let list = format!("{},{}, {}", a.url(), b.url(), c.url());
+    let client = Client::connect(balanced(list)).await.unwrap();
+    wait_serving(&client, 3).await;
+    assert_eq!(load(&client, 6, 30).await, 0);
+    let served = [a.served(), b.served(), c.served()];
+    assert_eq!(served.iter().sum::<u64>(), 180);
+    // Power of two choices over equal replicas: each gets a fair share.
+    assert!(served.iter().all(|&s| s >= 20), "uneven: {served:?}");
+    for r in [a, b, c] {
+        r.drain().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_replica_is_ejected_without_a_failed_call() {
+    let (a, b) = (Replica::start().await, Replica::start().await);
+    let client = Client::connect(balanced(format!("{},{}", a.url(), b.url())))
+        .await
+        .unwrap();
+    wait_serving(&client, 2).await;
+    let loaded = {
+        let c = client.clone();
+        tokio::spawn(async move { load(&c, 4, 60).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b_url = b.url();
+    b.drain().await;
+    let failed = loaded.await.unwrap();
+    assert_eq!(failed, 0, "calls failed during the drain");
+    let after = a.served();
+    assert_eq!(load(&client, 2, 10).await, 0);
+    assert_eq!(
+        a.served(),
+        after + 20,
+        "calls after the drain all go to the live replica"
+    );
+    let drained = client
+        .endpoints()
+        .into_iter()
+        .find(|e| e.url == b_url)
+        .unwrap();
+    assert_ne!(drained.health, EndpointHealth::Serving);
+    a.drain().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replica_costs_only_retried_calls() {
+    let (a, b) = (Replica::start().await, Replica::start().await);
+    let client = Client::connect(balanced(format!("{},{}", a.url(), b.url())))
+        .await
+        .unwrap();
+    wait_serving(&client, 2).await;
+    let loaded = {
+        let c = client.clone();
+        tokio::spawn(async move { load(&c, 4, 60).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.kill();
+    assert_eq!(loaded.await.unwrap(), 0, "calls failed after the kill");
+    let stats = client.stats();
+    assert!(
+        stats.ejections >= 1
+            || client
+                .endpoints()
+                .iter()
+                .any(|e| e.health == EndpointHealth::Down)
+    );
+    a.drain().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_by_a_drain_resumes_elsewhere_with_the_same_frames() {
+    let request = pb::StreamSimulationRequest {
+        seed: Some(5),
+        grid_size: Some(48),
+        steps: Some(400),
+        steps_per_frame: Some(10),
+        frame_interval_ms: 20,
+        ..Default::default()
+    };
+    // The reference: one uninterrupted run.
+    let solo = Replica::start().await;
+    let reference: Vec<pb::SimulationFrame> = Client::connect(ClientConfig::new(solo.url()))
+        .await
+        .unwrap()
+        .stream_simulation(request.clone())
+        .await
+        .unwrap()
+        .map(|f| f.unwrap())
+        .collect()
+        .await;
+    solo.drain().await;
+    assert_eq!(reference.len(), 40);
+
+    let (a, b) = (Replica::start().await, Replica::start().await);
+    let client = Client::connect(balanced(format!("{},{}", a.url(), b.url())))
+        .await
+        .unwrap();
+    wait_serving(&client, 2).await;
+    let mut frames = client.stream_simulation(request).await.unwrap();
+    let mut got = vec![frames.next().await.unwrap().unwrap()];
+    // Drain the replica that serves the stream, mid-way.
+    let (serving, other) = if a.svc.stream_stats().active() > 0 {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let draining = tokio::spawn(serving.drain());
+    while let Some(f) = frames.next().await {
+        got.push(f.unwrap());
+    }
+    draining.await.unwrap();
+    assert_eq!(client.stats().stream_resumes, 1);
+    let steps: Vec<u32> = got.iter().map(|f| f.step).collect();
+    let want: Vec<u32> = reference.iter().map(|f| f.step).collect();
+    assert_eq!(steps, want, "every frame once, in order");
+    // Same run, same frames; only the request id and the timing differ.
+    let strip = |f: &pb::SimulationFrame| pb::SimulationFrame {
+        request_id: String::new(),
+        meta: None,
+        ..f.clone()
+    };
+    assert_eq!(
+        got.iter().map(strip).collect::<Vec<_>>(),
+        reference.iter().map(strip).collect::<Vec<_>>(),
+        "the resumed run sends the reference's frames"
+    );
+    other.drain().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dns_target_resolves_and_serves() {
+    let a = Replica::start().await;
+    let client = Client::connect(balanced(format!("dns:///localhost:{}", a.addr.port())))
+        .await
+        .unwrap();
+    assert!(client.stats().resolutions >= 1);
+    assert!(
+        client
+            .endpoints()
+            .iter()
+            .any(|e| e.url == format!("http://127.0.0.1:{}", a.addr.port())),
+        "{:?}",
+        client.endpoints()
+    );
+    client.run_simulation(small(1)).await.unwrap();
+    let missing = Client::connect(balanced("dns:///no-such-host.invalid:1".into())).await;
+    assert!(missing.is_err());
+    a.drain().await;
+}

@@ -1,0 +1,135 @@
+//! Wall-clock timing of the field kernel and of the plain-stencil yardstick, for
+//! `scripts/bench/kernel.py` (which interleaves it with NumPy, Numba and `mfn`).
+//!
+//! ```text
+//! cargo run --release -p mfn-core --example kernel_timing -- stencil N STEPS RUNS
+//! cargo run --release -p mfn-core --example kernel_timing -- simulate N STEPS RUNS
+//! cargo run --release -p mfn-core --example kernel_timing -- parts N STEPS RUNS
+//! cargo run --release -p mfn-core --example kernel_timing -- draws N 0 RUNS
+//! ```
+//!
+//! Prints one JSON object: `median_ms` and `min_ms` of wall-clock time per run,
+//! `cpu_ms` (this thread's CPU time per run over the batch, which leaves out time
+//! other processes held the core), `runs` (and, for `parts`, the medians of the
+//! initial draws, the steps and the summary separately). Threads: the global rayon
+//! pool, so `RAYON_NUM_THREADS` sets them.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use mfn_core::field::{Simulation, SimulationParams, simulate};
+use mfn_core::rng::Rng;
+
+#[path = "../benches/common/plain_stencil.rs"]
+mod plain_stencil;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[m]
+    } else {
+        (xs[m - 1] + xs[m]) / 2.0
+    }
+}
+
+fn time_ms(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect()
+}
+
+/// CPU time this thread has run, in ms (Linux `schedstat`, ns resolution); `None`
+/// elsewhere. On a shared machine it leaves out the time other processes held the
+/// core, which wall-clock time does not.
+fn thread_cpu_ms() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e6)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: kernel_timing stencil|simulate|parts|draws N STEPS RUNS";
+    let [what, n, steps, runs] = args.as_slice() else {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    };
+    let parse = |s: &str| -> usize {
+        s.parse().unwrap_or_else(|_| {
+            eprintln!("{usage}");
+            std::process::exit(2)
+        })
+    };
+    let (n, steps, runs) = (parse(n), parse(steps), parse(runs).max(1));
+    let p = SimulationParams {
+        grid_size: n,
+        steps,
+        ..Default::default()
+    };
+    let cpu_start = thread_cpu_ms();
+    let ms = match what.as_str() {
+        "stencil" => {
+            let mut u = vec![0.0; n * n];
+            Rng::new(1).fill_normal(&mut u, -0.07, 0.005);
+            let mut scratch = vec![0.0; n * n];
+            time_ms(runs, || {
+                plain_stencil::plain_stencil(black_box(&mut u), &mut scratch, n, steps, 0.18)
+            })
+        }
+        "draws" => {
+            // The initial state alone: N² normals and 2·N² uniforms.
+            let mut rng = Rng::new(1);
+            let (mut v, mut a) = (vec![0.0; n * n], vec![0.0; 2 * n * n]);
+            time_ms(runs, || {
+                rng.fill_normal(black_box(&mut v), -0.07, 0.005);
+                rng.fill_uniform(black_box(&mut a), 0.0, 0.1);
+            })
+        }
+        "simulate" => time_ms(runs, || {
+            black_box(simulate(black_box(&p), 42).unwrap());
+        }),
+        "parts" => {
+            let (mut init, mut step, mut summary) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..runs {
+                let t = Instant::now();
+                let mut sim = Simulation::new(&p, 42).unwrap();
+                init.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                for _ in 0..steps {
+                    sim.step().unwrap();
+                }
+                step.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                black_box(sim.summary());
+                summary.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            println!(
+                "{{\"init_ms\": {}, \"steps_ms\": {}, \"summary_ms\": {}, \"runs\": {runs}}}",
+                median(init),
+                median(step),
+                median(summary)
+            );
+            return;
+        }
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+    // Per run, over the batch (the set-up before the timed runs is small and the same
+    // for every batch). Meaningful for one thread only.
+    let cpu = match (cpu_start, thread_cpu_ms()) {
+        (Some(a), Some(b)) => format!("{}", (b - a) / runs as f64),
+        _ => "null".to_string(),
+    };
+    let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
+    println!(
+        "{{\"median_ms\": {}, \"min_ms\": {min}, \"cpu_ms\": {cpu}, \"runs\": {runs}}}",
+        median(ms)
+    );
+}
