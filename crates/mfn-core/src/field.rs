@@ -335,7 +335,8 @@ impl Simulation {
         }
         // 4's draws come before the pass that uses them, in row-major order.
         if p.quantum_jitter {
-            self.rng.fill_normal(&mut self.jitter, 0.0, p.jitter_var.sqrt());
+            self.rng
+                .fill_normal(&mut self.jitter, 0.0, p.jitter_var.sqrt());
         }
 
         // 2–5 fused per row ([`kernel`]): every cell reads only the previous state, so
@@ -353,7 +354,14 @@ impl Simulation {
         };
         let arch = self.arch;
         let counts = if n >= PARALLEL_MIN_GRID && rayon::current_num_threads() > 1 {
-            step_parallel(arch, src, &mut self.v_next, &mut self.a_next, &mut self.i_next, k)
+            step_parallel(
+                arch,
+                src,
+                &mut self.v_next,
+                &mut self.a_next,
+                &mut self.i_next,
+                k,
+            )
         } else {
             kernel::rows(
                 arch,

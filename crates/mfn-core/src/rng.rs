@@ -459,7 +459,15 @@ mod tests {
     /// (checked through the next draws, including the cached 32-bit half).
     #[test]
     fn bulk_draws_equal_scalar_draws() {
-        for (seed, len) in [(1u64, 0usize), (2, 1), (3, 2), (4, 63), (5, 64), (6, 65), (7, 20_000)] {
+        for (seed, len) in [
+            (1u64, 0usize),
+            (2, 1),
+            (3, 2),
+            (4, 63),
+            (5, 64),
+            (6, 65),
+            (7, 20_000),
+        ] {
             let mut bulk = Rng::new(seed);
             let mut one = Rng::new(seed);
             // Leave a cached 32-bit half behind: 64-bit draws must not touch it.

@@ -171,7 +171,10 @@ fn turing_runs_match_numpy_bit_for_bit() {
     for g in &GOLDENS {
         let p = params(g);
         let r = simulate(&p, g.seed).unwrap();
-        let case = format!("seed {} n {} thr {} jitter {:?}", g.seed, g.n, g.threshold, g.jitter_var);
+        let case = format!(
+            "seed {} n {} thr {} jitter {:?}",
+            g.seed, g.n, g.threshold, g.jitter_var
+        );
         assert_eq!(r.growth_events, g.growth, "{case}");
         assert_eq!(r.turing_activations, g.activations, "{case}");
         assert_eq!(r.clamping_events, g.clamped, "{case}");

@@ -2,7 +2,7 @@
 //! the MFN operations as tools) without a server.
 //!
 //! `mfn.tool(name, **args)` and `mfn.extract_network(…)` call
-//! [`MfnService::call_tool`] here exactly as `POST /v1/tools/{name}` and MCP do on a
+//! [`MfnService::call_op`] here exactly as `POST /v1/tools/{name}` and MCP do on a
 //! server, so a result computed locally is the same JSON a server returns. The service
 //! is built on first use: compute threads as many as the machine has cores, no result
 //! cache (a script's memory stays its own), graphs in memory, the science's limits.
@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use mfn_service::tools::DEFAULT_TENANT;
+use mfn_service::ops::{Call, DEFAULT_TENANT, Door};
 use mfn_service::{
     ErrorCode, GraphStoreConfig, MfnService, RequestContext, ServiceConfig, ServiceError,
 };
@@ -64,15 +64,15 @@ pub fn call_tool<'py>(
     let engine = engine().map_err(|e| service_err(py, &e))?;
     let name = name.to_owned();
     let out = py.detach(move || {
-        let ctx = RequestContext::new(None);
-        engine.runtime.block_on(
-            engine
-                .service
-                .call_tool(&ctx, DEFAULT_TENANT, &name, args, None),
-        )
+        let call = Call::new(Door::Python, RequestContext::new(None)).tenant(DEFAULT_TENANT);
+        let reply = engine
+            .runtime
+            .block_on(engine.service.call_op(&call, &name, args))?;
+        let json = reply.to_json()?;
+        Ok::<_, ServiceError>((reply, json))
     });
-    let out = out.map_err(|e| service_err(py, &e))?;
-    let json = serde_json::to_string(&out.structured)
+    let (out, json) = out.map_err(|e| service_err(py, &e))?;
+    let json = String::from_utf8(json)
         .map_err(|e| service_err(py, &ServiceError::new(ErrorCode::Internal, e.to_string())))?;
     let image = out
         .image

@@ -405,8 +405,7 @@ impl MfnService {
         self.admit()?;
         let spec = req.sim.resolve(self.limits())?;
         let key = format!("sim;{};field={}", spec.key(), req.include_field);
-        if let Some(Cached::Sim(result, field_sha256, turing_sha256)) = self.inner.cache.get(&key)
-        {
+        if let Some(Cached::Sim(result, field_sha256, turing_sha256)) = self.inner.cache.get(&key) {
             let meta = Meta::since(ctx, start, CacheStatus::Hit);
             let out = SimulationOutput {
                 spec,

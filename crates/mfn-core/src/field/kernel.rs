@@ -106,11 +106,7 @@ pub(super) fn rows(arch: pulp::Arch, src: Src<'_>, dst: Dst<'_>, k: Consts) -> C
 }
 
 #[inline(always)]
-fn block<const TURING: bool, const JITTER: bool>(
-    src: Src<'_>,
-    dst: Dst<'_>,
-    k: Consts,
-) -> Counts {
+fn block<const TURING: bool, const JITTER: bool>(src: Src<'_>, dst: Dst<'_>, k: Consts) -> Counts {
     let n = src.n;
     let s = stride(n);
     let mut acc = Acc::default();

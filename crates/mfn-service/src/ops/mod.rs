@@ -199,6 +199,8 @@ pub enum Door {
     Cli,
     /// The data pipeline (`mfn pipeline`).
     Pipeline,
+    /// The Python package, in process.
+    Python,
 }
 
 impl Door {
@@ -211,6 +213,7 @@ impl Door {
             Door::Mcp => "mcp",
             Door::Cli => "cli",
             Door::Pipeline => "pipeline",
+            Door::Python => "python",
         }
     }
 }
