@@ -29,7 +29,7 @@ const FEATURE_NAMES: [&str; 18] = [
     "cluster_size_std",
 ];
 
-const SIMULATE_KEYS: [&str; 9] = [
+const SIMULATE_KEYS: [&str; 13] = [
     "growth_events",
     "turing_activations",
     "clamping_events",
@@ -39,6 +39,11 @@ const SIMULATE_KEYS: [&str; 9] = [
     "pot_std_mV",
     "fractal_dimension",
     "field_sha256",
+    // Added with the bit-exact Turing branch (issue 16 §0); the digests only with Turing.
+    "activator_mean",
+    "inhibitor_mean",
+    "activator_sha256",
+    "inhibitor_sha256",
 ];
 
 const VALIDATE_KEYS: [&str; 12] = [
