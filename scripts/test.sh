@@ -15,7 +15,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CACHE="${MFN_CACHE_DIR:-$HOME/.cache/mfn}"
-step() { printf '\n==> %s\n' "$*"; }
+# Each step prints how long the previous one took, so slow steps show in CI logs.
+step() {
+  [[ -n "${step_start:-}" ]] && printf '    (%d s)\n' $((SECONDS - step_start))
+  step_start=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
 
 step "build prerequisites: librdkafka is compiled from source (rdkafka-sys: configure + make)"
 # A fresh machine has the Rust toolchain and gcc; librdkafka's mklove build also runs
@@ -167,4 +172,4 @@ if [[ "${MFN_SKIP_DEPLOY:-0}" != 1 ]]; then
 fi
 # --- end deploy -------------------------------------------------------------------
 
-step "all tests passed"
+step "all tests passed in $SECONDS s"

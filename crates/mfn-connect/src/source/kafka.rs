@@ -452,11 +452,7 @@ fn consumer_loop(
     let mut held: VecDeque<Envelope> = VecDeque::new();
     let mut paused = false;
     let mut last_commit = Instant::now();
-    loop {
-        match finish.try_recv() {
-            Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            _ => break,
-        }
+    while let Err(std::sync::mpsc::TryRecvError::Empty) = finish.try_recv() {
         if stop.is_cancelled()
             && let Some(sender) = tx.take()
         {
@@ -514,20 +510,19 @@ fn consumer_loop(
         match consumer.poll(wait) {
             None => {}
             Some(Err(e)) => warn!(error = %e, "kafka consumer error; librdkafka retries"),
-            Some(Ok(m)) => {
-                // Not registered while draining (or when the partition is not ours any
-                // more): it stays uncommitted and is delivered again.
-                if tx.is_some() {
-                    let epoch = tracker.lock().expect("tracker").received(
-                        m.topic(),
-                        m.partition(),
-                        m.offset(),
-                    );
-                    if let Some(epoch) = epoch {
-                        held.push_back(envelope(&m, &tracker, epoch));
-                    }
+            // Not registered while draining (or when the partition is not ours any
+            // more): it stays uncommitted and is delivered again.
+            Some(Ok(m)) if tx.is_some() => {
+                let epoch =
+                    tracker
+                        .lock()
+                        .expect("tracker")
+                        .received(m.topic(), m.partition(), m.offset());
+                if let Some(epoch) = epoch {
+                    held.push_back(envelope(&m, &tracker, epoch));
                 }
             }
+            Some(Ok(_)) => {}
         }
         if last_commit.elapsed() >= commit_interval {
             commit(&consumer, &tracker, None, CommitMode::Async);
