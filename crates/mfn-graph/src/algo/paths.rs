@@ -47,7 +47,7 @@ pub fn shortest_path(
 }
 
 /// [`shortest_path`], checking `ctl` as the search expands. Unweighted and non-negative
-/// weighted searches are NetworkX's bidirectional ones ([`super::pair`]) over the graph's
+/// weighted searches are NetworkX's bidirectional ones (`algo::pair`) over the graph's
 /// cached adjacency; the length of a weighted path is its weights summed from the
 /// source, as Dijkstra sums them.
 pub fn shortest_path_ctl(
