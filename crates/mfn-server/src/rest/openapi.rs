@@ -297,13 +297,12 @@ fn query_parameters(schema: &Value, skip: &[&str]) -> Vec<Value> {
                     if prop.get("$ref").is_some() {
                         prop = json!({});
                     }
-                    json!({
-                        "name": name,
-                        "in": "query",
-                        "required": false,
-                        "description": prop.get("description").cloned().unwrap_or(Value::Null),
-                        "schema": prop,
-                    })
+                    let mut param = json!({"name": name, "in": "query", "required": false});
+                    if let Some(d) = prop.get("description") {
+                        param["description"] = d.clone();
+                    }
+                    param["schema"] = prop;
+                    param
                 })
                 .collect()
         })
@@ -351,6 +350,17 @@ mod tests {
             .as_array()
             .unwrap();
         assert!(params.iter().any(|p| p["name"] == "grid_size"));
+        // OpenAPI: a parameter's description is a string when present, never null.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (verb, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(
+                        !p["description"].is_null() || p.get("description").is_none(),
+                        "{verb} {path} {p}"
+                    );
+                }
+            }
+        }
         assert_eq!(
             doc["paths"]["/nernst"]["post"]["x-mfn-alias-of"],
             "/v1/nernst"
