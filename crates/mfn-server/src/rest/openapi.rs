@@ -293,8 +293,9 @@ fn query_parameters(schema: &Value, skip: &[&str]) -> Vec<Value> {
                 .filter(|(name, _)| !skip.contains(&name.as_str()))
                 .map(|(name, prop)| {
                     let mut prop = prop.clone();
-                    // Query values are scalars; nested `$ref`s stay in the body forms.
-                    if prop.get("$ref").is_some() {
+                    // Query values are scalars; a schema with `$ref`s (at any depth)
+                    // stays in the body forms, where its `$defs` resolve.
+                    if prop.to_string().contains("\"$ref\"") {
                         prop = json!({});
                     }
                     let mut param = json!({"name": name, "in": "query", "required": false});
@@ -341,6 +342,10 @@ mod tests {
         }
         // Every $ref points at a component that exists.
         let text = doc.to_string();
+        assert!(
+            !text.contains("\"#/$defs/"),
+            "a $ref left relative to its schema"
+        );
         for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
             let pointer = &part[..part.find('"').unwrap()];
             let target = doc.pointer(&format!("/components/schemas/{pointer}"));
