@@ -11,8 +11,9 @@ appearance) and edges (in file order), and the engine's bench harness
 Each operation is timed on every side with the same scheme: K runs of the algorithm
 alone (graph loading excluded), in --rounds interleaved rounds whose order rotates; the
 figure is the CPU time per call (process CPU time: every thread, none of the time other
-processes held the cores), median over rounds, with one rayon thread everywhere
-(RAYON_NUM_THREADS=1 unless set); wall-clock medians are printed beside it. K adapts so that a side spends
+processes held the cores), median over rounds, with one thread everywhere
+(RAYON_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS = 1 unless set); wall-clock
+medians are printed beside it. K adapts so that a side spends
 about --budget seconds (at least --min-runs runs, at most --max-runs); a peer call that
 takes longer than --budget on its probe run is not repeated.
 
@@ -46,8 +47,11 @@ import tempfile
 import time
 
 # One thread on every side: rustworkx and the engine parallelise some algorithms with
-# rayon, which reads this before its pool starts (override by setting it).
-os.environ.setdefault("RAYON_NUM_THREADS", "1")
+# rayon, igraph (PRPACK) with OpenMP, SciPy's BLAS with OpenBLAS; each reads its variable
+# before its pool starts (override by setting them). With OpenMP's default, idle
+# threads spin and a BA 10k igraph pagerank costs 600 ms of CPU instead of 11.
+for _var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import networkx as nx  # noqa: E402
 
@@ -328,7 +332,9 @@ def fmt_ms(x):
         return f"{x:,.0f}"
     if x >= 1:
         return f"{x:.2f}"
-    return f"{x:.3f}"
+    if x >= 0.1:
+        return f"{x:.3f}"
+    return f"{x:.4f}"
 
 
 def machine():
@@ -577,6 +583,8 @@ def main():
             "per call (process CPU time, every thread, which leaves out the time other processes "
             "held the cores; `RAYON_NUM_THREADS="
             + os.environ["RAYON_NUM_THREADS"]
+            + "`, `OMP_NUM_THREADS="
+            + os.environ["OMP_NUM_THREADS"]
             + "` on every side), the algorithm alone, graph loading excluded: the mean over a "
             f"round's runs, median over {a.rounds} interleaved rounds (every side once per round, "
             f"the order rotating) of about {a.budget / max(1, a.rounds):.2f} s per side; a call longer "
