@@ -9,7 +9,11 @@ CSV rows in file order, igraph and rustworkx get the same vertices (in order of 
 appearance) and edges (in file order), and the engine's bench harness
 (`crates/mfn-graph/examples/graph_bench.rs`) loads the file into an in-memory store.
 Each operation is timed on every side with the same scheme: K runs of the algorithm
-alone (graph loading excluded), min and median reported. K adapts so that a side spends
+alone (graph loading excluded), in --rounds interleaved rounds whose order rotates; the
+figure is the CPU time per call (process CPU time: every thread, none of the time other
+processes held the cores), median over rounds, with one thread everywhere
+(RAYON_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS = 1 unless set); wall-clock
+medians are printed beside it. K adapts so that a side spends
 about --budget seconds (at least --min-runs runs, at most --max-runs); a peer call that
 takes longer than --budget on its probe run is not repeated.
 
@@ -42,7 +46,14 @@ import sys
 import tempfile
 import time
 
-import networkx as nx
+# One thread on every side: rustworkx and the engine parallelise some algorithms with
+# rayon, igraph (PRPACK) with OpenMP, SciPy's BLAS with OpenBLAS; each reads its variable
+# before its pool starts (override by setting them). With OpenMP's default, idle
+# threads spin and a BA 10k igraph pagerank costs 600 ms of CPU instead of 11.
+for _var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import networkx as nx  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECTION = "## Graph engine vs NetworkX"
@@ -220,17 +231,20 @@ def k_for(probe_s, budget, min_runs, max_runs):
 
 
 def time_nx(fn, budget, min_runs, max_runs):
+    """Wall-clock ms of each run, the mean CPU ms per run (process CPU time: every
+    thread, none of the time other processes held the cores), and the result."""
+    c0 = time.process_time_ns()
     t0 = time.perf_counter()
     result = fn()
     probe = time.perf_counter() - t0
     if probe >= budget:  # a long call runs once
-        return [probe * 1e3], result
+        return [probe * 1e3], (time.process_time_ns() - c0) / 1e6, result
     times = [probe * 1e3]
     for _ in range(k_for(probe, budget, min_runs, max_runs) - 1):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return times, result
+    return times, (time.process_time_ns() - c0) / 1e6 / len(times), result
 
 
 # Sources timed when NetworkX's O(n·m) measures are extrapolated (--nx-sample).
@@ -241,18 +255,19 @@ def nx_sampled(op, g, k, seed=0):
 
     nodes = list(g)
     n = len(nodes)
+    c0 = time.process_time_ns()
     if op == "betweenness":
         t0 = time.perf_counter()
         nx.betweenness_centrality(g, k=k, seed=seed)
         ms = (time.perf_counter() - t0) * 1e3
-        return ms * n / k, None
+        return ms * n / k, (time.process_time_ns() - c0) / 1e6 * n / k, None
     sample = random.Random(seed).sample(nodes, k)
     vals = {}
     t0 = time.perf_counter()
     for u in sample:
         vals[u] = nx.closeness_centrality(g, u=u)
     ms = (time.perf_counter() - t0) * 1e3
-    return ms * n / k, vals
+    return ms * n / k, (time.process_time_ns() - c0) / 1e6 * n / k, vals
 
 
 def run_mfn(bench, tool, path, args, repeat):
@@ -317,7 +332,9 @@ def fmt_ms(x):
         return f"{x:,.0f}"
     if x >= 1:
         return f"{x:.2f}"
-    return f"{x:.3f}"
+    if x >= 0.1:
+        return f"{x:.3f}"
+    return f"{x:.4f}"
 
 
 def machine():
@@ -339,32 +356,32 @@ def machine():
 
 
 def table(rows, peers):
-    head = "| graph | op | NetworkX median ms (runs) |"
+    head = "| graph | op | NetworkX ms (runs) |"
     rule = "|---|---|---:|"
     for p in peers:
-        head += f" {p} median ms |"
+        head += f" {p} ms |"
         rule += "---:|"
-    head += " mfn median ms (runs) | mfn fixed ms | ratio to NetworkX | 20× | ratio to fastest peer | ≥ peer |"
+    head += " mfn ms (runs) | mfn fixed ms | ratio to NetworkX | 20× | ratio to fastest peer | ≥ peer |"
     rule += "---:|---:|---:|---|---:|---|"
     out = [head, rule]
     for r in rows:
-        ratio = r["nx_median"] / r["mfn_median"]
+        ratio = r["nx_cpu"] / r["mfn_cpu"]
         met = "met" if ratio >= TARGET else "**missed**"
         line = (
             f"| {r['graph']} | {r['op']} | {'≈ ' if isinstance(r['nx_runs'], str) else ''}"
-            f"{fmt_ms(r['nx_median'])} ({r['nx_runs']}) |"
+            f"{fmt_ms(r['nx_cpu'])} ({r['nx_runs']}) |"
         )
         best = None
         for p in peers:
-            t = r["peers"].get(p)
+            t = r["peers_cpu"].get(p)
             line += f" {fmt_ms(t) if t is not None else '—'} |"
             if t is not None and (best is None or t < best):
                 best = t
-        line += f" {fmt_ms(r['mfn_median'])} ({r['mfn_runs']}) | {fmt_ms(r['mfn_fixed'])} | {ratio:,.1f}× | {met} |"
+        line += f" {fmt_ms(r['mfn_cpu'])} ({r['mfn_runs']}) | {fmt_ms(r['mfn_fixed'])} | {ratio:,.1f}× | {met} |"
         if best is None:
             line += " — | — |"
         else:
-            pr = best / r["mfn_median"]
+            pr = best / r["mfn_cpu"]
             line += f" {pr:,.2f}× | {'yes' if pr >= 1.0 else '**no**'} |"
         out.append(line)
     return "\n".join(out)
@@ -413,6 +430,7 @@ def main():
     ap.add_argument("--write-doc", action="store_true", help="rewrite the section in docs/BENCHMARKS.md")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--notes", help="markdown file appended to the section (the 'why' paragraph)")
+    ap.add_argument("--json", help="write every row's figures (CPU and wall) here as the run goes")
     a = ap.parse_args()
     peers = [p for p in a.peers.split(",") if p]
     ops = a.ops.split(",")
@@ -447,48 +465,69 @@ def main():
         for op in ops:
             tool, margs, nxfn = OPS[op]
             ckey = f"{key}/{op}"
-            mfn_medians, mfn_mins, mfn_runs, fixed = [], [], 0, []
-            nx_times, nx_res = [], None
+            mfn_medians, mfn_mins, mfn_cpus, mfn_runs, fixed = [], [], [], 0, []
+            # Per side: wall-clock ms of every run, and the mean CPU ms per run of each round.
+            nx_times, nx_cpus, nx_res = [], [], None
             peer_times = {p: [] for p in peers}
+            peer_cpus = {p: [] for p in peers}
             peer_res = {}
             cached_nx = cache.get(ckey)
             mres = None
             per_round = a.budget / max(1, a.rounds)
             sampled = a.nx_sample and op in ("betweenness", "closeness") and g.number_of_nodes() > 2000
-            for rnd in range(a.rounds):
+
+            def run_mfn_side():
+                nonlocal mres, mfn_runs
                 timing, fx, mres = time_mfn(a.bench, tool, path, margs(first, last), per_round, a.min_runs, a.max_runs)
                 mfn_medians.append(timing["median_ms"])
                 mfn_mins.append(timing["min_ms"])
+                mfn_cpus.append(timing["cpu_ms"])
                 mfn_runs += timing["runs"]
-                fixed.append(fx["call_ms"])
-                # NetworkX: from the cache, sampled once, once when slow, else every round.
-                if cached_nx is None:
-                    if sampled:
-                        ms, _ = nx_sampled(op, g, a.nx_sample)
-                        cache[ckey] = cached_nx = {"extrapolated": [ms], "k": a.nx_sample}
-                    elif not (nx_times and max(nx_times) >= slow * 1e3):
-                        t, nx_res = time_nx(lambda: nxfn(g, first, last), per_round, a.min_runs, a.max_runs)
-                        nx_times += t
-                for p in peers:
-                    f = peer_ops(p).get(op)
-                    pkey = f"{ckey}/{p}"
-                    if f is None:
-                        continue
-                    if pkey in cache:
-                        peer_times[p] = cache[pkey]
-                        continue
-                    if peer_times[p] and max(peer_times[p]) >= slow * 1e3:
-                        continue
-                    ia, ib = index[first], index[last]
-                    t, peer_res[p] = time_nx(lambda: f(pgraphs[p], ia, ib), per_round, a.min_runs, a.max_runs)
-                    peer_times[p] += t
-                    if max(t) >= slow * 1e3:
-                        cache[pkey] = peer_times[p]
-            extrapolated, sample_k = isinstance(cached_nx, dict), (cached_nx or {}).get("k") if isinstance(cached_nx, dict) else None
+                fixed.append(fx["call_cpu_ms"])
+
+            def run_nx_side():
+                # From the cache, sampled once, once when slow, else every round.
+                nonlocal cached_nx, nx_res
+                if cached_nx is not None:
+                    return
+                if sampled:
+                    ms, cpu, _ = nx_sampled(op, g, a.nx_sample)
+                    cache[ckey] = cached_nx = {"extrapolated": [ms], "cpu": [cpu], "k": a.nx_sample}
+                elif not (nx_times and max(nx_times) >= slow * 1e3):
+                    t, cpu, nx_res = time_nx(lambda: nxfn(g, first, last), per_round, a.min_runs, a.max_runs)
+                    nx_times.extend(t)
+                    nx_cpus.append(cpu)
+
+            def run_peer_side(p):
+                f = peer_ops(p).get(op)
+                pkey = f"{ckey}/{p}"
+                if f is None:
+                    return
+                if pkey in cache:
+                    peer_times[p], peer_cpus[p] = cache[pkey]["wall"], cache[pkey]["cpu"]
+                    return
+                if peer_times[p] and max(peer_times[p]) >= slow * 1e3:
+                    return
+                ia, ib = index[first], index[last]
+                t, cpu, peer_res[p] = time_nx(lambda: f(pgraphs[p], ia, ib), per_round, a.min_runs, a.max_runs)
+                peer_times[p] += t
+                peer_cpus[p].append(cpu)
+                if max(t) >= slow * 1e3:
+                    cache[pkey] = {"wall": peer_times[p], "cpu": peer_cpus[p]}
+
+            sides = [run_mfn_side, run_nx_side] + [lambda p=p: run_peer_side(p) for p in peers]
+            for rnd in range(a.rounds):
+                for side in sides[rnd % len(sides):] + sides[: rnd % len(sides)]:  # rotate the order
+                    side()
+            extrapolated = isinstance(cached_nx, dict) and "extrapolated" in cached_nx
+            sample_k = cached_nx.get("k") if extrapolated else None
             if cached_nx is not None:
-                nx_times = cached_nx["extrapolated"] if extrapolated else cached_nx
+                if extrapolated:
+                    nx_times, nx_cpus = cached_nx["extrapolated"], cached_nx["cpu"]
+                else:
+                    nx_times, nx_cpus = cached_nx["wall"], cached_nx["cpu"]
             elif max(nx_times) >= slow * 1e3:
-                cache[ckey] = nx_times
+                cache[ckey] = {"wall": nx_times, "cpu": nx_cpus}
             if a.nx_cache:
                 json.dump(cache, open(a.nx_cache, "w"))
             note = check(op, nx_res, mres, g) if nx_res is not None else "(nx cached or sampled; not re-checked)"
@@ -498,22 +537,30 @@ def main():
                 "graph": label,
                 "op": op,
                 "nx_median": statistics.median(nx_times),
+                "nx_cpu": statistics.median(nx_cpus),
                 "nx_runs": f"extrapolated from {sample_k} sources" if extrapolated else len(nx_times),
                 "peers": {p: statistics.median(t) for p, t in peer_times.items() if t},
+                "peers_cpu": {p: statistics.median(t) for p, t in peer_cpus.items() if t},
                 "mfn_median": statistics.median(mfn_medians),
+                "mfn_cpu": statistics.median(mfn_cpus),
                 "mfn_min": min(mfn_mins),
                 "mfn_runs": mfn_runs,
                 "mfn_fixed": statistics.median(fixed),
             }
             rows.append(row)
-            peers_txt = "  ".join(f"{p} {fmt_ms(t)}" for p, t in row["peers"].items())
+            peers_txt = "  ".join(
+                f"{p} {fmt_ms(row['peers_cpu'][p])} (wall {fmt_ms(t)})" for p, t in row["peers"].items()
+            )
             print(
-                f"{label:18} {op:14} nx {fmt_ms(row['nx_median']):>10} ms ({row['nx_runs']})  {peers_txt}  "
-                f"mfn {fmt_ms(row['mfn_median']):>9} ms ({row['mfn_runs']}, fixed {fmt_ms(row['mfn_fixed'])})  "
-                f"{row['nx_median'] / row['mfn_median']:8.1f}x  {note}",
+                f"{label:18} {op:14} nx {fmt_ms(row['nx_cpu']):>10} ms (wall {fmt_ms(row['nx_median'])}; {row['nx_runs']})  "
+                f"{peers_txt}  mfn {fmt_ms(row['mfn_cpu']):>9} ms (wall {fmt_ms(row['mfn_median'])}; {row['mfn_runs']}, "
+                f"fixed {fmt_ms(row['mfn_fixed'])})  {row['nx_cpu'] / row['mfn_cpu']:8.1f}x  {note}",
                 file=sys.stderr,
                 flush=True,
             )
+            if a.json:
+                with open(a.json, "w") as fh:
+                    json.dump(rows, fh, indent=1)
     tbl = table(rows, peers)
     print(tbl)
     if a.write_doc:
@@ -532,10 +579,16 @@ def main():
             f"Measured {started:%Y-%m-%d %H:%M} UTC; machine: {mach}.",
             "",
             "Same CSV file on every side (NetworkX reads it back in file order; igraph and "
-            "rustworkx get the same vertices and edges in the same order). Times are medians "
-            "of the algorithm alone, graph loading excluded, over "
-            f"{a.rounds} interleaved rounds (mfn, NetworkX, peers, again) of about "
-            f"{a.budget / max(1, a.rounds):.2f} s per side; a call longer than {a.budget} s runs once. "
+            "rustworkx get the same vertices and edges in the same order). Figures are CPU time "
+            "per call (process CPU time, every thread, which leaves out the time other processes "
+            "held the cores; `RAYON_NUM_THREADS="
+            + os.environ["RAYON_NUM_THREADS"]
+            + "`, `OMP_NUM_THREADS="
+            + os.environ["OMP_NUM_THREADS"]
+            + "` on every side), the algorithm alone, graph loading excluded: the mean over a "
+            f"round's runs, median over {a.rounds} interleaved rounds (every side once per round, "
+            f"the order rotating) of about {a.budget / max(1, a.rounds):.2f} s per side; a call longer "
+            f"than {a.budget} s runs once. Ratios are of CPU times. "
             "The mfn time is the whole tool call (`tools::call_json`: argument decoding, store "
             "lookup, algorithm, sorted per-node result as JSON text, from "
             "`crates/mfn-graph/examples/graph_bench.rs`); *mfn fixed* is a `get_info` call on "

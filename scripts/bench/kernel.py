@@ -8,6 +8,9 @@ jitter, seed 42):
   numba     the Numba port (scripts/bench/numba_reference.py; compiled before timing)
   mfn       `field::simulate` in-process (`kernel_timing simulate`: initial draws,
             steps, summary), one thread; two threads for N >= 256
+  mfn-run   the same work as the peers (`kernel_timing run`: initial draws, steps, V,
+            a and i as row-major arrays; `simulate` adds summary statistics and the
+            fractal dimension, which the peers do not compute), one thread
   mfn-cli   `mfn simulate --repeat K` (the same call through the CLI), as a cross-check
   stencil   a plain one-array periodic 5-point stencil `u += α·L(u)` in Rust on the
             same grid, one thread: the machine-limit yardstick
@@ -16,7 +19,8 @@ jitter, seed 42):
 The machine may be shared: every round runs every engine once (a batch of K runs), in
 an order that rotates between rounds. Each batch gives its median wall-clock time per
 run and its CPU time per run (the thread's CPU time, which leaves out time other
-processes held the core); the figures reported are medians over rounds. Before any
+processes held the core; for two threads, the sum over all threads); the figures
+reported are medians over rounds. On a shared machine, use the CPU-time table. Before any
 timing, the field, activator and inhibitor of numpy, numba and mfn are compared bit
 for bit on each configuration.
 
@@ -66,7 +70,8 @@ def timing_batch(timing, what, n, steps, k, threads=1):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     out = json.loads(subprocess.run([timing, what, str(n), str(steps), str(k)], check=True,
                                     capture_output=True, text=True, env=env).stdout)
-    return {"wall": out["median_ms"], "cpu": out["cpu_ms"] if threads == 1 else None}
+    return {"wall": out["median_ms"], "cpu": out["cpu_ms"] if threads == 1 else None,
+            "cpu_all": out.get("cpu_all_ms")}
 
 
 def cli_batch(mfn, n, steps, k, threads=1):
@@ -120,6 +125,7 @@ def main():
             "numpy": lambda: py_batch(numpy_reference.simulate, n, steps, max(1, k // 8)),
             "numba": lambda: py_batch(numba_reference.simulate, n, steps, k),
             "mfn": lambda: timing_batch(args.timing, "simulate", n, steps, k),
+            "mfn-run": lambda: timing_batch(args.timing, "run", n, steps, k),
             "mfn-cli": lambda: cli_batch(args.mfn, n, steps, k),
             "stencil": lambda: timing_batch(args.timing, "stencil", n, steps, k),
         }
@@ -139,6 +145,9 @@ def main():
                          "wall_min": min(x["wall"] for x in rs),
                          "wall_max": max(x["wall"] for x in rs),
                          "cpu": statistics.median(cpus) if cpus else None}
+            alls = [x["cpu_all"] for x in rs if x.get("cpu_all") is not None]
+            if alls:
+                med[name]["cpu_all"] = statistics.median(alls)
         results["%dx%dx%d" % (n, n, steps)] = {"n": n, "steps": steps, "batch_runs": k,
                                               "rounds": rounds, "median": med}
         print("done %dx%dx%d (%.0f s)" % (n, n, steps, time.time() - started), flush=True)
@@ -159,14 +168,33 @@ def main():
             key, fmt(m["numpy"]), fmt(m["numba"]), fmt(m["mfn"]), fmt(m["mfn-cli"]), two,
             fmt(m["stencil"]), m["numpy"] / m["mfn"], m["numba"] / m["mfn"], m["mfn"] / m["stencil"],
             cells / m["mfn"] / 1e3, cells / m["stencil"] / 1e3))
-    print("\nCPU time per run (thread CPU time, median over rounds; one thread):\n")
-    print("| grid | NumPy | Numba | mfn | plain stencil | mfn vs NumPy | mfn vs Numba | mfn / stencil |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\nCPU time per run (thread CPU time, median over rounds; one thread). mfn = "
+          "`simulate` (draws, steps, summary statistics and fractal dimension); mfn run = the "
+          "peers' work (draws, steps, V/a/i as arrays, no summary):\n")
+    print("| grid | NumPy | Numba | mfn | mfn run | plain stencil | mfn vs NumPy | mfn vs Numba "
+          "| mfn run vs NumPy | mfn run vs Numba | mfn run / stencil | mfn run cell-updates/s | "
+          "stencil cell-updates/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key, res in results.items():
         c = {k: v["cpu"] for k, v in res["median"].items()}
-        print("| %s | %s | %s | %s | %s | %.1f× | %.2f× | %.2f× |" % (
-            key, fmt(c["numpy"]), fmt(c["numba"]), fmt(c["mfn"]), fmt(c["stencil"]),
-            c["numpy"] / c["mfn"], c["numba"] / c["mfn"], c["mfn"] / c["stencil"]))
+        cells = res["n"] ** 2 * res["steps"]
+        print("| %s | %s | %s | %s | %s | %s | %.1f× | %.2f× | %.1f× | %.2f× | %.2f× | %.0f M/s | %.0f M/s |" % (
+            key, fmt(c["numpy"]), fmt(c["numba"]), fmt(c["mfn"]), fmt(c["mfn-run"]), fmt(c["stencil"]),
+            c["numpy"] / c["mfn"], c["numba"] / c["mfn"], c["numpy"] / c["mfn-run"],
+            c["numba"] / c["mfn-run"], c["mfn-run"] / c["stencil"],
+            cells / c["mfn-run"] / 1e3, cells / c["stencil"] / 1e3))
+    two = [(k, r["median"]) for k, r in results.items() if "mfn-2t" in r["median"]]
+    if two:
+        print("\nTwo threads vs one (mfn in-process; wall clock is only meaningful on an idle "
+              "machine, CPU time summed over all threads shows the parallel overhead):\n")
+        print("| grid | 1 thread wall | 2 threads wall | wall ratio | 1 thread CPU (all threads) "
+              "| 2 threads CPU (all threads) | CPU 2t / 1t |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for key, m in two:
+            c1, c2 = m["mfn"].get("cpu_all"), m["mfn-2t"].get("cpu_all")
+            print("| %s | %s | %s | %.2f× | %s | %s | %s |" % (
+                key, fmt(m["mfn"]["wall"]), fmt(m["mfn-2t"]["wall"]), m["mfn"]["wall"] / m["mfn-2t"]["wall"],
+                fmt(c1), fmt(c2), "%.2f" % (c2 / c1) if c1 and c2 else "—"))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"load_before": load_before, "load_after": load_after, "results": results}, f, indent=1)

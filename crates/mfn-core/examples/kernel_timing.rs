@@ -4,13 +4,15 @@
 //! ```text
 //! cargo run --release -p mfn-core --example kernel_timing -- stencil N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- simulate N STEPS RUNS
+//! cargo run --release -p mfn-core --example kernel_timing -- run N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- parts N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- draws N 0 RUNS
 //! ```
 //!
 //! Prints one JSON object: `median_ms` and `min_ms` of wall-clock time per run,
 //! `cpu_ms` (this thread's CPU time per run over the batch, which leaves out time
-//! other processes held the core), `runs` (and, for `parts`, the medians of the
+//! other processes held the core), `cpu_all_ms` (the same summed over every thread of
+//! the process, for multi-threaded runs), `runs` (and, for `parts`, the medians of the
 //! initial draws, the steps and the summary separately). Threads: the global rayon
 //! pool, so `RAYON_NUM_THREADS` sets them.
 
@@ -45,16 +47,31 @@ fn time_ms(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
 
 /// CPU time this thread has run, in ms (Linux `schedstat`, ns resolution); `None`
 /// elsewhere. On a shared machine it leaves out the time other processes held the
-/// core, which wall-clock time does not.
+/// core, which wall-clock time does not. The kernel brings a running thread's figure
+/// up to date only at a tick or a switch (it lags by up to a few ms), so yield first:
+/// `sched_yield` updates it.
 fn thread_cpu_ms() -> Option<f64> {
+    std::thread::yield_now();
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
     Some(ns / 1e6)
 }
 
+/// CPU time of every thread of the process (this one and the rayon pool's), in ms.
+/// The pool's threads are parked when this is read, so their figures are current.
+fn process_cpu_ms() -> Option<f64> {
+    std::thread::yield_now();
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let s = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += s.split_whitespace().next()?.parse::<f64>().ok()?;
+    }
+    Some(total / 1e6)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: kernel_timing stencil|simulate|parts|draws N STEPS RUNS";
+    let usage = "usage: kernel_timing stencil|simulate|run|parts|draws N STEPS RUNS";
     let [what, n, steps, runs] = args.as_slice() else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -72,6 +89,7 @@ fn main() {
         ..Default::default()
     };
     let cpu_start = thread_cpu_ms();
+    let all_start = process_cpu_ms();
     let ms = match what.as_str() {
         "stencil" => {
             let mut u = vec![0.0; n * n];
@@ -92,6 +110,16 @@ fn main() {
         }
         "simulate" => time_ms(runs, || {
             black_box(simulate(black_box(&p), 42).unwrap());
+        }),
+        "run" => time_ms(runs, || {
+            // What the NumPy and Numba peers do: initial draws, the steps, and the
+            // final V, a and i as row-major arrays; no summary statistics and no
+            // fractal dimension (which `simulate` adds).
+            let mut sim = Simulation::new(black_box(&p), 42).unwrap();
+            for _ in 0..steps {
+                sim.step().unwrap();
+            }
+            black_box((sim.field(), sim.activator(), sim.inhibitor()));
         }),
         "parts" => {
             let (mut init, mut step, mut summary) = (Vec::new(), Vec::new(), Vec::new());
@@ -127,9 +155,14 @@ fn main() {
         (Some(a), Some(b)) => format!("{}", (b - a) / runs as f64),
         _ => "null".to_string(),
     };
+    // All threads: the total work of a multi-threaded run, not its span.
+    let cpu_all = match (all_start, process_cpu_ms()) {
+        (Some(a), Some(b)) => format!("{}", (b - a) / runs as f64),
+        _ => "null".to_string(),
+    };
     let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
-        "{{\"median_ms\": {}, \"min_ms\": {min}, \"cpu_ms\": {cpu}, \"runs\": {runs}}}",
+        "{{\"median_ms\": {}, \"min_ms\": {min}, \"cpu_ms\": {cpu}, \"cpu_all_ms\": {cpu_all}, \"runs\": {runs}}}",
         median(ms)
     );
 }

@@ -8,11 +8,12 @@
 //! ```
 //!
 //! Prints one JSON object: `result` (the tool's result), `timing` `{runs, min_ms,
-//! median_ms, cold_ms}` of the call (each run is a batch of calls lasting at least
-//! 20 µs, divided by its size; `cold_ms` is the first call, which builds the graph's
-//! cached adjacency), and `fixed` `{call_ms, lookup_ms}`: the median of a `get_info`
-//! call on the same graph (dispatch, argument decoding, store lookup, a four-key result)
-//! and of the store lookup alone.
+//! median_ms, cold_ms, cpu_ms}` of the call (each run is a batch of calls lasting at
+//! least 20 µs, divided by its size; `cold_ms` is the first call, which builds the
+//! graph's cached adjacency; `cpu_ms` is the mean CPU time per call, every thread, over
+//! the batches, input making taken off), and `fixed` `{call_ms, call_cpu_ms, lookup_ms}`: the median (and mean
+//! CPU time) of a `get_info` call on the same graph (dispatch, argument decoding, store
+//! lookup, a four-key result) and the median of the store lookup alone.
 
 use std::time::Instant;
 
@@ -30,15 +31,36 @@ fn main() {
     }
 }
 
-/// Median per-call milliseconds of `f` over `runs` batches of at least 20 µs each, and
-/// the smallest batch mean. Each call's input is made by `make` before its batch is
-/// timed.
-fn time<I>(runs: usize, mut make: impl FnMut() -> I, mut f: impl FnMut(I)) -> (f64, f64) {
+/// CPU time of every thread of the process (this one and the rayon pool's), in ms, from
+/// Linux `schedstat` (ns resolution); `None` elsewhere. On a shared machine it leaves
+/// out the time other processes held the cores. The kernel brings a running thread's
+/// figure up to date only at a tick or a switch, so yield first (`sched_yield` updates
+/// it); the pool's threads are parked here, so their figures are current.
+fn process_cpu_ms() -> Option<f64> {
+    std::thread::yield_now();
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let s = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += s.split_whitespace().next()?.parse::<f64>().ok()?;
+    }
+    Some(total / 1e6)
+}
+
+/// Median per-call milliseconds of `f` over `runs` batches of at least 20 µs each, the
+/// smallest batch mean, and the mean CPU milliseconds per call over all batches (every
+/// thread; the CPU time of making the inputs, measured apart, taken off). Each call's
+/// input is made by `make` before its batch is timed.
+fn time<I>(
+    runs: usize,
+    mut make: impl FnMut() -> I,
+    mut f: impl FnMut(I),
+) -> (f64, f64, Option<f64>) {
     let input = make();
     let t0 = Instant::now();
     f(input);
     let probe = t0.elapsed().as_secs_f64().max(1e-9);
     let batch = ((20e-6 / probe).ceil() as usize).clamp(1, 100_000);
+    let cpu0 = process_cpu_ms();
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let inputs: Vec<I> = (0..batch).map(|_| make()).collect();
@@ -49,8 +71,19 @@ fn time<I>(runs: usize, mut make: impl FnMut() -> I, mut f: impl FnMut(I)) -> (f
             t0.elapsed().as_secs_f64() * 1e3 / batch as f64
         })
         .collect();
+    let cpu1 = process_cpu_ms();
+    // Making and dropping the inputs alone, the same number of times: subtracted, so
+    // the CPU figure is the calls'.
+    for _ in 0..runs {
+        let inputs: Vec<I> = (0..batch).map(|_| make()).collect();
+        drop(std::hint::black_box(inputs));
+    }
+    let cpu = match (cpu0, cpu1, process_cpu_ms()) {
+        (Some(a), Some(b), Some(c)) => Some(((b - a) - (c - b)) / (runs * batch) as f64),
+        _ => None,
+    };
     times.sort_by(f64::total_cmp);
-    (times[times.len() / 2], times[0])
+    (times[times.len() / 2], times[0], cpu)
 }
 
 fn run() -> Result<(), String> {
@@ -105,7 +138,7 @@ fn run() -> Result<(), String> {
     let cold_ms = t0.elapsed().as_secs_f64() * 1e3;
     // The arguments are cloned before the timed calls: a door owns its parsed request.
     // The results are dropped inside the timed region, as a door drops them once sent.
-    let (median, min) = time(
+    let (median, min, cpu) = time(
         repeat,
         || call_args.clone(),
         |a| {
@@ -114,14 +147,14 @@ fn run() -> Result<(), String> {
         },
     );
     let info = tools::tool("get_info").expect("get_info");
-    let (fixed, _) = time(
+    let (fixed, _, fixed_cpu) = time(
         repeat.max(50),
         || json!({"graph": GRAPH}),
         |a| {
             std::hint::black_box(info.call_json(&ctx, a).expect("get_info"));
         },
     );
-    let (lookup, _) = time(
+    let (lookup, _, _) = time(
         repeat.max(50),
         || (),
         |()| {
@@ -131,8 +164,8 @@ fn run() -> Result<(), String> {
     let result: Value = serde_json::from_str(result.get()).map_err(|e| e.to_string())?;
     let out = json!({
         "result": result,
-        "timing": {"runs": repeat, "min_ms": min, "median_ms": median, "cold_ms": cold_ms},
-        "fixed": {"call_ms": fixed, "lookup_ms": lookup},
+        "timing": {"runs": repeat, "min_ms": min, "median_ms": median, "cold_ms": cold_ms, "cpu_ms": cpu},
+        "fixed": {"call_ms": fixed, "call_cpu_ms": fixed_cpu, "lookup_ms": lookup},
     });
     println!("{out}");
     Ok(())
