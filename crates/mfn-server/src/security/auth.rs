@@ -47,7 +47,7 @@ use tower::{Layer, Service};
 use tracing::debug;
 
 use super::keys::{KeySet, Scope};
-use super::{Caller, CallerId, ErrorBody, is_open_path, reject};
+use super::{Caller, CallerId, ErrorBody, is_open_path, reject_request};
 use crate::config::AuthMode;
 
 /// Ids remembered across all keys before each key's share is evicted oldest first.
@@ -279,7 +279,7 @@ where
                     req.uri().path(),
                     caller_id.as_ref().map(|c| c.0.as_str()),
                 );
-                let mut response = reject::<ResBody>(req.headers(), failure.error());
+                let mut response = reject_request::<ResBody, _>(&req, failure.error());
                 if let Some(id) = caller_id {
                     response.extensions_mut().insert(id);
                 }
