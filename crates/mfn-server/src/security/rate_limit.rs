@@ -247,7 +247,7 @@ impl Exceeded {
                 limit,
                 ServiceError::exhausted(
                     format!(
-                        "rate limited: at most {limit} requests in flight; retry after 1000 ms"
+                        "rate limited: at most {limit} in flight; retry after 1000 ms"
                     ),
                     Duration::from_secs(1),
                 ),
