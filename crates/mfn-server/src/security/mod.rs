@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn error_bodies_carry_detail_retry_after_and_401_www_authenticate() {
         let (status, headers, body) = error_response(
-            &ServiceError::exhausted("rate limited: x; retry after 200 ms", Duration::from_millis(200)),
+            &ServiceError::exhausted(
+                "rate limited: x; retry after 200 ms",
+                Duration::from_millis(200),
+            ),
             "r-9",
         );
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -269,20 +272,23 @@ mod tests {
 
     #[test]
     fn mcp_refusals_are_json_rpc_errors() {
-        let req = Request::builder()
-            .uri("/mcp")
-            .body(())
-            .unwrap();
+        let req = Request::builder().uri("/mcp").body(()).unwrap();
         let r: Response<axum::body::Body> = reject_request(
             &req,
-            ServiceError::exhausted("rate limited: y; retry after 5 ms", Duration::from_millis(5)),
+            ServiceError::exhausted(
+                "rate limited: y; retry after 5 ms",
+                Duration::from_millis(5),
+            ),
         );
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
         let req = Request::builder().uri("/v1/nernst").body(()).unwrap();
         let r: Response<axum::body::Body> =
             reject_request(&req, ServiceError::new(ErrorCode::Unauthenticated, "no"));
-        assert_eq!(r.headers()[WWW_AUTHENTICATE], r#"API-Key header="X-API-Key""#);
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            r#"API-Key header="X-API-Key""#
+        );
     }
 
     #[test]

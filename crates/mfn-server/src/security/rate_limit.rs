@@ -246,9 +246,7 @@ impl Exceeded {
                 "concurrency",
                 limit,
                 ServiceError::exhausted(
-                    format!(
-                        "rate limited: at most {limit} in flight; retry after 1000 ms"
-                    ),
+                    format!("rate limited: at most {limit} in flight; retry after 1000 ms"),
                     Duration::from_secs(1),
                 ),
             ),
@@ -354,7 +352,10 @@ impl RateState {
         &self,
         ip: Option<IpAddr>,
     ) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
-        if let (Some(limit), Some(true)) = (&self.loopback, ip.map(|ip| ip.is_loopback() || client_key(ip).is_loopback())) {
+        if let (Some(limit), Some(true)) = (
+            &self.loopback,
+            ip.map(|ip| ip.is_loopback() || client_key(ip).is_loopback()),
+        ) {
             return self.admit_limit(limit);
         }
         let too_many = |_| Exceeded::Concurrency {
