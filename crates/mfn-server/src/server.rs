@@ -186,7 +186,7 @@ pub async fn serve(
             "api keys are configured but MFN_AUTH_MODE=off: they are not checked"
         );
     }
-    let rate_limits = RateLimitLayer::new(
+    let rate_limits = RateLimitLayer::with_loopback(
         &keys,
         RateLimits {
             rps: config.rate_limit_rps,
@@ -194,6 +194,9 @@ pub async fn serve(
             anon_rps: config.anon_rate_limit_rps,
             anon_concurrent: config.anon_rate_limit_concurrent,
         },
+        // Dev only: local agents and tests share a bounded workstation allowance.
+        (config.env == crate::config::Environment::Dev)
+            .then_some(crate::security::rate_limit::DEV_LOOPBACK),
     );
 
     // One instance per server, shared by every door: a key's limits and its replay

@@ -497,7 +497,11 @@ async fn the_audit_line_has_the_hash_prefix_and_never_the_key() {
         lines[0].clone()
     };
     let ok = audit(&ok_id);
-    assert_eq!(ok["method"], NERNST);
+    // Seed 000's shape: the unqualified service and the RPC's method; the path beside.
+    assert_eq!(ok["service"], "MyceliumService");
+    assert_eq!(ok["method"], "ComputeNernst");
+    assert_eq!(ok["path"], NERNST);
+    assert_eq!(ok["metadata"], "{}", "{ok}");
     assert_eq!(ok["status"], "OK");
     assert_eq!(ok["api_key_hash"], prefix.as_str());
     assert!(

@@ -322,6 +322,11 @@ pub struct ErrorResponse {
     pub details: Vec<ErrorDetail>,
     /// The request's id (also in the `X-Request-ID` header).
     pub request_id: String,
+    /// The message again, under FastAPI's name, for clients of the Python reference.
+    pub detail: String,
+    /// Seconds to wait before retrying (also the `Retry-After` header), when throttled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl SimulationResponse {
@@ -409,6 +414,13 @@ impl ErrorResponse {
                 })
                 .collect(),
             request_id: request_id.to_string(),
+            detail: err.message.clone(),
+            retry_after: err.retry_after.map(retry_after_secs),
         }
     }
+}
+
+/// Whole seconds of a retry hint, at least 1 (the `Retry-After` header's value).
+pub fn retry_after_secs(after: std::time::Duration) -> u64 {
+    after.as_secs_f64().ceil().max(1.0) as u64
 }

@@ -19,7 +19,7 @@
 //! |---|---|
 //! | `graphs.rs` | create, list, info, delete, nodes, edges, attributes, subgraph, merge, import, export |
 //! | `generate.rs` | `generate_graph` |
-//! | `paths.rs` | `shortest_path`, `all_pairs_shortest_path_length` |
+//! | `paths.rs` | `shortest_path`, `all_pairs_shortest_path_length`, `all_pairs_shortest_path`, `node_degree` |
 //! | `centrality.rs` | degree, betweenness, closeness, eigenvector, PageRank, several at once |
 //! | `community.rs` | `community_detection` |
 //! | `structure.rs` | components, clustering, statistics, MST, cycles, colouring, matching, flow, order, efficiency, cores |

@@ -18,7 +18,7 @@ use mfn_service::ops::ifs::Ifs;
 use mfn_service::ops::nernst::Nernst;
 use mfn_service::ops::simulate::Simulate;
 use mfn_service::ops::validate::Validate;
-use mfn_service::ops::{Call, Door, Operation};
+use mfn_service::ops::{AuditNotes, Call, Door, Operation};
 use mfn_service::{MfnService, RequestContext};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -57,7 +57,8 @@ fn call<T>(req: &Request<T>, in_message: &str) -> Call {
     } else {
         Some(in_message)
     };
-    let call = Call::new(Door::Grpc, RequestContext::new(id));
+    let call = Call::new(Door::Grpc, RequestContext::new(id))
+        .notes(req.extensions().get::<AuditNotes>().cloned());
     match req.extensions().get::<Caller>() {
         Some(c) => call.tenant(c.key.name.clone()),
         None => call,

@@ -32,7 +32,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use mfn_service::ops::{self, Call, DEFAULT_TENANT, Door, Entry, Progress, Reply};
+use mfn_service::ops::{self, AuditNotes, Call, DEFAULT_TENANT, Door, Entry, Progress, Reply};
 use mfn_service::{
     ErrorCode, MfnService, RequestContext as SvcContext, SERVER_VERSION, ServiceError,
 };
@@ -156,7 +156,14 @@ fn service_call(ctx: &RequestContext<RoleServer>) -> Call {
         .get::<::http::request::Parts>()
         .and_then(|p| p.headers.get("x-request-id"))
         .and_then(|v| v.to_str().ok());
-    Call::new(Door::Mcp, SvcContext::new(request_id)).tenant(tenant(caller(ctx)))
+    let notes = ctx
+        .extensions
+        .get::<::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<AuditNotes>())
+        .cloned();
+    Call::new(Door::Mcp, SvcContext::new(request_id))
+        .tenant(tenant(caller(ctx)))
+        .notes(notes)
 }
 
 /// The text of an `isError` result: code, message (which names the field and the limit)

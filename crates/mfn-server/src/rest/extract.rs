@@ -2,15 +2,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mfn_service::response::ErrorResponse;
 use mfn_service::{ErrorCode, RequestContext, ServiceError};
 
 use crate::telemetry::request_id::REQUEST_ID;
 
-/// A [`ServiceError`] answered as `{"error_code","message","details","request_id"}` with
-/// the HTTP status of its [`ErrorCode`] (and `Retry-After` when it has a retry hint).
+/// A [`ServiceError`] answered by [`crate::security::error_response`], the mapping every
+/// HTTP error shares.
 #[derive(Debug)]
 pub struct ApiError {
     /// What went wrong.
@@ -31,17 +30,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.error.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = ErrorResponse::new(&self.error, &self.request_id);
-        let mut response = (status, axum::Json(body)).into_response();
-        if let Some(after) = self.error.retry_after {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(after.as_secs().max(1)),
-            );
-        }
-        response
+        let (status, headers, body) =
+            crate::security::error_response(&self.error, &self.request_id);
+        (status, headers, axum::Json(body)).into_response()
     }
 }
 

@@ -17,13 +17,14 @@
 //! client asks for `application/json` only. Security, metrics and request ids are
 //! layers mounted by [`crate::http`].
 
-use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use mfn_service::decode::query_object;
-use mfn_service::ops::{self, Call, DEFAULT_TENANT, Door, Entry, Reply, Route};
+use mfn_service::ops::{self, AuditNotes, Call, DEFAULT_TENANT, Door, Entry, Reply, Route};
 use mfn_service::{ErrorCode, MfnService, ServiceError};
 use serde_json::{Map, Value, json};
 
@@ -55,15 +56,40 @@ pub fn docs_router() -> Router {
         .route("/docs", get(docs_page))
 }
 
-/// The caller's identity, when a key was accepted.
-pub(crate) type MaybeCaller = Option<Extension<Caller>>;
+/// The caller's identity, when a key was accepted, and the audit line's notes.
+pub(crate) struct MaybeCaller {
+    caller: Option<Caller>,
+    notes: Option<AuditNotes>,
+}
 
-/// The service call of a REST request: its request id and the caller's tenant.
+impl std::ops::Deref for MaybeCaller {
+    type Target = Option<Caller>;
+
+    fn deref(&self) -> &Option<Caller> {
+        &self.caller
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeCaller {
+            caller: parts.extensions.get::<Caller>().cloned(),
+            notes: parts.extensions.get::<AuditNotes>().cloned(),
+        })
+    }
+}
+
+/// The service call of a REST request: its request id, the caller's tenant and where
+/// its parameters are noted for the audit line.
 pub(crate) fn call(headers: &HeaderMap, caller: &MaybeCaller) -> Call {
     let tenant = caller
         .as_ref()
         .map_or_else(|| DEFAULT_TENANT.to_owned(), |c| c.key.name.clone());
-    Call::new(Door::Rest, extract::context(headers)).tenant(tenant)
+    Call::new(Door::Rest, extract::context(headers))
+        .tenant(tenant)
+        .notes(caller.notes.clone())
 }
 
 fn operation_route(entry: &'static Entry, route: Route) -> MethodRouter<MfnService> {

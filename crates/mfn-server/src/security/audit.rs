@@ -1,7 +1,12 @@
 //! The audit trail: one line per request on the tracing target `mfn::audit` at info.
 //!
-//! Fields (SERVICE.md "Security"): `request_id` (the `x-request-id` header, `-` when
-//! absent), `method` (the request path), `status` (the gRPC status name from the
+//! Fields (SERVICE.md "Security", and seed 000's log shape): `request_id` (the
+//! `x-request-id` header, `-` when absent), `service` (the unqualified gRPC service,
+//! `MFNSimulationService`; else the door: `rest`, `mcp`, `ws`), `method` (the RPC's
+//! method, `RunSimulation`; else the request path), `path` (the request path),
+//! `metadata` (a JSON object of the request's main parameters as the operation registry
+//! noted them — `seed`, `grid_size`, `steps`, the graph's `graph` or `name`; `{}` when
+//! none), `status` (the gRPC status name from the
 //! response headers or trailers, `CANCELLED` when the client went away first; the HTTP
 //! status code for other protocols), `duration_ms` (until the response body ended, so a
 //! stream is audited when it ends), `api_key_hash` (`sha256:` + 12 hex of the key's hash,
@@ -25,7 +30,9 @@ use http_body::{Body, Frame, SizeHint};
 use prost::bytes::Buf;
 use tower::{Layer, Service};
 
-use super::{CallerId, is_grpc, peer_addr};
+use mfn_service::ops::AuditNotes;
+
+use super::{CallerId, door_of, is_grpc, peer_addr};
 
 /// The tracing target of audit lines.
 pub const TARGET: &str = "mfn::audit";
@@ -60,7 +67,10 @@ pub struct AuditBody<B> {
 struct Record {
     start: Instant,
     request_id: String,
+    service: String,
     method: String,
+    path: String,
+    notes: AuditNotes,
     peer: String,
     declared_size: Option<u64>,
     counted: Arc<AtomicU64>,
@@ -131,13 +141,27 @@ where
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        let path: String = req.uri().path().chars().take(256).collect();
+        let (service, method) = if is_grpc(req.headers()) {
+            let mut parts = path.trim_start_matches('/').splitn(2, '/');
+            let service = parts.next().unwrap_or_default();
+            let service = service.rsplit('.').next().unwrap_or_default().to_owned();
+            (service, parts.next().unwrap_or_default().to_owned())
+        } else {
+            (door_of(&req).to_owned(), path.clone())
+        };
+        // The doors hand this to the operation registry, which notes the parameters.
+        let notes = AuditNotes::new();
         let mut record = Record {
             start: Instant::now(),
             // Bounded so that a huge header cannot bloat the log.
             request_id: header("x-request-id")
                 .map(|id| id.chars().take(128).collect())
                 .unwrap_or_else(|| "-".into()),
-            method: req.uri().path().chars().take(256).collect(),
+            service,
+            method,
+            path,
+            notes: notes.clone(),
             peer: peer_addr(&req).map_or_else(|| "-".into(), |a| a.to_string()),
             declared_size: header("content-length").and_then(|v| v.parse().ok()),
             counted: counted.clone(),
@@ -146,6 +170,8 @@ where
             status: None,
             written: false,
         };
+        let mut req = req;
+        req.extensions_mut().insert(notes);
         let rebox = self.rebox;
         let req = req.map(|inner| {
             rebox(CountingBody {
@@ -185,10 +211,14 @@ impl Record {
         let size = self
             .declared_size
             .unwrap_or_else(|| self.counted.load(Ordering::Relaxed));
+        let metadata = serde_json::Value::Object(self.notes.get());
         tracing::info!(
             target: TARGET,
             request_id = %self.request_id,
+            service = %self.service,
             method = %self.method,
+            path = %self.path,
+            metadata = %metadata,
             status = %status,
             duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
             api_key_hash = %self.api_key_hash,

@@ -47,7 +47,7 @@ use tower::{Layer, Service};
 use tracing::debug;
 
 use super::keys::{KeySet, Scope};
-use super::{Caller, CallerId, ErrorBody, is_open_path, reject};
+use super::{Caller, CallerId, ErrorBody, is_open_path, reject_request};
 use crate::config::AuthMode;
 
 /// Ids remembered across all keys before each key's share is evicted oldest first.
@@ -181,6 +181,125 @@ impl AuthLayer {
     }
 }
 
+impl AuthLayer {
+    /// The Python reference's WebSocket `auth {api_key, timestamp, signature?}`: the key,
+    /// a timestamp in seconds or milliseconds (above 10¹¹ it is milliseconds) within the
+    /// window of now (±5 min by default), and the signature when present — or always in
+    /// `signed` mode, where it is also remembered for the window so it cannot be
+    /// replayed — as the reference defines it: hex HMAC-SHA256 keyed with the API key
+    /// over `str(int(timestamp))`. Failures are counted like [`verify`](Self::verify)'s.
+    pub fn verify_reference(
+        &self,
+        api_key: Option<&str>,
+        timestamp: Option<&serde_json::Value>,
+        signature: Option<&str>,
+        path: &str,
+    ) -> Result<Option<Caller>, AuthFailure> {
+        if self.state.mode == AuthMode::Off {
+            return Ok(None);
+        }
+        let now = unix_now();
+        let (index, outcome) = self.state.reference(api_key, timestamp, signature, now);
+        match outcome {
+            Ok(()) => {
+                let i = index.unwrap_or_default();
+                Ok(Some(Caller {
+                    index: i,
+                    key: self.state.callers[i].clone(),
+                }))
+            }
+            Err(failure) => {
+                let caller_id = index.map(|i| self.state.callers[i].hash_prefix());
+                record_failure(&failure, "ws", path, caller_id.as_deref());
+                Err(failure)
+            }
+        }
+    }
+}
+
+impl AuthState {
+    fn reference(
+        &self,
+        api_key: Option<&str>,
+        timestamp: Option<&serde_json::Value>,
+        signature: Option<&str>,
+        now: u64,
+    ) -> (Option<usize>, Result<(), AuthFailure>) {
+        let Some(presented) = api_key.map(str::trim).filter(|k| !k.is_empty()) else {
+            return (None, Err(AuthFailure::MissingKey));
+        };
+        let Some(index) = self.keys.lookup(presented) else {
+            return (None, Err(AuthFailure::UnknownKey));
+        };
+        let checked = (|| {
+            // The reference signs str(int(timestamp)): the integer part as sent.
+            let ts = timestamp
+                .and_then(|v| match v {
+                    serde_json::Value::Number(n) => n.as_f64(),
+                    serde_json::Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                })
+                .filter(|t: &f64| t.is_finite() && *t >= 0.0 && *t < 1e17)
+                .ok_or(AuthFailure::MissingSigning("timestamp"))?
+                .trunc();
+            let secs = if ts > 1e11 { ts / 1000.0 } else { ts };
+            if (secs - now as f64).abs() > self.window_s as f64 {
+                return Err(AuthFailure::Expired {
+                    window_s: self.window_s,
+                });
+            }
+            let signature = signature.map(str::trim).filter(|s| !s.is_empty());
+            match signature {
+                Some(sig) => {
+                    if !verify_reference_signature(presented, ts as u64, sig) {
+                        return Err(AuthFailure::BadSignature);
+                    }
+                    if self.mode == AuthMode::Signed {
+                        let expires = (secs as u64).max(now) + self.window_s + 1;
+                        let nonce = format!("ws-reference:{}", sig.to_ascii_lowercase());
+                        if !self.replay.insert(index, &nonce, expires, now) {
+                            return Err(AuthFailure::Replay);
+                        }
+                    }
+                }
+                None if self.mode == AuthMode::Signed => {
+                    return Err(AuthFailure::MissingSigning("signature"));
+                }
+                None => {}
+            }
+            if !self.callers[index].scopes.contains(Scope::Compute) {
+                return Err(AuthFailure::Scope(Scope::Compute));
+            }
+            Ok(())
+        })();
+        (Some(index), checked)
+    }
+}
+
+/// The reference's WebSocket signature: hex HMAC-SHA256 keyed with the API key over the
+/// decimal timestamp.
+pub fn reference_signature(key: &str, timestamp: u64) -> String {
+    hex::encode(reference_mac(key, timestamp).finalize().into_bytes())
+}
+
+/// Whether `signature_hex` (either case) is [`reference_signature`], in constant time.
+pub fn verify_reference_signature(key: &str, timestamp: u64, signature_hex: &str) -> bool {
+    let mut expected = [0u8; 32];
+    if signature_hex.len() != 64 || hex::decode_to_slice(signature_hex, &mut expected).is_err() {
+        return false;
+    }
+    reference_mac(key, timestamp)
+        .verify_slice(&expected)
+        .is_ok()
+}
+
+fn reference_mac(key: &str, timestamp: u64) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|_| unreachable!("hmac takes keys of any length"));
+    mac.update(timestamp.to_string().as_bytes());
+    mac
+}
+
 impl<'a> Credentials<'a> {
     /// The credentials in `headers`: `x-api-key` (else `Authorization: Bearer`),
     /// `x-timestamp`, `x-request-id`, `x-signature`.
@@ -279,7 +398,7 @@ where
                     req.uri().path(),
                     caller_id.as_ref().map(|c| c.0.as_str()),
                 );
-                let mut response = reject::<ResBody>(req.headers(), failure.error());
+                let mut response = reject_request::<ResBody, _>(&req, failure.error());
                 if let Some(id) = caller_id {
                     response.extensions_mut().insert(id);
                 }
@@ -521,6 +640,67 @@ fn unix_now() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    /// Issue 20: the reference's WebSocket signature, timestamps in s or ms, ±window.
+    #[test]
+    fn the_reference_websocket_auth() {
+        use crate::security::keys::{ApiKey, hash_key};
+        // Python: hmac.new(b"k", b"1700000000000", hashlib.sha256).hexdigest()
+        let sig = reference_signature("k", 1_700_000_000_000);
+        assert_eq!(sig.len(), 64);
+        assert!(verify_reference_signature(
+            "k",
+            1_700_000_000_000,
+            &sig.to_uppercase()
+        ));
+        assert!(!verify_reference_signature("k", 1_700_000_000_001, &sig));
+        let keys = Arc::new(KeySet::new(vec![ApiKey::from_hash(hash_key("k"))]));
+        let now = unix_now();
+        for mode in [AuthMode::Key, AuthMode::Signed] {
+            let layer = AuthLayer::new(mode, keys.clone(), Duration::from_secs(300));
+            let ms = now * 1000;
+            let sig = reference_signature("k", ms);
+            let ok =
+                layer.verify_reference(Some("k"), Some(&serde_json::json!(ms)), Some(&sig), "/ws");
+            assert!(ok.unwrap().is_some());
+            // Seconds work too; in signed mode the same signature cannot be replayed.
+            let s = reference_signature("k", now);
+            assert!(
+                layer
+                    .verify_reference(
+                        Some("k"),
+                        Some(&serde_json::json!(now as f64 + 0.5)),
+                        Some(&s),
+                        "/ws"
+                    )
+                    .is_ok()
+            );
+            let again =
+                layer.verify_reference(Some("k"), Some(&serde_json::json!(now)), Some(&s), "/ws");
+            assert_eq!(again.is_err(), mode == AuthMode::Signed);
+            let stale = layer.verify_reference(
+                Some("k"),
+                Some(&serde_json::json!((now - 301) * 1000)),
+                None,
+                "/ws",
+            );
+            assert!(matches!(stale, Err(AuthFailure::Expired { .. })));
+            let bad = layer.verify_reference(
+                Some("k"),
+                Some(&serde_json::json!(ms)),
+                Some(&"0".repeat(64)),
+                "/ws",
+            );
+            assert!(matches!(bad, Err(AuthFailure::BadSignature)));
+            let unsigned =
+                layer.verify_reference(Some("k"), Some(&serde_json::json!(ms)), None, "/ws");
+            assert_eq!(unsigned.is_ok(), mode == AuthMode::Key);
+            assert!(matches!(
+                layer.verify_reference(Some("x"), Some(&serde_json::json!(ms)), None, "/ws"),
+                Err(AuthFailure::UnknownKey)
+            ));
+        }
+    }
+
     use super::*;
     use crate::security::keys::{ApiKey, Scopes, hash_key};
 

@@ -20,9 +20,10 @@
 
 use std::net::SocketAddr;
 
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use mfn_service::ServiceError;
+use mfn_service::response::ErrorResponse;
 
 pub mod audit;
 pub mod auth;
@@ -127,33 +128,86 @@ pub fn peer_addr<B>(req: &Request<B>) -> Option<SocketAddr> {
         })
 }
 
-/// The refusal for `err` in the protocol of a request with `headers`.
+/// The refusal for `err` in the protocol of a request with `headers`: a gRPC status, or
+/// the JSON error body of [`error_response`].
 pub fn reject<B: ErrorBody>(headers: &HeaderMap, err: ServiceError) -> Response<B> {
     if is_grpc(headers) {
         return crate::grpc::convert::status(err).into_http::<B>();
     }
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let body = serde_json::json!({
-        "error_code": err.code.as_str(),
-        "message": err.message,
-        "details": [],
-        "request_id": request_id,
+    let (status, extra, body) = error_response(&err, request_id(headers));
+    http_response(status, extra, body)
+}
+
+/// [`reject`] for a request whose path is known: on `/mcp` the body is a JSON-RPC error
+/// (`id: null`, our code and hints in `error.data`), which MCP clients hand to the
+/// caller as is, where a bare HTTP status would reach an agent only as "server returned
+/// an error response".
+pub fn reject_request<B: ErrorBody, R>(req: &Request<R>, err: ServiceError) -> Response<B> {
+    if door_of(req) != "mcp" || is_grpc(req.headers()) {
+        return reject(req.headers(), err);
+    }
+    let (status, extra, body) = error_response(&err, request_id(req.headers()));
+    let rpc = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": MCP_REFUSAL_CODE,
+            "message": err.message,
+            "data": body,
+        },
     });
-    let mut response = Response::new(B::from_json(body.to_string()));
-    *response.status_mut() =
+    http_response(status, extra, rpc)
+}
+
+/// The JSON-RPC error code of an MCP request refused before it reached the MCP server
+/// (JSON-RPC's range for server errors).
+pub const MCP_REFUSAL_CODE: i64 = -32000;
+
+/// The one mapping of a [`ServiceError`] to an HTTP error, for every refusal and every
+/// REST error: the status of its [`ErrorCode`](mfn_service::ErrorCode), the JSON body
+/// [`ErrorResponse`] (`error_code`, `message`, `details`, `request_id`, FastAPI's
+/// `detail`, and `retry_after` in seconds when throttled) and the headers: `Retry-After`
+/// with a retry hint, `WWW-Authenticate` on 401.
+pub fn error_response(
+    err: &ServiceError,
+    request_id: &str,
+) -> (StatusCode, HeaderMap, serde_json::Value) {
+    let status =
         StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = ErrorResponse::new(err, request_id);
+    let mut headers = HeaderMap::new();
+    if let Some(after) = body.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from(after));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"API-Key header="X-API-Key""#),
+        );
+    }
+    let body = serde_json::to_value(&body).unwrap_or_default();
+    (status, headers, body)
+}
+
+fn http_response<B: ErrorBody>(
+    status: StatusCode,
+    headers: HeaderMap,
+    body: serde_json::Value,
+) -> Response<B> {
+    let mut response = Response::new(B::from_json(body.to_string()));
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(after) = err.retry_after {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
-    }
+    response.headers_mut().extend(headers);
     response
+}
+
+fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -184,8 +238,57 @@ mod tests {
             ServiceError::exhausted("slow down", Duration::from_millis(1500)),
         );
         assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(r.headers()[RETRY_AFTER], "1");
+        // Rounded up: a client that waits the header's seconds is not refused again.
+        assert_eq!(r.headers()[RETRY_AFTER], "2");
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+    }
+
+    /// Issue 20: FastAPI-style clients read `detail`, throttled ones `retry_after`, and a
+    /// 401 says which header carries the key.
+    #[test]
+    fn error_bodies_carry_detail_retry_after_and_401_www_authenticate() {
+        let (status, headers, body) = error_response(
+            &ServiceError::exhausted(
+                "rate limited: x; retry after 200 ms",
+                Duration::from_millis(200),
+            ),
+            "r-9",
+        );
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[RETRY_AFTER], "1");
+        assert_eq!(body["retry_after"], 1);
+        assert_eq!(body["detail"], body["message"]);
+        assert_eq!(body["request_id"], "r-9");
+        assert!(headers.get(WWW_AUTHENTICATE).is_none());
+        let (status, headers, body) = error_response(
+            &ServiceError::new(ErrorCode::Unauthenticated, "missing x-api-key"),
+            "",
+        );
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers[WWW_AUTHENTICATE], r#"API-Key header="X-API-Key""#);
+        assert_eq!(body["detail"], "missing x-api-key");
+        assert!(body.get("retry_after").is_none());
+    }
+
+    #[test]
+    fn mcp_refusals_are_json_rpc_errors() {
+        let req = Request::builder().uri("/mcp").body(()).unwrap();
+        let r: Response<axum::body::Body> = reject_request(
+            &req,
+            ServiceError::exhausted(
+                "rate limited: y; retry after 5 ms",
+                Duration::from_millis(5),
+            ),
+        );
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        let req = Request::builder().uri("/v1/nernst").body(()).unwrap();
+        let r: Response<axum::body::Body> =
+            reject_request(&req, ServiceError::new(ErrorCode::Unauthenticated, "no"));
+        assert_eq!(
+            r.headers()[WWW_AUTHENTICATE],
+            r#"API-Key header="X-API-Key""#
+        );
     }
 
     #[test]

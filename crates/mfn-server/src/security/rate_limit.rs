@@ -11,6 +11,11 @@
 //!   [`ANON_TRACKED_IPS`] addresses, at most once per second; it therefore holds the
 //!   addresses active in the last second plus at most that many. The in-flight map
 //!   drops addresses with no request in flight once it reaches that size.
+//! - In `MFN_ENV=dev` only, anonymous callers from a loopback address (127.0.0.0/8,
+//!   `::1`) share one workstation allowance instead: at least [`DEV_LOOPBACK`]
+//!   (2000 requests per second, 512 in flight; more if the anonymous limits are set
+//!   higher), so a few dozen local agents or tests are not throttled into failure. It is
+//!   bounded, and staging and prod never get it.
 //! - Health and reflection are never limited: probes must not be throttled.
 //!
 //! The in-flight permit lives as long as the call: it moves from the request future into
@@ -18,7 +23,8 @@
 //! error) or is dropped — a finished or cancelled stream, a client that disconnects, a
 //! handler that panics all drop it.
 //!
-//! A refusal is `RESOURCE_EXHAUSTED` with `RetryInfo`, `retry-after`,
+//! A refusal is `RESOURCE_EXHAUSTED` whose message starts with `rate limited:` and ends
+//! with the delay (`retry after N ms`), with `RetryInfo`, `retry-after`,
 //! `x-ratelimit-limit` and `x-ratelimit-remaining: 0`, counted in
 //! `grpc_rate_limit_exceeded_total{door, kind="rps"|"concurrency", api_key}` — one counter
 //! for every door, under the seeds' name; `api_key` is the key's hash prefix, or
@@ -44,10 +50,25 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use super::keys::KeySet;
-use super::{Caller, ErrorBody, is_open_path, peer_addr, reject};
+use super::{Caller, ErrorBody, is_open_path, peer_addr, reject_request};
 
 /// Above this many tracked client IPs the map is pruned of idle entries.
 pub const ANON_TRACKED_IPS: usize = 10_000;
+
+/// The anonymous loopback allowance of `MFN_ENV=dev` (see the module docs).
+pub const DEV_LOOPBACK: LoopbackLimits = LoopbackLimits {
+    rps: 2000,
+    concurrent: 512,
+};
+
+/// Limits shared by all anonymous loopback callers (dev only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopbackLimits {
+    /// Requests per second.
+    pub rps: u32,
+    /// Requests in flight.
+    pub concurrent: u32,
+}
 
 /// Applies the per-key and per-IP limits.
 #[derive(Clone)]
@@ -98,6 +119,8 @@ struct KeyLimit {
 
 struct RateState {
     keys: Vec<KeyLimit>,
+    /// Dev: the one allowance of anonymous loopback callers.
+    loopback: Option<KeyLimit>,
     anon_rps: u32,
     anon: DefaultKeyedRateLimiter<IpAddr>,
     anon_unknown_peer: DefaultDirectRateLimiter,
@@ -120,6 +143,27 @@ enum Exceeded {
 impl RateLimitLayer {
     /// Limits for every key of `keys`, with `defaults` where a key names none.
     pub fn new(keys: &KeySet, defaults: Limits) -> RateLimitLayer {
+        Self::with_loopback(keys, defaults, None)
+    }
+
+    /// As [`new`](Self::new), with anonymous loopback callers sharing `loopback` (raised
+    /// to the anonymous limits if those are higher) instead of the per-IP limits: what
+    /// `MFN_ENV=dev` passes ([`DEV_LOOPBACK`]).
+    pub fn with_loopback(
+        keys: &KeySet,
+        defaults: Limits,
+        loopback: Option<LoopbackLimits>,
+    ) -> RateLimitLayer {
+        let loopback = loopback.map(|l| {
+            let rps = l.rps.max(defaults.anon_rps).max(1);
+            let concurrent = l.concurrent.max(defaults.anon_concurrent).max(1);
+            KeyLimit {
+                rps,
+                bucket: RateLimiter::direct(quota(rps)),
+                concurrent,
+                in_flight: Arc::new(Semaphore::new(concurrent as usize)),
+            }
+        });
         let keys = keys
             .keys()
             .iter()
@@ -137,6 +181,7 @@ impl RateLimitLayer {
         RateLimitLayer {
             state: Arc::new(RateState {
                 keys,
+                loopback,
                 anon_rps: defaults.anon_rps.max(1),
                 anon: RateLimiter::keyed(quota(defaults.anon_rps)),
                 anon_unknown_peer: RateLimiter::direct(quota(defaults.anon_rps)),
@@ -182,19 +227,26 @@ impl Exceeded {
         caller: Option<&Caller>,
     ) -> (&'static str, u32, ServiceError) {
         let (kind, limit, error) = match self {
-            Exceeded::Rps { limit, retry } => (
-                "rps",
-                limit,
-                ServiceError::exhausted(
-                    format!("rate limit exceeded: {limit} requests per second"),
-                    retry,
-                ),
-            ),
+            Exceeded::Rps { limit, retry } => {
+                // The bucket's exact wait, rounded up to whole milliseconds.
+                let retry = Duration::from_millis(retry.as_micros().div_ceil(1000).max(1) as u64);
+                (
+                    "rps",
+                    limit,
+                    ServiceError::exhausted(
+                        format!(
+                            "rate limited: at most {limit} requests per second; retry after {} ms",
+                            retry.as_millis()
+                        ),
+                        retry,
+                    ),
+                )
+            }
             Exceeded::Concurrency { limit } => (
                 "concurrency",
                 limit,
                 ServiceError::exhausted(
-                    format!("too many concurrent requests: at most {limit} in flight"),
+                    format!("rate limited: at most {limit} in flight; retry after 1000 ms"),
                     Duration::from_secs(1),
                 ),
             ),
@@ -259,7 +311,7 @@ where
             Err(exceeded) => {
                 let (_, limit, error) =
                     exceeded.refusal(super::door_of(&req), req.extensions().get::<Caller>());
-                let mut response = reject::<ResBody>(req.headers(), error);
+                let mut response = reject_request::<ResBody, _>(&req, error);
                 let headers = response.headers_mut();
                 headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
                 headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
@@ -274,9 +326,13 @@ where
 
 impl RateState {
     fn admit_key(&self, index: usize) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
-        let Some(limit) = self.keys.get(index) else {
-            return Ok(None);
-        };
+        match self.keys.get(index) {
+            Some(limit) => self.admit_limit(limit),
+            None => Ok(None),
+        }
+    }
+
+    fn admit_limit(&self, limit: &KeyLimit) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
         let permit =
             limit
                 .in_flight
@@ -296,6 +352,12 @@ impl RateState {
         &self,
         ip: Option<IpAddr>,
     ) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
+        if let (Some(limit), Some(true)) = (
+            &self.loopback,
+            ip.map(|ip| ip.is_loopback() || client_key(ip).is_loopback()),
+        ) {
+            return self.admit_limit(limit);
+        }
         let too_many = |_| Exceeded::Concurrency {
             limit: self.anon_concurrent,
         };
@@ -518,6 +580,75 @@ mod tests {
             l.state.admit_anonymous(None).unwrap();
         }
         assert!(l.state.admit_anonymous(None).is_err());
+    }
+
+    #[test]
+    fn dev_loopback_callers_share_the_workstation_allowance() {
+        let keys = KeySet::new(Vec::new());
+        let defaults = Limits {
+            rps: 1,
+            concurrent: 1,
+            anon_rps: 2,
+            anon_concurrent: 2,
+        };
+        let l = RateLimitLayer::with_loopback(
+            &keys,
+            defaults,
+            Some(LoopbackLimits {
+                rps: 50,
+                concurrent: 40,
+            }),
+        );
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        let v6: IpAddr = "::1".parse().unwrap();
+        let held: Vec<_> = (0..40)
+            .map(|i| {
+                let ip = if i % 2 == 0 { v4 } else { v6 };
+                l.state.admit_anonymous(Some(ip)).unwrap()
+            })
+            .collect();
+        // Bounded: one shared in-flight limit for every loopback address.
+        assert!(matches!(
+            l.state.admit_anonymous(Some(v4)),
+            Err(Exceeded::Concurrency { limit: 40 })
+        ));
+        drop(held);
+        for _ in 0..10 {
+            l.state.admit_anonymous(Some(v6)).unwrap();
+        }
+        assert!(matches!(
+            l.state.admit_anonymous(Some(v4)),
+            Err(Exceeded::Rps { limit: 50, .. })
+        ));
+        // Other addresses keep the per-IP limits; without the allowance, loopback too.
+        let lan: IpAddr = "10.0.0.1".parse().unwrap();
+        for _ in 0..2 {
+            l.state.admit_anonymous(Some(lan)).unwrap();
+        }
+        assert!(l.state.admit_anonymous(Some(lan)).is_err());
+        let plain = RateLimitLayer::new(&keys, defaults);
+        for _ in 0..2 {
+            plain.state.admit_anonymous(Some(v4)).unwrap();
+        }
+        assert!(plain.state.admit_anonymous(Some(v4)).is_err());
+    }
+
+    #[test]
+    fn a_refusal_says_rate_limited_and_when_to_retry() {
+        let e = Exceeded::Rps {
+            limit: 5,
+            retry: Duration::from_micros(199_001),
+        }
+        .refusal("rest", None)
+        .2;
+        assert_eq!(
+            e.message,
+            "rate limited: at most 5 requests per second; retry after 200 ms"
+        );
+        assert_eq!(e.retry_after, Some(Duration::from_millis(200)));
+        let e = Exceeded::Concurrency { limit: 3 }.refusal("mcp", None).2;
+        assert!(e.message.starts_with("rate limited:"), "{}", e.message);
+        assert!(e.message.ends_with("retry after 1000 ms"), "{}", e.message);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! `grpc_server_started_total`, `grpc_server_handled_total{grpc_code}` and
 //! `grpc_server_handling_seconds` for every RPC, labelled `grpc_service` and
-//! `grpc_method` from the request path.
+//! `grpc_method` from the request path; and under seed 000's names, for the reference's
+//! dashboards and alerts, `grpc_requests_total{service,method,status}` and
+//! `grpc_request_duration_seconds{service,method}`, where `service` is the unqualified
+//! service name (`MFNSimulationService`) and `status` the canonical code name (`OK`,
+//! `INVALID_ARGUMENT`, … as Python's `grpc.StatusCode.X.name`).
 //!
 //! A gRPC status arrives either in the response headers (trailers-only responses, i.e.
 //! most errors) or in the trailers at the end of the body (every success, and streams).
@@ -40,6 +44,8 @@ pub struct GrpcMetrics<S> {
 struct Rpc {
     service: String,
     method: String,
+    /// The service name without its package, seed 000's `service` label.
+    short_service: String,
     start: Instant,
     done: bool,
 }
@@ -55,9 +61,11 @@ impl Rpc {
             "grpc_method" => method.clone()
         )
         .increment(1);
+        let short_service = service.rsplit('.').next().unwrap_or_default().to_string();
         Rpc {
             service,
             method,
+            short_service,
             start: Instant::now(),
             done: false,
         }
@@ -74,18 +82,55 @@ impl Rpc {
             "grpc_code" => code
         )
         .increment(1);
+        let elapsed = self.start.elapsed().as_secs_f64();
         metrics::histogram!(
             "grpc_server_handling_seconds",
             "grpc_service" => self.service.clone(),
             "grpc_method" => self.method.clone()
         )
-        .record(self.start.elapsed().as_secs_f64());
+        .record(elapsed);
+        metrics::counter!(
+            "grpc_requests_total",
+            "service" => self.short_service.clone(),
+            "method" => self.method.clone(),
+            "status" => canonical(code)
+        )
+        .increment(1);
+        metrics::histogram!(
+            "grpc_request_duration_seconds",
+            "service" => self.short_service.clone(),
+            "method" => self.method.clone()
+        )
+        .record(elapsed);
     }
 }
 
 impl Drop for Rpc {
     fn drop(&mut self) {
         self.finish("Cancelled");
+    }
+}
+
+/// The canonical (upper snake case) name of a status name of [`code_of`].
+fn canonical(code: &'static str) -> &'static str {
+    match code {
+        "OK" => "OK",
+        "Cancelled" => "CANCELLED",
+        "InvalidArgument" => "INVALID_ARGUMENT",
+        "DeadlineExceeded" => "DEADLINE_EXCEEDED",
+        "NotFound" => "NOT_FOUND",
+        "AlreadyExists" => "ALREADY_EXISTS",
+        "PermissionDenied" => "PERMISSION_DENIED",
+        "ResourceExhausted" => "RESOURCE_EXHAUSTED",
+        "FailedPrecondition" => "FAILED_PRECONDITION",
+        "Aborted" => "ABORTED",
+        "OutOfRange" => "OUT_OF_RANGE",
+        "Unimplemented" => "UNIMPLEMENTED",
+        "Internal" => "INTERNAL",
+        "Unavailable" => "UNAVAILABLE",
+        "DataLoss" => "DATA_LOSS",
+        "Unauthenticated" => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
     }
 }
 

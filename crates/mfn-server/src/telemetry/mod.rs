@@ -52,6 +52,15 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "grpc_requests_total",
+        "RPCs finished, by service, method and status (seed 000's name)"
+    );
+    describe_histogram!(
+        "grpc_request_duration_seconds",
+        Unit::Seconds,
+        "RPC latency by service and method (seed 000's name)"
+    );
     describe_counter!("grpc_server_started_total", "RPCs started");
     describe_counter!(
         "grpc_server_handled_total",

@@ -66,6 +66,8 @@ pub enum FieldFormat {
 /// A parsed client message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
+    /// The Python reference's opening `init {protocol_version, client_info?}`.
+    Init,
     /// Credentials.
     Auth(Map<String, Value>),
     /// Start a stream: the payload with `stream_id` and the request fields.
@@ -131,6 +133,22 @@ pub fn parse(text: &str) -> Result<ClientMessage, ServiceError> {
         }
     };
     match kind.as_str() {
+        "init" => {
+            match payload.get("protocol_version") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(v)) if v == "1" || v.starts_with("1.") => {}
+                Some(v) => {
+                    return Err(ServiceError::invalid(
+                        "protocol_version",
+                        format!(
+                            "protocol_version {} is not supported: this server speaks \"1.0\"",
+                            truncate(&v.to_string(), 40)
+                        ),
+                    ));
+                }
+            }
+            Ok(ClientMessage::Init)
+        }
         "auth" => Ok(ClientMessage::Auth(payload)),
         "subscribe" => Ok(ClientMessage::Subscribe(payload)),
         "unsubscribe" => Ok(ClientMessage::Unsubscribe(stream_id(&payload)?)),
@@ -140,7 +158,7 @@ pub fn parse(text: &str) -> Result<ClientMessage, ServiceError> {
         other => Err(ServiceError::invalid(
             "type",
             format!(
-                "unknown message type {:?}: expected auth, subscribe, unsubscribe, heartbeat, pong or close",
+                "unknown message type {:?}: expected init, auth, subscribe, unsubscribe, heartbeat, pong or close",
                 truncate(other, 40)
             ),
         )),
@@ -156,6 +174,78 @@ pub fn stream_id(payload: &Map<String, Value>) -> Result<String, ServiceError> {
             format!("stream_id must be a string of 1 to {MAX_STREAM_ID_BYTES} bytes"),
         )),
     }
+}
+
+/// What a subscription in the Python reference's form asked for besides the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferenceForm {
+    /// `params.features`: the feature names to send (all when `None`).
+    pub features: Option<Vec<String>>,
+}
+
+/// Bring a subscribe payload in the reference's form — `{stream_type, stream_id,
+/// params: {seed, grid_size, steps, alpha, spike_probability, turing_enabled,
+/// update_interval_steps, include_full_state}}` or for features `params:
+/// {update_interval_ms, features, compression}` — to ours, in place: `stream_type` must
+/// name this endpoint, `params` moves up, `update_interval_steps` is `steps_per_frame`,
+/// `update_interval_ms` is `frame_interval_ms`; `include_full_state` and `compression`
+/// are accepted and ignored. `None` for a payload in our form.
+pub fn reference_form(
+    payload: &mut Map<String, Value>,
+    endpoint: Endpoint,
+) -> Result<Option<ReferenceForm>, ServiceError> {
+    if !payload.contains_key("stream_type") && !payload.contains_key("params") {
+        return Ok(None);
+    }
+    match payload.remove("stream_type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t == endpoint.label() => {}
+        Some(t) => {
+            return Err(ServiceError::invalid(
+                "stream_type",
+                format!(
+                    "stream_type {} is not served here: {} serves {:?}",
+                    truncate(&t.to_string(), 40),
+                    endpoint.path(),
+                    endpoint.label()
+                ),
+            ));
+        }
+    }
+    let params = match payload.remove("params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(ServiceError::invalid("params", "params must be an object")),
+    };
+    let mut form = ReferenceForm::default();
+    for (key, value) in params {
+        let key = match key.as_str() {
+            "update_interval_steps" => "steps_per_frame".to_owned(),
+            "update_interval_ms" => "frame_interval_ms".to_owned(),
+            "include_full_state" | "compression" => continue,
+            "features" => {
+                let names = value.as_array().and_then(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                });
+                match names {
+                    Some(n) if n.len() <= 64 => form.features = Some(n),
+                    _ if value.is_null() => {}
+                    _ => {
+                        return Err(ServiceError::invalid(
+                            "features",
+                            "features must be a list of at most 64 feature names",
+                        ));
+                    }
+                }
+                continue;
+            }
+            _ => key,
+        };
+        payload.entry(key).or_insert(value);
+    }
+    Ok(Some(form))
 }
 
 /// The field format a subscribe payload asks for (removing the keys it reads).
@@ -264,6 +354,106 @@ pub fn frame_payload(stream_id: &str, frame: &impl serde::Serialize) -> Map<Stri
     p
 }
 
+/// The Python reference's keys beside ours in a simulation frame: `state{pot_mean_mV,
+/// pot_std_mV, pot_min_mV, pot_max_mV, active_nodes}` and `metrics{growth_events}`, on the
+/// final frame `final_metrics{growth_events, pot_min_mV, pot_max_mV, pot_mean_mV,
+/// pot_std_mV, fractal_dimension}`, and `timestamp` (Unix ms). `active_nodes` counts the
+/// cells above the feature threshold θ = −60 mV (as `f_active` does), so it is present
+/// when the frame carries the field (always for a reference-form subscription).
+pub fn reference_sim_keys(
+    payload: &mut Map<String, Value>,
+    s: &mfn_service::mfn_core::field::SimulationResult,
+    is_final: bool,
+) {
+    let mut state = json!({
+        "pot_mean_mV": s.pot_mean_mv,
+        "pot_std_mV": s.pot_std_mv,
+        "pot_min_mV": s.pot_min_mv,
+        "pot_max_mV": s.pot_max_mv,
+    });
+    if !s.field.is_empty() {
+        let active = s.field.iter().filter(|v| **v > ACTIVE_THRESHOLD_V).count();
+        state["active_nodes"] = json!(active);
+    }
+    payload.insert("state".into(), state);
+    payload.insert(
+        "metrics".into(),
+        json!({ "growth_events": s.growth_events as f64 }),
+    );
+    if is_final {
+        payload.insert(
+            "final_metrics".into(),
+            json!({
+                "growth_events": s.growth_events as f64,
+                "pot_min_mV": s.pot_min_mv,
+                "pot_max_mV": s.pot_max_mv,
+                "pot_mean_mV": s.pot_mean_mv,
+                "pot_std_mV": s.pot_std_mv,
+                "fractal_dimension": s.fractal_dimension,
+            }),
+        );
+    }
+    payload.insert("timestamp".into(), json!(unix_ms_f64()));
+}
+
+/// The reference's keys in a feature frame: `sequence` (0, 1, …), `final_metrics` on the
+/// final frame, and `timestamp`; for a reference-form subscription, inside `features`
+/// its names beside ours — `fractal_dimension`, `active_nodes` (`f_active` × N²),
+/// `activity_ratio` (`f_active`), `pot_mean_mV`, `pot_std_mV`, `pot_min_mV`,
+/// `pot_max_mV`, `growth_events` — kept to `params.features` when it listed names.
+pub fn reference_feature_keys(
+    payload: &mut Map<String, Value>,
+    f: &mfn_service::FeatureFrame,
+    sequence: u64,
+    reference: Option<&ReferenceForm>,
+) {
+    let s = &f.summary;
+    let cells = (s.grid_size * s.grid_size) as f64;
+    if let (Some(form), Some(Value::Object(features))) = (reference, payload.get_mut("features")) {
+        let only = form.features.as_deref();
+        let extra = [
+            ("fractal_dimension", f.features.d_box),
+            ("active_nodes", (f.features.f_active * cells).round()),
+            ("activity_ratio", f.features.f_active),
+            ("pot_mean_mV", s.pot_mean_mv),
+            ("pot_std_mV", s.pot_std_mv),
+            ("pot_min_mV", s.pot_min_mv),
+            ("pot_max_mV", s.pot_max_mv),
+            ("growth_events", s.growth_events as f64),
+        ];
+        for (k, v) in extra {
+            features.entry(k).or_insert(json!(v));
+        }
+        if let Some(only) = only {
+            features.retain(|k, _| only.iter().any(|o| o == k));
+        }
+    }
+    payload.insert("sequence".into(), json!(sequence));
+    if f.is_final {
+        payload.insert(
+            "final_metrics".into(),
+            json!({
+                "growth_events": s.growth_events as f64,
+                "pot_min_mV": s.pot_min_mv,
+                "pot_max_mV": s.pot_max_mv,
+                "pot_mean_mV": s.pot_mean_mv,
+                "pot_std_mV": s.pot_std_mv,
+                "fractal_dimension": f.features.d_box,
+            }),
+        );
+    }
+    payload.insert("timestamp".into(), json!(unix_ms_f64()));
+}
+
+/// The feature threshold θ (−60 mV) in volts: the cells above it are active.
+const ACTIVE_THRESHOLD_V: f64 = -0.060;
+
+fn unix_ms_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
 /// The field (volts, row-major `n × n`) as JSON: block-averaged so that no side
 /// exceeds `max_side`, in mV rounded to 1 µV.
 pub fn field_json(volts: &[f64], n: usize, max_side: usize) -> Value {
@@ -370,6 +560,43 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("stream_id"));
+    }
+
+    /// Issue 20: the reference's opening `init` and its subscribe form.
+    #[test]
+    fn the_reference_init_and_subscribe_forms() {
+        assert_eq!(
+            parse(r#"{"type":"init","payload":{"protocol_version":"1.0","client_info":"py"}}"#)
+                .unwrap(),
+            ClientMessage::Init
+        );
+        let e = parse(r#"{"type":"init","payload":{"protocol_version":"2.0"}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("protocol_version"));
+        let mut p: Map<String, Value> = serde_json::from_str(
+            r#"{"stream_type":"simulation_live","stream_id":"s","params":{"seed":42,"grid_size":32,"steps":20,"update_interval_steps":5,"include_full_state":false}}"#,
+        )
+        .unwrap();
+        let form = reference_form(&mut p, Endpoint::Simulation).unwrap();
+        assert_eq!(form, Some(ReferenceForm::default()));
+        let req = request::<StreamSimulationRequest>(&p).unwrap();
+        assert_eq!(req.sim.grid_size, Some(32));
+        assert_eq!(req.sim.steps, Some(20));
+        assert_eq!(req.frames.steps_per_frame, Some(5));
+        let mut p: Map<String, Value> = serde_json::from_str(
+            r#"{"stream_type":"stream_features","stream_id":"f","params":{"update_interval_ms":200,"features":["fractal_dimension"]}}"#,
+        )
+        .unwrap();
+        let e = reference_form(&mut p.clone(), Endpoint::Simulation).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("stream_type"));
+        let form = reference_form(&mut p, Endpoint::Features).unwrap().unwrap();
+        assert_eq!(form.features, Some(vec!["fractal_dimension".to_owned()]));
+        assert_eq!(p["frame_interval_ms"], 200);
+        let mut ours: Map<String, Value> =
+            serde_json::from_str(r#"{"stream_id":"a","grid_size":16}"#).unwrap();
+        assert_eq!(
+            reference_form(&mut ours, Endpoint::Simulation).unwrap(),
+            None
+        );
     }
 
     #[test]

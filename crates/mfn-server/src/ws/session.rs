@@ -49,6 +49,9 @@ pub struct Session {
     peer: Option<IpAddr>,
     caller: Option<Caller>,
     auth_failures: u32,
+    /// No client message yet: a reference client's opening `init` is answered by the
+    /// greeting already sent.
+    first_message: bool,
     outbox: Arc<Outbox>,
     streams: HashMap<String, AbortHandle>,
     tasks: JoinSet<()>,
@@ -117,6 +120,7 @@ impl Session {
             peer,
             caller,
             auth_failures: 0,
+            first_message: true,
             outbox,
             streams: HashMap::new(),
             tasks: JoinSet::new(),
@@ -242,6 +246,7 @@ impl Session {
         let cfg = &self.state.config;
         let mode = self.state.auth.mode();
         json!({
+            "protocol_version": "1.0",
             "endpoint": self.endpoint.label(),
             "server_version": mfn_service::SERVER_VERSION,
             "auth_mode": auth_mode_str(mode),
@@ -273,7 +278,11 @@ impl Session {
             )),
             Incoming::Text(text) => protocol::parse(&text),
         };
+        let first = std::mem::replace(&mut self.first_message, false);
         match msg {
+            // The greeting is the answer to an opening init; a later one gets its own.
+            Ok(ClientMessage::Init) if first => Ok(()),
+            Ok(ClientMessage::Init) => self.control("init", self.init_payload()).map_err(stalled),
             Err(e) => self
                 .control("error", protocol::error_payload(None, &e))
                 .map_err(stalled),
@@ -305,6 +314,18 @@ impl Session {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
+        if payload.contains_key("timestamp") && !payload.contains_key("request_id") {
+            // The Python reference's form: {api_key, timestamp (s or ms), signature?}.
+            let key = text("api_key");
+            let sig = text("signature");
+            let verified = self.state.auth.verify_reference(
+                key.as_deref(),
+                payload.get("timestamp"),
+                sig.as_deref(),
+                self.endpoint.path(),
+            );
+            return self.auth_outcome(mode, verified);
+        }
         let (key, ts, id, sig) = (
             text("api_key"),
             text("timestamp"),
@@ -317,7 +338,16 @@ impl Session {
             request_id: id.as_deref(),
             signature: sig.as_deref(),
         };
-        match self.state.auth.verify(&credentials, self.endpoint.path()) {
+        let verified = self.state.auth.verify(&credentials, self.endpoint.path());
+        self.auth_outcome(mode, verified)
+    }
+
+    fn auth_outcome(
+        &mut self,
+        mode: AuthMode,
+        verified: Result<Option<Caller>, crate::security::auth::AuthFailure>,
+    ) -> Result<(), End> {
+        match verified {
             Ok(caller) => {
                 let hash = caller.as_ref().map(|c| c.key.hash_prefix());
                 self.caller = caller;
@@ -369,6 +399,7 @@ impl Session {
                 "authenticate first: send an auth message with api_key (and in signed mode timestamp, request_id, signature)",
             ));
         }
+        let reference = protocol::reference_form(payload, self.endpoint)?;
         let id = protocol::stream_id(payload)?;
         if self.streams.contains_key(&id) {
             return Err(ServiceError::invalid(
@@ -395,7 +426,8 @@ impl Session {
         let (total, every, spawn): (usize, usize, Forwarder) = match self.endpoint {
             Endpoint::Simulation => {
                 let mut req: StreamSimulationRequest = protocol::request(payload)?;
-                req.include_field = format != FieldFormat::None;
+                // A reference subscription's `active_nodes` is counted on the field.
+                req.include_field = format != FieldFormat::None || reference.is_some();
                 let spec = req.sim.resolve(&limits)?;
                 let frames = req.frames.resolve(spec.params.steps)?;
                 let permit = self.state.limits.admit(self.caller.as_ref(), self.peer)?;
@@ -409,7 +441,7 @@ impl Session {
                 let frames = req.frames.resolve(spec.sim.params.steps)?;
                 let permit = self.state.limits.admit(self.caller.as_ref(), self.peer)?;
                 let stream = self.state.svc.stream_features(&ctx, &req)?;
-                let fwd = Forwarder::Features(stream, permit);
+                let fwd = Forwarder::Features(stream, reference, permit);
                 (spec.sim.params.steps, frames.steps_per_frame, fwd)
             }
         };
@@ -468,7 +500,11 @@ impl Session {
 /// A subscription's stream, with what its forwarder needs.
 enum Forwarder {
     Sim(FrameStream<SimFrame>, FieldFormat, CallPermit),
-    Features(FrameStream<FeatureFrame>, CallPermit),
+    Features(
+        FrameStream<FeatureFrame>,
+        Option<protocol::ReferenceForm>,
+        CallPermit,
+    ),
 }
 
 impl Forwarder {
@@ -484,9 +520,12 @@ impl Forwarder {
                     }
                 }
             }
-            Forwarder::Features(mut stream, _permit) => {
+            Forwarder::Features(mut stream, reference, _permit) => {
+                let mut sequence = 0u64;
                 while let Some(item) = stream.next().await {
-                    let entry = item.map(|f| feature_entry(&id, &request_id, &f));
+                    let entry = item
+                        .map(|f| feature_entry(&id, &request_id, &f, sequence, reference.as_ref()));
+                    sequence += 1;
                     if !push(&outbox, &id, endpoint, entry) {
                         break;
                     }
@@ -528,6 +567,7 @@ fn push(outbox: &Outbox, id: &str, endpoint: Endpoint, entry: Result<Entry, Serv
 fn sim_entry(id: &str, request_id: &str, f: &SimFrame, format: FieldFormat) -> Entry {
     let mut payload = protocol::frame_payload(id, &SimFrameResponse::new(request_id, f));
     let n = f.summary.grid_size;
+    protocol::reference_sim_keys(&mut payload, &f.summary, f.is_final);
     let mut binary = None;
     let mut size = 1024;
     if !f.summary.field.is_empty() {
@@ -573,11 +613,16 @@ fn sim_entry(id: &str, request_id: &str, f: &SimFrame, format: FieldFormat) -> E
     }
 }
 
-fn feature_entry(id: &str, request_id: &str, f: &FeatureFrame) -> Entry {
-    let payload = Value::Object(protocol::frame_payload(
-        id,
-        &FeatureFrameResponse::new(request_id, f),
-    ));
+fn feature_entry(
+    id: &str,
+    request_id: &str,
+    f: &FeatureFrame,
+    sequence: u64,
+    reference: Option<&protocol::ReferenceForm>,
+) -> Entry {
+    let mut payload = protocol::frame_payload(id, &FeatureFrameResponse::new(request_id, f));
+    protocol::reference_feature_keys(&mut payload, f, sequence, reference);
+    let payload = Value::Object(payload);
     let stream = id.to_owned();
     let (msg_type, kind) = if f.is_final {
         ("simulation_complete", Kind::Final { stream, payload })

@@ -141,6 +141,60 @@ pub struct Call {
     pub door: Door,
     /// Progress sink, when the caller wants progress.
     pub progress: Option<Progress>,
+    /// Where the call's main parameters go for the door's audit line.
+    pub notes: Option<AuditNotes>,
+}
+
+/// The main parameters of a call — `seed`, `grid_size`, `steps`, the graph's `graph` or
+/// `name` — noted by the registry when the call starts, for the door's audit line
+/// (seed 000's `metadata`). Scalars only, never a body, never a credential.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNotes(Arc<std::sync::Mutex<serde_json::Map<String, Value>>>);
+
+impl AuditNotes {
+    /// An empty slot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What was noted (empty when nothing was).
+    pub fn get(&self) -> serde_json::Map<String, Value> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn note(&self, params: serde_json::Map<String, Value>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = params;
+    }
+}
+
+/// The audit parameters of JSON arguments: top-level `seed`, `grid_size`, `steps` (numbers)
+/// and `graph`, `name` (strings, at most 64 characters), else those of a nested
+/// `simulation` object. Reads a few keys; copies nothing else.
+pub fn audit_params(args: &Value) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let Value::Object(obj) = args else {
+        return out;
+    };
+    for key in ["seed", "grid_size", "steps"] {
+        let v = obj
+            .get(key)
+            .or_else(|| obj.get("simulation").and_then(|s| s.get(key)));
+        if let Some(v @ Value::Number(_)) = v {
+            out.insert(key.to_owned(), v.clone());
+        }
+    }
+    for key in ["graph", "name"] {
+        if let Some(Value::String(s)) = obj.get(key) {
+            out.insert(key.to_owned(), Value::String(s.chars().take(64).collect()));
+        }
+    }
+    out
 }
 
 impl std::fmt::Debug for Call {
@@ -161,7 +215,14 @@ impl Call {
             tenant: DEFAULT_TENANT.to_owned(),
             door,
             progress: None,
+            notes: None,
         }
+    }
+
+    /// The same call noting its parameters in `notes`.
+    pub fn notes(mut self, notes: Option<AuditNotes>) -> Self {
+        self.notes = notes;
+        self
     }
 
     /// The same call for `tenant`.
@@ -242,6 +303,11 @@ pub trait Operation: Send + Sync + 'static {
         call: &Call,
         req: Self::Request,
     ) -> impl Future<Output = Result<Self::Response, ServiceError>> + Send;
+    /// The request's main parameters for the audit line ([`audit_params`]); none unless
+    /// the operation says.
+    fn audit(_req: &Self::Request) -> serde_json::Map<String, Value> {
+        serde_json::Map::new()
+    }
     /// The image of a rendering operation, taken out of its response.
     fn image(_response: &mut Self::Response) -> Option<Image> {
         None
@@ -492,6 +558,9 @@ impl MfnService {
                 ),
             ));
         };
+        if let Some(notes) = &call.notes {
+            notes.note(audit_params(&args));
+        }
         self.guarded(entry.spec.name, call, entry.handler.call(self, call, args))
             .await
     }
@@ -502,6 +571,9 @@ impl MfnService {
         call: &Call,
         req: O::Request,
     ) -> Result<O::Response, ServiceError> {
+        if let Some(notes) = &call.notes {
+            notes.note(O::audit(&req));
+        }
         self.guarded(O::SPEC.name, call, O::run(self, call, req))
             .await
     }
