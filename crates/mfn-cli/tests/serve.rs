@@ -112,7 +112,12 @@ fn serves_until_sigterm_then_exits_zero() {
 
 /// Starts `cmd` and waits until it accepts on `port`; the server is killed on drop.
 fn serving_on(cmd: &mut Command, port: u16) -> Server {
-    let mut server = Server(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let mut server = Server(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -173,12 +178,24 @@ fn a_bad_flag_exits_64_naming_the_flag_and_binds_nothing() {
     let port = free_port();
     let http = ["--http-port", &port.to_string()];
     let cases: [(&[&str], &str); 6] = [
-        (&["--grpc-port", "70000"], "--grpc-port: must be in [0, 65535], got 70000"),
+        (
+            &["--grpc-port", "70000"],
+            "--grpc-port: must be in [0, 65535], got 70000",
+        ),
         (&["--port", "fifty"], "--grpc-port: expected an integer"),
         (&["--host", "localhost"], "--host: expected an IP address"),
-        (&["--env", "production-ish"], "--env: expected one of dev, staging, prod"),
-        (&["--config", "/nonexistent/mfn.toml"], "--config: cannot read"),
-        (&["--grpc-port", &port.to_string()], "--http-port: must differ from --grpc-port"),
+        (
+            &["--env", "production-ish"],
+            "--env: expected one of dev, staging, prod",
+        ),
+        (
+            &["--config", "/nonexistent/mfn.toml"],
+            "--config: cannot read",
+        ),
+        (
+            &["--grpc-port", &port.to_string()],
+            "--http-port: must differ from --grpc-port",
+        ),
     ];
     for (args, expected) in cases {
         let out = exit_within(mfn().args(http).args(args));
@@ -200,7 +217,10 @@ fn a_bad_flag_exits_64_naming_the_flag_and_binds_nothing() {
     );
     assert_eq!(out.status.code(), Some(64), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("MFN_ENV=staging needs at least one api key"), "{err}");
+    assert!(
+        err.contains("MFN_ENV=staging needs at least one api key"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -343,10 +343,7 @@ async fn unavailable_is_retried_until_the_server_comes_up() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!call.is_finished());
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let server = TestServer::builder()
-        .grpc_listener(listener)
-        .start()
-        .await;
+    let server = TestServer::builder().grpc_listener(listener).start().await;
 
     let n = tokio::time::timeout(Duration::from_secs(20), call)
         .await

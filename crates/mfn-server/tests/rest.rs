@@ -898,7 +898,10 @@ async fn graphs_belong_to_the_key_and_admin_sees_all_tenants() {
         .auth(AuthMode::Key)
         .key("alice-key-0123456789abcdef0123456789", "name=alice")
         .key("bob-key-0123456789abcdef0123456789ab", "name=bob")
-        .key("root-key-0123456789abcdef0123456789a", "name=ops scopes=compute,admin")
+        .key(
+            "root-key-0123456789abcdef0123456789a",
+            "name=ops scopes=compute,admin",
+        )
         .config(|c| {
             c.rate_limits = limits;
             c.network.max_message_bytes = 1 << 20;

@@ -153,6 +153,13 @@ impl TestServer {
     pub async fn stop(self) {
         self.join().await.unwrap();
     }
+
+    /// `kill -9`'s path: the task is aborted, connections reset, nothing drains.
+    pub fn kill(mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
 }
 
 impl Drop for TestServer {
@@ -210,7 +217,11 @@ impl TestServerBuilder {
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
-        std::fs::write(&path, format!("# test keys\n{}\n", self.key_lines.join("\n"))).unwrap();
+        std::fs::write(
+            &path,
+            format!("# test keys\n{}\n", self.key_lines.join("\n")),
+        )
+        .unwrap();
         self.config.auth.api_keys_file = Some(path);
         (self.config, Some(dir), self.grpc)
     }

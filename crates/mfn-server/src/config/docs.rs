@@ -105,9 +105,7 @@ fn values(ty: Type) -> String {
         Type::Url => "`http://` or `https://` URL".to_owned(),
         Type::Path => "a path".to_owned(),
         Type::File => "an existing file".to_owned(),
-        Type::Origins => {
-            "comma list (or TOML array) of `*` or `scheme://host[:port]`".to_owned()
-        }
+        Type::Origins => "comma list (or TOML array) of `*` or `scheme://host[:port]`".to_owned(),
         Type::Hosts => "comma list (or TOML array) of `*`, `host` or `host:port`".to_owned(),
         Type::Keys => "comma list; hashed at once, never stored".to_owned(),
     }
@@ -129,7 +127,8 @@ mod tests {
 
     #[test]
     fn operations_md_has_the_generated_settings_table() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/OPERATIONS.md");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/OPERATIONS.md");
         let text = std::fs::read_to_string(&path).unwrap();
         let expected = splice(&text).expect("docs/OPERATIONS.md lacks the settings markers");
         if text == expected {

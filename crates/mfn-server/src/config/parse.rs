@@ -208,7 +208,10 @@ impl<'a> Sources<'a> {
             return Ok(());
         };
         let known: Vec<_> = SETTINGS.iter().filter_map(Setting::file_key_name).collect();
-        match table.keys().find(|k| !known.iter().any(|known| known == k.as_str())) {
+        match table
+            .keys()
+            .find(|k| !known.iter().any(|known| known == k.as_str()))
+        {
             None => Ok(()),
             Some(unknown) => {
                 let hint = known
@@ -290,7 +293,8 @@ impl Resolved {
     /// agree), which beats the file's `auth_mode` and the default: the switch is applied
     /// after the mode, so dropping it lets the mode stand.
     fn auth_switch(&mut self) -> Result<(), ConfigError> {
-        let (Some(enabled), Some(mode)) = (self.get("GRPC_AUTH_ENABLED"), self.get("MFN_AUTH_MODE"))
+        let (Some(enabled), Some(mode)) =
+            (self.get("GRPC_AUTH_ENABLED"), self.get("MFN_AUTH_MODE"))
         else {
             return Ok(());
         };

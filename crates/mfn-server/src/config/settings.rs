@@ -52,7 +52,10 @@ pub enum Type {
     Bool,
     /// One of the names, case-insensitively; the `(spelling, name)` pairs are also
     /// accepted.
-    Choice(&'static [&'static str], &'static [(&'static str, &'static str)]),
+    Choice(
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+    ),
     /// An IP address.
     Ip,
     /// Non-empty text.
@@ -476,8 +479,9 @@ impl Value {
     /// The enumerated value named.
     pub fn choice<T: Named>(self) -> T {
         match self {
-            Value::Name(name) => T::from_name(name)
-                .unwrap_or_else(|| panic!("{name:?} is listed but has no value")),
+            Value::Name(name) => {
+                T::from_name(name).unwrap_or_else(|| panic!("{name:?} is listed but has no value"))
+            }
             other => mismatch("a choice", &other),
         }
     }

@@ -78,7 +78,11 @@ fn staging_and_prod_change_the_environment_dependent_defaults() {
     ] {
         let config = load(&[("MFN_ENV", name)]).unwrap();
         assert_eq!(config.env, env, "{name}");
-        assert_eq!(config.network.host, IpAddr::V4(Ipv4Addr::UNSPECIFIED), "{name}");
+        assert_eq!(
+            config.network.host,
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            "{name}"
+        );
         assert!(config.network.cors_allowed_origins.is_empty(), "{name}");
         assert_eq!(config.telemetry.log_format, LogFormat::Json, "{name}");
         assert_eq!(config.auth.mode, AuthMode::Signed, "{name}");
@@ -205,7 +209,10 @@ fn environment_beats_file_and_file_beats_default() {
     assert_eq!(config.network.http_port, 8080);
 
     let config = load_file(&[], "cors_origins = \"https://a.example,*\"").unwrap();
-    assert_eq!(config.network.cors_allowed_origins, vec!["https://a.example", "*"]);
+    assert_eq!(
+        config.network.cors_allowed_origins,
+        vec!["https://a.example", "*"]
+    );
     let config = load_file(&[], "cors_origins = []").unwrap();
     assert!(config.network.cors_allowed_origins.is_empty());
 }
@@ -264,8 +271,7 @@ fn every_range_is_checked_at_both_edges() {
         ),
     ];
     for &(var, file_key, min, max) in ranges {
-        let names = std::iter::once(var)
-            .chain(Setting::named(var).aliases.iter().copied());
+        let names = std::iter::once(var).chain(Setting::named(var).aliases.iter().copied());
         for name in names {
             for ok in [min, max] {
                 load(&[(name, ok.to_string().as_str())])
@@ -305,7 +311,10 @@ fn units_are_converted() {
     assert_eq!(config.service.cache_bytes, 0);
     assert_eq!(config.network.shutdown_timeout, Duration::ZERO);
     assert_eq!(config.tls.reload_interval, Duration::from_secs(60));
-    assert_eq!(config.network.keepalive_timeout, Duration::from_millis(1500));
+    assert_eq!(
+        config.network.keepalive_timeout,
+        Duration::from_millis(1500)
+    );
 }
 
 #[test]
@@ -416,9 +425,14 @@ fn from_env_reads_the_file_named_by_mfn_config() {
     let e = error(ServerConfig::from_env(&vars(&[("MFN_CONFIG", path)])));
     assert_eq!(e.key, format!("{path}: max_steps"));
     let config =
-        ServerConfig::from_env(&vars(&[("MFN_CONFIG", path), ("MFN_MAX_STEPS", "10")]))
-            .unwrap();
-    assert_eq!((config.service.limits.max_grid_size, config.service.limits.max_steps), (64, 10));
+        ServerConfig::from_env(&vars(&[("MFN_CONFIG", path), ("MFN_MAX_STEPS", "10")])).unwrap();
+    assert_eq!(
+        (
+            config.service.limits.max_grid_size,
+            config.service.limits.max_steps
+        ),
+        (64, 10)
+    );
 
     let missing = dir.path().join("nope.toml");
     let e = error(ServerConfig::from_env(&vars(&[(
@@ -458,7 +472,10 @@ fn tls_rules() {
     let config = load(&[("GRPC_TLS_CERT_PATH", cert), ("GRPC_TLS_KEY_PATH", key)]).unwrap();
     assert_eq!(config.tls.settings().as_ref(), Some(&expected));
     let toml = format!("tls_cert_path = {cert:?}\ntls_key_path = {key:?}\n");
-    assert_eq!(load_file(&[], &toml).unwrap().tls.settings().as_ref(), Some(&expected));
+    assert_eq!(
+        load_file(&[], &toml).unwrap().tls.settings().as_ref(),
+        Some(&expected)
+    );
     assert_eq!(load(&[]).unwrap().tls.settings(), None);
 
     // With the client CA: mutual TLS.
@@ -469,7 +486,10 @@ fn tls_rules() {
         ("MFN_TLS_ENABLED", "yes"),
     ])
     .unwrap();
-    assert_eq!(config.tls.settings().unwrap().client_ca_path, Some(ca.into()));
+    assert_eq!(
+        config.tls.settings().unwrap().client_ca_path,
+        Some(ca.into())
+    );
 
     // Explicitly disabled wins over paths.
     let config = load(&[
@@ -545,7 +565,10 @@ fn unknown_env_vars_reports_only_unread_mfn_names() {
 fn otlp_export_is_configured_by_the_standard_otel_variables() {
     let d = load(&[]).unwrap();
     assert_eq!(
-        (d.telemetry.otlp_endpoint, d.telemetry.otel_service_name.as_str()),
+        (
+            d.telemetry.otlp_endpoint,
+            d.telemetry.otel_service_name.as_str()
+        ),
         (None, "mfn")
     );
     let c = load(&[
@@ -553,12 +576,16 @@ fn otlp_export_is_configured_by_the_standard_otel_variables() {
         ("OTEL_SERVICE_NAME", "mfn-eu"),
     ])
     .unwrap();
-    assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://collector:4317"));
+    assert_eq!(
+        c.telemetry.otlp_endpoint.as_deref(),
+        Some("http://collector:4317")
+    );
     assert_eq!(c.telemetry.otel_service_name, "mfn-eu");
     assert_eq!(
         load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])
             .unwrap()
-            .telemetry.otlp_endpoint,
+            .telemetry
+            .otlp_endpoint,
         None
     );
     let e = error(load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")]));
@@ -626,7 +653,10 @@ fn every_setting_parses_a_valid_value_into_a_field() {
     };
     let (a, b) = (file("a.pem"), file("b.pem"));
     // TLS on in every case, so that each TLS setting is valid on its own.
-    let base = [("MFN_TLS_CERT_PATH", a.as_str()), ("MFN_TLS_KEY_PATH", a.as_str())];
+    let base = [
+        ("MFN_TLS_CERT_PATH", a.as_str()),
+        ("MFN_TLS_KEY_PATH", a.as_str()),
+    ];
     let before = load(&base).unwrap();
     for s in SETTINGS {
         let samples: Vec<String> = match s.ty {
@@ -680,7 +710,11 @@ fn websocket_sessions_are_configured_by_settings() {
         (Duration::from_secs(30), Duration::from_secs(60))
     );
     assert_eq!(
-        (d.max_message_bytes, d.json_field_max_side, d.max_auth_attempts),
+        (
+            d.max_message_bytes,
+            d.json_field_max_side,
+            d.max_auth_attempts
+        ),
         (64 * 1024, 128, 5)
     );
     let c = load_file(
@@ -693,7 +727,10 @@ fn websocket_sessions_are_configured_by_settings() {
     assert_eq!(c.ws.idle_timeout, Duration::from_secs(5));
     assert_eq!(c.ws.queue_bytes, 2 * MIB);
     let e = error(load(&[("MFN_WS_MAX_STREAMS", "0")]));
-    assert_eq!(e.to_string(), "invalid configuration: MFN_WS_MAX_STREAMS: must be in [1, 1024], got 0");
+    assert_eq!(
+        e.to_string(),
+        "invalid configuration: MFN_WS_MAX_STREAMS: must be in [1, 1024], got 0"
+    );
 }
 
 #[test]
@@ -704,7 +741,11 @@ fn flags_beat_the_environment_and_are_named_in_errors() {
         value: value.into(),
     };
     // The flag replaces the variable and its alias: no conflict between them.
-    let env = vars(&[("MFN_GRPC_PORT", "7001"), ("GRPC_PORT", "7002"), ("MFN_ENV", "prod")]);
+    let env = vars(&[
+        ("MFN_GRPC_PORT", "7001"),
+        ("GRPC_PORT", "7002"),
+        ("MFN_ENV", "prod"),
+    ]);
     let c = ServerConfig::from_flags(
         &[
             flag("MFN_GRPC_PORT", "--grpc-port", "6001"),
@@ -745,7 +786,10 @@ fn flags_beat_the_environment_and_are_named_in_errors() {
     std::fs::write(&path, "grpc_port = 7003\nmax_steps = 77\n").unwrap();
     let path = path.to_str().unwrap();
     let c = ServerConfig::from_flags(&[flag("MFN_CONFIG", "--config", path)], &vars(&[])).unwrap();
-    assert_eq!((c.network.grpc_port, c.service.limits.max_steps), (7003, 77));
+    assert_eq!(
+        (c.network.grpc_port, c.service.limits.max_steps),
+        (7003, 77)
+    );
     assert_eq!(c.config_file.as_deref(), Some(std::path::Path::new(path)));
     let env = vars(&[("GRPC_PORT", "7002")]);
     let c = ServerConfig::from_flags(&[flag("MFN_CONFIG", "--config", path)], &env).unwrap();
