@@ -1,10 +1,6 @@
-//! The settings table of `docs/OPERATIONS.md`, generated from [`SETTINGS`].
-//!
-//! The table sits between [`BEGIN`] and [`END`]; a test fails when the committed one
-//! differs from [`markdown`], and `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib
-//! config::docs` rewrites it.
-
-use std::fmt::Write as _;
+//! The settings table of `docs/OPERATIONS.md`, generated from [`SETTINGS`]: it sits
+//! between [`BEGIN`] and [`END`]; a test fails when the committed one is stale, and
+//! `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib config::docs` rewrites it.
 
 use super::Environment;
 use super::settings::{Fallback, SETTINGS, Setting, Type, Unit};
@@ -22,16 +18,9 @@ pub fn markdown() -> String {
          |---|---|---|---|---|\n",
     );
     for s in SETTINGS {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            names(s),
-            s.file_key_name()
-                .map_or_else(|| "—".to_owned(), |k| format!("`{k}`")),
-            describe_default(s),
-            values(s.ty),
-            s.doc
-        );
+        let file = s.file_key_name().map_or("—".into(), |k| format!("`{k}`"));
+        let (names, default, values) = (names(s), describe_default(s), values(s.ty));
+        out += &format!("| {names} | {file} | {default} | {values} | {} |\n", s.doc);
     }
     out
 }
@@ -45,19 +34,16 @@ pub fn splice(doc: &str) -> Option<String> {
 }
 
 fn names(s: &Setting) -> String {
-    let mut cell = format!("`{}`", s.var);
     let mut extra: Vec<String> = s.aliases.iter().map(|a| format!("`{a}`")).collect();
     if let Some((long, aliases)) = s.flag {
-        let flags: Vec<String> = std::iter::once(long)
-            .chain(aliases.iter().copied())
-            .map(|f| format!("`--{f}`"))
-            .collect();
+        let flags = std::iter::once(long).chain(aliases.iter().copied());
+        let flags: Vec<String> = flags.map(|f| format!("`--{f}`")).collect();
         extra.push(format!("flag {}", flags.join(", ")));
     }
-    if !extra.is_empty() {
-        let _ = write!(cell, " ({})", extra.join("; "));
+    match extra.is_empty() {
+        true => format!("`{}`", s.var),
+        false => format!("`{}` ({})", s.var, extra.join("; ")),
     }
-    cell
 }
 
 /// The default as the table shows it (Markdown): the value with its unit, per
@@ -67,25 +53,18 @@ pub fn describe_default(s: &Setting) -> String {
         Type::Int(_, _, unit) => unit_name(unit),
         _ => "",
     };
-    let shown = |text: &str| {
-        if text.is_empty() {
-            "none".to_owned()
-        } else {
-            format!("`{text}`{unit}")
-        }
+    let shown = |env| match s.default_text(env).unwrap_or_default() {
+        text if text.is_empty() => "none".to_owned(),
+        text => format!("`{text}`{unit}"),
     };
+    use Environment::{Dev, Prod, Staging};
     match s.default {
-        Fallback::Value(text) => shown(text),
-        Fallback::ByEnv(dev, staging, prod) if staging == prod => {
-            format!("{} in dev, {} otherwise", shown(dev), shown(prod))
+        Fallback::Value(_) => shown(Dev),
+        Fallback::ByEnv(_, staging, prod) if staging == prod => {
+            format!("{} in dev, {} otherwise", shown(Dev), shown(Prod))
         }
-        Fallback::ByEnv(..) => [Environment::Dev, Environment::Staging, Environment::Prod]
-            .iter()
-            .map(|env| {
-                let text = s.default_text(*env).unwrap_or_default();
-                format!("{} in {env}", shown(&text))
-            })
-            .collect::<Vec<_>>()
+        Fallback::ByEnv(..) => [Dev, Staging, Prod]
+            .map(|e| format!("{} in {e}", shown(e)))
             .join(", "),
         Fallback::Computed(doc, _) | Fallback::Unset(doc) => doc.to_owned(),
     }
@@ -94,12 +73,12 @@ pub fn describe_default(s: &Setting) -> String {
 fn values(ty: Type) -> String {
     match ty {
         Type::Int(min, max, unit) => format!("[{min}, {max}]{}", unit_name(unit)),
-        Type::Bool => "boolean".to_owned(),
         Type::Choice(names, _) => names
             .iter()
             .map(|n| format!("`{n}`"))
             .collect::<Vec<_>>()
             .join(", "),
+        Type::Bool => "boolean".to_owned(),
         Type::Ip => "an IP address".to_owned(),
         Type::Text => "non-empty text".to_owned(),
         Type::Url => "`http://` or `https://` URL".to_owned(),
@@ -127,37 +106,35 @@ mod tests {
 
     #[test]
     fn operations_md_has_the_generated_settings_table() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/OPERATIONS.md");
-        let text = std::fs::read_to_string(&path).unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATIONS.md");
+        let text = std::fs::read_to_string(path).unwrap();
         let expected = splice(&text).expect("docs/OPERATIONS.md lacks the settings markers");
-        if text == expected {
-            return;
+        if text != expected && std::env::var_os("MFN_UPDATE_DOCS").is_some() {
+            std::fs::write(path, expected).unwrap();
+        } else if text != expected {
+            panic!(
+                "the settings table in docs/OPERATIONS.md is stale; regenerate it with \
+                 `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib config::docs`"
+            );
         }
-        if std::env::var_os("MFN_UPDATE_DOCS").is_some() {
-            std::fs::write(&path, expected).unwrap();
-            return;
-        }
-        panic!(
-            "the settings table in docs/OPERATIONS.md is not the one settings.rs generates; \
-             regenerate it with `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib config::docs`"
-        );
     }
 
     #[test]
-    fn every_setting_has_one_row_and_a_unique_name() {
+    fn every_setting_has_one_row_and_unique_names() {
         let table = markdown();
         assert_eq!(table.lines().count(), SETTINGS.len() + 2);
-        let mut names: Vec<&str> = SETTINGS.iter().flat_map(Setting::env_names).collect();
-        names.sort_unstable();
-        let before = names.len();
-        names.dedup();
-        assert_eq!(names.len(), before, "a variable or alias is listed twice");
-        let mut keys: Vec<_> = SETTINGS.iter().filter_map(Setting::file_key_name).collect();
-        keys.sort_unstable();
-        let before = keys.len();
-        keys.dedup();
-        assert_eq!(keys.len(), before, "a file key is listed twice");
         assert!(!table.contains("||"), "an empty cell:\n{table}");
+        let mut names: Vec<_> = SETTINGS.iter().flat_map(Setting::env_names).collect();
+        let mut keys: Vec<_> = SETTINGS.iter().filter_map(Setting::file_key_name).collect();
+        let (n, k) = (names.len(), keys.len());
+        names.sort_unstable();
+        names.dedup();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(
+            (names.len(), keys.len()),
+            (n, k),
+            "a name or file key is listed twice"
+        );
     }
 }

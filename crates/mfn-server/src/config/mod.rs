@@ -2,57 +2,27 @@
 //! an optional TOML file, validated before any port is bound.
 //!
 //! Precedence is **flag > environment > file > default**. The binary passes
-//! `std::env::vars()` collected into a map (and `mfn serve`'s flags as [`Flag`]s); tests
-//! pass their own map and never touch the process environment. An invalid configuration
-//! is one [`ConfigError`] naming the key the user actually set (`GRPC_PORT`,
-//! `mfn.toml: grpc_port`, `--grpc-port`) and the process exits with [`EXIT_CONFIG`] (64).
+//! `std::env::vars()` (and `mfn serve`'s flags as [`Flag`]s); tests pass their own map.
+//! An invalid configuration is one [`ConfigError`] naming the key the user set
+//! (`GRPC_PORT`, `mfn.toml: grpc_port`, `--grpc-port`); the process exits with
+//! [`EXIT_CONFIG`] (64).
 //!
-//! # One table
+//! Every setting is one row of [`settings::SETTINGS`]: its variable, the seeds' aliases
+//! (`GRPC_*`, which must agree with the `MFN_*` name), its TOML key (the variable
+//! lower-cased without `MFN_`), its flag, its type with range and unit, its default (per
+//! environment where it differs), its doc line and the field it fills. The table drives
+//! [`parse`], the unknown-key checks, the flags of `mfn serve` and the table in
+//! `docs/OPERATIONS.md` ([`docs`]). [`ServerConfig::default`] is the table's defaults.
+//! The only code beside the table is the rules that tie settings together (the ports
+//! differ, TLS needs both files, `GRPC_AUTH_ENABLED` against `MFN_AUTH_MODE`).
 //!
-//! Every setting is one entry of [`settings::SETTINGS`]: its variable, the seeds' aliases
-//! (`GRPC_*`), its TOML key, its `mfn serve` flag, its type with range and unit, its
-//! default (per environment where it differs), its doc line, and the field it fills.
-//! That table drives parsing ([`parse`]), the range and type checks, the unknown-key
-//! check of the file, [`unknown_env_vars`], the flags of `mfn serve` and the table in
-//! `docs/OPERATIONS.md` ([`docs`]; a test fails when the committed table is stale,
-//! `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib config::docs` rewrites it).
-//! [`ServerConfig::default`] is the table's defaults, so it cannot drift from what
-//! the environment-built configuration gets.
+//! To add a setting, add its field to the part of [`ServerConfig`] that consumes it, one
+//! row to the table, and run `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib
+//! config::docs` to regenerate the documentation table.
 //!
-//! The rules that tie settings together (the two ports differ, TLS needs both files,
-//! `GRPC_AUTH_ENABLED` against `MFN_AUTH_MODE`) are the only code beside the table,
-//! in [`parse`].
-//!
-//! # Adding a setting
-//!
-//! 1. Add its field to the part of [`ServerConfig`] that consumes it (or to
-//!    [`ServiceConfig`], nested as [`ServerConfig::service`]).
-//! 2. Add one entry to [`settings::SETTINGS`]:
-//!    ```text
-//!    Setting::new("MFN_WS_MAX_STREAMS", Int(1, 1024, Count), "subscriptions per connection",
-//!        |c, v| c.ws.max_streams = v.int())
-//!        .default("8"),
-//!    ```
-//!    with `.aliases(..)`, `.by_env(dev, staging, prod)`, `.flag(..)`, `.env_only()` as
-//!    needed; a new part is declared with `part!` and listed in `default_from_table!`.
-//! 3. Run `MFN_UPDATE_DOCS=1 cargo test -p mfn-server --lib config::docs` and commit
-//!    the regenerated table.
-//!
-//! The file key is the variable lower-cased without `MFN_` unless the entry says
-//! otherwise; units (MB, KB, ms, s) are converted by the value's accessor
-//! (`v.bytes()`, `v.duration()`), so the field holds bytes and [`Duration`]s.
-//!
-//! # Conventions
-//!
-//! The file named by `MFN_CONFIG` (or `--config`) is flat TOML; an unknown key is an
-//! error so that typos are never silently ignored. The `GRPC_*` names are accepted as
-//! aliases of the `MFN_*` ones; setting both to different values is an error. Empty
-//! environment values count as unset. Booleans accept `true`/`false`/`1`/`0`/`yes`/
-//! `no`/`on`/`off` in any case from the environment and TOML booleans in the file;
-//! enumerated values are case-insensitive. Relative paths are relative to the working
-//! directory of the server. Plaintext keys have no file key on purpose: a config file is
-//! not a place for secrets. Whether keys are required (any auth mode but `off`) is
-//! checked by [`crate::preflight`], which also parses the key file.
+//! Empty values count as unset; booleans from the environment accept
+//! `1`/`0`/`yes`/`no`/`on`/`off`; names are case-insensitive; an unknown file key is an
+//! error. Plaintext keys have no file key: a config file is not a place for secrets.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -90,18 +60,15 @@ pub use settings::{SETTINGS, Setting};
 /// Process exit code for an invalid configuration (`EX_USAGE` of sysexits.h).
 pub const EXIT_CONFIG: i32 = 64;
 
-/// The starting point the settings table fills: every field a setting owns is
-/// overwritten, the others keep their library defaults.
+/// The starting point the table fills: every field a setting owns is overwritten, the
+/// others keep their library defaults.
 pub(crate) trait Blank {
     fn blank() -> Self;
 }
 
-/// Declares a part of the configuration and its [`Blank`] value, so that a new field
-/// needs no other line than its own and its table entry.
+/// Declares a part of the configuration and its [`Blank`] value.
 macro_rules! part {
-    ($(#[$meta:meta])* pub struct $name:ident {
-        $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
-    }) => {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
@@ -129,32 +96,24 @@ blank_by_default!(
     bool,
     u16,
     u32,
-    u64,
     usize,
     String,
     Duration,
-    PathBuf,
     Environment,
     LogFormat,
-    AuthMode,
-    ServiceConfig
+    AuthMode
+);
+blank_by_default!(
+    ServiceConfig,
+    Vec<String>,
+    Vec<[u8; 32]>,
+    Option<PathBuf>,
+    Option<String>
 );
 
 impl Blank for IpAddr {
     fn blank() -> Self {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-    }
-}
-
-impl<T> Blank for Vec<T> {
-    fn blank() -> Self {
-        Vec::new()
-    }
-}
-
-impl<T> Blank for Option<T> {
-    fn blank() -> Self {
-        None
     }
 }
 

@@ -1,17 +1,16 @@
 //! Reading the table's settings from flags, the environment, the file and the defaults,
 //! and the few rules that tie settings together.
 //!
-//! For each setting, the first source that sets it wins: a [`Flag`], then the variable
-//! or one of its aliases (which must agree), then the file, then the default. Every value
-//! is parsed by its [`Type`] and range-checked, under the key the user wrote, before any
-//! field is set; then the cross-setting rules run ([`Resolved::check`]), then each
-//! setting's setter fills its field.
+//! For each setting the first source that sets it wins: a [`Flag`], then the variable or
+//! one of its aliases (which must agree), then the file, then the default. Every value is
+//! parsed by its [`Type`] under the key the user wrote before any field is set; then the
+//! cross-setting rules run, then each setting's setter fills its field.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
-use super::settings::{SETTINGS, Setting, Type, Value};
+use super::settings::{SETTINGS, Setting, Type, Unit, Value};
 use super::{Blank, ConfigError, Environment, ServerConfig};
 
 /// A command-line flag standing for a setting: above the environment.
@@ -28,9 +27,6 @@ pub struct Flag {
 /// `MFN_*` variables read outside this module; not typos.
 const OTHER_KNOWN_VARS: &[&str] = &["MFN_CACHE_DIR"];
 
-/// The variable naming the TOML file.
-const CONFIG_VAR: &str = "MFN_CONFIG";
-
 /// The flags, the environment and the parsed file.
 pub(super) struct Sources<'a> {
     flags: &'a [Flag],
@@ -38,45 +34,25 @@ pub(super) struct Sources<'a> {
     file: Option<(String, toml::Table)>,
 }
 
-/// A value as written by the user, with the name it was written under.
-struct Raw<'a> {
+/// A value as the user wrote it, under the name they wrote it; `text` for a flag, a
+/// variable or a default (where `"5"` is a number), not for the file (where it is not).
+struct Raw {
     key: String,
-    value: RawValue<'a>,
+    value: toml::Value,
+    text: bool,
 }
 
-enum RawValue<'a> {
-    /// From a flag, the environment or a default: text.
-    Env(&'a str),
-    /// From the file: any TOML value.
-    File(&'a toml::Value),
-}
-
-/// Where a value came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    Flag,
-    Env,
-    File,
-    Default,
-}
-
-/// A parsed value and the name the user set it under (the variable for a default).
+/// A parsed value, the key it was set under, and whether a flag or variable set it.
 struct Found {
     value: Value,
     key: String,
-    origin: Origin,
+    explicit: bool,
 }
-
-/// The found value of every setting, in table order.
-struct Resolved(Vec<Option<Found>>);
 
 impl<'a> Sources<'a> {
     pub(super) fn new(flags: &'a [Flag], vars: &'a HashMap<String, String>) -> Self {
-        Sources {
-            flags,
-            vars,
-            file: None,
-        }
+        let file = None;
+        Sources { flags, vars, file }
     }
 
     /// Adds the file `(name, text)`; `name` only appears in error messages.
@@ -87,12 +63,12 @@ impl<'a> Sources<'a> {
 
     /// Adds the file named by `--config` or `MFN_CONFIG`, if any.
     pub(super) fn read_file(self) -> Result<Self, ConfigError> {
-        let Some(raw) = self.first_text(Setting::named(CONFIG_VAR)) else {
+        let Some(found) = self.find(Setting::named("MFN_CONFIG"), Environment::Dev)? else {
             return Ok(self);
         };
-        let (key, path) = (raw.key, raw.value.display());
+        let path = found.value.path().display().to_string();
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError::new(key, format!("cannot read {path}: {e}")))?;
+            .map_err(|e| ConfigError::new(found.key, format!("cannot read {path}: {e}")))?;
         self.with_file(&path, &text)
     }
 
@@ -104,12 +80,11 @@ impl<'a> Sources<'a> {
             Some(found) => found.value.choice(),
             None => Environment::Dev,
         };
-        let found = SETTINGS
-            .iter()
-            .map(|s| self.find(s, env))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut resolved = Resolved(found);
-        resolved.check()?;
+        let found = SETTINGS.iter().map(|s| self.find(s, env));
+        let mut resolved = Resolved(found.collect::<Result<_, _>>()?);
+        resolved.ports_differ()?;
+        resolved.auth_switch()?;
+        resolved.tls()?;
         let mut config = ServerConfig::blank();
         for (setting, found) in SETTINGS.iter().zip(resolved.0) {
             if let Some(found) = found {
@@ -121,158 +96,117 @@ impl<'a> Sources<'a> {
 
     /// The setting's value from the first source that sets it, parsed.
     fn find(&self, s: &Setting, env: Environment) -> Result<Option<Found>, ConfigError> {
-        if let Some(flag) = self.flag(s) {
-            let value = parse(s, &flag)?;
-            return Ok(Some(Found::new(value, flag.key, Origin::Flag)));
+        let found = |raw: Raw, explicit| {
+            let value = parse(s.ty, &raw)?;
+            Ok(Some(Found {
+                value,
+                key: raw.key,
+                explicit,
+            }))
+        };
+        if let Some(flag) = self
+            .flags
+            .iter()
+            .find(|f| f.var == s.var && !f.value.trim().is_empty())
+        {
+            return found(Raw::text(&flag.name, &flag.value), true);
         }
         // The variable and its aliases: all that are set must mean the same.
-        let mut first: Option<(Raw<'_>, Value)> = None;
-        for name in s.env_names() {
-            let Some(text) = non_empty(self.vars, name) else {
-                continue;
-            };
-            let raw = Raw {
-                key: name.to_owned(),
-                value: RawValue::Env(text),
-            };
-            let value = parse(s, &raw)?;
-            match &first {
-                None => first = Some((raw, value)),
-                Some((seen, seen_value)) if *seen_value != value => {
+        let mut set = s.env_names().filter_map(|name| {
+            let text = self
+                .vars
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty());
+            text.map(|text| Raw::text(name, text))
+        });
+        if let Some(first) = set.next() {
+            let value = parse(s.ty, &first)?;
+            for other in set {
+                if parse(s.ty, &other)? != value {
+                    let (a, b) = (
+                        first.value.as_str().unwrap_or(""),
+                        other.value.as_str().unwrap_or(""),
+                    );
                     return Err(ConfigError::new(
-                        format!("{}, {}", seen.key, raw.key),
-                        format!(
-                            "conflicting values {:?} and {:?}; set only one",
-                            seen.value.display(),
-                            raw.value.display()
-                        ),
+                        format!("{}, {}", first.key, other.key),
+                        format!("conflicting values {a:?} and {b:?}; set only one"),
                     ));
                 }
-                Some(_) => {}
             }
+            return Ok(Some(Found {
+                value,
+                key: first.key,
+                explicit: true,
+            }));
         }
-        if let Some((raw, value)) = first {
-            return Ok(Some(Found::new(value, raw.key, Origin::Env)));
-        }
-        if let Some(raw) = self.file_value(s) {
-            let value = parse(s, &raw)?;
-            return Ok(Some(Found::new(value, raw.key, Origin::File)));
+        if let Some((name, table)) = &self.file
+            && let Some(key) = s.file_key_name()
+            && let Some(value) = table.get(key.as_ref())
+        {
+            let (key, value) = (format!("{name}: {key}"), value.clone());
+            return found(
+                Raw {
+                    key,
+                    value,
+                    text: false,
+                },
+                false,
+            );
         }
         match s.default_text(env) {
-            Some(text) => {
-                let raw = Raw {
-                    key: s.var.to_owned(),
-                    value: RawValue::Env(&text),
-                };
-                Ok(Some(Found::new(parse(s, &raw)?, raw.key, Origin::Default)))
-            }
+            Some(text) => found(Raw::text(s.var, &text), false),
             None => Ok(None),
         }
     }
 
-    /// The setting's flag, when given with a non-empty value.
-    fn flag(&self, s: &Setting) -> Option<Raw<'_>> {
-        self.flags
-            .iter()
-            .filter(|f| f.var == s.var)
-            .map(|f| Raw {
-                key: f.name.clone(),
-                value: RawValue::Env(f.value.trim()),
-            })
-            .find(|raw| !raw.value.display().is_empty())
-    }
-
-    /// The text of a flag or variable, without parsing (for the file's own name).
-    fn first_text(&self, s: &Setting) -> Option<Raw<'_>> {
-        self.flag(s).or_else(|| {
-            s.env_names().find_map(|name| {
-                non_empty(self.vars, name).map(|text| Raw {
-                    key: name.to_owned(),
-                    value: RawValue::Env(text),
-                })
-            })
-        })
-    }
-
-    fn file_value(&self, s: &Setting) -> Option<Raw<'_>> {
-        let (file_name, table) = self.file.as_ref()?;
-        let key = s.file_key_name()?;
-        table.get(key.as_ref()).map(|value| Raw {
-            key: format!("{file_name}: {key}"),
-            value: RawValue::File(value),
-        })
-    }
-
     fn reject_unknown_file_keys(&self) -> Result<(), ConfigError> {
-        let Some((file_name, table)) = &self.file else {
+        let Some((name, table)) = &self.file else {
             return Ok(());
         };
         let known: Vec<_> = SETTINGS.iter().filter_map(Setting::file_key_name).collect();
-        match table
+        let Some(unknown) = table
             .keys()
-            .find(|k| !known.iter().any(|known| known == k.as_str()))
-        {
-            None => Ok(()),
-            Some(unknown) => {
-                let hint = known
-                    .iter()
-                    .map(|k| (edit_distance(unknown, k), k))
-                    .min()
-                    .filter(|(d, _)| *d <= 2)
-                    .map(|(_, k)| format!(" (did you mean {k}?)"))
-                    .unwrap_or_default();
-                Err(ConfigError::new(
-                    format!("{file_name}: {unknown}"),
-                    format!("unknown key{hint}"),
-                ))
-            }
-        }
+            .find(|k| !known.iter().any(|n| n == k.as_str()))
+        else {
+            return Ok(());
+        };
+        let hint = known.iter().map(|k| (edit_distance(unknown, k), k)).min();
+        let hint = hint
+            .filter(|(d, _)| *d <= 2)
+            .map(|(_, k)| format!(" (did you mean {k}?)"));
+        let message = format!("unknown key{}", hint.unwrap_or_default());
+        Err(ConfigError::new(format!("{name}: {unknown}"), message))
     }
 }
 
 /// `MFN_*` variables in `vars` that no part of the server reads, sorted, so that the server
 /// can warn about typos such as `MFN_GRPC_PROT`.
 pub fn unknown_env_vars(vars: &HashMap<String, String>) -> Vec<String> {
+    let known = |name: &str| {
+        SETTINGS.iter().any(|s| s.env_names().any(|n| n == name))
+            || OTHER_KNOWN_VARS.contains(&name)
+    };
     let mut unknown: Vec<String> = vars
         .keys()
-        .filter(|name| name.starts_with("MFN_"))
-        .filter(|name| {
-            !SETTINGS.iter().any(|s| s.env_names().any(|n| n == *name))
-                && !OTHER_KNOWN_VARS.contains(&name.as_str())
-        })
+        .filter(|n| n.starts_with("MFN_") && !known(n))
         .cloned()
         .collect();
     unknown.sort();
     unknown
 }
 
-impl Found {
-    fn new(value: Value, key: String, origin: Origin) -> Self {
-        Found { value, key, origin }
-    }
-}
+/// The found value of every setting, in table order.
+struct Resolved(Vec<Option<Found>>);
 
 impl Resolved {
     fn index(var: &str) -> usize {
-        SETTINGS
-            .iter()
-            .position(|s| s.var == var)
-            .unwrap_or_else(|| panic!("no setting {var} in the table"))
+        let index = SETTINGS.iter().position(|s| s.var == var);
+        index.unwrap_or_else(|| panic!("no setting {var} in the table"))
     }
 
     fn get(&self, var: &str) -> Option<&Found> {
         self.0[Self::index(var)].as_ref()
-    }
-
-    fn put(&mut self, var: &str, found: Option<Found>) {
-        self.0[Self::index(var)] = found;
-    }
-
-    /// The rules that tie settings together.
-    fn check(&mut self) -> Result<(), ConfigError> {
-        self.ports_differ()?;
-        self.auth_switch()?;
-        self.tls()
     }
 
     fn ports_differ(&self) -> Result<(), ConfigError> {
@@ -281,7 +215,7 @@ impl Resolved {
             return Ok(());
         };
         match (&grpc.value, &http.value) {
-            (Value::Int(g, _), Value::Int(h, _)) if g == h && *g != 0 => Err(ConfigError::new(
+            (Value::Int(g), Value::Int(h)) if g == h && *g != 0 => Err(ConfigError::new(
                 http.key.clone(),
                 format!("must differ from {} (both {g})", grpc.key),
             )),
@@ -298,20 +232,19 @@ impl Resolved {
         else {
             return Ok(());
         };
-        if !matches!(mode.origin, Origin::Flag | Origin::Env) {
+        let (Value::Bool(on), Value::Name(name)) = (&enabled.value, &mode.value) else {
+            unreachable!("a boolean and a choice")
+        };
+        if !mode.explicit {
             return Ok(());
         }
-        let on = enabled.value == Value::Bool(true);
-        if on == (mode.value == Value::Name("off")) {
-            let Value::Name(name) = mode.value else {
-                unreachable!("MFN_AUTH_MODE is a choice")
-            };
+        if *on == (*name == "off") {
             return Err(ConfigError::new(
                 format!("{}, {}", mode.key, enabled.key),
                 format!("conflicting values {name:?} and {on:?}; set only one"),
             ));
         }
-        self.put("GRPC_AUTH_ENABLED", None);
+        self.0[Self::index("GRPC_AUTH_ENABLED")] = None;
         Ok(())
     }
 
@@ -329,305 +262,219 @@ impl Resolved {
             self.get(KEY),
             self.get("MFN_TLS_CLIENT_CA_PATH"),
         );
-        match (cert, key) {
-            (Some(_), Some(_)) => {}
-            (Some(cert), None) => {
-                return Err(ConfigError::new(
-                    KEY,
-                    format!("must be set together with {}", cert.key),
-                ));
+        let fail = |key: &str, message: String| Err(ConfigError::new(key, message));
+        match (cert, key, enabled, ca) {
+            (Some(_), Some(_), ..) => {}
+            (Some(cert), None, ..) => {
+                return fail(KEY, format!("must be set together with {}", cert.key));
             }
-            (None, Some(key)) => {
-                return Err(ConfigError::new(
-                    CERT,
-                    format!("must be set together with {}", key.key),
-                ));
+            (None, Some(key), ..) => {
+                return fail(CERT, format!("must be set together with {}", key.key));
             }
-            (None, None) => {
-                if let Some(enabled) = enabled {
-                    return Err(ConfigError::new(
-                        enabled.key.clone(),
-                        format!("tls is enabled but {CERT} and {KEY} are not set"),
-                    ));
-                }
-                if let Some(ca) = ca {
-                    return Err(ConfigError::new(
-                        ca.key.clone(),
-                        format!("requires {CERT} and {KEY}"),
-                    ));
-                }
-                return Ok(());
+            (None, None, Some(on), _) => {
+                return fail(
+                    &on.key,
+                    format!("tls is enabled but {CERT} and {KEY} are not set"),
+                );
             }
+            (None, None, None, Some(ca)) => {
+                return fail(&ca.key, format!("requires {CERT} and {KEY}"));
+            }
+            (None, None, None, None) => return Ok(()),
         }
         for file in [cert, key, ca].into_iter().flatten() {
-            if let Value::Path(path) = &file.value {
-                check_file(&file.key, path)?;
-            }
+            check_file(&file.key, &file.value.clone().path())?;
         }
         if enabled.is_none() {
-            let on = Found::new(Value::Bool(true), "MFN_TLS_ENABLED".into(), Origin::Default);
-            self.put("MFN_TLS_ENABLED", Some(on));
+            let on = Found {
+                value: Value::Bool(true),
+                key: String::new(),
+                explicit: false,
+            };
+            self.0[Self::index("MFN_TLS_ENABLED")] = Some(on);
         }
         Ok(())
     }
 }
 
-/// `raw` parsed as the setting's type.
-fn parse(s: &Setting, raw: &Raw<'_>) -> Result<Value, ConfigError> {
-    Ok(match s.ty {
-        Type::Int(min, max, unit) => Value::Int(raw.integer(min, max)?, unit),
-        Type::Bool => Value::Bool(raw.boolean()?),
-        Type::Choice(names, synonyms) => Value::Name(raw.choice(names, synonyms)?),
-        Type::Ip => Value::Ip(raw.ip()?),
-        Type::Text => Value::Text(raw.non_empty_text()?),
-        Type::Url => Value::Text(raw.url()?),
-        Type::Path => Value::Path(raw.path()?),
-        Type::File => {
-            let path = raw.path()?;
-            check_file(&raw.key, &path)?;
-            Value::Path(path)
+impl Raw {
+    fn text(key: &str, text: &str) -> Raw {
+        let value = toml::Value::String(text.trim().to_owned());
+        Raw {
+            key: key.to_owned(),
+            value,
+            text: true,
         }
-        Type::Origins => Value::List(raw.origins()?),
-        Type::Hosts => Value::List(raw.hosts()?),
-        Type::Keys => Value::Hashes(raw.keys()?),
-    })
+    }
 }
 
-impl Raw<'_> {
-    fn error(&self, message: impl Into<String>) -> ConfigError {
-        ConfigError::new(self.key.clone(), message)
-    }
-
-    fn type_error(&self, expected: &str, found: &toml::Value) -> ConfigError {
-        let found = found.type_str();
+/// `raw` parsed as `ty`, in range; sizes in bytes, times as durations.
+fn parse(ty: Type, raw: &Raw) -> Result<Value, ConfigError> {
+    use toml::Value as T;
+    let error = |message: String| ConfigError::new(raw.key.clone(), message);
+    let expected = |what: &str| {
+        let found = raw.value.type_str();
         let article = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
         } else {
             "a"
         };
-        self.error(format!("expected {expected}, got {article} {found}"))
-    }
-
-    /// A string value, trimmed.
-    fn text(&self) -> Result<&str, ConfigError> {
-        match self.value {
-            RawValue::Env(text) => Ok(text),
-            RawValue::File(toml::Value::String(text)) => Ok(text.trim()),
-            RawValue::File(other) => Err(self.type_error("a string", other)),
-        }
-    }
-
-    fn non_empty_text(&self) -> Result<String, ConfigError> {
-        let text = self.text()?;
-        if text.is_empty() {
-            return Err(self.error("must not be empty"));
-        }
-        Ok(text.to_owned())
-    }
-
-    /// An integer in `[min, max]`.
-    fn integer(&self, min: u64, max: u64) -> Result<u64, ConfigError> {
-        let n: i128 = match self.value {
-            RawValue::Env(text) => text
-                .parse()
-                .map_err(|_| self.error(format!("expected an integer, got {text:?}")))?,
-            RawValue::File(toml::Value::Integer(n)) => i128::from(*n),
-            RawValue::File(other) => return Err(self.type_error("an integer", other)),
-        };
-        u64::try_from(n)
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| self.error(format!("must be in [{min}, {max}], got {n}")))
-    }
-
-    fn boolean(&self) -> Result<bool, ConfigError> {
-        match self.value {
-            RawValue::Env(text) => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(true),
-                "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(self.error(format!(
-                    "expected a boolean (true/false/1/0/yes/no/on/off), got {text:?}"
-                ))),
-            },
-            RawValue::File(toml::Value::Boolean(b)) => Ok(*b),
-            RawValue::File(other) => Err(self.type_error("a boolean", other)),
-        }
-    }
-
-    /// One of `names` or `synonyms`, case-insensitively; the name.
-    fn choice(
-        &self,
-        names: &'static [&'static str],
-        synonyms: &'static [(&'static str, &'static str)],
-    ) -> Result<&'static str, ConfigError> {
-        let text = self.text()?;
-        names
-            .iter()
-            .map(|name| (*name, *name))
-            .chain(synonyms.iter().copied())
-            .find(|(spelling, _)| spelling.eq_ignore_ascii_case(text))
-            .map(|(_, name)| name)
-            .ok_or_else(|| {
-                self.error(format!(
-                    "expected one of {}, got {text:?}",
-                    names.join(", ")
-                ))
-            })
-    }
-
-    /// An `http://` or `https://` URL with a host; empty means unset.
-    fn url(&self) -> Result<String, ConfigError> {
-        let text = self.text()?;
-        if text.is_empty() {
-            return Ok(String::new());
-        }
-        let rest = text
-            .strip_prefix("http://")
-            .or_else(|| text.strip_prefix("https://"));
-        match rest {
-            Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(text.to_owned()),
-            _ => Err(self.error(format!(
-                "expected an http:// or https:// URL with a host, got {text:?}"
-            ))),
-        }
-    }
-
-    fn ip(&self) -> Result<IpAddr, ConfigError> {
-        let text = self.text()?;
-        text.parse()
-            .map_err(|_| self.error(format!("expected an IP address, got {text:?}")))
-    }
-
-    fn path(&self) -> Result<PathBuf, ConfigError> {
-        Ok(PathBuf::from(self.non_empty_text()?))
-    }
-
-    /// A comma list, or a TOML array of strings; trimmed, empty items dropped.
-    fn string_list(&self) -> Result<Vec<String>, ConfigError> {
-        let items: Vec<String> = match self.value {
-            RawValue::File(toml::Value::Array(items)) => items
+        error(format!("expected {what}, got {article} {found}"))
+    };
+    let text = || match &raw.value {
+        T::String(text) => Ok(text.trim()),
+        _ => Err(expected("a string")),
+    };
+    let non_empty = || match text()? {
+        "" => Err(error("must not be empty".into())),
+        text => Ok(text.to_owned()),
+    };
+    // A comma list, or a TOML array of strings; trimmed, empty items dropped.
+    let list = |valid: fn(&str) -> bool, what: &str, form: &str| {
+        let items: Vec<String> = match &raw.value {
+            T::Array(items) => items
                 .iter()
-                .map(|item| match item {
-                    toml::Value::String(s) => Ok(s.trim().to_owned()),
-                    other => Err(self.type_error("an array of strings", other)),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => self
-                .text()
-                .map_err(|_| {
-                    self.error("expected a comma-separated string or an array of strings")
-                })?
-                .split(',')
-                .map(|s| s.trim().to_owned())
-                .collect(),
+                .map(|i| i.as_str().map(|s| s.trim().to_owned()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| expected("an array of strings"))?,
+            T::String(text) => text.split(',').map(|s| s.trim().to_owned()).collect(),
+            _ => return Err(expected("a comma-separated string or an array of strings")),
         };
-        Ok(items.into_iter().filter(|s| !s.is_empty()).collect())
-    }
-
-    /// CORS origins: a comma list, or a TOML array of strings.
-    fn origins(&self) -> Result<Vec<String>, ConfigError> {
-        let origins = self.string_list()?;
-        if let Some(bad) = origins.iter().find(|o| !valid_origin(o)) {
-            return Err(self.error(format!(
-                "invalid origin {bad:?}: expected \"*\" or scheme://host[:port]"
-            )));
+        let items: Vec<String> = items.into_iter().filter(|s| !s.is_empty()).collect();
+        match items.iter().find(|item| !valid(item)) {
+            Some(bad) => Err(error(format!("invalid {what} {bad:?}: expected {form}"))),
+            None => Ok(Value::List(items)),
         }
-        Ok(origins)
-    }
-
-    /// Host names (`host` or `host:port`, or `*`): a comma list or a TOML array.
-    fn hosts(&self) -> Result<Vec<String>, ConfigError> {
-        let hosts = self.string_list()?;
-        if let Some(bad) = hosts
-            .iter()
-            .find(|h| h.contains('/') || h.contains(char::is_whitespace))
-        {
-            return Err(self.error(format!(
-                "invalid host {bad:?}: expected \"*\", host or host:port"
-            )));
-        }
-        Ok(hosts)
-    }
-
-    /// The hashes of a comma list of plaintext keys; empty items are skipped so that a
-    /// trailing comma is harmless.
-    fn keys(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
-        let mut hashes = Vec::new();
-        for item in self.text()?.split(',').map(str::trim) {
-            if item.is_empty() {
-                continue;
-            }
-            if item.chars().any(char::is_whitespace) {
-                return Err(self.error("a key must not contain whitespace"));
-            }
-            let hash = crate::security::keys::hash_key(item);
-            if !hashes.contains(&hash) {
-                hashes.push(hash);
+    };
+    Ok(match ty {
+        Type::Int(min, max, unit) => {
+            let n = match &raw.value {
+                T::String(text) if raw.text => text
+                    .parse::<i128>()
+                    .map_err(|_| error(format!("expected an integer, got {text:?}")))?,
+                T::Integer(n) => i128::from(*n),
+                _ => return Err(expected("an integer")),
+            };
+            let in_range = u64::try_from(n).ok().filter(|n| (min..=max).contains(n));
+            let n = in_range.ok_or_else(|| error(format!("must be in [{min}, {max}], got {n}")))?;
+            match unit {
+                Unit::Count => Value::Int(n),
+                Unit::Mb => Value::Int(n << 20),
+                Unit::Kb => Value::Int(n << 10),
+                Unit::Ms => Value::Dur(Duration::from_millis(n)),
+                Unit::S => Value::Dur(Duration::from_secs(n)),
             }
         }
-        Ok(hashes)
-    }
+        Type::Bool => match &raw.value {
+            T::Boolean(b) => Value::Bool(*b),
+            T::String(text) if raw.text => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Value::Bool(true),
+                "false" | "0" | "no" | "off" => Value::Bool(false),
+                _ => {
+                    let allowed = "true/false/1/0/yes/no/on/off";
+                    return Err(error(format!(
+                        "expected a boolean ({allowed}), got {text:?}"
+                    )));
+                }
+            },
+            _ => return Err(expected("a boolean")),
+        },
+        Type::Choice(names, synonyms) => {
+            let text = text()?;
+            let mut spellings = names
+                .iter()
+                .map(|n| (*n, *n))
+                .chain(synonyms.iter().copied());
+            match spellings.find(|(spelling, _)| spelling.eq_ignore_ascii_case(text)) {
+                Some((_, name)) => Value::Name(name),
+                None => {
+                    let names = names.join(", ");
+                    return Err(error(format!("expected one of {names}, got {text:?}")));
+                }
+            }
+        }
+        Type::Ip => {
+            let text = text()?;
+            let ip = text
+                .parse()
+                .map_err(|_| error(format!("expected an IP address, got {text:?}")));
+            Value::Ip(ip?)
+        }
+        Type::Text => Value::Text(non_empty()?),
+        Type::Url => {
+            let text = text()?;
+            let host = text
+                .strip_prefix("http://")
+                .or_else(|| text.strip_prefix("https://"));
+            if !text.is_empty() && !host.is_some_and(|h| !h.is_empty() && !h.starts_with('/')) {
+                let message =
+                    format!("expected an http:// or https:// URL with a host, got {text:?}");
+                return Err(error(message));
+            }
+            Value::Text(text.to_owned())
+        }
+        Type::Path => Value::Path(non_empty()?.into()),
+        Type::File => {
+            let path = non_empty()?;
+            check_file(&raw.key, Path::new(&path))?;
+            Value::Path(path.into())
+        }
+        Type::Origins => list(valid_origin, "origin", "\"*\" or scheme://host[:port]")?,
+        Type::Hosts => {
+            let valid = |h: &str| !h.contains('/') && !h.contains(char::is_whitespace);
+            list(valid, "host", "\"*\", host or host:port")?
+        }
+        Type::Keys => {
+            let mut hashes = Vec::new();
+            // Empty items are skipped so that a trailing comma is harmless.
+            for item in text()?.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                if item.contains(char::is_whitespace) {
+                    return Err(error("a key must not contain whitespace".into()));
+                }
+                let hash = crate::security::keys::hash_key(item);
+                if !hashes.contains(&hash) {
+                    hashes.push(hash);
+                }
+            }
+            Value::Hashes(hashes)
+        }
+    })
 }
 
-impl RawValue<'_> {
-    /// The value as the user wrote it, for conflict messages.
-    fn display(&self) -> String {
-        match self {
-            RawValue::Env(text) => (*text).to_owned(),
-            RawValue::File(value) => value.to_string(),
-        }
-    }
-}
-
-/// `vars[name]`, trimmed; empty counts as unset.
-fn non_empty<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+/// `*`, or `http(s)://host[:port]` without path or whitespace.
+fn valid_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return origin == "*";
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#'])
+        && !rest.contains(char::is_whitespace)
 }
 
 fn parse_toml(file_name: &str, text: &str) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|e| {
-        let at = e
-            .span()
-            .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!(" at line {line}, column {column}")
-            })
-            .unwrap_or_default();
+        let at = e.span().map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!(" at line {line}, column {column}")
+        });
+        let message = e.message().trim_end();
         ConfigError::new(
             file_name,
-            format!("invalid toml{at}: {}", e.message().trim_end()),
+            format!("invalid toml{}: {message}", at.unwrap_or_default()),
         )
     })
 }
 
 fn check_file(key: &str, path: &Path) -> Result<(), ConfigError> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(()),
-        Ok(_) => Err(ConfigError::new(
-            key,
-            format!("{} is not a file", path.display()),
-        )),
-        Err(e) => Err(ConfigError::new(
-            key,
-            format!("cannot access {}: {e}", path.display()),
-        )),
-    }
-}
-
-/// `*`, or `http(s)://host[:port]` without path or whitespace.
-fn valid_origin(origin: &str) -> bool {
-    if origin == "*" {
-        return true;
-    }
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return false;
+    let problem = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => return Ok(()),
+        Ok(_) => format!("{} is not a file", path.display()),
+        Err(e) => format!("cannot access {}: {e}", path.display()),
     };
-    matches!(scheme, "http" | "https")
-        && !rest.is_empty()
-        && !rest.contains(['/', '?', '#'])
-        && !rest.chars().any(char::is_whitespace)
+    Err(ConfigError::new(key, problem))
 }
 
 /// Levenshtein distance, for "did you mean" hints on a handful of short keys.
