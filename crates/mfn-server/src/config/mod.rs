@@ -419,7 +419,19 @@ impl ServerConfig {
     /// [`from_env`](Self::from_env) with `flags` above the environment: a flag replaces
     /// its variable and the variable's aliases, and errors name the flag.
     pub fn from_flags(flags: &[Flag], vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        parse::Sources::new(flags, vars).read_file()?.build()
+        let mut sources = parse::Sources {
+            flags,
+            vars,
+            file: None,
+        };
+        let config = sources.find(Setting::named("MFN_CONFIG"), Environment::Dev)?;
+        if let Some(parse::Found(path, key, _)) = config {
+            let path = path.path().display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::new(key, format!("cannot read {path}: {e}")))?;
+            sources.file = Some(parse::parse_toml(&path, &text)?);
+        }
+        sources.build()
     }
 
     /// Same as [`from_env`](Self::from_env) with the file given as `(file_name, toml_text)`;
@@ -428,11 +440,15 @@ impl ServerConfig {
         vars: &HashMap<String, String>,
         file: Option<(&str, &str)>,
     ) -> Result<Self, ConfigError> {
-        let mut sources = parse::Sources::new(&[], vars);
-        if let Some((name, text)) = file {
-            sources = sources.with_file(name, text)?;
+        let file = file
+            .map(|(name, text)| parse::parse_toml(name, text))
+            .transpose()?;
+        parse::Sources {
+            flags: &[],
+            vars,
+            file,
         }
-        sources.build()
+        .build()
     }
 
     /// The gRPC listener's address.

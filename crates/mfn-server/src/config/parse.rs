@@ -3,12 +3,14 @@
 //!
 //! For each setting the first source that sets it wins: a [`Flag`], then the variable or
 //! one of its aliases (which must agree), then the file, then the default. Every value is
-//! parsed by its [`Type`] under the key the user wrote before any field is set; then the
+//! parsed by its type under the key the user wrote before any field is set; then the
 //! cross-setting rules run, then each setting's setter fills its field.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
+
+use toml::Value as Toml;
 
 use super::settings::{SETTINGS, Setting, Type, Unit, Value};
 use super::{Blank, ConfigError, Environment, ServerConfig};
@@ -27,59 +29,27 @@ pub struct Flag {
 /// `MFN_*` variables read outside this module; not typos.
 const OTHER_KNOWN_VARS: &[&str] = &["MFN_CACHE_DIR"];
 
-/// The flags, the environment and the parsed file.
+/// The flags, the environment and the parsed file with its name.
 pub(super) struct Sources<'a> {
-    flags: &'a [Flag],
-    vars: &'a HashMap<String, String>,
-    file: Option<(String, toml::Table)>,
+    pub(super) flags: &'a [Flag],
+    pub(super) vars: &'a HashMap<String, String>,
+    pub(super) file: Option<(String, toml::Table)>,
 }
 
-/// A value as the user wrote it, under the name they wrote it; `text` for a flag, a
-/// variable or a default (where `"5"` is a number), not for the file (where it is not).
-struct Raw {
-    key: String,
-    value: toml::Value,
-    text: bool,
-}
+/// A value as the user wrote it and the key they wrote it under; `true` for the text of a
+/// flag, a variable or a default (where `"5"` is a number), not for the file.
+struct Raw(Toml, String, bool);
 
 /// A parsed value, the key it was set under, and whether a flag or variable set it.
-struct Found {
-    value: Value,
-    key: String,
-    explicit: bool,
-}
+pub(super) struct Found(pub(super) Value, pub(super) String, pub(super) bool);
 
-impl<'a> Sources<'a> {
-    pub(super) fn new(flags: &'a [Flag], vars: &'a HashMap<String, String>) -> Self {
-        let file = None;
-        Sources { flags, vars, file }
-    }
-
-    /// Adds the file `(name, text)`; `name` only appears in error messages.
-    pub(super) fn with_file(mut self, name: &str, text: &str) -> Result<Self, ConfigError> {
-        self.file = Some((name.to_owned(), parse_toml(name, text)?));
-        Ok(self)
-    }
-
-    /// Adds the file named by `--config` or `MFN_CONFIG`, if any.
-    pub(super) fn read_file(self) -> Result<Self, ConfigError> {
-        let Some(found) = self.find(Setting::named("MFN_CONFIG"), Environment::Dev)? else {
-            return Ok(self);
-        };
-        let path = found.value.path().display().to_string();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError::new(found.key, format!("cannot read {path}: {e}")))?;
-        self.with_file(&path, &text)
-    }
-
+impl Sources<'_> {
     /// The validated configuration.
     pub(super) fn build(&self) -> Result<ServerConfig, ConfigError> {
         self.reject_unknown_file_keys()?;
         // The environment selects the other settings' defaults.
-        let env = match self.find(Setting::named("MFN_ENV"), Environment::Dev)? {
-            Some(found) => found.value.choice(),
-            None => Environment::Dev,
-        };
+        let env = self.find(Setting::named("MFN_ENV"), Environment::Dev)?;
+        let env = env.map_or(Environment::Dev, |found| found.0.choice());
         let found = SETTINGS.iter().map(|s| self.find(s, env));
         let mut resolved = Resolved(found.collect::<Result<_, _>>()?);
         resolved.ports_differ()?;
@@ -87,37 +57,23 @@ impl<'a> Sources<'a> {
         resolved.tls()?;
         let mut config = ServerConfig::blank();
         for (setting, found) in SETTINGS.iter().zip(resolved.0) {
-            if let Some(found) = found {
-                setting.apply(&mut config, found.value);
+            if let Some(Found(value, ..)) = found {
+                setting.apply(&mut config, value);
             }
         }
         Ok(config)
     }
 
     /// The setting's value from the first source that sets it, parsed.
-    fn find(&self, s: &Setting, env: Environment) -> Result<Option<Found>, ConfigError> {
-        let found = |raw: Raw, explicit| {
-            let value = parse(s.ty, &raw)?;
-            Ok(Some(Found {
-                value,
-                key: raw.key,
-                explicit,
-            }))
-        };
-        if let Some(flag) = self
-            .flags
-            .iter()
-            .find(|f| f.var == s.var && !f.value.trim().is_empty())
-        {
+    pub(super) fn find(&self, s: &Setting, env: Environment) -> Result<Option<Found>, ConfigError> {
+        let found = |raw: Raw, explicit| Ok(Some(Found(parse(s.ty, &raw)?, raw.1, explicit)));
+        let given = |f: &&Flag| f.var == s.var && !f.value.trim().is_empty();
+        if let Some(flag) = self.flags.iter().find(given) {
             return found(Raw::text(&flag.name, &flag.value), true);
         }
         // The variable and its aliases: all that are set must mean the same.
         let mut set = s.env_names().filter_map(|name| {
-            let text = self
-                .vars
-                .get(name)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty());
+            let text = self.vars.get(name).filter(|v| !v.trim().is_empty());
             text.map(|text| Raw::text(name, text))
         });
         if let Some(first) = set.next() {
@@ -125,34 +81,23 @@ impl<'a> Sources<'a> {
             for other in set {
                 if parse(s.ty, &other)? != value {
                     let (a, b) = (
-                        first.value.as_str().unwrap_or(""),
-                        other.value.as_str().unwrap_or(""),
+                        first.0.as_str().unwrap_or(""),
+                        other.0.as_str().unwrap_or(""),
                     );
+                    let message = format!("conflicting values {a:?} and {b:?}; set only one");
                     return Err(ConfigError::new(
-                        format!("{}, {}", first.key, other.key),
-                        format!("conflicting values {a:?} and {b:?}; set only one"),
+                        format!("{}, {}", first.1, other.1),
+                        message,
                     ));
                 }
             }
-            return Ok(Some(Found {
-                value,
-                key: first.key,
-                explicit: true,
-            }));
+            return Ok(Some(Found(value, first.1, true)));
         }
         if let Some((name, table)) = &self.file
             && let Some(key) = s.file_key_name()
             && let Some(value) = table.get(key.as_ref())
         {
-            let (key, value) = (format!("{name}: {key}"), value.clone());
-            return found(
-                Raw {
-                    key,
-                    value,
-                    text: false,
-                },
-                false,
-            );
+            return found(Raw(value.clone(), format!("{name}: {key}"), false), false);
         }
         match s.default_text(env) {
             Some(text) => found(Raw::text(s.var, &text), false),
@@ -165,10 +110,7 @@ impl<'a> Sources<'a> {
             return Ok(());
         };
         let known: Vec<_> = SETTINGS.iter().filter_map(Setting::file_key_name).collect();
-        let Some(unknown) = table
-            .keys()
-            .find(|k| !known.iter().any(|n| n == k.as_str()))
-        else {
+        let Some(unknown) = table.keys().find(|k| !known.iter().any(|n| n == *k)) else {
             return Ok(());
         };
         let hint = known.iter().map(|k| (edit_distance(unknown, k), k)).min();
@@ -187,11 +129,8 @@ pub fn unknown_env_vars(vars: &HashMap<String, String>) -> Vec<String> {
         SETTINGS.iter().any(|s| s.env_names().any(|n| n == name))
             || OTHER_KNOWN_VARS.contains(&name)
     };
-    let mut unknown: Vec<String> = vars
-        .keys()
-        .filter(|n| n.starts_with("MFN_") && !known(n))
-        .cloned()
-        .collect();
+    let unknown = vars.keys().filter(|n| n.starts_with("MFN_") && !known(n));
+    let mut unknown: Vec<String> = unknown.cloned().collect();
     unknown.sort();
     unknown
 }
@@ -200,6 +139,10 @@ pub fn unknown_env_vars(vars: &HashMap<String, String>) -> Vec<String> {
 struct Resolved(Vec<Option<Found>>);
 
 impl Resolved {
+    fn slot(&mut self, var: &str) -> &mut Option<Found> {
+        &mut self.0[Self::index(var)]
+    }
+
     fn index(var: &str) -> usize {
         let index = SETTINGS.iter().position(|s| s.var == var);
         index.unwrap_or_else(|| panic!("no setting {var} in the table"))
@@ -210,15 +153,15 @@ impl Resolved {
     }
 
     fn ports_differ(&self) -> Result<(), ConfigError> {
-        let (Some(grpc), Some(http)) = (self.get("MFN_GRPC_PORT"), self.get("MFN_HTTP_PORT"))
-        else {
-            return Ok(());
-        };
-        match (&grpc.value, &http.value) {
-            (Value::Int(g), Value::Int(h)) if g == h && *g != 0 => Err(ConfigError::new(
-                http.key.clone(),
-                format!("must differ from {} (both {g})", grpc.key),
-            )),
+        match (self.get("MFN_GRPC_PORT"), self.get("MFN_HTTP_PORT")) {
+            (Some(Found(Value::Int(g), grpc, _)), Some(Found(Value::Int(h), http, _)))
+                if g == h && *g != 0 =>
+            {
+                Err(ConfigError::new(
+                    http.clone(),
+                    format!("must differ from {grpc} (both {g})"),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -227,71 +170,55 @@ impl Resolved {
     /// agree), which beats the file's `auth_mode` and the default: the switch is applied
     /// after the mode, so dropping it lets the mode stand.
     fn auth_switch(&mut self) -> Result<(), ConfigError> {
-        let (Some(enabled), Some(mode)) =
-            (self.get("GRPC_AUTH_ENABLED"), self.get("MFN_AUTH_MODE"))
-        else {
+        let Some(Found(Value::Bool(on), enabled, _)) = self.get("GRPC_AUTH_ENABLED") else {
             return Ok(());
         };
-        let (Value::Bool(on), Value::Name(name)) = (&enabled.value, &mode.value) else {
-            unreachable!("a boolean and a choice")
-        };
-        if !mode.explicit {
+        let (on, enabled) = (*on, enabled.clone());
+        let Some(Found(Value::Name(mode), key, true)) = self.get("MFN_AUTH_MODE") else {
             return Ok(());
+        };
+        if on == (*mode == "off") {
+            let message = format!("conflicting values {mode:?} and {on:?}; set only one");
+            return Err(ConfigError::new(format!("{key}, {enabled}"), message));
         }
-        if *on == (*name == "off") {
-            return Err(ConfigError::new(
-                format!("{}, {}", mode.key, enabled.key),
-                format!("conflicting values {name:?} and {on:?}; set only one"),
-            ));
-        }
-        self.0[Self::index("GRPC_AUTH_ENABLED")] = None;
+        *self.slot("GRPC_AUTH_ENABLED") = None;
         Ok(())
     }
 
     /// TLS is on when enabled (then both paths are required) or when both paths are set
     /// and it is not explicitly off; the files of enabled TLS must exist.
     fn tls(&mut self) -> Result<(), ConfigError> {
+        const VARS: [&str; 4] = ["MFN_TLS_ENABLED", CERT, KEY, "MFN_TLS_CLIENT_CA_PATH"];
         const CERT: &str = "MFN_TLS_CERT_PATH";
         const KEY: &str = "MFN_TLS_KEY_PATH";
-        let enabled = self.get("MFN_TLS_ENABLED");
-        if enabled.is_some_and(|e| e.value == Value::Bool(false)) {
-            return Ok(());
-        }
-        let (cert, key, ca) = (
-            self.get(CERT),
-            self.get(KEY),
-            self.get("MFN_TLS_CLIENT_CA_PATH"),
-        );
+        let [enabled, cert, key, ca] =
+            VARS.map(|var| self.get(var).map(|f| (f.0.clone(), f.1.clone())));
         let fail = |key: &str, message: String| Err(ConfigError::new(key, message));
-        match (cert, key, enabled, ca) {
-            (Some(_), Some(_), ..) => {}
-            (Some(cert), None, ..) => {
-                return fail(KEY, format!("must be set together with {}", cert.key));
+        match (&enabled, &cert, &key, &ca) {
+            (Some((Value::Bool(false), _)), ..) => return Ok(()),
+            (_, Some(_), Some(_), _) => {}
+            (_, Some((_, c)), None, _) => {
+                return fail(KEY, format!("must be set together with {c}"));
             }
-            (None, Some(key), ..) => {
-                return fail(CERT, format!("must be set together with {}", key.key));
+            (_, None, Some((_, k)), _) => {
+                return fail(CERT, format!("must be set together with {k}"));
             }
-            (None, None, Some(on), _) => {
+            (Some((_, on)), None, None, _) => {
                 return fail(
-                    &on.key,
+                    on,
                     format!("tls is enabled but {CERT} and {KEY} are not set"),
                 );
             }
-            (None, None, None, Some(ca)) => {
-                return fail(&ca.key, format!("requires {CERT} and {KEY}"));
+            (None, None, None, Some((_, ca))) => {
+                return fail(ca, format!("requires {CERT} and {KEY}"));
             }
             (None, None, None, None) => return Ok(()),
         }
-        for file in [cert, key, ca].into_iter().flatten() {
-            check_file(&file.key, &file.value.clone().path())?;
+        for (path, name) in [cert, key, ca].into_iter().flatten() {
+            check_file(&name, &path.path())?;
         }
         if enabled.is_none() {
-            let on = Found {
-                value: Value::Bool(true),
-                key: String::new(),
-                explicit: false,
-            };
-            self.0[Self::index("MFN_TLS_ENABLED")] = Some(on);
+            *self.slot("MFN_TLS_ENABLED") = Some(Found(Value::Bool(true), String::new(), false));
         }
         Ok(())
     }
@@ -299,88 +226,36 @@ impl Resolved {
 
 impl Raw {
     fn text(key: &str, text: &str) -> Raw {
-        let value = toml::Value::String(text.trim().to_owned());
-        Raw {
-            key: key.to_owned(),
-            value,
-            text: true,
-        }
+        Raw(Toml::String(text.trim().to_owned()), key.to_owned(), true)
     }
 }
 
 /// `raw` parsed as `ty`, in range; sizes in bytes, times as durations.
 fn parse(ty: Type, raw: &Raw) -> Result<Value, ConfigError> {
-    use toml::Value as T;
-    let error = |message: String| ConfigError::new(raw.key.clone(), message);
-    let expected = |what: &str| {
-        let found = raw.value.type_str();
-        let article = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
-        };
-        error(format!("expected {what}, got {article} {found}"))
+    let Raw(value, key, is_text) = raw;
+    let error = |message: String| Err(ConfigError::new(key.clone(), message));
+    let text = match value {
+        Toml::String(text) => Some(text.trim()),
+        _ => None,
     };
-    let text = || match &raw.value {
-        T::String(text) => Ok(text.trim()),
-        _ => Err(expected("a string")),
-    };
-    let non_empty = || match text()? {
-        "" => Err(error("must not be empty".into())),
-        text => Ok(text.to_owned()),
-    };
-    // A comma list, or a TOML array of strings; trimmed, empty items dropped.
-    let list = |valid: fn(&str) -> bool, what: &str, form: &str| {
-        let items: Vec<String> = match &raw.value {
-            T::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map(|s| s.trim().to_owned()))
-                .collect::<Option<_>>()
-                .ok_or_else(|| expected("an array of strings"))?,
-            T::String(text) => text.split(',').map(|s| s.trim().to_owned()).collect(),
-            _ => return Err(expected("a comma-separated string or an array of strings")),
-        };
-        let items: Vec<String> = items.into_iter().filter(|s| !s.is_empty()).collect();
-        match items.iter().find(|item| !valid(item)) {
-            Some(bad) => Err(error(format!("invalid {what} {bad:?}: expected {form}"))),
-            None => Ok(Value::List(items)),
-        }
+    let Some(text) = text.filter(|_| *is_text || !matches!(ty, Type::Int(..) | Type::Bool)) else {
+        return parse_file_value(ty, raw);
     };
     Ok(match ty {
-        Type::Int(min, max, unit) => {
-            let n = match &raw.value {
-                T::String(text) if raw.text => text
-                    .parse::<i128>()
-                    .map_err(|_| error(format!("expected an integer, got {text:?}")))?,
-                T::Integer(n) => i128::from(*n),
-                _ => return Err(expected("an integer")),
-            };
-            let in_range = u64::try_from(n).ok().filter(|n| (min..=max).contains(n));
-            let n = in_range.ok_or_else(|| error(format!("must be in [{min}, {max}], got {n}")))?;
-            match unit {
-                Unit::Count => Value::Int(n),
-                Unit::Mb => Value::Int(n << 20),
-                Unit::Kb => Value::Int(n << 10),
-                Unit::Ms => Value::Dur(Duration::from_millis(n)),
-                Unit::S => Value::Dur(Duration::from_secs(n)),
+        Type::Int(min, max, unit) => match text.parse::<i128>() {
+            Ok(n) => int(n, min, max, unit).or_else(|m| error(m))?,
+            Err(_) => return error(format!("expected an integer, got {text:?}")),
+        },
+        Type::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Value::Bool(true),
+            "false" | "0" | "no" | "off" => Value::Bool(false),
+            _ => {
+                return error(format!(
+                    "expected a boolean (true/false/1/0/yes/no/on/off), got {text:?}"
+                ));
             }
-        }
-        Type::Bool => match &raw.value {
-            T::Boolean(b) => Value::Bool(*b),
-            T::String(text) if raw.text => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Value::Bool(true),
-                "false" | "0" | "no" | "off" => Value::Bool(false),
-                _ => {
-                    let allowed = "true/false/1/0/yes/no/on/off";
-                    return Err(error(format!(
-                        "expected a boolean ({allowed}), got {text:?}"
-                    )));
-                }
-            },
-            _ => return Err(expected("a boolean")),
         },
         Type::Choice(names, synonyms) => {
-            let text = text()?;
             let mut spellings = names
                 .iter()
                 .map(|n| (*n, *n))
@@ -388,48 +263,46 @@ fn parse(ty: Type, raw: &Raw) -> Result<Value, ConfigError> {
             match spellings.find(|(spelling, _)| spelling.eq_ignore_ascii_case(text)) {
                 Some((_, name)) => Value::Name(name),
                 None => {
-                    let names = names.join(", ");
-                    return Err(error(format!("expected one of {names}, got {text:?}")));
+                    return error(format!(
+                        "expected one of {}, got {text:?}",
+                        names.join(", ")
+                    ));
                 }
             }
         }
-        Type::Ip => {
-            let text = text()?;
-            let ip = text
-                .parse()
-                .map_err(|_| error(format!("expected an IP address, got {text:?}")));
-            Value::Ip(ip?)
+        _ if text.is_empty()
+            && !matches!(ty, Type::Url | Type::Origins | Type::Hosts | Type::Keys) =>
+        {
+            return error("must not be empty".into());
         }
-        Type::Text => Value::Text(non_empty()?),
+        Type::Ip => match text.parse() {
+            Ok(ip) => Value::Ip(ip),
+            Err(_) => return error(format!("expected an IP address, got {text:?}")),
+        },
+        Type::Text => Value::Text(text.to_owned()),
         Type::Url => {
-            let text = text()?;
             let host = text
                 .strip_prefix("http://")
                 .or_else(|| text.strip_prefix("https://"));
             if !text.is_empty() && !host.is_some_and(|h| !h.is_empty() && !h.starts_with('/')) {
-                let message =
-                    format!("expected an http:// or https:// URL with a host, got {text:?}");
-                return Err(error(message));
+                return error(format!(
+                    "expected an http:// or https:// URL with a host, got {text:?}"
+                ));
             }
             Value::Text(text.to_owned())
         }
-        Type::Path => Value::Path(non_empty()?.into()),
+        Type::Path => Value::Path(text.into()),
         Type::File => {
-            let path = non_empty()?;
-            check_file(&raw.key, Path::new(&path))?;
-            Value::Path(path.into())
+            check_file(key, Path::new(text))?;
+            Value::Path(text.into())
         }
-        Type::Origins => list(valid_origin, "origin", "\"*\" or scheme://host[:port]")?,
-        Type::Hosts => {
-            let valid = |h: &str| !h.contains('/') && !h.contains(char::is_whitespace);
-            list(valid, "host", "\"*\", host or host:port")?
-        }
+        Type::Origins | Type::Hosts => list(ty, key, text.split(',').map(str::to_owned).collect())?,
         Type::Keys => {
             let mut hashes = Vec::new();
             // Empty items are skipped so that a trailing comma is harmless.
-            for item in text()?.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            for item in text.split(',').map(str::trim).filter(|k| !k.is_empty()) {
                 if item.contains(char::is_whitespace) {
-                    return Err(error("a key must not contain whitespace".into()));
+                    return error("a key must not contain whitespace".into());
                 }
                 let hash = crate::security::keys::hash_key(item);
                 if !hashes.contains(&hash) {
@@ -441,19 +314,91 @@ fn parse(ty: Type, raw: &Raw) -> Result<Value, ConfigError> {
     })
 }
 
-/// `*`, or `http(s)://host[:port]` without path or whitespace.
-fn valid_origin(origin: &str) -> bool {
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return origin == "*";
+/// A value of the TOML file that is not a string read as text: integers, booleans,
+/// arrays of strings, and (for text settings) a type error.
+fn parse_file_value(ty: Type, Raw(value, key, _): &Raw) -> Result<Value, ConfigError> {
+    let strings = |items: &[Toml]| {
+        items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect()
     };
-    matches!(scheme, "http" | "https")
-        && !rest.is_empty()
-        && !rest.contains(['/', '?', '#'])
-        && !rest.contains(char::is_whitespace)
+    let wanted = match (ty, value) {
+        (Type::Int(min, max, unit), Toml::Integer(n)) => {
+            return int((*n).into(), min, max, unit).map_err(|m| ConfigError::new(key.clone(), m));
+        }
+        (Type::Bool, Toml::Boolean(b)) => return Ok(Value::Bool(*b)),
+        (Type::Origins | Type::Hosts, Toml::Array(items)) => match strings(items) {
+            Some(items) => return list(ty, key, items),
+            None => "an array of strings",
+        },
+        (Type::Int(..), _) => "an integer",
+        (Type::Bool, _) => "a boolean",
+        (Type::Origins | Type::Hosts, _) => "a comma-separated string or an array of strings",
+        _ => "a string",
+    };
+    let found = value.type_str();
+    let article = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    Err(ConfigError::new(
+        key.clone(),
+        format!("expected {wanted}, got {article} {found}"),
+    ))
 }
 
-fn parse_toml(file_name: &str, text: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| {
+fn int(n: i128, min: u64, max: u64, unit: Unit) -> Result<Value, String> {
+    let in_range = u64::try_from(n).ok().filter(|n| (min..=max).contains(n));
+    let n = in_range.ok_or_else(|| format!("must be in [{min}, {max}], got {n}"))?;
+    Ok(match unit {
+        Unit::Count => Value::Int(n),
+        Unit::Mb => Value::Int(n << 20),
+        Unit::Kb => Value::Int(n << 10),
+        Unit::Ms => Value::Dur(Duration::from_millis(n)),
+        Unit::S => Value::Dur(Duration::from_secs(n)),
+    })
+}
+
+/// CORS origins (`*` or `http(s)://host[:port]`) or hosts (`*`, `host`, `host:port`);
+/// trimmed, empty items dropped.
+fn list(ty: Type, key: &str, items: Vec<String>) -> Result<Value, ConfigError> {
+    let items: Vec<String> = items
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (what, form, valid): (_, _, fn(&str) -> bool) = match ty {
+        Type::Origins => ("origin", "\"*\" or scheme://host[:port]", valid_origin),
+        _ => ("host", "\"*\", host or host:port", |h| {
+            !h.contains(['/', ' ', '\t'])
+        }),
+    };
+    match items.iter().find(|item| !valid(item)) {
+        Some(bad) => Err(ConfigError::new(
+            key,
+            format!("invalid {what} {bad:?}: expected {form}"),
+        )),
+        None => Ok(Value::List(items)),
+    }
+}
+
+/// `*`, or `http(s)://host[:port]` without path or whitespace.
+fn valid_origin(origin: &str) -> bool {
+    match origin.split_once("://") {
+        None => origin == "*",
+        Some((scheme, rest)) => {
+            matches!(scheme, "http" | "https")
+                && !rest.is_empty()
+                && !rest.contains(['/', '?', '#', ' ', '\t'])
+        }
+    }
+}
+
+/// The file's name and table; a syntax error names the line and column.
+pub(super) fn parse_toml(name: &str, text: &str) -> Result<(String, toml::Table), ConfigError> {
+    let table = text.parse::<toml::Table>().map_err(|e| {
         let at = e.span().map(|span| {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
@@ -462,10 +407,11 @@ fn parse_toml(file_name: &str, text: &str) -> Result<toml::Table, ConfigError> {
         });
         let message = e.message().trim_end();
         ConfigError::new(
-            file_name,
+            name,
             format!("invalid toml{}: {message}", at.unwrap_or_default()),
         )
-    })
+    })?;
+    Ok((name.to_owned(), table))
 }
 
 fn check_file(key: &str, path: &Path) -> Result<(), ConfigError> {

@@ -10,85 +10,60 @@ use super::{AuthMode, Environment, LogFormat, Named, ServerConfig};
 use Type::{Bool, Choice, File, Hosts, Int, Ip, Keys, Origins, Path, Text, Url};
 use Unit::{Count, Kb, Mb, Ms, S};
 
-/// One setting: the names it is read under, its type, default and doc line, and the
-/// field it fills.
+/// One setting: the names it is read under, its doc line, and (for the parser) its type,
+/// default, file key and the field it fills.
 pub struct Setting {
     /// The environment variable.
     pub var: &'static str,
     /// Other names in the environment (the seeds' `GRPC_*`); they must agree.
     pub aliases: &'static [&'static str],
-    /// Key in the TOML file.
-    pub file: FileKey,
     /// Long flag of `mfn serve` without the dashes, and its aliases.
     pub flag: Option<(&'static str, &'static [&'static str])>,
-    /// Type, range and unit.
-    pub ty: Type,
-    /// Value when no source sets it.
-    pub default: Fallback,
     /// One line for the documentation table.
     pub doc: &'static str,
+    pub(crate) ty: Type,
+    pub(crate) default: Fallback,
+    /// The TOML key: `None` derives it from the variable (`MFN_GRPC_PORT` → `grpc_port`),
+    /// `Some("")` means environment only (secrets, the seeds' switches, the file's name).
+    file: Option<&'static str>,
     set: fn(&mut ServerConfig, Value),
 }
 
-/// Where a setting lives in the TOML file.
+/// What a setting accepts (the docs table and the parser describe each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKey {
-    /// The variable lower-cased without `MFN_` (`MFN_GRPC_PORT` → `grpc_port`).
-    Derived,
-    /// A key of its own.
-    Named(&'static str),
-    /// Environment only: secrets, the seeds' switches, the file's own name.
-    None,
-}
-
-/// What a setting accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    /// A whole number in `[min, max]` of the unit.
+pub(crate) enum Type {
     Int(u64, u64, Unit),
-    /// `true`/`false` (and `1`/`0`/`yes`/`no`/`on`/`off` as text).
     Bool,
-    /// One of the names, case-insensitively, or a `(spelling, name)` synonym.
+    /// The names, and `(spelling, name)` synonyms.
     Choice(
         &'static [&'static str],
         &'static [(&'static str, &'static str)],
     ),
-    /// An IP address.
     Ip,
-    /// Non-empty text.
     Text,
-    /// An `http://` or `https://` URL with a host; empty means unset.
+    /// `http(s)://host…`; empty means unset.
     Url,
-    /// A non-empty path.
     Path,
-    /// A path to an existing file.
     File,
-    /// `*` or `scheme://host[:port]` items: a comma list or a TOML array.
     Origins,
-    /// `*`, `host` or `host:port` items: a comma list or a TOML array.
     Hosts,
-    /// Plaintext API keys, a comma list; hashed at once, never stored.
+    /// Plaintext API keys, hashed at once.
     Keys,
 }
 
-/// The unit of an integer setting: sizes become bytes, times [`Duration`]s.
+/// The unit of an integer: sizes become bytes, times [`Duration`]s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// A plain count.
+pub(crate) enum Unit {
     Count,
-    /// Mebibytes.
     Mb,
-    /// Kibibytes.
     Kb,
-    /// Milliseconds.
     Ms,
-    /// Seconds.
     S,
 }
 
 /// A setting's value when no source sets it.
 #[derive(Debug, Clone, Copy)]
-pub enum Fallback {
+pub(crate) enum Fallback {
     /// The same text in every environment, parsed like an environment value.
     Value(&'static str),
     /// Text per environment: dev, staging, prod.
@@ -285,8 +260,7 @@ impl Setting {
         doc: &'static str,
         set: fn(&mut ServerConfig, Value),
     ) -> Setting {
-        let (aliases, file, flag, default) =
-            (&[], FileKey::Derived, None, Fallback::Unset("unset"));
+        let (aliases, file, flag, default) = (&[], None, None, Fallback::Unset("unset"));
         Setting {
             var,
             aliases,
@@ -307,20 +281,23 @@ impl Setting {
         computed(doc: &'static str, value: fn() -> String) =>
             default = Fallback::Computed(doc, value);
         unset(doc: &'static str) => default = Fallback::Unset(doc);
-        env_only() => file = FileKey::None;
-        file_key(key: &'static str) => file = FileKey::Named(key);
+        env_only() => file = Some("");
+        file_key(key: &'static str) => file = Some(key);
         flag(long: &'static str, aliases: &'static [&'static str]) => flag = Some((long, aliases));
     }
 
     /// The key in the TOML file, if any.
     pub fn file_key_name(&self) -> Option<Cow<'static, str>> {
         match self.file {
-            FileKey::Derived => {
-                let key = self.var.strip_prefix("MFN_").unwrap_or(self.var);
-                Some(Cow::Owned(key.to_ascii_lowercase()))
-            }
-            FileKey::Named(key) => Some(Cow::Borrowed(key)),
-            FileKey::None => None,
+            None => Some(
+                self.var
+                    .strip_prefix("MFN_")
+                    .unwrap_or(self.var)
+                    .to_ascii_lowercase()
+                    .into(),
+            ),
+            Some("") => None,
+            Some(key) => Some(key.into()),
         }
     }
 
@@ -330,8 +307,8 @@ impl Setting {
             (Fallback::Value(text), _)
             | (Fallback::ByEnv(text, ..), Environment::Dev)
             | (Fallback::ByEnv(_, text, _), Environment::Staging)
-            | (Fallback::ByEnv(.., text), Environment::Prod) => Some(Cow::Borrowed(text)),
-            (Fallback::Computed(_, value), _) => Some(Cow::Owned(value())),
+            | (Fallback::ByEnv(.., text), Environment::Prod) => Some(text.into()),
+            (Fallback::Computed(_, value), _) => Some(value().into()),
             (Fallback::Unset(_), _) => None,
         }
     }
@@ -341,10 +318,7 @@ impl Setting {
         std::iter::once(self.var).chain(self.aliases.iter().copied())
     }
 
-    /// The setting named `var`.
-    ///
-    /// # Panics
-    /// When no setting has that variable: a rule names a setting the table lacks.
+    /// The setting named `var`; panics when the table lacks it (a rule names a setting).
     pub fn named(var: &str) -> &'static Setting {
         let found = SETTINGS.iter().find(|s| s.var == var);
         found.unwrap_or_else(|| panic!("no setting {var} in the table"))
@@ -379,6 +353,7 @@ accessors! {
     path -> PathBuf { Value::Path(path) => path }
     list -> Vec<String> { Value::List(items) => items }
     hashes -> Vec<[u8; 32]> { Value::Hashes(hashes) => hashes }
+    name -> &'static str { Value::Name(name) => name }
 }
 
 impl Value {
@@ -392,9 +367,7 @@ impl Value {
 
     /// The enumerated value named.
     pub(crate) fn choice<T: Named>(self) -> T {
-        match self {
-            Value::Name(name) => T::from_name(name).unwrap_or_else(|| panic!("no value {name}")),
-            other => panic!("choice read from {other:?}"),
-        }
+        let name = self.name();
+        T::from_name(name).unwrap_or_else(|| panic!("no value {name}"))
     }
 }
