@@ -30,7 +30,7 @@ impl Local {
         let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
         let config = mfn_server::config::ServerConfig::from_env(&vars)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut service = mfn_server::server::service_config(&config);
+        let mut service = config.service;
         service.cache_entries = 0;
         service.cache_bytes = 0;
         service.graphs.data_dir = None;

@@ -2,29 +2,14 @@
 //! `mfn serve` (in prod, where keys are mandatory) accept the printed key and only it.
 
 mod common;
-use common::exit_within;
+use common::{Server, exit_within, free_port, mfn};
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mfn_proto::v1::NernstRequest;
 use mfn_proto::v1::mycelium_service_client::MyceliumServiceClient;
 use tonic::{Code, Request};
-
-fn mfn() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
-    c.env_clear();
-    c
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn generate(name: &str) -> serde_json::Value {
     let out = mfn()
@@ -33,16 +18,6 @@ fn generate(name: &str) -> serde_json::Value {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Kills the server when the test ends, however it ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn serve(keys_file: &str, grpc: u16) -> Command {

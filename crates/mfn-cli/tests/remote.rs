@@ -1,11 +1,14 @@
 //! `mfn --remote URL <verb>` gives the same report as the local run, byte for byte,
-//! against a real `mfn serve` process.
+//! against the in-process test server.
 
 mod common;
-use common::{Server, mfn};
+use common::mfn;
+use mfn_test_util::TestServer;
 
-fn start() -> (Server, String) {
-    common::start_server(&[])
+fn start() -> (TestServer, String) {
+    let server = TestServer::builder().start_blocking();
+    let url = server.url();
+    (server, url)
 }
 
 fn stdout_of(args: &[&str]) -> String {

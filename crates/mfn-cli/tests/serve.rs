@@ -1,27 +1,21 @@
 //! `mfn serve` as a process: configuration errors exit 64 before any port is bound;
-//! a good configuration serves until SIGTERM and then exits 0.
+//! flags beat the environment, which beats the file; a good configuration serves until
+//! SIGTERM and then exits 0.
 
 mod common;
-use common::exit_within;
+use common::{Server, exit_within, free_port};
 
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `mfn serve` with an environment of the test's own: nothing inherited can change the
+/// configuration.
 fn mfn() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mfn"));
-    // The tests own the environment of the child: nothing inherited can change the config.
-    c.env_clear().env("MFN_DATA_DIR", ":memory:").arg("serve");
+    let mut c = common::mfn();
+    c.arg("serve");
     c
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -114,4 +108,138 @@ fn serves_until_sigterm_then_exits_zero() {
         "dev mode must say so: {log}"
     );
     assert!(log.contains("draining"), "{log}");
+}
+
+/// Starts `cmd` and waits until it accepts on `port`; the server is killed on drop.
+fn serving_on(cmd: &mut Command, port: u16) -> Server {
+    let mut server = Server(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            server.0.try_wait().unwrap().is_none(),
+            "mfn serve exited instead of listening on {port}"
+        );
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+#[test]
+fn flags_beat_the_environment_which_beats_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mfn.toml");
+    let (in_file, in_env, in_flag) = (free_port(), free_port(), free_port());
+    std::fs::write(
+        &file,
+        format!("grpc_port = {in_file}\nhttp_port = {}\n", free_port()),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    // The file beats the default.
+    drop(serving_on(mfn().args(["--config", file]), in_file));
+    // The environment beats the file (the seeds' alias included).
+    drop(serving_on(
+        mfn()
+            .args(["--config", file])
+            .env("GRPC_PORT", in_env.to_string()),
+        in_env,
+    ));
+    // A flag beats both, and replaces the variable and its alias: neither a bad value
+    // nor a conflict between them matters any more. `--port` is seed 001's spelling.
+    for flag in ["--grpc-port", "--port"] {
+        drop(serving_on(
+            mfn()
+                .args(["--config", file, flag, &in_flag.to_string()])
+                .env("MFN_GRPC_PORT", "not-a-port")
+                .env("GRPC_PORT", in_env.to_string()),
+            in_flag,
+        ));
+    }
+    // The file may come from the environment too, and --http-port and --host apply.
+    let http = free_port();
+    drop(serving_on(
+        mfn()
+            .args(["--http-port", &http.to_string(), "--host", "127.0.0.1"])
+            .env("MFN_CONFIG", file)
+            .env("MFN_HTTP_PORT", "1"),
+        http,
+    ));
+}
+
+#[test]
+fn a_bad_flag_exits_64_naming_the_flag_and_binds_nothing() {
+    let port = free_port();
+    let http = ["--http-port", &port.to_string()];
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--grpc-port", "70000"],
+            "--grpc-port: must be in [0, 65535], got 70000",
+        ),
+        (&["--port", "fifty"], "--grpc-port: expected an integer"),
+        (&["--host", "localhost"], "--host: expected an IP address"),
+        (
+            &["--env", "production-ish"],
+            "--env: expected one of dev, staging, prod",
+        ),
+        (
+            &["--config", "/nonexistent/mfn.toml"],
+            "--config: cannot read",
+        ),
+        (
+            &["--grpc-port", &port.to_string()],
+            "--http-port: must differ from --grpc-port",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = exit_within(mfn().args(http).args(args));
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("error: invalid configuration: {expected}")),
+            "{args:?}: {err}"
+        );
+        TcpListener::bind(("127.0.0.1", port)).unwrap();
+    }
+    // --env beats MFN_ENV: staging needs keys, so it refuses to start.
+    let out = exit_within(
+        mfn()
+            .args(http)
+            .args(["--grpc-port", &free_port().to_string(), "--env", "staging"])
+            .env("MFN_ENV", "dev"),
+    );
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("MFN_ENV=staging needs at least one api key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_lists_every_flag_with_its_variable() {
+    let out = mfn().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for text in [
+        "--grpc-port",
+        "--port",
+        "--http-port",
+        "--host",
+        "--config",
+        "--env",
+        "--data-dir",
+        "MFN_GRPC_PORT, GRPC_PORT",
+        "default: 50051",
+        "values: dev, staging, prod",
+    ] {
+        assert!(help.contains(text), "{text} missing:\n{help}");
+    }
 }

@@ -3,80 +3,28 @@
 //! retried calls, a stream cut by a drain resumes on another replica with the same
 //! frames, and `dns:///` resolves.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
 use mfn_client::{Client, ClientConfig, EndpointHealth, RetryPolicy, pb};
-use mfn_server::{Listeners, ServerConfig, ServerError, serve, service_config};
-use mfn_service::MfnService;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use mfn_test_util::TestServer;
 
-struct Replica {
-    addr: SocketAddr,
-    svc: MfnService,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServerError>>,
+/// A replica: one compute thread, no result cache, the per-IP limits of auth-off mode
+/// lifted (every test client is 127.0.0.1).
+async fn replica() -> TestServer {
+    TestServer::builder()
+        .compute(1, 64)
+        .config(|c| {
+            c.service.cache_entries = 0;
+            c.rate_limits.anon_rps = 10_000_000;
+            c.rate_limits.anon_concurrent = 100_000;
+        })
+        .start()
+        .await
 }
 
-impl Replica {
-    async fn start() -> Replica {
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = grpc.local_addr().unwrap();
-        let config = ServerConfig {
-            max_workers: 1,
-            compute_queue: 64,
-            cache_entries: 0,
-            // Every test client is 127.0.0.1: lift the per-IP limits of auth-off mode.
-            anon_rate_limit_rps: 10_000_000,
-            anon_rate_limit_concurrent: 100_000,
-            shutdown_timeout: Duration::from_secs(10),
-            ..ServerConfig::default()
-        };
-        let svc = MfnService::new(service_config(&config)).unwrap();
-        let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(serve(
-            Listeners { grpc, http: None },
-            config,
-            svc.clone(),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        Replica {
-            addr,
-            svc,
-            stop: Some(tx),
-            handle,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn served(&self) -> u64 {
-        self.svc.gate().stats().completed()
-    }
-
-    /// SIGTERM's path: drain, and wait for the server to finish.
-    async fn drain(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), self.handle)
-            .await
-            .expect("drain did not finish")
-            .unwrap()
-            .unwrap();
-    }
-
-    /// kill -9's path: the task is gone, connections reset, nothing answers.
-    fn kill(self) {
-        self.handle.abort();
-    }
+fn served(server: &TestServer) -> u64 {
+    server.svc.gate().stats().completed()
 }
 
 fn balanced(endpoint: String) -> ClientConfig {
@@ -142,28 +90,24 @@ async fn load(client: &Client, workers: u64, calls: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_list_spreads_calls_over_every_replica() {
-    let (a, b, c) = (
-        Replica::start().await,
-        Replica::start().await,
-        Replica::start().await,
-    );
+    let (a, b, c) = (replica().await, replica().await, replica().await);
     let list = format!("{},{}, {}", a.url(), b.url(), c.url());
     let client = Client::connect(balanced(list)).await.unwrap();
     wait_serving(&client, 3).await;
     assert_eq!(load(&client, 6, 30).await, 0);
-    let served = [a.served(), b.served(), c.served()];
+    let served = [served(&a), served(&b), served(&c)];
     assert_eq!(served.iter().sum::<u64>(), 180);
     // Power of two choices weighs by observed latency, so on a loaded machine the shares
     // differ; every replica still gets a real part of the calls.
     assert!(served.iter().all(|&s| s >= 9), "uneven: {served:?}");
     for r in [a, b, c] {
-        r.drain().await;
+        r.stop().await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_replica_is_ejected_without_a_failed_call() {
-    let (a, b) = (Replica::start().await, Replica::start().await);
+    let (a, b) = (replica().await, replica().await);
     let client = Client::connect(balanced(format!("{},{}", a.url(), b.url())))
         .await
         .unwrap();
@@ -174,13 +118,13 @@ async fn a_draining_replica_is_ejected_without_a_failed_call() {
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let b_url = b.url();
-    b.drain().await;
+    b.stop().await;
     let failed = loaded.await.unwrap();
     assert_eq!(failed, 0, "calls failed during the drain");
-    let after = a.served();
+    let after = served(&a);
     assert_eq!(load(&client, 2, 10).await, 0);
     assert_eq!(
-        a.served(),
+        served(&a),
         after + 20,
         "calls after the drain all go to the live replica"
     );
@@ -190,12 +134,12 @@ async fn a_draining_replica_is_ejected_without_a_failed_call() {
         .find(|e| e.url == b_url)
         .unwrap();
     assert_ne!(drained.health, EndpointHealth::Serving);
-    a.drain().await;
+    a.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_replica_costs_only_retried_calls() {
-    let (a, b) = (Replica::start().await, Replica::start().await);
+    let (a, b) = (replica().await, replica().await);
     let client = Client::connect(balanced(format!("{},{}", a.url(), b.url())))
         .await
         .unwrap();
@@ -226,7 +170,7 @@ async fn a_killed_replica_costs_only_retried_calls() {
         noticed(),
         "the killed replica was neither ejected nor marked down"
     );
-    a.drain().await;
+    a.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +184,7 @@ async fn a_stream_cut_by_a_drain_resumes_elsewhere_with_the_same_frames() {
         ..Default::default()
     };
     // The reference: one uninterrupted run.
-    let solo = Replica::start().await;
+    let solo = replica().await;
     let reference: Vec<pb::SimulationFrame> = Client::connect(ClientConfig::new(solo.url()))
         .await
         .unwrap()
@@ -250,10 +194,10 @@ async fn a_stream_cut_by_a_drain_resumes_elsewhere_with_the_same_frames() {
         .map(|f| f.unwrap())
         .collect()
         .await;
-    solo.drain().await;
+    solo.stop().await;
     assert_eq!(reference.len(), 40);
 
-    let (a, b) = (Replica::start().await, Replica::start().await);
+    let (a, b) = (replica().await, replica().await);
     let client = Client::connect(balanced(format!("{},{}", a.url(), b.url())))
         .await
         .unwrap();
@@ -266,7 +210,7 @@ async fn a_stream_cut_by_a_drain_resumes_elsewhere_with_the_same_frames() {
     } else {
         (b, a)
     };
-    let draining = tokio::spawn(serving.drain());
+    let draining = tokio::spawn(serving.stop());
     while let Some(f) = frames.next().await {
         got.push(f.unwrap());
     }
@@ -286,12 +230,12 @@ async fn a_stream_cut_by_a_drain_resumes_elsewhere_with_the_same_frames() {
         reference.iter().map(strip).collect::<Vec<_>>(),
         "the resumed run sends the reference's frames"
     );
-    other.drain().await;
+    other.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dns_target_resolves_and_serves() {
-    let a = Replica::start().await;
+    let a = replica().await;
     let client = Client::connect(balanced(format!("dns:///localhost:{}", a.addr.port())))
         .await
         .unwrap();
@@ -307,5 +251,5 @@ async fn a_dns_target_resolves_and_serves() {
     client.run_simulation(small(1)).await.unwrap();
     let missing = Client::connect(balanced("dns:///no-such-host.invalid:1".into())).await;
     assert!(missing.is_err());
-    a.drain().await;
+    a.stop().await;
 }

@@ -1,81 +1,19 @@
 //! The SDK against a real server from `mfn_server::serve`: every RPC, request ids,
 //! streams, and the retry policy under overload and while the server is down.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
 use mfn_client::{
     Client, ClientConfig, ClientError, Code, Compression, RetryPolicy, ServingStatus, pb,
 };
-use mfn_server::{Listeners, ServerConfig, ServerError, serve, service_config};
-use mfn_service::MfnService;
+use mfn_test_util::TestServer;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-struct TestServer {
-    addr: SocketAddr,
-    svc: MfnService,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServerError>>,
-}
-
-impl TestServer {
-    async fn start(config: ServerConfig) -> Self {
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        TestServer::start_on(grpc, config)
-    }
-
-    fn start_on(grpc: TcpListener, config: ServerConfig) -> Self {
-        let addr = grpc.local_addr().unwrap();
-        let svc = MfnService::new(service_config(&config)).unwrap();
-        let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(serve(
-            Listeners { grpc, http: None },
-            config,
-            svc.clone(),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            addr,
-            svc,
-            stop: Some(tx),
-            handle,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(ClientConfig::new(self.url()))
-            .await
-            .unwrap()
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), self.handle)
-            .await
-            .expect("server did not stop")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn config() -> ServerConfig {
-    ServerConfig {
-        max_workers: 2,
-        compute_queue: 8,
-        shutdown_timeout: Duration::from_secs(10),
-        ..ServerConfig::default()
-    }
+async fn client(server: &TestServer) -> Client {
+    Client::connect(ClientConfig::new(server.url()))
+        .await
+        .unwrap()
 }
 
 fn fast_retries(max_attempts: u32, budget: Duration) -> RetryPolicy {
@@ -99,8 +37,8 @@ fn small_stream() -> pb::StreamSimulationRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_unary_rpc_answers_through_the_client() {
-    let server = TestServer::start(config()).await;
-    let client = server.client().await;
+    let server = TestServer::start().await;
+    let client = client(&server).await;
 
     // The SCIENCE.md §2 golden run, all defaults.
     let r = client
@@ -205,7 +143,7 @@ async fn every_unary_rpc_answers_through_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compressed_and_signed_requests_are_answered() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     for compression in [Compression::Gzip, Compression::Zstd] {
         // The server does not check auth here; the headers must simply not get in the way.
         let client = Client::connect(
@@ -228,8 +166,8 @@ async fn compressed_and_signed_requests_are_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_yield_frames_and_end_with_the_final_one() {
-    let server = TestServer::start(config()).await;
-    let client = server.client().await;
+    let server = TestServer::start().await;
+    let client = client(&server).await;
 
     for frames in [
         client.stream_simulation(small_stream()).await.unwrap(),
@@ -291,8 +229,8 @@ async fn streams_yield_frames_and_end_with_the_final_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_argument_is_not_retried() {
-    let server = TestServer::start(config()).await;
-    let client = server.client().await;
+    let server = TestServer::start().await;
+    let client = client(&server).await;
     let err = client
         .run_simulation(pb::RunSimulationRequest {
             grid_size: Some(3),
@@ -324,14 +262,9 @@ async fn invalid_argument_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_exhausted_is_retried_until_the_budget_is_spent() {
-    let server = TestServer::start(ServerConfig {
-        max_workers: 1,
-        compute_queue: 0,
-        ..config()
-    })
-    .await;
+    let server = TestServer::builder().compute(1, 0).start().await;
     // One long run holds the only compute slot.
-    let long_client = server.client().await;
+    let long_client = client(&server).await;
     let long = tokio::spawn(async move {
         long_client
             .run_simulation(pb::RunSimulationRequest {
@@ -410,7 +343,7 @@ async fn unavailable_is_retried_until_the_server_comes_up() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(!call.is_finished());
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let server = TestServer::start_on(listener, config());
+    let server = TestServer::builder().grpc_listener(listener).start().await;
 
     let n = tokio::time::timeout(Duration::from_secs(20), call)
         .await
@@ -448,12 +381,11 @@ async fn signed_and_key_modes_pass_the_servers_auth_and_failures_are_not_retried
     use mfn_server::security::keys::hash_key;
 
     let key = "c0ffee".repeat(10);
-    let server = TestServer::start(ServerConfig {
-        auth_mode: ServerAuth::Signed,
-        api_key_hashes: vec![hash_key(&key)],
-        ..config()
-    })
-    .await;
+    let server = TestServer::builder()
+        .auth(ServerAuth::Signed)
+        .config(|c| c.auth.api_key_hashes = vec![hash_key(&key)])
+        .start()
+        .await;
     // Signed: a fresh timestamp, id and signature per call, so calls never look replayed.
     let signed = Client::connect(
         ClientConfig::builder(server.url())

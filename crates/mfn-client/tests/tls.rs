@@ -5,14 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mfn_client::{Client, ClientConfig, ClientError};
-use mfn_server::config::TlsSettings;
-use mfn_server::{Listeners, ServerConfig, serve, service_config};
-use mfn_service::MfnService;
+use mfn_server::config::TlsConfig;
+use mfn_test_util::TestServer;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use tokio::net::TcpListener;
 
 /// A throwaway CA and the PEM files the server reads.
 struct Pki {
@@ -55,36 +53,33 @@ impl Pki {
     }
 }
 
-/// A TLS server requiring client certificates from the test CA; returns its port.
-async fn mtls_server(pki: &Pki) -> (u16, tokio::sync::oneshot::Sender<()>) {
+/// A TLS server requiring client certificates from the test CA.
+async fn mtls_server(pki: &Pki) -> TestServer {
     let (cert, key) = pki.leaf(ExtendedKeyUsagePurpose::ServerAuth);
     std::fs::write(pki.path("cert.pem"), cert).unwrap();
     std::fs::write(pki.path("key.pem"), key).unwrap();
-    let config = ServerConfig {
-        max_workers: 1,
-        compute_queue: 4,
-        shutdown_timeout: Duration::from_secs(5),
-        tls: Some(TlsSettings {
-            cert_path: pki.path("cert.pem"),
-            key_path: pki.path("key.pem"),
-            client_ca_path: Some(pki.path("ca.pem")),
-        }),
-        ..ServerConfig::default()
-    };
-    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = grpc.local_addr().unwrap().port();
-    let svc = MfnService::new(service_config(&config)).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(serve(Listeners { grpc, http: None }, config, svc, async {
-        let _ = rx.await;
-    }));
-    (port, tx)
+    TestServer::builder()
+        .config(|c| {
+            c.service.workers = 1;
+            c.service.queue = 4;
+            c.network.shutdown_timeout = Duration::from_secs(5);
+            c.tls = TlsConfig {
+                enabled: true,
+                cert_path: Some(pki.path("cert.pem")),
+                key_path: Some(pki.path("key.pem")),
+                client_ca_path: Some(pki.path("ca.pem")),
+                ..c.tls.clone()
+            };
+        })
+        .start()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_with_ca_identity_and_domain_override() {
     let pki = Pki::new();
-    let (port, _stop) = mtls_server(&pki).await;
+    let server = mtls_server(&pki).await;
+    let port = server.addr.port();
     // The certificate names only "localhost"; we dial 127.0.0.1.
     let url = format!("https://127.0.0.1:{port}");
     let (client_cert, client_key) = pki.leaf(ExtendedKeyUsagePurpose::ClientAuth);

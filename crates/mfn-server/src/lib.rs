@@ -30,4 +30,4 @@ pub mod web;
 pub mod ws;
 
 pub use config::{EXIT_CONFIG, ServerConfig};
-pub use server::{Checked, Listeners, ServerError, preflight, run, serve, service_config};
+pub use server::{Checked, Guards, Listeners, ServerError, http_context, preflight, run, serve};

@@ -20,8 +20,7 @@ use mfn_proto::v1::mfn_simulation_service_server::MfnSimulationServiceServer;
 use mfn_proto::v1::mfn_validation_service_server::MfnValidationServiceServer;
 use mfn_proto::v1::mycelium_service_server::MyceliumServiceServer;
 use mfn_proto::{FILE_DESCRIPTOR_SET, SERVICE_NAMES};
-use mfn_service::request::Limits;
-use mfn_service::{MfnService, ServiceConfig, ServiceError};
+use mfn_service::{MfnService, ServiceError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
@@ -33,8 +32,7 @@ use tracing::{info, warn};
 
 use crate::config::{AuthMode, ConfigError, Environment, ServerConfig};
 use crate::grpc::GrpcApi;
-use crate::http;
-use crate::security::rate_limit::Limits as RateLimits;
+use crate::http::{self, HttpContext};
 use crate::security::{AuditLayer, AuthLayer, KeySet, RateLimitLayer};
 use crate::tls::{self, TlsError, TlsReloader};
 
@@ -110,14 +108,12 @@ pub struct Checked {
 /// files. The CLI calls it first and exits with code 64 on error.
 pub fn preflight(config: &ServerConfig) -> Result<Checked, ServerError> {
     let keys = KeySet::from_config(config)?;
-    if keys.is_empty() && (config.auth_mode != AuthMode::Off || config.env != Environment::Dev) {
-        let (key, what) = if config.auth_mode == AuthMode::Off {
+    let mode = config.auth.mode;
+    if keys.is_empty() && (mode != AuthMode::Off || config.env != Environment::Dev) {
+        let (key, what) = if mode == AuthMode::Off {
             ("MFN_ENV", format!("MFN_ENV={}", config.env))
         } else {
-            (
-                "MFN_AUTH_MODE",
-                format!("{} authentication", config.auth_mode),
-            )
+            ("MFN_AUTH_MODE", format!("{mode} authentication"))
         };
         return Err(ConfigError {
             key: key.into(),
@@ -127,8 +123,8 @@ pub fn preflight(config: &ServerConfig) -> Result<Checked, ServerError> {
         }
         .into());
     }
-    let tls = match &config.tls {
-        Some(t) => Some(Arc::new(TlsReloader::load(t)?)),
+    let tls = match config.tls.settings() {
+        Some(t) => Some(Arc::new(TlsReloader::load(&t)?)),
         None => None,
     };
     Ok(Checked {
@@ -137,24 +133,53 @@ pub fn preflight(config: &ServerConfig) -> Result<Checked, ServerError> {
     })
 }
 
-/// The service layer's sizing from the server configuration.
-pub fn service_config(config: &ServerConfig) -> ServiceConfig {
-    ServiceConfig {
-        limits: Limits {
-            max_grid_size: config.max_grid_size,
-            max_steps: config.max_steps,
-            ..Limits::default()
+/// The layers every door shares, one instance per server: a key's limits and its replay
+/// cache are the same whichever protocol it calls through.
+#[derive(Clone)]
+pub struct Guards {
+    /// Who is calling: API key, and in signed mode signature, window and replay.
+    pub auth: AuthLayer,
+    /// Per key (or per client IP when anonymous) rate and in-flight limits.
+    pub rate_limits: RateLimitLayer,
+}
+
+impl Guards {
+    /// The guards of `config` over `keys` (from [`preflight`]).
+    pub fn new(config: &ServerConfig, keys: &Arc<KeySet>) -> Guards {
+        Guards {
+            auth: AuthLayer::new(config.auth.mode, keys.clone(), config.auth.window),
+            // Dev only: local agents and tests share a bounded workstation allowance.
+            rate_limits: RateLimitLayer::with_loopback(
+                keys,
+                config.rate_limits,
+                (config.env == crate::config::Environment::Dev)
+                    .then_some(crate::security::rate_limit::DEV_LOOPBACK),
+            ),
+        }
+    }
+}
+
+/// What the HTTP port serves, from `config`; `grpc_addr` is shown on the landing page.
+pub fn http_context(
+    config: &ServerConfig,
+    svc: MfnService,
+    guards: &Guards,
+    grpc_addr: SocketAddr,
+) -> HttpContext {
+    HttpContext {
+        svc,
+        grpc_addr,
+        max_body_bytes: config.network.max_message_bytes,
+        cors_allowed_origins: config.network.cors_allowed_origins.clone(),
+        auth: guards.auth.clone(),
+        rate_limits: guards.rate_limits.clone(),
+        ws: config.ws.clone(),
+        mcp: crate::mcp::http::McpHttpConfig {
+            allowed_origins: config.mcp.allowed_origins.clone(),
+            allowed_hosts: config.mcp.allowed_hosts.clone(),
+            max_body_bytes: config.network.max_message_bytes,
+            shutdown: Default::default(),
         },
-        workers: config.max_workers,
-        queue: config.compute_queue,
-        cache_entries: config.cache_entries,
-        cache_bytes: config.cache_bytes,
-        graphs: mfn_service::GraphStoreConfig {
-            data_dir: config.data_dir.clone(),
-            cache_bytes: config.graph_cache_bytes,
-            limits: config.graph_limits.clone(),
-        },
-        tool_timeout: config.tool_timeout,
     }
 }
 
@@ -165,12 +190,12 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let svc = MfnService::new(service_config(&config))?;
+    let svc = MfnService::new(config.service.clone())?;
     serve(listeners, config, svc, shutdown).await
 }
 
 /// [`run`] with a service layer built by the caller (tests keep a clone to read its
-/// counters). `svc` should be built from [`service_config`] of the same `config`.
+/// counters). `svc` should be built from `config.service`.
 pub async fn serve(
     listeners: Listeners,
     config: ServerConfig,
@@ -180,28 +205,13 @@ pub async fn serve(
     let Checked { tls, keys } = preflight(&config)?;
     // Before the first request: metrics recorded without a recorder are lost.
     crate::telemetry::prometheus();
-    if config.auth_mode == AuthMode::Off && !keys.is_empty() {
+    if config.auth.mode == AuthMode::Off && !keys.is_empty() {
         warn!(
             keys = keys.len(),
             "api keys are configured but MFN_AUTH_MODE=off: they are not checked"
         );
     }
-    let rate_limits = RateLimitLayer::with_loopback(
-        &keys,
-        RateLimits {
-            rps: config.rate_limit_rps,
-            concurrent: config.rate_limit_concurrent,
-            anon_rps: config.anon_rate_limit_rps,
-            anon_concurrent: config.anon_rate_limit_concurrent,
-        },
-        // Dev only: local agents and tests share a bounded workstation allowance.
-        (config.env == crate::config::Environment::Dev)
-            .then_some(crate::security::rate_limit::DEV_LOOPBACK),
-    );
-
-    // One instance per server, shared by every door: a key's limits and its replay
-    // cache are the same whichever protocol it calls through.
-    let auth = AuthLayer::new(config.auth_mode, keys.clone(), config.auth_window);
+    let guards = Guards::new(&config, &keys);
 
     let (health, _) = tonic_health::server::health_reporter();
     let health_service = crate::grpc::health::DrainAwareHealth::server(health.clone(), svc.clone());
@@ -222,7 +232,7 @@ pub async fn serve(
         .map_err(|e| ServerError::Service(ServiceError::internal(e)))?;
 
     let api = GrpcApi::new(svc.clone());
-    let max_msg = config.max_message_size_bytes;
+    let max_msg = config.network.max_message_bytes;
     macro_rules! tuned {
         ($server:expr) => {
             $server
@@ -237,14 +247,14 @@ pub async fn serve(
 
     let grpc_addr = listeners.grpc.local_addr()?;
     let router = Server::builder()
-        .max_concurrent_streams(config.max_concurrent_streams)
-        .http2_keepalive_interval(Some(config.keepalive_time))
-        .http2_keepalive_timeout(Some(config.keepalive_timeout))
+        .max_concurrent_streams(config.network.max_concurrent_streams)
+        .http2_keepalive_interval(Some(config.network.keepalive_time))
+        .http2_keepalive_timeout(Some(config.network.keepalive_timeout))
         .tcp_nodelay(true)
         // gRPC-Web arrives over HTTP/1.1 from browsers.
         .accept_http1(true)
         // Browsers need CORS before they may read a gRPC-Web response.
-        .layer(cors(&config.cors_allowed_origins))
+        .layer(cors(&config.network.cors_allowed_origins))
         // Translates gRPC-Web to gRPC for the services below.
         .layer(tonic_web::GrpcWebLayer::new())
         // Compress responses only for clients that compress their requests.
@@ -256,9 +266,9 @@ pub async fn serve(
         // One audit line per request; outside auth so that refusals are audited too.
         .layer(AuditLayer::new(tonic::body::Body::new))
         // Who is calling: API key, and in signed mode signature, window and replay.
-        .layer(auth.clone())
+        .layer(guards.auth.clone())
         // Per key (or per client IP when anonymous) rate and in-flight limits.
-        .layer(rate_limits.clone())
+        .layer(guards.rate_limits.clone())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -280,7 +290,7 @@ pub async fn serve(
         Some(reloader) => {
             tokio::spawn(tls::watch(
                 reloader.clone(),
-                config.tls_reload_interval,
+                config.tls.reload_interval,
                 stopped(),
             ));
             let incoming = tls::incoming(listeners.grpc, reloader, stopped());
@@ -292,34 +302,17 @@ pub async fn serve(
         }
     };
     let http_addr = listeners.http.as_ref().and_then(|l| l.local_addr().ok());
-    let http_ctx = http::HttpContext {
-        svc: svc.clone(),
-        grpc_addr,
-        max_body_bytes: config.max_message_size_bytes,
-        cors_allowed_origins: config.cors_allowed_origins.clone(),
-        auth,
-        rate_limits,
-        ws: config.ws.clone(),
-        mcp: crate::mcp::http::McpHttpConfig {
-            allowed_origins: config.mcp_allowed_origins.clone(),
-            allowed_hosts: config.mcp_allowed_hosts.clone(),
-            max_body_bytes: config.max_message_size_bytes,
-            shutdown: Default::default(),
-        },
-    };
+    let http_ctx = http_context(&config, svc.clone(), &guards, grpc_addr);
     let http_task = listeners
         .http
         .map(|l| tokio::spawn(http::serve(l, http_ctx, stopped())));
     info!(
         grpc = %grpc_addr,
         http = ?http_addr,
-        tls = config.tls.is_some(),
-        mtls = config.tls.as_ref().is_some_and(|t| t.client_ca_path.is_some()),
+        tls = config.tls.enabled,
+        mtls = config.tls.enabled && config.tls.client_ca_path.is_some(),
         workers = svc.gate().workers(),
-        graphs = %config
-            .data_dir
-            .as_ref()
-            .map_or_else(|| "in memory (not persisted)".to_owned(), |d| d.display().to_string()),
+        graphs = %config.graph_store(),
         "mfn server ready"
     );
 
@@ -341,7 +334,7 @@ pub async fn serve(
         }
         grpc
     };
-    match tokio::time::timeout(config.shutdown_timeout, drained).await {
+    match tokio::time::timeout(config.network.shutdown_timeout, drained).await {
         Ok(Ok(Ok(()))) => {
             info!("drained; all connections closed");
             Ok(())
@@ -350,7 +343,7 @@ pub async fn serve(
         Ok(Err(join)) => Err(ServerError::Service(ServiceError::internal(join))),
         Err(_) => {
             warn!(
-                timeout_s = config.shutdown_timeout.as_secs(),
+                timeout_s = config.network.shutdown_timeout.as_secs(),
                 active_streams = svc.stream_stats().active(),
                 running_jobs = svc.gate().stats().running(),
                 "shutdown timeout reached; closing remaining connections"

@@ -9,97 +9,15 @@ use mfn_proto::v1 as pb;
 use mfn_proto::v1::mfn_features_service_client::MfnFeaturesServiceClient;
 use mfn_proto::v1::mfn_simulation_service_client::MfnSimulationServiceClient;
 use mfn_proto::v1::mfn_validation_service_client::MfnValidationServiceClient;
-use mfn_proto::v1::mycelium_service_client::MyceliumServiceClient;
-use mfn_server::{Listeners, ServerConfig, ServerError, serve, service_config};
-use mfn_service::MfnService;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use mfn_test_util::{TestServer, http_get};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_types::StatusExt;
-
-struct TestServer {
-    addr: SocketAddr,
-    http: SocketAddr,
-    svc: MfnService,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServerError>>,
-}
-
-impl TestServer {
-    async fn start(config: ServerConfig) -> Self {
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = grpc.local_addr().unwrap();
-        let http_addr = http.local_addr().unwrap();
-        let svc = MfnService::new(service_config(&config)).unwrap();
-        let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(serve(
-            Listeners {
-                grpc,
-                http: Some(http),
-            },
-            config,
-            svc.clone(),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            addr,
-            http: http_addr,
-            svc,
-            stop: Some(tx),
-            handle,
-        }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    async fn sim(&self) -> MfnSimulationServiceClient<Channel> {
-        MfnSimulationServiceClient::new(self.channel().await)
-    }
-
-    async fn myc(&self) -> MyceliumServiceClient<Channel> {
-        MyceliumServiceClient::new(self.channel().await)
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-
-    async fn stop(mut self) {
-        self.shutdown();
-        tokio::time::timeout(Duration::from_secs(20), self.handle)
-            .await
-            .expect("server did not stop")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn config() -> ServerConfig {
-    ServerConfig {
-        max_workers: 2,
-        compute_queue: 8,
-        shutdown_timeout: Duration::from_secs(10),
-        ..ServerConfig::default()
-    }
-}
 
 fn sim_req(n: u32, steps: u32) -> pb::RunSimulationRequest {
     pb::RunSimulationRequest {
@@ -133,7 +51,7 @@ fn assert_invalid(r: Result<impl std::fmt::Debug, Status>, field: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_unary_rpc_answers_with_defaults() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     let ch = server.channel().await;
 
     // RunSimulation: all defaults = the SCIENCE.md §2 golden run.
@@ -273,7 +191,7 @@ async fn every_unary_rpc_answers_with_defaults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_limit_is_invalid_argument_naming_the_field() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     let mut sim = server.sim().await;
     let cases: Vec<(pb::RunSimulationRequest, &str)> = vec![
         (
@@ -580,7 +498,7 @@ async fn every_limit_is_invalid_argument_naming_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_end_with_the_unary_result_and_keep_the_prefix() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     let mut sim = server.sim().await;
     let stream_req = |steps| pb::StreamSimulationRequest {
         grid_size: Some(32),
@@ -694,7 +612,7 @@ async fn streams_end_with_the_unary_result_and_keep_the_prefix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_stream_stops_its_computation() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     let mut sim = server.sim().await;
     let mut frames = sim
         .stream_simulation(pb::StreamSimulationRequest {
@@ -727,12 +645,7 @@ async fn cancelling_a_stream_stops_its_computation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_fails_fast_with_resource_exhausted() {
-    let server = TestServer::start(ServerConfig {
-        max_workers: 1,
-        compute_queue: 0,
-        ..config()
-    })
-    .await;
+    let server = TestServer::builder().compute(1, 0).start().await;
     // Occupy the only compute slot with a long run (~seconds).
     let mut busy = server.sim().await;
     let long = tokio::spawn(async move { busy.run_simulation(sim_req(512, 10_000)).await });
@@ -771,7 +684,7 @@ async fn overload_fails_fast_with_resource_exhausted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_hits_are_identical_to_misses() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     let mut sim = server.sim().await;
     let req = pb::RunSimulationRequest {
         include_field: true,
@@ -793,7 +706,7 @@ async fn cache_hits_are_identical_to_misses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_per_service_and_turns_not_serving_on_drain() {
-    let mut server = TestServer::start(config()).await;
+    let mut server = TestServer::start().await;
     let mut health = HealthClient::new(server.channel().await);
     for name in std::iter::once("").chain(mfn_proto::SERVICE_NAMES) {
         let r = health
@@ -836,11 +749,7 @@ async fn health_is_per_service_and_turns_not_serving_on_drain() {
         .await
         .expect("watch stayed open during drain");
     assert!(end.is_none(), "{end:?}");
-    tokio::time::timeout(Duration::from_secs(20), server.handle)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    server.stop().await;
     assert!(
         t0.elapsed() < Duration::from_secs(5),
         "drain waited for the watcher: {:?}",
@@ -850,7 +759,7 @@ async fn health_is_per_service_and_turns_not_serving_on_drain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_unary_calls_and_ends_streams_cleanly() {
-    let mut server = TestServer::start(config()).await;
+    let mut server = TestServer::start().await;
     // A unary call of a second or so, and a long paced stream.
     let mut unary_client = server.sim().await;
     let unary = tokio::spawn(async move { unary_client.run_simulation(sim_req(256, 2000)).await });
@@ -895,11 +804,7 @@ async fn shutdown_finishes_unary_calls_and_ends_streams_cleanly() {
         Some(Err(s)) => assert_eq!(s.code(), Code::Unavailable, "{s:?}"),
         None => panic!("stream ended without a final frame or a status"),
     }
-    tokio::time::timeout(Duration::from_secs(20), server.handle)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 fn steer_start(paused: bool) -> pb::SteerCommand {
@@ -986,7 +891,7 @@ fn acks_of(events: &[pb::SteerEvent]) -> Vec<&pb::SteerAck> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steering_is_deterministic_given_the_acknowledged_commands() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     // Unsteered steering run = StreamSimulation.
     let plain = steer(&server, vec![steer_start(false)]).await.unwrap();
     let stream: Vec<_> = server
@@ -1084,7 +989,7 @@ async fn steering_is_deterministic_given_the_acknowledged_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compression_and_grpc_web() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     for enc in [CompressionEncoding::Gzip, CompressionEncoding::Zstd] {
         let mut c = server
             .sim()
@@ -1144,7 +1049,7 @@ async fn compression_and_grpc_web() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_probes_follow_the_drain() {
-    let mut server = TestServer::start(config()).await;
+    let mut server = TestServer::start().await;
     let get = |path: &'static str, addr: SocketAddr| async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tcp = tokio::net::TcpStream::connect(addr).await?;
@@ -1177,20 +1082,15 @@ async fn http_probes_follow_the_drain() {
             .starts_with("HTTP/1.1 503")
     );
     server.shutdown();
-    tokio::time::timeout(Duration::from_secs(20), server.handle)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_over_the_configured_size_are_refused() {
-    let server = TestServer::start(ServerConfig {
-        max_message_size_bytes: 64 * 1024,
-        ..config()
-    })
-    .await;
+    let server = TestServer::builder()
+        .config(|c| c.network.max_message_bytes = 64 * 1024)
+        .start()
+        .await;
     // 4 gradients × 4096 doubles = 128 KiB on the wire: over the 64 KiB limit.
     let big = pb::FederatedAggregateRequest {
         gradients: vec![
@@ -1226,20 +1126,6 @@ async fn messages_over_the_configured_size_are_refused() {
     server.stop().await;
 }
 
-/// `GET path` on the HTTP port; the whole response as text.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 /// The value of the first sample line starting with `prefix` whose labels contain `all`.
 fn sample(text: &str, name: &str, all: &[&str]) -> Option<f64> {
     text.lines()
@@ -1249,7 +1135,7 @@ fn sample(text: &str, name: &str, all: &[&str]) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_every_rpc_by_status_and_request_ids_are_echoed() {
-    let server = TestServer::start(config()).await;
+    let server = TestServer::start().await;
     let mut sim = server.sim().await;
     let before = http_get(server.http, "/metrics").await;
     let ok_label = [

@@ -4,21 +4,15 @@
 //! an oversized body, 429 over the key's rate, another tenant's graph not found, no key
 //! in any log line).
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use mfn_server::config::AuthMode;
-use mfn_server::http::{HttpContext, router};
-use mfn_server::mcp::http::McpHttpConfig;
-use mfn_server::security::keys::{ApiKey, KeySet, hash_key};
+use mfn_server::security::keys::hash_key;
 use mfn_server::security::rate_limit::Limits;
-use mfn_server::security::{AuthLayer, RateLimitLayer};
-use mfn_service::{MfnService, ServiceConfig};
+use mfn_test_util::{TestServer, captured_logs};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -28,43 +22,27 @@ const SLOW: &str = "slow-key-0123456789abcdef0123456789abcdef0";
 const MAX_BODY: usize = 64 * 1024;
 
 fn app(origins: &[&str], hosts: &[&str]) -> Router {
-    let svc = MfnService::new(ServiceConfig {
-        workers: 2,
-        queue: 16,
-        ..ServiceConfig::default()
-    })
-    .unwrap();
-    let key = |text: &str, name: &str, rps: Option<u32>| {
-        let mut k = ApiKey::from_hash(hash_key(text));
-        k.name = name.into();
-        k.rps = rps;
-        k
-    };
-    let keys = Arc::new(KeySet::new(vec![
-        key(ALICE, "alice", None),
-        key(BOB, "bob", None),
-        key(SLOW, "slow", Some(3)),
-    ]));
-    let limits = Limits {
-        rps: 1000,
-        concurrent: 50,
-        anon_rps: 1000,
-        anon_concurrent: 50,
-    };
-    router(HttpContext {
-        svc,
-        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
-        max_body_bytes: MAX_BODY,
-        cors_allowed_origins: vec![],
-        auth: AuthLayer::new(AuthMode::Key, keys.clone(), Duration::from_secs(300)),
-        rate_limits: RateLimitLayer::new(&keys, limits),
-        ws: Default::default(),
-        mcp: McpHttpConfig {
-            allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
-            allowed_hosts: hosts.iter().map(|s| s.to_string()).collect(),
-            ..McpHttpConfig::default()
-        },
-    })
+    let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+    TestServer::builder()
+        .auth(AuthMode::Key)
+        .key(ALICE, "name=alice")
+        .key(BOB, "name=bob")
+        .key(SLOW, "name=slow rps=3")
+        .config(|c| {
+            c.service.queue = 16;
+            c.rate_limits = Limits {
+                rps: 1000,
+                concurrent: 50,
+                anon_rps: 1000,
+                anon_concurrent: 50,
+            };
+            c.network.max_message_bytes = MAX_BODY;
+            c.network.cors_allowed_origins = vec![];
+            c.mcp.allowed_origins = list(origins);
+            c.mcp.allowed_hosts = list(hosts);
+        })
+        .app()
+        .0
 }
 
 struct Reply {
@@ -537,38 +515,6 @@ async fn a_burst_over_the_keys_rate_is_429() {
         post(&app, &[("x-api-key", ALICE)], body).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-}
-
-/// Everything the tests' tracing writes, as JSON lines (debug level: rmcp logs
-/// requests there).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

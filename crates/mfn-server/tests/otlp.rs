@@ -9,8 +9,7 @@ use std::time::Duration;
 use mfn_proto::v1 as pb;
 use mfn_proto::v1::mycelium_service_client::MyceliumServiceClient;
 use mfn_server::telemetry::otel::Otel;
-use mfn_server::{Listeners, ServerConfig, serve, service_config};
-use mfn_service::MfnService;
+use mfn_test_util::TestServer;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -65,17 +64,11 @@ async fn request_spans_reach_the_collector_in_the_callers_trace() {
         .with(otel.layer())
         .init();
 
-    let config = ServerConfig {
-        max_workers: 1,
-        ..ServerConfig::default()
-    };
-    let svc = MfnService::new(service_config(&config)).unwrap();
-    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = grpc.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(Listeners { grpc, http: None }, config, svc, async {
-        let _ = stopped.await;
-    }));
+    let server = TestServer::builder()
+        .config(|c| c.service.workers = 1)
+        .start()
+        .await;
+    let addr = server.addr;
 
     let mut client = MyceliumServiceClient::connect(format!("http://{addr}"))
         .await
@@ -95,8 +88,7 @@ async fn request_spans_reach_the_collector_in_the_callers_trace() {
             .unwrap(),
     );
     client.compute_nernst(req).await.unwrap();
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.stop().await;
 
     // The batch processor exports on its own schedule; flush, then wait for delivery.
     let mut found = None;

@@ -2,45 +2,27 @@
 //! and status of each kind of bad input, authentication and rate limits through the
 //! shared layers, the OpenAPI document and the PNG.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use mfn_server::config::AuthMode;
-use mfn_server::http::{HttpContext, router};
-use mfn_server::security::keys::{ApiKey, KeySet, hash_key};
 use mfn_server::security::rate_limit::Limits;
-use mfn_server::security::{AuthLayer, RateLimitLayer};
-use mfn_service::{MfnService, ServiceConfig};
+use mfn_service::MfnService;
+use mfn_test_util::TestServer;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const KEY: &str = "test-key-0123456789abcdef0123456789abcdef";
 
 fn app_with(mode: AuthMode, limits: Limits, max_body: usize) -> (Router, MfnService) {
-    let svc = MfnService::new(ServiceConfig {
-        workers: 2,
-        queue: 8,
-        ..ServiceConfig::default()
-    })
-    .unwrap();
-    let mut key = ApiKey::from_hash(hash_key(KEY));
-    key.name = "test".into();
-    let keys = Arc::new(KeySet::new(vec![key]));
-    let ctx = HttpContext {
-        svc: svc.clone(),
-        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
-        max_body_bytes: max_body,
-        cors_allowed_origins: vec!["*".into()],
-        auth: AuthLayer::new(mode, keys.clone(), Duration::from_secs(300)),
-        rate_limits: RateLimitLayer::new(&keys, limits),
-        ws: Default::default(),
-        mcp: Default::default(),
-    };
-    (router(ctx), svc)
+    TestServer::builder()
+        .auth(mode)
+        .key(KEY, "name=test")
+        .config(|c| {
+            c.rate_limits = limits;
+            c.network.max_message_bytes = max_body;
+        })
+        .app()
 }
 
 fn app() -> Router {
@@ -559,33 +541,20 @@ async fn send_json(
 }
 
 fn graph_app(graph_limits: mfn_service::mfn_graph::Limits) -> Router {
-    let svc = MfnService::new(ServiceConfig {
-        workers: 2,
-        queue: 8,
-        graphs: mfn_service::GraphStoreConfig {
-            limits: graph_limits,
-            ..Default::default()
-        },
-        ..ServiceConfig::default()
-    })
-    .unwrap();
-    let keys = Arc::new(KeySet::default());
     let limits = Limits {
         rps: 1000,
         concurrent: 50,
         anon_rps: 100_000,
         anon_concurrent: 1000,
     };
-    router(HttpContext {
-        svc,
-        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
-        max_body_bytes: 1 << 20,
-        cors_allowed_origins: vec!["*".into()],
-        auth: AuthLayer::new(AuthMode::Off, keys.clone(), Duration::from_secs(300)),
-        rate_limits: RateLimitLayer::new(&keys, limits),
-        ws: Default::default(),
-        mcp: Default::default(),
-    })
+    TestServer::builder()
+        .config(|c| {
+            c.service.graphs.limits = graph_limits;
+            c.rate_limits = limits;
+            c.network.max_message_bytes = 1 << 20;
+        })
+        .app()
+        .0
 }
 
 #[tokio::test]
@@ -919,37 +888,26 @@ async fn bad_graph_input_is_named_and_nothing_partial_is_stored() {
 
 #[tokio::test]
 async fn graphs_belong_to_the_key_and_admin_sees_all_tenants() {
-    use mfn_server::security::{Scope, Scopes};
-    let svc = MfnService::new(ServiceConfig::default()).unwrap();
-    let mk = |text: &str, name: &str, admin: bool| {
-        let mut k = ApiKey::from_hash(hash_key(text));
-        k.name = name.into();
-        if admin {
-            k.scopes = Scopes::none().with(Scope::Compute).with(Scope::Admin);
-        }
-        k
-    };
-    let keys = Arc::new(KeySet::new(vec![
-        mk("alice-key-0123456789abcdef0123456789", "alice", false),
-        mk("bob-key-0123456789abcdef0123456789ab", "bob", false),
-        mk("root-key-0123456789abcdef0123456789a", "ops", true),
-    ]));
     let limits = Limits {
         rps: 1000,
         concurrent: 50,
         anon_rps: 100,
         anon_concurrent: 10,
     };
-    let app = router(HttpContext {
-        svc,
-        grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
-        max_body_bytes: 1 << 20,
-        cors_allowed_origins: vec![],
-        auth: AuthLayer::new(AuthMode::Key, keys.clone(), Duration::from_secs(300)),
-        rate_limits: RateLimitLayer::new(&keys, limits),
-        ws: Default::default(),
-        mcp: Default::default(),
-    });
+    let (app, _) = TestServer::builder()
+        .auth(AuthMode::Key)
+        .key("alice-key-0123456789abcdef0123456789", "name=alice")
+        .key("bob-key-0123456789abcdef0123456789ab", "name=bob")
+        .key(
+            "root-key-0123456789abcdef0123456789a",
+            "name=ops scopes=compute,admin",
+        )
+        .config(|c| {
+            c.rate_limits = limits;
+            c.network.max_message_bytes = 1 << 20;
+            c.network.cors_allowed_origins = vec![];
+        })
+        .app();
     let alice = Some("alice-key-0123456789abcdef0123456789");
     let bob = Some("bob-key-0123456789abcdef0123456789ab");
     let root = Some("root-key-0123456789abcdef0123456789a");

@@ -2,23 +2,15 @@
 //! (key theft, replay, DDoS, resource exhaustion) as a request the server must refuse,
 //! and the audit trail.
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use mfn_proto::v1 as pb;
-use mfn_proto::v1::mfn_simulation_service_client::MfnSimulationServiceClient;
 use mfn_proto::v1::mycelium_service_client::MyceliumServiceClient;
 use mfn_server::config::AuthMode;
 use mfn_server::security::auth::sign;
 use mfn_server::security::keys::{generate_key, hash_key};
-use mfn_server::{Listeners, ServerConfig, ServerError, serve, service_config};
-use mfn_service::MfnService;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use mfn_test_util::{TestServer, captured_logs};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -31,14 +23,6 @@ use tonic_types::StatusExt;
 const RUN: &str = "/mfn.v1.MFNSimulationService/RunSimulation";
 const NERNST: &str = "/mfn.v1.MyceliumService/ComputeNernst";
 
-struct TestServer {
-    addr: SocketAddr,
-    svc: MfnService,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServerError>>,
-    _dir: tempfile::TempDir,
-}
-
 /// Keys of a test server, one per role.
 struct Keys {
     compute: String,
@@ -48,87 +32,25 @@ struct Keys {
     one_at_once: String,
 }
 
-impl TestServer {
-    async fn start(mode: AuthMode) -> (Self, Keys) {
-        let keys = Keys {
-            compute: generate_key().unwrap(),
-            admin_only: generate_key().unwrap(),
-            slow_rps: generate_key().unwrap(),
-            two_at_once: generate_key().unwrap(),
-            one_at_once: generate_key().unwrap(),
-        };
-        let h = |k: &str| hex::encode(hash_key(k));
-        let file = format!(
-            "# test keys\n{} name=compute\n{} name=admin scopes=admin\n{} name=slow rps=5\n\
-             {} name=two concurrent=2\n{} name=one concurrent=1\n",
-            h(&keys.compute),
-            h(&keys.admin_only),
-            h(&keys.slow_rps),
-            h(&keys.two_at_once),
-            h(&keys.one_at_once),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys");
-        std::fs::write(&path, file).unwrap();
-        let config = ServerConfig {
-            auth_mode: mode,
-            api_keys_file: Some(path),
-            max_workers: 2,
-            compute_queue: 8,
-            shutdown_timeout: Duration::from_secs(10),
-            ..ServerConfig::default()
-        };
-        (Self::with_config(config, dir).await, keys)
-    }
-
-    async fn with_config(config: ServerConfig, dir: tempfile::TempDir) -> Self {
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = grpc.local_addr().unwrap();
-        let svc = MfnService::new(service_config(&config)).unwrap();
-        let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(serve(
-            Listeners { grpc, http: None },
-            config,
-            svc.clone(),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            addr,
-            svc,
-            stop: Some(tx),
-            handle,
-            _dir: dir,
-        }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    async fn sim(&self) -> MfnSimulationServiceClient<Channel> {
-        MfnSimulationServiceClient::new(self.channel().await)
-    }
-
-    async fn myc(&self) -> MyceliumServiceClient<Channel> {
-        MyceliumServiceClient::new(self.channel().await)
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), self.handle)
-            .await
-            .expect("server did not stop")
-            .unwrap()
-            .unwrap();
-    }
+/// A server in `mode` with one key per role.
+async fn start(mode: AuthMode) -> (TestServer, Keys) {
+    let keys = Keys {
+        compute: generate_key().unwrap(),
+        admin_only: generate_key().unwrap(),
+        slow_rps: generate_key().unwrap(),
+        two_at_once: generate_key().unwrap(),
+        one_at_once: generate_key().unwrap(),
+    };
+    let server = TestServer::builder()
+        .auth(mode)
+        .key(&keys.compute, "name=compute")
+        .key(&keys.admin_only, "name=admin scopes=admin")
+        .key(&keys.slow_rps, "name=slow rps=5")
+        .key(&keys.two_at_once, "name=two concurrent=2")
+        .key(&keys.one_at_once, "name=one concurrent=1")
+        .start()
+        .await;
+    (server, keys)
 }
 
 fn now() -> i64 {
@@ -186,7 +108,7 @@ fn assert_refused<T: std::fmt::Debug>(r: Result<T, Status>, code: Code, message:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_mode_refuses_missing_and_wrong_keys_and_accepts_bearer() {
-    let (server, keys) = TestServer::start(AuthMode::Key).await;
+    let (server, keys) = start(AuthMode::Key).await;
     let mut myc = server.myc().await;
     assert_refused(
         myc.compute_nernst(nernst()).await,
@@ -222,7 +144,7 @@ async fn key_mode_refuses_missing_and_wrong_keys_and_accepts_bearer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_mode_refuses_every_forgery() {
-    let (server, keys) = TestServer::start(AuthMode::Signed).await;
+    let (server, keys) = start(AuthMode::Signed).await;
     let mut myc = server.myc().await;
     let k = keys.compute.as_str();
 
@@ -296,7 +218,7 @@ async fn signed_mode_refuses_every_forgery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_stay_open() {
-    let (server, _keys) = TestServer::start(AuthMode::Signed).await;
+    let (server, _keys) = start(AuthMode::Signed).await;
     let ch = server.channel().await;
     let health = HealthClient::new(ch.clone())
         .check(HealthCheckRequest {
@@ -330,7 +252,7 @@ async fn health_and_reflection_stay_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_over_the_rate_gets_resource_exhausted_with_retry_info() {
-    let (server, keys) = TestServer::start(AuthMode::Key).await;
+    let (server, keys) = start(AuthMode::Key).await;
     let mut myc = server.myc().await;
     let mut refused = None;
     for _ in 0..20 {
@@ -357,7 +279,7 @@ async fn a_burst_over_the_rate_gets_resource_exhausted_with_retry_info() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_is_limited_and_permits_come_back_after_cancel_and_stream_end() {
-    let (server, keys) = TestServer::start(AuthMode::Key).await;
+    let (server, keys) = start(AuthMode::Key).await;
     let gate = server.svc.gate().stats().clone();
 
     // Two slow calls fill the key's two slots; the third is refused.
@@ -434,40 +356,10 @@ async fn eventually_ok(myc: &mut MyceliumServiceClient<Channel>, key: &str) {
 }
 
 /// Everything the tests' tracing writes, as JSON lines.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        logs
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_line_has_the_hash_prefix_and_never_the_key() {
     let logs = captured_logs();
-    let (server, keys) = TestServer::start(AuthMode::Signed).await;
+    let (server, keys) = start(AuthMode::Signed).await;
     let mut myc = server.myc().await;
     let ok_id = fresh_id();
     myc.compute_nernst(signed(nernst(), &keys.compute, NERNST, 0, &ok_id))

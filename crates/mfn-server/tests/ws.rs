@@ -1,20 +1,16 @@
 //! The WebSocket door end to end: a real server from `mfn_server::serve` on port 0 and
 //! tokio-tungstenite as the client (a library we did not write).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::{SinkExt, StreamExt};
 use mfn_server::config::AuthMode;
 use mfn_server::security::auth::sign;
-use mfn_server::security::keys::{generate_key, hash_key};
+use mfn_server::security::keys::generate_key;
 use mfn_server::ws::WsConfig;
-use mfn_server::{Listeners, ServerConfig, ServerError, serve, service_config};
-use mfn_service::MfnService;
+use mfn_test_util::{TestServer, http_get};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -26,54 +22,30 @@ const GUARD: Duration = Duration::from_secs(30);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-struct TestServer {
-    http: SocketAddr,
-    svc: MfnService,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<Result<(), ServerError>>,
+/// The harness's server in `mode` with `ws` sessions and one key, and a WebSocket
+/// client for it.
+struct WsServer {
+    server: TestServer,
     key: String,
-    _dir: tempfile::TempDir,
 }
 
-impl TestServer {
+impl std::ops::Deref for WsServer {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+impl WsServer {
     async fn start(mode: AuthMode, ws: WsConfig) -> Self {
         let key = generate_key().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys");
-        std::fs::write(&path, format!("{} name=ws\n", hex::encode(hash_key(&key)))).unwrap();
-        let config = ServerConfig {
-            auth_mode: mode,
-            api_keys_file: Some(path),
-            max_workers: 2,
-            compute_queue: 8,
-            shutdown_timeout: Duration::from_secs(10),
-            ws,
-            ..ServerConfig::default()
-        };
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http_addr = http.local_addr().unwrap();
-        let svc = MfnService::new(service_config(&config)).unwrap();
-        let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(serve(
-            Listeners {
-                grpc,
-                http: Some(http),
-            },
-            config,
-            svc.clone(),
-            async {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            http: http_addr,
-            svc,
-            stop: Some(tx),
-            handle,
-            key,
-            _dir: dir,
-        }
+        let server = TestServer::builder()
+            .auth(mode)
+            .key(&key, "name=ws")
+            .config(|c| c.ws = ws)
+            .start()
+            .await;
+        WsServer { server, key }
     }
 
     async fn connect(&self, path: &str) -> Ws {
@@ -86,18 +58,11 @@ impl TestServer {
     }
 
     fn shutdown(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+        self.server.shutdown();
     }
 
-    async fn stop(mut self) {
-        self.shutdown();
-        tokio::time::timeout(Duration::from_secs(20), self.handle)
-            .await
-            .expect("server did not stop")
-            .unwrap()
-            .unwrap();
+    async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -174,19 +139,6 @@ fn now() -> u64 {
         .as_secs()
 }
 
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    tcp.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 /// The sum of every sample of `name` whose labels contain all of `labels`.
 fn metric(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
@@ -207,7 +159,7 @@ async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_in_key_mode() {
-    let server = TestServer::start(AuthMode::Key, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Key, WsConfig::default()).await;
     let mut ws = server.connect(SIM).await;
     let (t, init) = next(&mut ws).await;
     assert_eq!(t, "init");
@@ -304,7 +256,7 @@ async fn the_whole_flow_in_key_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feature_stream_ends_with_the_unary_features() {
-    let server = TestServer::start(AuthMode::Off, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Off, WsConfig::default()).await;
     let mut ws = server.connect(FEATURES).await;
     let init = until(&mut ws, "init").await;
     assert_eq!(init["auth_required"], false);
@@ -370,7 +322,7 @@ async fn feature_stream_ends_with_the_unary_features() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_failures_in_key_and_signed_modes() {
     // Key mode: no key, a wrong key.
-    let server = TestServer::start(AuthMode::Key, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Key, WsConfig::default()).await;
     let mut ws = server.connect(SIM).await;
     until(&mut ws, "init").await;
     send(&mut ws, "auth", json!({})).await;
@@ -408,7 +360,7 @@ async fn auth_failures_in_key_and_signed_modes() {
 
     // Signed mode: the key alone, a bad signature, a signature for another path, a
     // replay; then a good one.
-    let server = TestServer::start(AuthMode::Signed, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Signed, WsConfig::default()).await;
     let mut ws = server.connect(SIM).await;
     until(&mut ws, "init").await;
     let key = server.key.clone();
@@ -489,7 +441,7 @@ async fn two_subscriptions_on_one_connection_and_the_stream_cap() {
         max_streams: 2,
         ..WsConfig::default()
     };
-    let server = TestServer::start(AuthMode::Off, ws_config).await;
+    let server = WsServer::start(AuthMode::Off, ws_config).await;
     let mut ws = server.connect(SIM).await;
     until(&mut ws, "init").await;
     for (id, seed) in [("x", 1), ("y", 2)] {
@@ -555,7 +507,7 @@ async fn two_subscriptions_on_one_connection_and_the_stream_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_subscribe_payloads_name_the_field() {
-    let server = TestServer::start(AuthMode::Off, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Off, WsConfig::default()).await;
     let mut ws = server.connect(SIM).await;
     until(&mut ws, "init").await;
     let cases = [
@@ -609,7 +561,7 @@ async fn bad_subscribe_payloads_name_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_and_unsubscribe_stop_the_computation() {
-    let server = TestServer::start(AuthMode::Off, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Off, WsConfig::default()).await;
     let long = json!({ "grid_size": 64, "steps": 10000, "steps_per_frame": 1 });
     let sub = |id: &str| {
         let mut p = long.clone();
@@ -660,7 +612,7 @@ async fn disconnect_and_unsubscribe_stop_the_computation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_loses_state_frames_but_never_control_messages() {
-    let server = TestServer::start(
+    let server = WsServer::start(
         AuthMode::Off,
         WsConfig {
             queue_capacity: 4,
@@ -731,7 +683,7 @@ async fn a_slow_consumer_loses_state_frames_but_never_control_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_client_is_disconnected_and_heartbeats_keep_coming() {
-    let server = TestServer::start(
+    let server = WsServer::start(
         AuthMode::Off,
         WsConfig {
             heartbeat_interval: Duration::from_millis(100),
@@ -768,7 +720,7 @@ async fn a_silent_client_is_disconnected_and_heartbeats_keep_coming() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn draining_ends_streams_with_unavailable_then_closes() {
-    let mut server = TestServer::start(AuthMode::Off, WsConfig::default()).await;
+    let mut server = WsServer::start(AuthMode::Off, WsConfig::default()).await;
     let mut ws = server.connect(SIM).await;
     until(&mut ws, "init").await;
     send(
@@ -794,7 +746,7 @@ async fn draining_ends_streams_with_unavailable_then_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_assets_are_served() {
-    let server = TestServer::start(AuthMode::Off, WsConfig::default()).await;
+    let server = WsServer::start(AuthMode::Off, WsConfig::default()).await;
     let page = http_get(server.http, "/").await;
     assert!(page.contains("200 OK") && page.contains("<canvas id=\"heatmap\""));
     assert!(!page.contains("{{"), "placeholders are filled");

@@ -102,7 +102,7 @@ fn targets(args: &HealthArgs) -> Result<(Option<String>, Option<String>)> {
     let ports = || -> Result<(u16, u16)> {
         let vars: HashMap<String, String> = std::env::vars().collect();
         let config = ServerConfig::from_env(&vars).context("server configuration")?;
-        Ok((config.grpc_port, config.http_port))
+        Ok((config.network.grpc_port, config.network.http_port))
     };
     let grpc = match args.grpc.as_deref() {
         Some(v) if skip(v) => None,

@@ -56,15 +56,12 @@ pub fn main(args: McpArgs) -> ExitCode {
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async move {
-        let svc = match mfn_service::MfnService::new(mfn_server::service_config(&config)) {
+        let svc = match mfn_service::MfnService::new(config.service.clone()) {
             Ok(s) => s,
             Err(e) => return fail(&format!("service: {e}")),
         };
         info!(
-            graphs = %config
-                .data_dir
-                .as_ref()
-                .map_or_else(|| "in memory (not persisted)".to_owned(), |d| d.display().to_string()),
+            graphs = %config.graph_store(),
             "mfn {} serving MCP on stdio", mfn_service::SERVER_VERSION
         );
         match mfn_server::mcp::serve_stdio(svc).await {
@@ -81,13 +78,13 @@ fn fail(message: &str) -> ExitCode {
 
 /// Logs to stderr only: stdout is the JSON-RPC channel.
 fn init_tracing(config: &ServerConfig) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.telemetry.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match config.log_format {
+    let _ = match config.telemetry.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Plain => builder.try_init(),
     };

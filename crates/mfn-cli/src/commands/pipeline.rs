@@ -128,7 +128,7 @@ fn configure(
     let file = name.as_deref().zip(text.as_deref());
     let config = PipelineConfig::from_sources(&flags, vars, file).map_err(|e| e.to_string())?;
     let server = ServerConfig::from_env(vars).map_err(|e| e.to_string())?;
-    Ok((config, mfn_server::service_config(&server)))
+    Ok((config, server.service))
 }
 
 fn fail(message: &str) -> ExitCode {

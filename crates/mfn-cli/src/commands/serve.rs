@@ -1,60 +1,112 @@
-//! `mfn serve`: the gRPC server (and the HTTP probes) on embedded defaults.
+//! `mfn serve`: the gRPC server (and the HTTP port) on embedded defaults.
 //!
-//! Configuration comes from the environment and an optional TOML file
-//! (`MFN_CONFIG`, or `--config`); the flags here override both. An invalid
+//! Configuration comes from the flags, the environment and an optional TOML file
+//! (`--config` or `MFN_CONFIG`), in that order of precedence. The flags are the settings
+//! of `mfn_server::config::SETTINGS` that name one (`--host`, `--grpc-port` or `--port`,
+//! `--http-port`, `--env`, `--config`, `--data-dir`): a flag stands for its variable and
+//! goes through the same validation, and an error names the flag. An invalid
 //! configuration is reported in one line and exits with code 64 before any port is
 //! bound. SIGTERM or Ctrl-C drains the server (see `mfn_server::server`).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
-use mfn_server::config::{AuthMode, LogFormat, unknown_env_vars};
+use clap::{Arg, ArgMatches, Args, FromArgMatches};
+use mfn_server::config::settings::Type;
+use mfn_server::config::{AuthMode, Flag, LogFormat, SETTINGS, Setting, docs, unknown_env_vars};
 use mfn_server::telemetry::otel::Otel;
 use mfn_server::{EXIT_CONFIG, Listeners, ServerConfig};
 use tracing::{info, warn};
 
-/// Flags of `mfn serve` (each overrides its environment variable).
-#[derive(Debug, Clone, Args)]
+/// Flags of `mfn serve`: one per setting of the table that names a flag, each above its
+/// environment variable.
+#[derive(Debug, Clone, Default)]
 pub struct ServeArgs {
-    /// Address to bind [env: MFN_HOST; default 127.0.0.1 in dev, 0.0.0.0 otherwise]
-    #[arg(long, value_name = "IP")]
-    pub host: Option<String>,
-    /// gRPC port [env: MFN_GRPC_PORT or GRPC_PORT; default 50051]
-    #[arg(long, value_name = "PORT")]
-    pub grpc_port: Option<u16>,
-    /// HTTP port for probes and the landing page [env: MFN_HTTP_PORT; default 8080]
-    #[arg(long, value_name = "PORT")]
-    pub http_port: Option<u16>,
-    /// TOML configuration file [env: MFN_CONFIG]
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// The flags given, for [`ServerConfig::from_flags`].
+    pub flags: Vec<Flag>,
+}
+
+impl FromArgMatches for ServeArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let flags = flagged()
+            .filter_map(|(s, long)| {
+                matches.get_one::<String>(s.var).map(|value| Flag {
+                    var: s.var,
+                    name: format!("--{long}"),
+                    value: value.clone(),
+                })
+            })
+            .collect();
+        Ok(ServeArgs { flags })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for ServeArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        flagged().fold(cmd, |cmd, (s, long)| {
+            let aliases = s.flag.map_or(&[][..], |(_, aliases)| aliases);
+            // Text only: the configuration validates, so a bad value exits 64 like a bad
+            // variable, naming the flag.
+            cmd.arg(
+                Arg::new(s.var)
+                    .long(long)
+                    .visible_aliases(aliases)
+                    .value_name(value_name(s.ty))
+                    .help(help(s)),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// The settings with a flag, and the flag.
+fn flagged() -> impl Iterator<Item = (&'static Setting, &'static str)> {
+    SETTINGS
+        .iter()
+        .filter_map(|s| s.flag.map(|(long, _)| (s, long)))
+}
+
+fn value_name(ty: Type) -> &'static str {
+    match ty {
+        Type::Int(..) => "N",
+        Type::Ip => "IP",
+        Type::Path => "PATH",
+        Type::File => "FILE",
+        Type::Choice { .. } => "NAME",
+        Type::Url => "URL",
+        Type::Text | Type::Bool => "VALUE",
+        Type::Origins | Type::Hosts | Type::Keys => "LIST",
+    }
+}
+
+/// `doc [values] [env: VAR, ALIAS] [default: …]`, from the table.
+fn help(s: &Setting) -> String {
+    let mut help = s.doc.replace('`', "");
+    if let Type::Choice(names, _) = s.ty {
+        help.push_str(&format!(" [values: {}]", names.join(", ")));
+    }
+    let env: Vec<&str> = s.env_names().collect();
+    help.push_str(&format!(" [env: {}]", env.join(", ")));
+    let default = docs::describe_default(s).replace('`', "");
+    if default != "unset" {
+        help.push_str(&format!(" [default: {default}]"));
+    }
+    help
 }
 
 /// Run the server until SIGTERM/SIGINT; the process exit code.
 pub fn main(args: ServeArgs) -> ExitCode {
-    let mut vars: HashMap<String, String> = std::env::vars().collect();
-    let overrides = [
-        ("MFN_HOST", args.host.clone()),
-        ("MFN_GRPC_PORT", args.grpc_port.map(|p| p.to_string())),
-        ("MFN_HTTP_PORT", args.http_port.map(|p| p.to_string())),
-        (
-            "MFN_CONFIG",
-            args.config.as_ref().map(|p| p.display().to_string()),
-        ),
-    ];
-    for (key, value) in overrides {
-        if let Some(v) = value {
-            // A flag replaces the variable and its GRPC_* alias.
-            if key == "MFN_GRPC_PORT" {
-                vars.remove("GRPC_PORT");
-            }
-            vars.insert(key.to_string(), v);
-        }
-    }
-    let config = match ServerConfig::from_env(&vars) {
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    let config = match ServerConfig::from_flags(&args.flags, &vars) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
@@ -65,10 +117,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
     if let Err(e) = mfn_server::preflight(&config) {
         return config_error(&e);
     }
-    if config.auth_mode == AuthMode::Off {
+    if config.auth.mode == AuthMode::Off {
         warn!(
             "MFN_ENV={}: authentication is OFF; any client that can reach {} may call the API",
-            config.env, config.host
+            config.env, config.network.host
         );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -160,17 +212,18 @@ fn init_tracing(config: &ServerConfig) -> Option<Otel> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
 
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+    let telemetry = &config.telemetry;
+    let filter = tracing_subscriber::EnvFilter::try_new(&telemetry.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    let fmt = match config.log_format {
+    let fmt = match telemetry.log_format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
         LogFormat::Plain => fmt.boxed(),
     };
-    let (otel, otel_error) = match &config.otlp_endpoint {
-        Some(endpoint) => match Otel::start(endpoint, &config.otel_service_name) {
+    let (otel, otel_error) = match &telemetry.otlp_endpoint {
+        Some(endpoint) => match Otel::start(endpoint, &telemetry.otel_service_name) {
             Ok(o) => (Some(o), None),
             Err(e) => (None, Some(e)),
         },
@@ -181,9 +234,9 @@ fn init_tracing(config: &ServerConfig) -> Option<Otel> {
         .with(fmt)
         .with(otel.as_ref().map(Otel::layer))
         .try_init();
-    match (&otel, otel_error, &config.otlp_endpoint) {
+    match (&otel, otel_error, &telemetry.otlp_endpoint) {
         (Some(_), _, Some(endpoint)) => {
-            info!(%endpoint, service = %config.otel_service_name, "exporting traces over OTLP/gRPC")
+            info!(%endpoint, service = %telemetry.otel_service_name, "exporting traces over OTLP/gRPC")
         }
         (_, Some(e), _) => warn!(error = %e, "trace export disabled"),
         _ => {}

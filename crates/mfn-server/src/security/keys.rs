@@ -177,11 +177,11 @@ impl KeySet {
     /// hashed by the config) and the entries of `MFN_API_KEYS_FILE`. A key listed in both
     /// takes the file's name, scopes and limits.
     pub fn from_config(config: &ServerConfig) -> Result<KeySet, ConfigError> {
-        let mut keys = match &config.api_keys_file {
+        let mut keys = match &config.auth.api_keys_file {
             Some(path) => load_file(path)?,
             None => Vec::new(),
         };
-        for hash in &config.api_key_hashes {
+        for hash in &config.auth.api_key_hashes {
             if !keys.iter().any(|k| k.hash == *hash) {
                 keys.push(ApiKey::from_hash(*hash));
             }

@@ -97,18 +97,8 @@ pub struct CallPermit {
     _permit: Option<OwnedSemaphorePermit>,
 }
 
-/// Defaults for keys without their own limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Requests per second per key.
-    pub rps: u32,
-    /// In-flight requests per key.
-    pub concurrent: u32,
-    /// Requests per second per anonymous client IP.
-    pub anon_rps: u32,
-    /// In-flight requests per anonymous client IP.
-    pub anon_concurrent: u32,
-}
+/// Defaults for keys without their own limits (settings `MFN_*RATE_LIMIT_*`).
+pub use crate::config::RateLimits as Limits;
 
 struct KeyLimit {
     rps: u32,

@@ -27,7 +27,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Once;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -48,42 +47,8 @@ pub mod session;
 pub use protocol::{Endpoint, Incoming, Outgoing};
 pub use session::Session;
 
-/// Sizing and timing of WebSocket sessions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WsConfig {
-    /// Subscriptions one connection may hold at once.
-    pub max_streams: usize,
-    /// Outgoing messages queued per connection (see [`outbox`]).
-    pub queue_capacity: usize,
-    /// Outgoing bytes queued per connection (state frames beyond it are dropped).
-    pub queue_bytes: usize,
-    /// How often the server sends `heartbeat`.
-    pub heartbeat_interval: Duration,
-    /// A client silent for this long is disconnected; also the longest a single write
-    /// may block before the client counts as stalled.
-    pub idle_timeout: Duration,
-    /// Largest message a client may send.
-    pub max_message_bytes: usize,
-    /// Largest side of a JSON field; bigger fields are averaged over square blocks.
-    pub json_field_max_side: usize,
-    /// Failed `auth` messages before the connection is closed.
-    pub max_auth_attempts: u32,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        WsConfig {
-            max_streams: 8,
-            queue_capacity: 64,
-            queue_bytes: 16 << 20,
-            heartbeat_interval: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
-            max_message_bytes: 64 << 10,
-            json_field_max_side: 128,
-            max_auth_attempts: 5,
-        }
-    }
-}
+/// Sizing and timing of WebSocket sessions (settings `MFN_WS_*`).
+pub use crate::config::WsConfig;
 
 /// What every session shares: the service, the security objects and the configuration.
 #[derive(Clone)]
