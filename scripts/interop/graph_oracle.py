@@ -5,7 +5,8 @@ Generates graphs of several kinds and sizes with NetworkX (ER, BA, grid, karate,
 and weighted variants), writes them as edge-list CSV or node-link JSON, runs
 `mfn graph TOOL --input FILE --args JSON` on each and checks every agreement rule:
 
-  exact:   shortest path lengths, component counts, diameter, radius, density,
+  exact:   shortest path lengths, all-pairs paths (length and edges), node degree,
+           component counts, diameter, radius, density,
            MST total weight, max-flow value, core numbers, clustering
   1e-9:    betweenness, closeness, degree centrality, average clustering, efficiency
   1e-6:    pagerank, eigenvector
@@ -124,6 +125,19 @@ def run_case(name, g, path, directed=False, weight=None):
     ours = {(s["source"], t["node"]): t["length"] for s in res["sources"] for t in s["lengths"]}
     ref = {(s, t): float(l) for s, row in nx.all_pairs_shortest_path_length(g) for t, l in row.items()}
     exact(name, "shortest path lengths (hops)", ours, ref)
+    # Seed 003's all_pairs_shortest_path: for every pair NetworkX reaches, a path of its
+    # length from source to target whose steps are edges (ties may choose another path).
+    paths = mfn("all_pairs_shortest_path", path, {}, d)["paths"]
+    bad = [(s, t) for (s, t), l in ref.items()
+           if (p := paths.get(str(s), {}).get(str(t))) is None or len(p) != l + 1
+           or p[0] != s or p[-1] != t or not all(g.has_edge(a, b) for a, b in zip(p, p[1:]))]
+    extra = sum(len(row) for row in paths.values()) - len(ref)
+    record(name, "all_pairs_shortest_path", not bad and extra == 0,
+           f"{len(ref)} pairs" if not bad and extra == 0 else f"{len(bad)} bad, e.g. {bad[:1]}; {extra} extra")
+    # node_degree: G.degree (in + out when directed).
+    some = list(g)[:8]
+    exact(name, "node_degree", {v: mfn("node_degree", path, {"node": v}, d)["degree"] for v in some},
+          {v: g.degree(v) for v in some})
     if weight:
         res = mfn("all_pairs_shortest_path_length", path, {"weight": weight}, d)
         ours = {(s["source"], t["node"]): t["length"] for s in res["sources"] for t in s["lengths"]}

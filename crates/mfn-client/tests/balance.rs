@@ -150,7 +150,7 @@ async fn a_killed_replica_costs_only_retried_calls() {
     };
     // Kill mid-load: after some calls were served, not after a fixed sleep (the load can
     // be over in 100 ms on an idle machine, or not started on a busy one).
-    while a.served() + b.served() < 40 {
+    while served(&a) + served(&b) < 40 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     b.kill();

@@ -17,7 +17,7 @@ use crate::GraphError;
 
 /// Configurable limits of the graph engine (GRAPH.md "Limits"). Every error that one of
 /// them causes names the field, e.g. `nodes = 2000001 exceeds max_nodes = 2000000`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Limits {
     /// Graphs one tenant may store.
     pub max_graphs_per_tenant: usize,

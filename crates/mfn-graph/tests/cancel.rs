@@ -115,6 +115,7 @@ fn the_other_long_tools_stop_too() {
         ("graph_statistics", json!({})),
         ("efficiency", json!({})),
         ("all_pairs_shortest_path_length", json!({})),
+        ("all_pairs_shortest_path", json!({"top_k": 600})),
         ("community_detection", json!({"method": "louvain"})),
         (
             "community_detection",

@@ -34,6 +34,8 @@ fn every_tool_has_schemas_and_the_spec_list_is_covered() {
         "generate_graph",
         "shortest_path",
         "all_pairs_shortest_path_length",
+        "all_pairs_shortest_path",
+        "node_degree",
         "degree_centrality",
         "betweenness_centrality",
         "closeness_centrality",
@@ -510,4 +512,54 @@ fn the_cached_adjacency_follows_every_mutation() {
     assert_eq!(n["neighbors"], json!([5]));
     let comps = call(&c, "connected_components", json!({"graph": "p"})).unwrap();
     assert_eq!(comps["sizes"], json!([3, 2]));
+}
+
+#[test]
+fn seed_003_names_answer() {
+    let store = MemoryStore::new(Limits::default());
+    let c = ctx(&store);
+    call(
+        &c,
+        "create_graph",
+        json!({"name": "p", "edges": [[0, 1], [1, 2], [2, 3], [3, 3]]}),
+    )
+    .unwrap();
+    let info = call(&c, "graph_info", json!({"graph": "p"})).unwrap();
+    assert_eq!(info["num_nodes"], 4);
+    // A self-loop counts twice, as in NetworkX.
+    let d = call(&c, "node_degree", json!({"graph": "p", "node": 3})).unwrap();
+    assert_eq!(d["degree"], 3);
+    let d = call(&c, "node_degree", json!({"graph": "p", "node": 1})).unwrap();
+    assert_eq!(
+        (d["degree"].clone(), d["in_degree"].clone()),
+        (json!(2), Value::Null)
+    );
+    let e = call(&c, "node_degree", json!({"graph": "p", "node": 9})).unwrap_err();
+    assert!(e.to_string().starts_with("node:"), "{e}");
+    let ap = call(
+        &c,
+        "all_pairs_shortest_path",
+        json!({"graph": "p", "top_k": 1}),
+    )
+    .unwrap();
+    assert_eq!(ap["paths"]["0"]["3"], json!([0, 1, 2, 3]));
+    assert_eq!(ap["paths"]["0"]["0"], json!([0]));
+    assert_eq!(
+        (ap["truncated"].clone(), ap["next_cursor"].clone()),
+        (json!(true), json!("1"))
+    );
+    let limits = Limits {
+        max_nodes_all_pairs: 3,
+        ..Limits::default()
+    };
+    let small = MemoryStore::new(limits);
+    let c = ctx(&small);
+    call(
+        &c,
+        "create_graph",
+        json!({"name": "p", "edges": [[0, 1], [1, 2], [2, 3]]}),
+    )
+    .unwrap();
+    let e = call(&c, "all_pairs_shortest_path", json!({"graph": "p"})).unwrap_err();
+    assert!(e.to_string().contains("max_nodes_all_pairs = 3"), "{e}");
 }

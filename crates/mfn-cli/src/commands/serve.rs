@@ -13,7 +13,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgMatches, Args, FromArgMatches};
-use mfn_server::config::settings::Type;
 use mfn_server::config::{AuthMode, Flag, LogFormat, SETTINGS, Setting, docs, unknown_env_vars};
 use mfn_server::telemetry::otel::Otel;
 use mfn_server::{EXIT_CONFIG, Listeners, ServerConfig};
@@ -57,7 +56,7 @@ impl Args for ServeArgs {
                 Arg::new(s.var)
                     .long(long)
                     .visible_aliases(aliases)
-                    .value_name(value_name(s.ty))
+                    .value_name(s.value_name())
                     .help(help(s)),
             )
         })
@@ -75,23 +74,10 @@ fn flagged() -> impl Iterator<Item = (&'static Setting, &'static str)> {
         .filter_map(|s| s.flag.map(|(long, _)| (s, long)))
 }
 
-fn value_name(ty: Type) -> &'static str {
-    match ty {
-        Type::Int(..) => "N",
-        Type::Ip => "IP",
-        Type::Path => "PATH",
-        Type::File => "FILE",
-        Type::Choice { .. } => "NAME",
-        Type::Url => "URL",
-        Type::Text | Type::Bool => "VALUE",
-        Type::Origins | Type::Hosts | Type::Keys => "LIST",
-    }
-}
-
 /// `doc [values] [env: VAR, ALIAS] [default: …]`, from the table.
 fn help(s: &Setting) -> String {
     let mut help = s.doc.replace('`', "");
-    if let Type::Choice(names, _) = s.ty {
+    if let Some(names) = s.choices() {
         help.push_str(&format!(" [values: {}]", names.join(", ")));
     }
     let env: Vec<&str> = s.env_names().collect();

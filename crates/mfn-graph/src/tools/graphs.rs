@@ -339,6 +339,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[
     },
     tool! {
         name: "get_info",
+        aliases: ["graph_info"],
         description: "Name, direction, node and edge counts of a graph",
         mutates: false,
         args: GraphArg,

@@ -128,6 +128,8 @@ impl Control for NoControl {}
 pub struct ToolSpec {
     /// Tool name.
     pub name: &'static str,
+    /// Other names it answers to (seed 003's, e.g. `graph_info` for `get_info`).
+    pub aliases: &'static [&'static str],
     /// One-line description for agents and `--help`.
     pub description: &'static str,
     /// Whether the tool changes stored graphs (creates, mutates or deletes one).
@@ -183,6 +185,7 @@ impl ToolSpec {
 macro_rules! tool {
     (
         name: $name:literal,
+        $(aliases: [$($alias:literal),* $(,)?],)?
         description: $desc:literal,
         mutates: $mutates:literal,
         args: $in:ty,
@@ -191,6 +194,7 @@ macro_rules! tool {
     ) => {
         $crate::tools::ToolSpec {
             name: $name,
+            aliases: &[$($($alias),*)?],
             description: $desc,
             mutates: $mutates,
             input: || $crate::tools::schema::<$in>(),
@@ -238,15 +242,16 @@ pub fn tool_names() -> Vec<&'static str> {
     tools().iter().map(|t| t.name).collect()
 }
 
-/// The tool called `name`.
+/// The tool called `name`, or whose alias is `name`.
 pub fn tool(name: &str) -> Option<&'static ToolSpec> {
     static INDEX: OnceLock<std::collections::HashMap<&'static str, usize>> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
-        tools()
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name, i))
-            .collect()
+        let names = |(i, t): (usize, &ToolSpec)| {
+            std::iter::once(t.name)
+                .chain(t.aliases.iter().copied())
+                .map(move |n| (n, i))
+        };
+        tools().iter().enumerate().flat_map(names).collect()
     });
     index.get(name).map(|&i| &tools()[i])
 }

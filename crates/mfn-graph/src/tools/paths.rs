@@ -215,7 +215,10 @@ fn all_pairs_paths(
     let field = if a.top_k.is_some() { "top_k" } else { "graph" };
     let limits = ctx.store.limits();
     // At least one id per reachable pair; the real size is counted as paths are built.
-    limits.budget(field, ((e - s) as u64).saturating_mul(n as u64).saturating_mul(16))?;
+    limits.budget(
+        field,
+        ((e - s) as u64).saturating_mul(n as u64).saturating_mul(16),
+    )?;
     let view = g.view(None)?;
     let key = |id: &NodeId| match id {
         NodeId::Int(i) => i.to_string(),
@@ -251,7 +254,10 @@ fn all_pairs_paths(
             }
             path.reverse();
             ids_sent += path.len() as u64;
-            row.insert(key(view.ids[t]), path.into_iter().map(|i| view.ids[i].clone()).collect());
+            row.insert(
+                key(view.ids[t]),
+                path.into_iter().map(|i| view.ids[i].clone()).collect(),
+            );
         }
         limits.budget(field, ids_sent.saturating_mul(16))?;
         out.insert(key(view.ids[src]), row);

@@ -313,6 +313,29 @@ impl Setting {
         }
     }
 
+    /// What the value looks like in `--help`: `N`, `IP`, `PATH`, `FILE`, `NAME`, `URL`,
+    /// `LIST` or `VALUE`.
+    pub fn value_name(&self) -> &'static str {
+        match self.ty {
+            Int(..) => "N",
+            Ip => "IP",
+            Path => "PATH",
+            File => "FILE",
+            Choice(..) => "NAME",
+            Url => "URL",
+            Text | Bool => "VALUE",
+            Origins | Hosts | Keys => "LIST",
+        }
+    }
+
+    /// The names a choice setting accepts (`None` for other settings).
+    pub fn choices(&self) -> Option<&'static [&'static str]> {
+        match self.ty {
+            Choice(names, _) => Some(names),
+            _ => None,
+        }
+    }
+
     /// Every name of the setting in the environment: the variable, then its aliases.
     pub fn env_names(&self) -> impl Iterator<Item = &'static str> {
         std::iter::once(self.var).chain(self.aliases.iter().copied())

@@ -75,8 +75,9 @@ when more follow). Stored graphs are also readable as resources graph://{name} \
 Mycelium workflow: simulate_field (seed, grid_size, steps) summarises a field in mV; \
 extract_features adds its 18 fractal and statistical features; when extract_network \
 is listed it turns a simulated field into a stored graph, which you then analyse with \
-betweenness_centrality, pagerank or community_detection. The prompts analyze_graph and \
-analyze_mycelium spell these chains out.
+betweenness_centrality, pagerank or community_detection. The prompts analyze_graph, \
+analyze_mycelium and create_social_network spell these chains out. health_check, \
+resource_status and get_metrics (your own usage and limits) report on the server.
 
 A failed call returns isError with a message naming the argument and the limit it \
 broke; fix that argument and call again.";

@@ -4,7 +4,9 @@
 //! - `analyze_graph(graph)`: size and connectivity, then the central nodes and the
 //!   communities of a stored graph;
 //! - `analyze_mycelium(seed, grid_size, steps)`: simulate a field, turn it into a network
-//!   (`extract_network`), then rank its hyphal junctions by betweenness.
+//!   (`extract_network`), then rank its hyphal junctions by betweenness;
+//! - `create_social_network(name, size)`: seed 003's prompt — a scale-free "social" graph
+//!   (`generate_graph` Barabási–Albert), then its hubs, communities and clustering.
 
 use rmcp::ErrorData;
 use rmcp::model::{GetPromptResult, JsonObject, Prompt, PromptArgument, PromptMessage, Role};
@@ -36,6 +38,20 @@ pub fn list() -> Vec<Prompt> {
                     .with_required(false),
                 PromptArgument::new("steps")
                     .with_description("Simulation steps (default 64)")
+                    .with_required(false),
+            ]),
+        ),
+        Prompt::new(
+            "create_social_network",
+            Some(
+                "Create a seeded social-style network (preferential attachment) and describe its hubs and communities",
+            ),
+            Some(vec![
+                PromptArgument::new("name")
+                    .with_description("Name of the new graph (default social_network)")
+                    .with_required(false),
+                PromptArgument::new("size")
+                    .with_description("People, i.e. nodes (default 30)")
                     .with_required(false),
             ]),
         ),
@@ -86,6 +102,22 @@ pub fn get(name: &str, args: Option<&JsonObject>) -> Result<GetPromptResult, Err
                     "Simulate and analyse a mycelium network (seed {seed}, {grid}×{grid}, {steps} steps)"
                 ),
                 analyze_mycelium(seed, grid, steps),
+            )
+        }
+        "create_social_network" => {
+            let name = arg("name").unwrap_or_else(|| "social_network".to_owned());
+            let size = match arg("size") {
+                None => 30,
+                Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 4).ok_or_else(|| {
+                    ErrorData::invalid_params(
+                        format!("size: {s:?} is not an integer of at least 4"),
+                        None,
+                    )
+                })?,
+            };
+            (
+                format!("Create and describe the social network {name:?} of {size} people"),
+                create_social_network(&name, size),
             )
         }
         other => {
@@ -140,6 +172,26 @@ fn analyze_mycelium(seed: u64, grid: u64, steps: u64) -> String {
     )
 }
 
+fn create_social_network(name: &str, size: u64) -> String {
+    format!(
+        "Create a social network of {size} people on the MFN server and describe it.\n\
+         \n\
+         1. Call generate_graph with {{\"name\": \"{name}\", \"kind\": \"barabasi_albert\", \
+         \"n\": {size}, \"m\": 3, \"seed\": 42}}: preferential attachment, so a few people \
+         gather many friends, as in real social networks. (To build one by hand instead, call \
+         create_graph, then add_nodes and add_edges.)\n\
+         2. Call graph_info and graph_statistics with {{\"graph\": \"{name}\"}}: people, \
+         friendships, density.\n\
+         3. Call degree_centrality and pagerank with top_k 5: who are the hubs?\n\
+         4. Call community_detection with method louvain and seed 1: which groups form, and \
+         how strongly (modularity)?\n\
+         5. Call clustering_coefficients: do friends of friends know each other?\n\
+         6. Summarise the network in a few sentences.\n\
+         \n\
+         If a call returns isError, its message names the argument and the limit."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +214,15 @@ mod tests {
         assert!(get("nope", None).is_err());
         let bad = json!({"seed": "x"});
         assert!(get("analyze_mycelium", bad.as_object()).is_err());
-        assert_eq!(list().len(), 2);
+        let args = json!({"name": "club", "size": "12"});
+        let r = get("create_social_network", args.as_object()).unwrap();
+        let text = serde_json::to_string(&r.messages).unwrap();
+        assert!(
+            text.contains("\\\"n\\\": 12") && text.contains("\\\"club\\\""),
+            "{text}"
+        );
+        let bad = json!({"size": "2"});
+        assert!(get("create_social_network", bad.as_object()).is_err());
+        assert_eq!(list().len(), 3);
     }
 }

@@ -15,6 +15,7 @@ pub(crate) fn entries() -> impl Iterator<Item = Entry> {
     mfn_graph::tools::tools().iter().map(|t| {
         let spec = OpSpec {
             mutates: t.mutates,
+            aliases: t.aliases,
             ..OpSpec::new(t.name, t.description)
         };
         Entry::with_handler(spec, t.input_schema(), t.output_schema(), GraphTool(*t))

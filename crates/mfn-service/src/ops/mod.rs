@@ -48,6 +48,7 @@ pub mod ifs;
 pub mod nernst;
 pub mod render_field;
 pub mod simulate;
+pub mod status;
 pub mod validate;
 pub mod visualize_graph;
 
@@ -471,6 +472,11 @@ fn registry() -> &'static [Entry] {
             Entry::of::<visualize_graph::VisualizeGraph>(),
         ];
         list.extend(graph::entries());
+        list.extend([
+            Entry::of::<status::HealthCheck>(),
+            Entry::of::<status::ResourceStatus>(),
+            Entry::of::<status::GetMetrics>(),
+        ]);
         list
     })
 }
