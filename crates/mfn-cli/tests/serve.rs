@@ -208,7 +208,8 @@ fn a_bad_flag_exits_64_naming_the_flag_and_binds_nothing() {
         );
         TcpListener::bind(("127.0.0.1", port)).unwrap();
     }
-    // --env beats MFN_ENV: staging needs keys, so it refuses to start.
+    // --env beats MFN_ENV: staging's default authentication is signed (dev's is off),
+    // which needs keys, so it refuses to start.
     let out = exit_within(
         mfn()
             .args(http)
@@ -218,7 +219,7 @@ fn a_bad_flag_exits_64_naming_the_flag_and_binds_nothing() {
     assert_eq!(out.status.code(), Some(64), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("MFN_ENV=staging needs at least one api key"),
+        err.contains("MFN_AUTH_MODE: signed authentication needs at least one api key"),
         "{err}"
     );
 }

@@ -23,7 +23,8 @@ import pytest
 import mfn
 
 # About 0.3-1 s of work at opt-level 2: long enough to measure, short enough for CI.
-BIG = dict(seed=1, grid_size=192, steps=200)
+# Long enough (~0.3-1 s) that the checks below run while it computes, on any machine.
+BIG = dict(seed=1, grid_size=512, steps=1000)
 
 
 def test_main_thread_runs_python_while_engine_computes():
@@ -51,7 +52,7 @@ def test_dropin_releases_the_gil_too():
     rng = np.random.default_rng(2)
 
     def work():
-        mfn.simulate_mycelium_field(rng, grid_size=192, steps=200)
+        mfn.simulate_mycelium_field(rng, grid_size=512, steps=600)
         done.set()
 
     t = threading.Thread(target=work)
@@ -69,7 +70,8 @@ def test_two_engine_calls_overlap():
     two computations run at once (on two cores they run in parallel). Whatever the load,
     a GIL held for the first call would keep the second from even starting."""
     done = threading.Event()
-    t = threading.Thread(target=lambda: (mfn.simulate(**BIG), done.set()))
+    # Another seed: a cached result would return at once.
+    t = threading.Thread(target=lambda: (mfn.simulate(**dict(BIG, seed=2)), done.set()))
     t.start()
     time.sleep(0.05)
     finished_inside = 0

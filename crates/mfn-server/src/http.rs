@@ -211,11 +211,13 @@ async fn health(State(s): State<AppState>) -> impl IntoResponse {
     }))
 }
 
-/// Accepting work: false while draining or when the compute queue is full.
+/// Accepting work: false while draining, when the compute queue is full, or when every
+/// compute worker is held by a job older than the operation deadline.
 async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     let draining = s.svc.is_draining();
     let saturated = s.svc.gate().is_saturated();
-    let ok = !draining && !saturated;
+    let stuck = s.svc.gate().is_stuck(s.svc.config().tool_timeout);
+    let ok = !draining && !saturated && !stuck;
     let status = if ok {
         StatusCode::OK
     } else {
@@ -223,7 +225,12 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     };
     (
         status,
-        Json(json!({ "ready": ok, "draining": draining, "compute_saturated": saturated })),
+        Json(json!({
+            "ready": ok,
+            "draining": draining,
+            "compute_saturated": saturated,
+            "compute_overdue": stuck,
+        })),
     )
 }
 

@@ -307,7 +307,16 @@ async fn tools_resources_and_prompts_in_a_legacy_session() {
     assert_eq!(doc["nodes"].as_array().unwrap().len(), 34);
 
     let prompts = s.request("prompts/list", json!({})).await;
-    assert_eq!(prompts["result"]["prompts"].as_array().unwrap().len(), 2);
+    let names: Vec<&str> = prompts["result"]["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["analyze_graph", "analyze_mycelium", "create_social_network"]
+    );
     let p = s
         .request(
             "prompts/get",

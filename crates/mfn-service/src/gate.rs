@@ -15,7 +15,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::Span;
@@ -82,7 +82,7 @@ impl mfn_graph::tools::Control for JobControl<'_> {
 }
 
 /// Counters of the gate, read by metrics and tests.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GateStats {
     running: AtomicUsize,
     queued: AtomicUsize,
@@ -90,9 +90,49 @@ pub struct GateStats {
     cancelled: AtomicU64,
     rejected: AtomicU64,
     panicked: AtomicU64,
+    /// Per worker thread: 1 + the millisecond (since `epoch`) its job started; 0 idle.
+    busy_since: Box<[AtomicU64]>,
+    epoch: Instant,
 }
 
 impl GateStats {
+    fn new(workers: usize) -> Self {
+        GateStats {
+            running: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            completed: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            busy_since: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn mark(&self, busy: bool) {
+        // Only the pool's own threads run jobs; each owns its slot.
+        if let Some(slot) = rayon::current_thread_index().and_then(|i| self.busy_since.get(i)) {
+            let now = if busy {
+                1 + self.epoch.elapsed().as_millis() as u64
+            } else {
+                0
+            };
+            slot.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Workers whose current job has run longer than `age`: work that outlived its
+    /// deadline and has not yet seen its cancellation (`/ready` reports them).
+    pub fn overdue(&self, age: Duration) -> usize {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let age = age.as_millis() as u64;
+        self.busy_since
+            .iter()
+            .map(|s| s.load(Ordering::Relaxed))
+            .filter(|&t| t != 0 && now.saturating_sub(t - 1) > age)
+            .count()
+    }
+
     /// Jobs running now.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::Relaxed)
@@ -154,7 +194,7 @@ impl ComputeGate {
             permits: Arc::new(Semaphore::new(capacity)),
             workers,
             capacity,
-            stats: Arc::default(),
+            stats: Arc::new(GateStats::new(workers)),
         })
     }
 
@@ -171,6 +211,12 @@ impl ComputeGate {
     /// Whether a fail-fast job would be refused now (for `/ready`).
     pub fn is_saturated(&self) -> bool {
         self.permits.available_permits() == 0
+    }
+
+    /// Whether every worker is held by a job older than `deadline`: new work would wait
+    /// behind jobs that should have stopped, so the server is not ready (`/ready`).
+    pub fn is_stuck(&self, deadline: Duration) -> bool {
+        self.stats.overdue(deadline) >= self.workers
     }
 
     /// Run `job` on the pool and await its result. Dropping the returned future
@@ -196,10 +242,12 @@ impl ComputeGate {
                 return;
             }
             stats.running.fetch_add(1, Ordering::Relaxed);
+            stats.mark(true);
             let started = std::time::Instant::now();
             // rayon aborts the process on a panic in `spawn`; a bug in one request
             // must only fail that request.
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(&token)));
+            stats.mark(false);
             stats.running.fetch_sub(1, Ordering::Relaxed);
             metrics::histogram!("mfn_compute_seconds").record(started.elapsed().as_secs_f64());
             let result = match outcome {
@@ -269,6 +317,35 @@ mod tests {
         let v = gate.run(Admission::FailFast, |_| Ok(21 * 2)).await.unwrap();
         assert_eq!(v, 42);
         assert_eq!(gate.stats().completed(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_ignores_its_deadline_makes_the_gate_stuck() {
+        let gate = ComputeGate::new(1, 4).unwrap();
+        assert!(!gate.is_stuck(Duration::ZERO));
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let g = gate.clone();
+        let job = tokio::spawn(async move {
+            g.run(Admission::FailFast, move |_| {
+                let _ = started_tx.send(());
+                release_rx.recv().ok();
+                Ok(())
+            })
+            .await
+        });
+        started_rx.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The one worker has run longer than a 10 ms deadline, not than an hour.
+        assert!(gate.is_stuck(Duration::from_millis(10)));
+        assert!(!gate.is_stuck(Duration::from_secs(3600)));
+        assert!(!gate.is_saturated(), "the queue still has room");
+        release_tx.send(()).unwrap();
+        job.await.unwrap().unwrap();
+        assert!(
+            !gate.is_stuck(Duration::ZERO),
+            "a finished job frees its slot"
+        );
     }
 
     #[tokio::test]
