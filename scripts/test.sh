@@ -47,6 +47,15 @@ step "cargo test (unit, integration, doc tests)"
 # mode against a real `mfn serve`, no timing assertions).
 cargo test --workspace --locked
 
+step "supply chain: cargo deny check licenses bans sources (deny.toml)"
+# Offline checks: licences against deny.toml's allow list, banned crates (OpenSSL),
+# crates.io as the only source. Installed once under $CACHE/tools (~5 min cold).
+if [[ ! -x "$CACHE/tools/bin/cargo-deny" ]]; then
+  CARGO_TARGET_DIR="$CACHE/tools-target" cargo install cargo-deny --version 0.20.2 --locked --quiet --root "$CACHE/tools"
+  rm -rf "$CACHE/tools-target"
+fi
+PATH="$CACHE/tools/bin:$PATH" cargo deny --log-level error check licenses bans sources
+
 step "scripts/bench.sh and its renderer parse"
 bash -n scripts/bench.sh
 python3 -c "import ast; ast.parse(open('scripts/bench/render.py').read())"
