@@ -179,6 +179,11 @@ pub fn http_context(
             allowed_hosts: config.mcp.allowed_hosts.clone(),
             max_body_bytes: config.network.max_message_bytes,
             shutdown: Default::default(),
+            sessions: crate::mcp::sessions::SessionLimits {
+                max_total: config.mcp.max_sessions,
+                max_per_key: config.mcp.max_sessions_per_key,
+                idle: config.mcp.session_idle,
+            },
         },
     }
 }

@@ -338,13 +338,19 @@ part! {
 }
 
 part! {
-    /// The MCP route's browser and DNS-rebinding policy.
+    /// The MCP route's browser and DNS-rebinding policy, and its session limits.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct McpConfig {
         /// `MFN_MCP_ALLOWED_ORIGINS`; empty: loopback only.
         pub allowed_origins: Vec<String>,
         /// `MFN_MCP_ALLOWED_HOSTS`; `"*"` allows any.
         pub allowed_hosts: Vec<String>,
+        /// `MFN_MCP_MAX_SESSIONS`: sessions of all keys together.
+        pub max_sessions: usize,
+        /// `MFN_MCP_MAX_SESSIONS_PER_KEY`: sessions of one key (or of all anonymous callers).
+        pub max_sessions_per_key: usize,
+        /// `MFN_MCP_SESSION_IDLE_S`: a session without a message this long is closed.
+        pub session_idle: Duration,
     }
 }
 
