@@ -274,6 +274,8 @@ pub async fn serve(
         .layer(guards.auth.clone())
         // Per key (or per client IP when anonymous) rate and in-flight limits.
         .layer(guards.rate_limits.clone())
+        // An undecodable request message is INVALID_ARGUMENT, before metrics count it.
+        .layer(crate::grpc::DecodeErrorLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

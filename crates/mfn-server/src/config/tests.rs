@@ -308,7 +308,7 @@ file: tls_enabled = "yes" => mfn.toml: tls_enabled: expected a boolean, got a st
 file: env = 3 => mfn.toml: env: expected a string, got an integer
 file: cors_origins = [1] => mfn.toml: cors_origins: expected an array of strings, got an array
 file: log_level = "" => mfn.toml: log_level: must not be empty
-file: x = 1\ny = = 2 => mfn.toml: invalid toml at line 2, column 5: string values must be quoted, expected literal string
+file: x = 1\ny = = 2 => mfn.toml: invalid toml at line 2, column 5: extra `=`, expected nothing
 "#;
 
 #[test]

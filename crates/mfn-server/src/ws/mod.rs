@@ -130,7 +130,12 @@ async fn serve_socket(
 ) {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: Outgoing| futures::future::ready(Ok::<_, axum::Error>(out.into())));
-    let stream = stream.map(|m| m.map(Incoming::from));
+    let stream = stream.map(|m| match m {
+        Ok(m) => Ok(Incoming::from(m)),
+        // tungstenite's capacity error: the message or a frame is over the limit.
+        Err(e) if e.to_string().contains("Message too long") => Ok(Incoming::TooLarge),
+        Err(e) => Err(e),
+    });
     Session::new(endpoint, state, peer.map(|p| p.ip()), caller)
         .run(Box::pin(sink), stream)
         .await;
