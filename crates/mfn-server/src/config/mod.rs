@@ -264,6 +264,16 @@ part! {
         pub api_keys_file: Option<PathBuf>,
         /// `MFN_AUTH_WINDOW_S`.
         pub window: Duration,
+        /// `MFN_AUTH_FAILURE_LIMIT`: failures per client IP within the window that block it.
+        pub failure_limit: u32,
+        /// `MFN_AUTH_FAILURE_WINDOW_S`.
+        pub failure_window: Duration,
+        /// `MFN_AUTH_FAILURE_BLOCK_S`.
+        pub failure_block: Duration,
+        /// `MFN_API_KEYS_RELOAD_INTERVAL_S`: how often the key file is checked.
+        pub keys_reload_interval: Duration,
+        /// `MFN_METRICS_AUTH`: `/metrics` needs a key.
+        pub metrics_auth: bool,
     }
 }
 

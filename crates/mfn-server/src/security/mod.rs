@@ -29,6 +29,7 @@ pub mod audit;
 pub mod auth;
 pub mod keys;
 pub mod rate_limit;
+pub mod throttle;
 
 pub use audit::{AuditLayer, AuditService};
 pub use auth::{AuthLayer, AuthService};

@@ -106,10 +106,17 @@ fn upgrade(
     state: WsState,
 ) -> Response {
     let credentials = Credentials::from_headers(headers);
+    let ip = peer.map(|p| p.ip());
+    if let Err(e) = state.auth.check_peer(ip) {
+        return reject::<axum::body::Body>(headers, e);
+    }
     let caller = if credentials.api_key.is_some() {
         match state.auth.verify(&credentials, endpoint.path()) {
             Ok(caller) => caller,
-            Err(failure) => return reject::<axum::body::Body>(headers, failure.error()),
+            Err(failure) => {
+                state.auth.note_failure(ip);
+                return reject::<axum::body::Body>(headers, failure.error());
+            }
         }
     } else {
         None

@@ -316,6 +316,13 @@ impl Session {
                 )
                 .map_err(|Overflow| End::Stalled);
         }
+        if let Err(e) = self.state.auth.check_peer(self.peer) {
+            let mut p = protocol::error_payload(None, &e);
+            p["reason"] = json!("throttled");
+            self.control("auth_failed", p)
+                .map_err(|Overflow| End::Stalled)?;
+            return Err(End::AuthAttempts);
+        }
         // Numbers are accepted for the timestamp; everything is checked as text.
         let text = |k: &str| match payload.get(k) {
             Some(Value::String(s)) => Some(s.clone()),
@@ -368,6 +375,7 @@ impl Session {
             }
             Err(failure) => {
                 self.auth_failures += 1;
+                self.state.auth.note_failure(self.peer);
                 let mut p = protocol::error_payload(None, &failure.error());
                 p["reason"] = json!(failure.reason());
                 self.control("auth_failed", p)
