@@ -43,6 +43,8 @@ pub struct HttpContext {
     pub auth: AuthLayer,
     /// The rate limits shared with gRPC.
     pub rate_limits: RateLimitLayer,
+    /// `MFN_METRICS_AUTH`: `/metrics` needs a key.
+    pub metrics_auth: bool,
     /// WebSocket session sizing and timing.
     pub ws: crate::ws::WsConfig,
     /// `/mcp`: allowed origins and hosts, and the shutdown signal of its sessions.
@@ -90,11 +92,18 @@ pub fn router(ctx: HttpContext) -> Router {
         limits: ctx.rate_limits.clone(),
         config: ctx.ws.clone(),
     });
+    let mut metrics_route = get(metrics);
+    if ctx.metrics_auth {
+        metrics_route = metrics_route.route_layer(axum::middleware::from_fn_with_state(
+            ctx.auth.clone(),
+            metrics_guard,
+        ));
+    }
     let open = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/startup", get(startup))
-        .route("/metrics", get(metrics))
+        .route("/metrics", metrics_route)
         .with_state(AppState {
             svc: ctx.svc.clone(),
         });
@@ -232,6 +241,31 @@ async fn ready(State(s): State<AppState>) -> impl IntoResponse {
             "compute_overdue": stuck,
         })),
     )
+}
+
+/// `MFN_METRICS_AUTH`: a scraper presents a key (`Authorization: Bearer` or
+/// `x-api-key`), without a signature even in signed mode; failures count towards the
+/// client's throttle like any other.
+async fn metrics_guard(
+    State(auth): State<AuthLayer>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let peer = crate::security::peer_addr(&req).map(|a| a.ip());
+    let refused = match auth.check_peer(peer) {
+        Err(e) => Some(e),
+        Ok(()) => auth
+            .check_key(req.headers(), "metrics", "/metrics")
+            .err()
+            .map(|f| {
+                auth.note_failure(peer);
+                f.error()
+            }),
+    };
+    match refused {
+        Some(e) => crate::security::reject::<axum::body::Body>(req.headers(), e),
+        None => next.run(req).await,
+    }
 }
 
 /// Prometheus text exposition of every metric.

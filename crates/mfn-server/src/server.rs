@@ -147,7 +147,13 @@ impl Guards {
     /// The guards of `config` over `keys` (from [`preflight`]).
     pub fn new(config: &ServerConfig, keys: &Arc<KeySet>) -> Guards {
         Guards {
-            auth: AuthLayer::new(config.auth.mode, keys.clone(), config.auth.window),
+            auth: AuthLayer::new(config.auth.mode, keys.clone(), config.auth.window).with_throttle(
+                crate::security::throttle::ThrottleConfig {
+                    limit: config.auth.failure_limit,
+                    window: config.auth.failure_window,
+                    block: config.auth.failure_block,
+                },
+            ),
             // Dev only: local agents and tests share a bounded workstation allowance.
             rate_limits: RateLimitLayer::with_loopback(
                 keys,
@@ -155,6 +161,120 @@ impl Guards {
                 (config.env == crate::config::Environment::Dev)
                     .then_some(crate::security::rate_limit::DEV_LOOPBACK),
             ),
+        }
+    }
+}
+
+/// What a key reload changed: counts only, never keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyChange {
+    /// Keys in force before.
+    pub before: usize,
+    /// Keys in force now.
+    pub after: usize,
+    /// Keys that are new.
+    pub added: usize,
+    /// Keys that are gone (revoked).
+    pub removed: usize,
+    /// Keys whose name, scopes or limits changed.
+    pub changed: usize,
+}
+
+impl Guards {
+    /// Re-read the keys of `config` (the key file and the environment's keys) and put
+    /// them in force for every door; on error, or an empty set where keys are needed,
+    /// the keys in force stay.
+    pub fn reload_keys(&self, config: &ServerConfig) -> Result<KeyChange, ServerError> {
+        let new = KeySet::from_config(config)?;
+        let old = self.auth.keys();
+        if new.is_empty() && !old.is_empty() {
+            return Err(ConfigError {
+                key: "MFN_API_KEYS_FILE".into(),
+                message: format!(
+                    "the reloaded key set is empty; keeping the {} keys in force",
+                    old.len()
+                ),
+            }
+            .into());
+        }
+        let find =
+            |set: &KeySet, hash: &[u8; 32]| set.keys().iter().find(|k| k.hash == *hash).cloned();
+        let change = KeyChange {
+            before: old.len(),
+            after: new.len(),
+            added: new
+                .keys()
+                .iter()
+                .filter(|k| find(&old, &k.hash).is_none())
+                .count(),
+            removed: old
+                .keys()
+                .iter()
+                .filter(|k| find(&new, &k.hash).is_none())
+                .count(),
+            changed: new
+                .keys()
+                .iter()
+                .filter(|k| find(&old, &k.hash).is_some_and(|o| o != **k))
+                .count(),
+        };
+        self.auth.replace_keys(&new);
+        self.rate_limits.replace_keys(&new);
+        Ok(change)
+    }
+}
+
+/// Reload the keys when the key file changes (its modification time or size, checked
+/// every `MFN_API_KEYS_RELOAD_INTERVAL_S`) or on SIGHUP, until `stopped` resolves.
+/// Logs what changed as counts; a failed reload keeps the keys in force.
+pub async fn watch_keys(guards: Guards, config: ServerConfig, stopped: impl Future<Output = ()>) {
+    let path = config.auth.api_keys_file.clone();
+    let stamp = || {
+        let meta = std::fs::metadata(path.as_ref()?).ok()?;
+        Some((meta.modified().ok(), meta.len()))
+    };
+    let mut last = stamp();
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(config.auth.keys_reload_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stopped);
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<Option<()>>();
+        let trigger = tokio::select! {
+            () = &mut stopped => return,
+            _ = tick.tick() => {
+                let now = stamp();
+                if now == last || path.is_none() {
+                    continue;
+                }
+                last = now;
+                "file changed"
+            }
+            Some(()) = hangup => {
+                last = stamp();
+                "SIGHUP"
+            }
+        };
+        match guards.reload_keys(&config) {
+            Ok(c) => info!(
+                trigger,
+                keys = c.after,
+                before = c.before,
+                added = c.added,
+                removed = c.removed,
+                changed = c.changed,
+                "api keys reloaded"
+            ),
+            Err(e) => warn!(trigger, error = %e, "api keys not reloaded; the keys in force stay"),
         }
     }
 }
@@ -173,12 +293,18 @@ pub fn http_context(
         cors_allowed_origins: config.network.cors_allowed_origins.clone(),
         auth: guards.auth.clone(),
         rate_limits: guards.rate_limits.clone(),
+        metrics_auth: config.auth.metrics_auth,
         ws: config.ws.clone(),
         mcp: crate::mcp::http::McpHttpConfig {
             allowed_origins: config.mcp.allowed_origins.clone(),
             allowed_hosts: config.mcp.allowed_hosts.clone(),
             max_body_bytes: config.network.max_message_bytes,
             shutdown: Default::default(),
+            sessions: crate::mcp::sessions::SessionLimits {
+                max_total: config.mcp.max_sessions,
+                max_per_key: config.mcp.max_sessions_per_key,
+                idle: config.mcp.session_idle,
+            },
         },
     }
 }
@@ -269,6 +395,8 @@ pub async fn serve(
         .layer(guards.auth.clone())
         // Per key (or per client IP when anonymous) rate and in-flight limits.
         .layer(guards.rate_limits.clone())
+        // An undecodable request message is INVALID_ARGUMENT, before metrics count it.
+        .layer(crate::grpc::DecodeErrorLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -301,6 +429,7 @@ pub async fn serve(
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped()))
         }
     };
+    tokio::spawn(watch_keys(guards.clone(), config.clone(), stopped()));
     let http_addr = listeners.http.as_ref().and_then(|l| l.local_addr().ok());
     let http_ctx = http_context(&config, svc.clone(), &guards, grpc_addr);
     let http_task = listeners

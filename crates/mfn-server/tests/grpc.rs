@@ -1224,3 +1224,73 @@ async fn metrics_count_every_rpc_by_status_and_request_ids_are_echoed() {
     }
     server.stop().await;
 }
+
+/// Bytes as they are, both ways: a client that sends what no generated stub would.
+#[derive(Debug, Clone, Copy, Default)]
+struct Raw;
+
+impl tonic::codec::Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl tonic::codec::Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        use prost::bytes::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+/// Issue 17 item 7: a request message that does not decode is the client's error,
+/// `INVALID_ARGUMENT` naming the field `request`, not tonic's `INTERNAL`; and the
+/// metrics count it so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_request_is_invalid_argument() {
+    let server = TestServer::start().await;
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    for method in [
+        "/mfn.v1.MFNSimulationService/RunSimulation",
+        "/mfn.v1.MFNFeaturesService/ExtractFeatures",
+    ] {
+        grpc.ready().await.unwrap();
+        let path = http::uri::PathAndQuery::from_static(method);
+        // A truncated varint: no protobuf decoder accepts it.
+        let r = grpc
+            .unary(tonic::Request::new(vec![0x08, 0xff, 0xff]), path, Raw)
+            .await;
+        assert_invalid(r, "request");
+    }
+    let text = http_get(server.http, "/metrics").await;
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("grpc_server_handled_total")
+                && l.contains("RunSimulation")
+                && l.contains("grpc_code=\"InvalidArgument\"")),
+        "{text}"
+    );
+    server.stop().await;
+}

@@ -22,6 +22,14 @@ const SLOW: &str = "slow-key-0123456789abcdef0123456789abcdef0";
 const MAX_BODY: usize = 64 * 1024;
 
 fn app(origins: &[&str], hosts: &[&str]) -> Router {
+    app_with(origins, hosts, |_| {})
+}
+
+fn app_with(
+    origins: &[&str],
+    hosts: &[&str],
+    change: impl FnOnce(&mut mfn_server::config::ServerConfig),
+) -> Router {
     let list = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
     TestServer::builder()
         .auth(AuthMode::Key)
@@ -41,6 +49,7 @@ fn app(origins: &[&str], hosts: &[&str]) -> Router {
             c.mcp.allowed_origins = list(origins);
             c.mcp.allowed_hosts = list(hosts);
         })
+        .config(change)
         .app()
         .0
 }
@@ -408,15 +417,194 @@ async fn graphs_belong_to_the_keys_tenant() {
         .request("resources/read", json!({"uri": "graph://secret"}))
         .await;
     assert_eq!(read["error"]["code"], -32002, "{read}");
-    // A session is no capability: Bob presenting Alice's session id is still Bob.
-    let mut stolen = Session {
-        app: &app,
-        key: BOB,
-        id: alice.id.clone(),
-        next: 100,
-    };
-    let r = stolen.call("get_info", json!({"graph": "secret"})).await;
-    assert_eq!(r["isError"], true, "{r}");
+    // A session is no capability: Bob presenting Alice's session id is not found.
+    let r = post(
+        &app,
+        &[
+            ("x-api-key", BOB),
+            ("mcp-session-id", &alice.id),
+            ("mcp-protocol-version", "2025-06-18"),
+        ],
+        rpc(
+            9,
+            "tools/call",
+            json!({"name": "get_info", "arguments": {"graph": "secret"}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+}
+
+fn initialize() -> String {
+    rpc(
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}),
+    )
+}
+
+/// `method` on `/mcp` with `key` and the session `id`; status and body.
+async fn with_session(app: &Router, method: &str, key: &str, id: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri("/mcp")
+        .header("host", "localhost:8080")
+        .header("accept", "text/event-stream")
+        .header("x-api-key", key)
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-06-18")
+        .body(Body::empty())
+        .unwrap();
+    let r = app.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    if status == StatusCode::OK {
+        // An SSE stream: do not wait for it to end.
+        return (status, String::new());
+    }
+    let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 17 item 4: a session belongs to the key that opened it; for any other key it
+/// does not exist (POST, GET and DELETE alike), exactly as an unknown id.
+#[tokio::test]
+async fn another_keys_session_is_not_found() {
+    let app = app(&[], &["localhost"]);
+    let mut alice = Session::open(&app, ALICE).await;
+    let unknown = post(
+        &app,
+        &[("x-api-key", BOB), ("mcp-session-id", "no-such-session")],
+        rpc(1, "tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let foreign = post(
+        &app,
+        &[("x-api-key", BOB), ("mcp-session-id", &alice.id)],
+        rpc(1, "tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    let (m, n) = (foreign.message(), unknown.message());
+    assert_eq!(m["error"]["code"], n["error"]["code"]);
+    assert_eq!(m["error"]["message"], n["error"]["message"]);
+    assert_eq!(m["error"]["data"]["error_code"], "NOT_FOUND", "{m}");
+    for method in ["GET", "DELETE"] {
+        let (status, body) = with_session(&app, method, BOB, &alice.id).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method}: {body}");
+    }
+    // Bob's DELETE did nothing: Alice's session still answers.
+    let tools = alice.request("tools/list", json!({})).await;
+    assert!(tools["result"]["tools"].is_array(), "{tools}");
+    let (status, _) = with_session(&app, "DELETE", ALICE, &alice.id).await;
+    assert!(status.is_success(), "{status}");
+    let gone = post(
+        &app,
+        &[("x-api-key", ALICE), ("mcp-session-id", &alice.id)],
+        rpc(1, "tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+}
+
+/// Issue 17 item 4: sessions are capped per key (429) and in total (503), each refusal
+/// a JSON-RPC error naming its setting; closing a session frees its slot.
+#[tokio::test]
+async fn sessions_are_capped_per_key_and_in_total() {
+    let app = app_with(&[], &["localhost"], |c| {
+        c.mcp.max_sessions = 3;
+        c.mcp.max_sessions_per_key = 2;
+    });
+    let a1 = Session::open(&app, ALICE).await;
+    let _a2 = Session::open(&app, ALICE).await;
+    let r = post(&app, &[("x-api-key", ALICE)], initialize()).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.session.is_none());
+    let m = r.message();
+    assert_eq!(m["jsonrpc"], "2.0");
+    let text = m["error"]["message"].as_str().unwrap();
+    assert!(text.contains("MFN_MCP_MAX_SESSIONS_PER_KEY"), "{m}");
+    assert_eq!(
+        m["error"]["data"]["error_code"], "RESOURCE_EXHAUSTED",
+        "{m}"
+    );
+
+    let mut b1 = Session::open(&app, BOB).await;
+    let r = post(&app, &[("x-api-key", BOB)], initialize()).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    let m = r.message();
+    let text = m["error"]["message"].as_str().unwrap();
+    assert!(text.contains("MFN_MCP_MAX_SESSIONS"), "{m}");
+    assert!(!text.contains("PER_KEY"), "{m}");
+
+    // Requests inside existing sessions are not refused.
+    let tools = b1.request("tools/list", json!({})).await;
+    assert!(tools["result"]["tools"].is_array(), "{tools}");
+
+    let (status, _) = with_session(&app, "DELETE", ALICE, &a1.id).await;
+    assert!(status.is_success(), "{status}");
+    let r = post(&app, &[("x-api-key", BOB)], initialize()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Issue 17 item 4: an idle session is closed after `MFN_MCP_SESSION_IDLE_S` and its
+/// slot is free again.
+#[tokio::test]
+async fn idle_sessions_expire_and_free_their_slot() {
+    let app = app_with(&[], &["localhost"], |c| {
+        c.mcp.max_sessions_per_key = 1;
+        c.mcp.session_idle = Duration::from_secs(1);
+    });
+    let s = Session::open(&app, ALICE).await;
+    // Polled with a generous deadline: the expiry is a lower bound, not a schedule.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = post(&app, &[("x-api-key", ALICE)], initialize()).await;
+        if r.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle session never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let gone = post(
+        &app,
+        &[("x-api-key", ALICE), ("mcp-session-id", &s.id)],
+        rpc(1, "tools/list", json!({})),
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+}
+
+/// Issue 17 item 7: a body that is not JSON is a JSON-RPC parse error (−32700), a batch
+/// or a non-message an invalid request (−32600), as JSON bodies with HTTP 400.
+#[tokio::test]
+async fn parse_errors_and_batches_are_json_rpc_errors() {
+    let app = app(&[], &["localhost"]);
+    for (body, code) in [
+        ("{not json", -32700),
+        ("", -32700),
+        (
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+            -32600,
+        ),
+        (r#"{"hello":"world"}"#, -32600),
+        ("42", -32600),
+    ] {
+        let r = post(&app, &[("x-api-key", ALICE)], body.to_owned()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        let m: Value =
+            serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("{body}: {}", r.body));
+        assert_eq!(m["jsonrpc"], "2.0", "{m}");
+        assert_eq!(m["error"]["code"], code, "{body}: {m}");
+        assert_eq!(m["error"]["data"]["error_code"], "INVALID_ARGUMENT", "{m}");
+    }
 }
 
 #[tokio::test]
@@ -501,6 +689,15 @@ async fn an_oversized_body_is_413() {
     );
     let r = post(&app, &[("x-api-key", ALICE)], body).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    // A JSON-RPC error naming the setting, not rmcp's plain text.
+    let m = r.message();
+    assert_eq!(m["error"]["data"]["error_code"], "PAYLOAD_TOO_LARGE", "{m}");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MFN_MAX_MESSAGE_SIZE")
+    );
 }
 
 #[tokio::test]

@@ -369,8 +369,31 @@ async fn bodies_over_the_limit_are_refused_with_413() {
     };
     let (app, _) = app_with(AuthMode::Off, limits, 1024);
     let big = json!({"gradients": vec![vec![0.5f64; 100]; 10]});
-    let r = post(&app, "/v1/federated/aggregate", big).await;
+    let r = post(&app, "/v1/federated/aggregate", big.clone()).await;
     assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", None);
+    // Issue 17 item 7: the graph and tool routes answer the same JSON shape.
+    for (method, path) in [
+        ("POST", "/v1/graphs"),
+        ("PUT", "/v1/graphs/g"),
+        ("POST", "/v1/graphs/g/nodes"),
+        ("POST", "/v1/graphs/g/tools/pagerank"),
+        ("POST", "/v1/tools/create_graph"),
+        ("POST", "/v1/tools/nernst"),
+    ] {
+        let r = send_json(&app, method, path, big.clone(), None).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{method} {path}");
+        assert_eq!(
+            r.json()["error_code"],
+            "PAYLOAD_TOO_LARGE",
+            "{method} {path}"
+        );
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("MFN_MAX_MESSAGE_SIZE")
+        );
+    }
 }
 
 #[tokio::test]

@@ -760,3 +760,36 @@ async fn the_page_and_its_assets_are_served() {
     }
     server.stop().await;
 }
+
+/// Issue 17 item 7: a message over `MFN_WS_MAX_MESSAGE_KB` gets an `error` naming the
+/// setting, then close code 1009 (message too big), not 1000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_is_an_error_then_close_1009() {
+    let server = WsServer::start(
+        AuthMode::Off,
+        WsConfig {
+            max_message_bytes: 1024,
+            ..WsConfig::default()
+        },
+    )
+    .await;
+    let mut ws = server.connect(SIM).await;
+    until(&mut ws, "init").await;
+    let big = json!({"type": "heartbeat", "payload": {"echo": "x".repeat(4096)}});
+    ws.send(Message::text(big.to_string())).await.unwrap();
+    let (seen, code) = until_closed(&mut ws).await;
+    assert_eq!(code, Some(1009), "{seen:?}");
+    let (_, error) = seen
+        .iter()
+        .find(|(t, _)| t == "error")
+        .unwrap_or_else(|| panic!("no error message: {seen:?}"));
+    assert_eq!(error["error_code"], "PAYLOAD_TOO_LARGE", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("MFN_WS_MAX_MESSAGE_KB"),
+        "{error}"
+    );
+    server.stop().await;
+}

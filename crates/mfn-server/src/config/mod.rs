@@ -264,6 +264,16 @@ part! {
         pub api_keys_file: Option<PathBuf>,
         /// `MFN_AUTH_WINDOW_S`.
         pub window: Duration,
+        /// `MFN_AUTH_FAILURE_LIMIT`: failures per client IP within the window that block it.
+        pub failure_limit: u32,
+        /// `MFN_AUTH_FAILURE_WINDOW_S`.
+        pub failure_window: Duration,
+        /// `MFN_AUTH_FAILURE_BLOCK_S`.
+        pub failure_block: Duration,
+        /// `MFN_API_KEYS_RELOAD_INTERVAL_S`: how often the key file is checked.
+        pub keys_reload_interval: Duration,
+        /// `MFN_METRICS_AUTH`: `/metrics` needs a key.
+        pub metrics_auth: bool,
     }
 }
 
@@ -338,13 +348,19 @@ part! {
 }
 
 part! {
-    /// The MCP route's browser and DNS-rebinding policy.
+    /// The MCP route's browser and DNS-rebinding policy, and its session limits.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct McpConfig {
         /// `MFN_MCP_ALLOWED_ORIGINS`; empty: loopback only.
         pub allowed_origins: Vec<String>,
         /// `MFN_MCP_ALLOWED_HOSTS`; `"*"` allows any.
         pub allowed_hosts: Vec<String>,
+        /// `MFN_MCP_MAX_SESSIONS`: sessions of all keys together.
+        pub max_sessions: usize,
+        /// `MFN_MCP_MAX_SESSIONS_PER_KEY`: sessions of one key (or of all anonymous callers).
+        pub max_sessions_per_key: usize,
+        /// `MFN_MCP_SESSION_IDLE_S`: a session without a message this long is closed.
+        pub session_idle: Duration,
     }
 }
 

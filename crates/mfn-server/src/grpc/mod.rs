@@ -23,7 +23,10 @@ use mfn_service::{MfnService, RequestContext};
 use tonic::{Request, Response, Status, Streaming};
 
 pub(crate) mod convert;
+pub mod decode;
 pub mod health;
+
+pub use decode::DecodeErrorLayer;
 
 use convert::status;
 
@@ -176,6 +179,10 @@ impl MfnSimulationService for GrpcApi {
         let ctx = call(&req, "").ctx;
         let commands = req.into_inner().map(|m| match m {
             Ok(m) => convert::steer_command(m),
+            Err(s) if decode::decode_failure(&s).is_some() => Err(decode::invalid_message(
+                "SteerCommand",
+                decode::decode_failure(&s).unwrap_or_default(),
+            )),
             Err(s) => Err(mfn_service::ServiceError::new(
                 mfn_service::ErrorCode::Cancelled,
                 format!("command stream failed: {}", s.message()),

@@ -15,8 +15,10 @@
 //! 5. [`strip_credentials`]: the key headers are removed once authentication is done,
 //!    so the request parts rmcp hands to the handler (and might log) never carry a key.
 //!
-//! The body limit (`MFN_MAX_MESSAGE_SIZE`, 413) is rmcp's, enforced while the body
-//! streams, whatever `Content-Length` says.
+//! 6. [`admit`]: the body limit (`MFN_MAX_MESSAGE_SIZE`, 413, enforced while the body
+//!    streams, whatever `Content-Length` says), JSON-RPC parse errors (−32700) and batches
+//!    (−32600) as JSON-RPC error bodies, the session caps and ownership of
+//!    [`super::sessions`].
 
 use std::sync::Arc;
 
@@ -26,11 +28,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Uri, header};
 use mfn_service::{ErrorCode, MfnService, ServiceError};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
+use super::sessions::{OwnedSessions, Owner, SessionLimits, SessionRegistry};
+use crate::security::{Caller, jsonrpc_error};
+
+/// JSON-RPC 2.0: the body is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC 2.0: the JSON is not a valid request object (a batch, here, too).
+pub const INVALID_REQUEST: i64 = -32600;
 
 /// The MCP route's configuration.
 #[derive(Debug, Clone)]
@@ -44,6 +53,8 @@ pub struct McpHttpConfig {
     pub max_body_bytes: usize,
     /// Cancelled at shutdown: ends the sessions' SSE streams so the server can drain.
     pub shutdown: CancellationToken,
+    /// Session caps and idle expiry (`MFN_MCP_MAX_SESSIONS*`, `MFN_MCP_SESSION_IDLE_S`).
+    pub sessions: SessionLimits,
 }
 
 impl Default for McpHttpConfig {
@@ -53,6 +64,7 @@ impl Default for McpHttpConfig {
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
             max_body_bytes: 10 << 20,
             shutdown: CancellationToken::new(),
+            sessions: SessionLimits::default(),
         }
     }
 }
@@ -107,7 +119,7 @@ impl Guard {
     }
 }
 
-/// The `/mcp` route (no layers; [`crate::http::router`] adds them).
+/// The `/mcp` route with its [`admit`] layer; [`crate::http::router`] adds the others.
 pub fn router(svc: MfnService, config: &McpHttpConfig) -> Router {
     let rmcp_config = StreamableHttpServerConfig::default()
         // Host and Origin are checked by `guard`, before authentication.
@@ -115,12 +127,173 @@ pub fn router(svc: MfnService, config: &McpHttpConfig) -> Router {
         .disable_allowed_origins()
         .with_max_request_body_bytes(config.max_body_bytes)
         .with_cancellation_token(config.shutdown.clone());
+    let registry = Arc::new(SessionRegistry::new(config.sessions));
     let service = StreamableHttpService::new(
         move || Ok(McpServer::new(svc.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(OwnedSessions::new(registry.clone())),
         rmcp_config,
     );
-    Router::new().route_service("/mcp", service)
+    let admission = Admission {
+        registry,
+        max_body_bytes: config.max_body_bytes,
+    };
+    Router::new()
+        .route_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(admission, admit))
+}
+
+/// What [`admit`] checks requests against.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    registry: Arc<SessionRegistry>,
+    max_body_bytes: usize,
+}
+
+/// Below authentication, before rmcp: a request naming a session must own it (else 404,
+/// as for an unknown session); a POST body is read within the limit and must be one
+/// JSON-RPC message; an `initialize` that opens a session needs a free slot.
+pub async fn admit(State(admission): State<Admission>, req: Request, next: Next) -> Response {
+    let owner = Owner(req.extensions().get::<Caller>().map(|c| c.key.hash));
+    let session = req
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    if let Some(id) = &session
+        && !admission.registry.owned_by(id, owner)
+    {
+        metrics::counter!("mcp_refused_total", "reason" => "session").increment(1);
+        let err = ServiceError {
+            field: Some("mcp-session-id".into()),
+            ..ServiceError::new(
+                ErrorCode::NotFound,
+                "session not found: it expired, was closed or never existed; send initialize without mcp-session-id for a new one",
+            )
+        };
+        return jsonrpc_error(req.headers(), &err, crate::security::MCP_REFUSAL_CODE, None);
+    }
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(owner);
+    if parts.method != http::Method::POST || !is_json(&parts.headers) {
+        // rmcp answers the other methods and media types.
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let bytes = match read_limited(body, admission.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            return jsonrpc_error(
+                &parts.headers,
+                &err,
+                crate::security::MCP_REFUSAL_CODE,
+                None,
+            );
+        }
+    };
+    let opens_session = match one_message(&bytes) {
+        Ok(message) => {
+            session.is_none()
+                && matches!(&message, ClientJsonRpcMessage::Request(r)
+                    if matches!(r.request, ClientRequest::InitializeRequest(_)))
+        }
+        Err((code, id, err)) => return jsonrpc_error(&parts.headers, &err, code, id),
+    };
+    // Held until rmcp has answered; by then the new session counts on its own.
+    let _reservation = if opens_session {
+        match admission.registry.reserve(owner) {
+            Ok(r) => Some(r),
+            Err(err) => {
+                return jsonrpc_error(
+                    &parts.headers,
+                    &err,
+                    crate::security::MCP_REFUSAL_CODE,
+                    None,
+                );
+            }
+        }
+    } else {
+        None
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The body, or 413 once it exceeds `limit` bytes (before reading when
+/// `Content-Length` says so).
+async fn read_limited(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ServiceError> {
+    use futures::StreamExt;
+    let too_large = || ServiceError {
+        field: Some("body".into()),
+        ..ServiceError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "request body is larger than the limit of {limit} bytes (MFN_MAX_MESSAGE_SIZE)"
+            ),
+        )
+    };
+    if http_body::Body::size_hint(&body).lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ServiceError::invalid("body", format!("cannot read the request body: {e}"))
+        })?;
+        if out.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.into())
+}
+
+/// The one JSON-RPC message of `body`, or the JSON-RPC error code, the request id when
+/// one can be read, and the error.
+#[allow(clippy::type_complexity)]
+fn one_message(
+    body: &[u8],
+) -> Result<ClientJsonRpcMessage, (i64, Option<serde_json::Value>, ServiceError)> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        let err = ServiceError::invalid(
+            "body",
+            format!(
+                "parse error: the body is not JSON: {}",
+                mfn_service::error::truncate(&e.to_string())
+            ),
+        );
+        (PARSE_ERROR, None, err)
+    })?;
+    if value.is_array() {
+        let err = ServiceError::invalid(
+            "body",
+            "invalid request: JSON-RPC batches are not supported; send one message per POST",
+        );
+        return Err((INVALID_REQUEST, None, err));
+    }
+    let id = value
+        .get("id")
+        .filter(|id| id.is_string() || id.is_number())
+        .cloned();
+    serde_json::from_value(value).map_err(|e| {
+        let err = ServiceError::invalid(
+            "body",
+            format!(
+                "invalid request: not a JSON-RPC 2.0 request, notification or response: {}",
+                mfn_service::error::truncate(&e.to_string())
+            ),
+        );
+        (INVALID_REQUEST, id, err)
+    })
 }
 
 /// 403 unless `Origin` is absent or allowed and `Host` is allowed.

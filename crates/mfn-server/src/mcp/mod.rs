@@ -53,6 +53,7 @@ use crate::security::{Caller, audit};
 
 pub mod http;
 pub mod prompts;
+pub mod sessions;
 
 /// The shortest interval between two progress notifications of one call.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);

@@ -46,7 +46,11 @@ use sha2::Sha256;
 use tower::{Layer, Service};
 use tracing::debug;
 
-use super::keys::{KeySet, Scope};
+use arc_swap::ArcSwap;
+use std::net::IpAddr;
+
+use super::keys::{ApiKey, KeySet, Scope};
+use super::throttle::{AuthThrottle, ThrottleConfig};
 use super::{Caller, CallerId, ErrorBody, is_open_path, reject_request};
 use crate::config::AuthMode;
 
@@ -105,11 +109,12 @@ pub struct Credentials<'a> {
     pub signature: Option<&'a str>,
 }
 
-/// Request ids seen per key, bounded; see the [module documentation](self).
+/// Request ids seen per key (by the key's hash), bounded; see the [module
+/// documentation](self).
 #[derive(Debug)]
-pub struct ReplayCache {
+pub struct ReplayCache<K = [u8; 32]> {
     per_key_capacity: usize,
-    keys: Mutex<HashMap<usize, KeyIds>>,
+    keys: Mutex<HashMap<K, KeyIds>>,
 }
 
 #[derive(Debug, Default)]
@@ -120,27 +125,106 @@ struct KeyIds {
     order: VecDeque<(String, u64)>,
 }
 
+/// The keys in force and their shared entries; replaced whole when the keys are
+/// reloaded, so a request sees one consistent set.
+struct KeyTable {
+    keys: KeySet,
+    callers: Vec<Arc<ApiKey>>,
+}
+
+impl KeyTable {
+    fn new(keys: &KeySet) -> KeyTable {
+        KeyTable {
+            keys: keys.clone(),
+            callers: keys.keys().iter().cloned().map(Arc::new).collect(),
+        }
+    }
+}
+
 struct AuthState {
     mode: AuthMode,
-    keys: Arc<KeySet>,
-    callers: Vec<Arc<super::ApiKey>>,
+    table: ArcSwap<KeyTable>,
     window_s: u64,
     replay: ReplayCache,
+    throttle: Option<AuthThrottle>,
 }
+
+/// The key a request presented, when it matched one: its index in the key set of the
+/// moment and its entry.
+type Matched = Option<(usize, Arc<ApiKey>)>;
 
 impl AuthLayer {
     /// A layer for `mode` over `keys`, accepting timestamps within `window` of now.
     pub fn new(mode: AuthMode, keys: Arc<KeySet>, window: Duration) -> AuthLayer {
-        let callers = keys.keys().iter().cloned().map(Arc::new).collect();
         let per_key = (REPLAY_CAPACITY / keys.len().max(1)).max(REPLAY_MIN_PER_KEY);
         AuthLayer {
             state: Arc::new(AuthState {
                 mode,
                 replay: ReplayCache::new(per_key),
-                keys,
-                callers,
+                table: ArcSwap::from_pointee(KeyTable::new(&keys)),
                 window_s: window.as_secs().max(1),
+                throttle: None,
             }),
+        }
+    }
+
+    /// This layer with repeated failures per client address throttled (see
+    /// [`super::throttle`]). Call before the layer is cloned.
+    pub fn with_throttle(mut self, config: ThrottleConfig) -> AuthLayer {
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.throttle = Some(AuthThrottle::new(config));
+        }
+        self
+    }
+
+    /// Accept `keys` from now on (a reload); requests already admitted keep their
+    /// caller. Replay ids stay remembered per key hash.
+    pub fn replace_keys(&self, keys: &KeySet) {
+        self.state.table.store(Arc::new(KeyTable::new(keys)));
+    }
+
+    /// The keys in force.
+    pub fn keys(&self) -> KeySet {
+        self.state.table.load().keys.clone()
+    }
+
+    /// The throttle's refusal when `peer` is blocked after repeated failures.
+    pub fn check_peer(&self, peer: Option<IpAddr>) -> Result<(), ServiceError> {
+        match (&self.state.throttle, peer) {
+            (Some(t), Some(ip)) if self.state.mode != AuthMode::Off => t.check(ip),
+            _ => Ok(()),
+        }
+    }
+
+    /// Count a failed authentication of `peer` towards its throttle.
+    pub fn note_failure(&self, peer: Option<IpAddr>) {
+        if let (Some(t), Some(ip)) = (&self.state.throttle, peer) {
+            t.failed(ip);
+        }
+    }
+
+    /// The key alone (no signature, any scope), for a scraper of `/metrics`: the caller,
+    /// or why not, counted like any failure on door `door`.
+    pub fn check_key(
+        &self,
+        headers: &HeaderMap,
+        door: &'static str,
+        path: &str,
+    ) -> Result<Caller, AuthFailure> {
+        let table = self.state.table.load();
+        let Some(presented) = presented_key(headers) else {
+            record_failure(&AuthFailure::MissingKey, door, path, None);
+            return Err(AuthFailure::MissingKey);
+        };
+        match table.keys.lookup(presented) {
+            Some(i) => Ok(Caller {
+                index: i,
+                key: table.callers[i].clone(),
+            }),
+            None => {
+                record_failure(&AuthFailure::UnknownKey, door, path, None);
+                Err(AuthFailure::UnknownKey)
+            }
         }
     }
 }
@@ -163,21 +247,8 @@ impl AuthLayer {
         if self.state.mode == AuthMode::Off {
             return Ok(None);
         }
-        let (index, outcome) = self.state.authenticate_with(credentials, path, unix_now());
-        match outcome {
-            Ok(()) => {
-                let i = index.unwrap_or_default();
-                Ok(Some(Caller {
-                    index: i,
-                    key: self.state.callers[i].clone(),
-                }))
-            }
-            Err(failure) => {
-                let caller_id = index.map(|i| self.state.callers[i].hash_prefix());
-                record_failure(&failure, "ws", path, caller_id.as_deref());
-                Err(failure)
-            }
-        }
+        let (matched, outcome) = self.state.authenticate_with(credentials, path, unix_now());
+        finish(matched, outcome, path)
     }
 }
 
@@ -199,20 +270,24 @@ impl AuthLayer {
             return Ok(None);
         }
         let now = unix_now();
-        let (index, outcome) = self.state.reference(api_key, timestamp, signature, now);
-        match outcome {
-            Ok(()) => {
-                let i = index.unwrap_or_default();
-                Ok(Some(Caller {
-                    index: i,
-                    key: self.state.callers[i].clone(),
-                }))
-            }
-            Err(failure) => {
-                let caller_id = index.map(|i| self.state.callers[i].hash_prefix());
-                record_failure(&failure, "ws", path, caller_id.as_deref());
-                Err(failure)
-            }
+        let (matched, outcome) = self.state.reference(api_key, timestamp, signature, now);
+        finish(matched, outcome, path)
+    }
+}
+
+/// The caller of a WebSocket authentication, or its failure, counted.
+fn finish(
+    matched: Matched,
+    outcome: Result<(), AuthFailure>,
+    path: &str,
+) -> Result<Option<Caller>, AuthFailure> {
+    match (outcome, matched) {
+        (Ok(()), Some((index, key))) => Ok(Some(Caller { index, key })),
+        (Ok(()), None) => Err(AuthFailure::UnknownKey),
+        (Err(failure), matched) => {
+            let caller_id = matched.map(|(_, k)| k.hash_prefix());
+            record_failure(&failure, "ws", path, caller_id.as_deref());
+            Err(failure)
         }
     }
 }
@@ -224,13 +299,15 @@ impl AuthState {
         timestamp: Option<&serde_json::Value>,
         signature: Option<&str>,
         now: u64,
-    ) -> (Option<usize>, Result<(), AuthFailure>) {
+    ) -> (Matched, Result<(), AuthFailure>) {
         let Some(presented) = api_key.map(str::trim).filter(|k| !k.is_empty()) else {
             return (None, Err(AuthFailure::MissingKey));
         };
-        let Some(index) = self.keys.lookup(presented) else {
+        let table = self.table.load();
+        let Some(index) = table.keys.lookup(presented) else {
             return (None, Err(AuthFailure::UnknownKey));
         };
+        let key = table.callers[index].clone();
         let checked = (|| {
             // The reference signs str(int(timestamp)): the integer part as sent.
             let ts = timestamp
@@ -257,7 +334,7 @@ impl AuthState {
                     if self.mode == AuthMode::Signed {
                         let expires = (secs as u64).max(now) + self.window_s + 1;
                         let nonce = format!("ws-reference:{}", sig.to_ascii_lowercase());
-                        if !self.replay.insert(index, &nonce, expires, now) {
+                        if !self.replay.insert(key.hash, &nonce, expires, now) {
                             return Err(AuthFailure::Replay);
                         }
                     }
@@ -267,12 +344,12 @@ impl AuthState {
                 }
                 None => {}
             }
-            if !self.callers[index].scopes.contains(Scope::Compute) {
+            if !key.scopes.contains(Scope::Compute) {
                 return Err(AuthFailure::Scope(Scope::Compute));
             }
             Ok(())
         })();
-        (Some(index), checked)
+        (Some((index, key)), checked)
     }
 }
 
@@ -371,18 +448,21 @@ where
         if self.state.mode == AuthMode::Off || is_open_path(req.uri().path()) {
             return Box::pin(inner.call(req));
         }
+        let peer = super::peer_addr(&req).map(|a| a.ip());
+        if let (Some(throttle), Some(ip)) = (&self.state.throttle, peer)
+            && let Err(refusal) = throttle.check(ip)
+        {
+            let response = reject_request::<ResBody, _>(&req, refusal);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
         let now = unix_now();
-        let (index, outcome) = self
+        let (matched, outcome) = self
             .state
             .authenticate(req.headers(), req.uri().path(), now);
-        let caller_id = index.map(|i| CallerId(self.state.callers[i].hash_prefix()));
-        match outcome {
-            Ok(()) => {
-                let i = index.unwrap_or_default();
-                req.extensions_mut().insert(Caller {
-                    index: i,
-                    key: self.state.callers[i].clone(),
-                });
+        let caller_id = matched.as_ref().map(|(_, k)| CallerId(k.hash_prefix()));
+        match (outcome, matched) {
+            (Ok(()), Some((index, key))) => {
+                req.extensions_mut().insert(Caller { index, key });
                 Box::pin(async move {
                     let mut response = inner.call(req).await?;
                     if let Some(id) = caller_id {
@@ -391,13 +471,17 @@ where
                     Ok(response)
                 })
             }
-            Err(failure) => {
+            (outcome, _) => {
+                let failure = outcome.err().unwrap_or(AuthFailure::UnknownKey);
                 record_failure(
                     &failure,
                     super::door_of(&req),
                     req.uri().path(),
                     caller_id.as_ref().map(|c| c.0.as_str()),
                 );
+                if let (Some(throttle), Some(ip)) = (&self.state.throttle, peer) {
+                    throttle.failed(ip);
+                }
                 let mut response = reject_request::<ResBody, _>(&req, failure.error());
                 if let Some(id) = caller_id {
                     response.extensions_mut().insert(id);
@@ -415,7 +499,7 @@ impl AuthState {
         headers: &HeaderMap,
         path: &str,
         now: u64,
-    ) -> (Option<usize>, Result<(), AuthFailure>) {
+    ) -> (Matched, Result<(), AuthFailure>) {
         self.authenticate_with(&Credentials::from_headers(headers), path, now)
     }
 
@@ -425,20 +509,22 @@ impl AuthState {
         credentials: &Credentials<'_>,
         path: &str,
         now: u64,
-    ) -> (Option<usize>, Result<(), AuthFailure>) {
+    ) -> (Matched, Result<(), AuthFailure>) {
         let Some(presented) = credentials.api_key.map(str::trim).filter(|k| !k.is_empty()) else {
             return (None, Err(AuthFailure::MissingKey));
         };
-        let Some(index) = self.keys.lookup(presented) else {
+        let table = self.table.load();
+        let Some(index) = table.keys.lookup(presented) else {
             return (None, Err(AuthFailure::UnknownKey));
         };
-        let checked = self.check(index, presented, credentials, path, now);
-        (Some(index), checked)
+        let key = table.callers[index].clone();
+        let checked = self.check(&key, presented, credentials, path, now);
+        (Some((index, key)), checked)
     }
 
     fn check(
         &self,
-        index: usize,
+        key: &ApiKey,
         presented: &str,
         credentials: &Credentials<'_>,
         path: &str,
@@ -473,11 +559,11 @@ impl AuthState {
             // The id is kept past the last second its own timestamp is accepted, and at
             // least a window from now.
             let expires = u64::try_from(ts).unwrap_or(0).max(now) + self.window_s + 1;
-            if !self.replay.insert(index, request_id, expires, now) {
+            if !self.replay.insert(key.hash, request_id, expires, now) {
                 return Err(AuthFailure::Replay);
             }
         }
-        if !self.callers[index].scopes.contains(Scope::Compute) {
+        if !key.scopes.contains(Scope::Compute) {
             return Err(AuthFailure::Scope(Scope::Compute));
         }
         Ok(())
@@ -523,9 +609,9 @@ impl AuthFailure {
     }
 }
 
-impl ReplayCache {
+impl<K: std::hash::Hash + Eq> ReplayCache<K> {
     /// A cache remembering at most `per_key_capacity` ids per key.
-    pub fn new(per_key_capacity: usize) -> ReplayCache {
+    pub fn new(per_key_capacity: usize) -> ReplayCache<K> {
         ReplayCache {
             per_key_capacity: per_key_capacity.max(1),
             keys: Mutex::new(HashMap::new()),
@@ -534,7 +620,7 @@ impl ReplayCache {
 
     /// Record `id` for `key` until `expires` (Unix seconds); `false` when it was already
     /// recorded and has not expired at `now`.
-    pub fn insert(&self, key: usize, id: &str, expires: u64, now: u64) -> bool {
+    pub fn insert(&self, key: K, id: &str, expires: u64, now: u64) -> bool {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         let ids = keys.entry(key).or_default();
         ids.prune(now);
@@ -550,7 +636,7 @@ impl ReplayCache {
     }
 
     /// Ids remembered for `key`.
-    pub fn len(&self, key: usize) -> usize {
+    pub fn len(&self, key: K) -> usize {
         let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         keys.get(&key).map_or(0, |ids| ids.order.len())
     }
@@ -799,10 +885,14 @@ mod tests {
         let k = state(AuthMode::Key, Scopes::COMPUTE);
         let bearer = format!("Bearer {KEY}");
         let h = headers(&[("authorization", &bearer)]);
-        assert_eq!(k.authenticate(&h, PATH, now), (Some(0), Ok(())));
+        let (m, r) = k.authenticate(&h, PATH, now);
+        assert_eq!((m.map(|(i, _)| i), r), (Some(0), Ok(())));
         let admin = state(AuthMode::Key, Scopes::none().with(Scope::Admin));
         let (i, r) = admin.authenticate(&headers(&[("x-api-key", KEY)]), PATH, now);
-        assert_eq!((i, r.unwrap_err().reason()), (Some(0), "scope"));
+        assert_eq!(
+            (i.map(|(i, _)| i), r.unwrap_err().reason()),
+            (Some(0), "scope")
+        );
         assert_eq!(
             AuthFailure::Scope(Scope::Compute).error().code,
             ErrorCode::PermissionDenied

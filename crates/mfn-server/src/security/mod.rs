@@ -29,6 +29,7 @@ pub mod audit;
 pub mod auth;
 pub mod keys;
 pub mod rate_limit;
+pub mod throttle;
 
 pub use audit::{AuditLayer, AuditService};
 pub use auth::{AuthLayer, AuthService};
@@ -146,12 +147,24 @@ pub fn reject_request<B: ErrorBody, R>(req: &Request<R>, err: ServiceError) -> R
     if door_of(req) != "mcp" || is_grpc(req.headers()) {
         return reject(req.headers(), err);
     }
-    let (status, extra, body) = error_response(&err, request_id(req.headers()));
+    jsonrpc_error(req.headers(), &err, MCP_REFUSAL_CODE, None)
+}
+
+/// `err` as a JSON-RPC error response to the request with `headers`: JSON-RPC `code`,
+/// the request's `id` (or `null`), our code and hints in `error.data`, and the HTTP
+/// status and headers of [`error_response`].
+pub fn jsonrpc_error<B: ErrorBody>(
+    headers: &HeaderMap,
+    err: &ServiceError,
+    code: i64,
+    id: Option<serde_json::Value>,
+) -> Response<B> {
+    let (status, extra, body) = error_response(err, request_id(headers));
     let rpc = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
+        "id": id,
         "error": {
-            "code": MCP_REFUSAL_CODE,
+            "code": code,
             "message": err.message,
             "data": body,
         },

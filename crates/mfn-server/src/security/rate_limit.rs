@@ -107,8 +107,13 @@ struct KeyLimit {
     in_flight: Arc<Semaphore>,
 }
 
+/// Each key's limits by key hash; replaced whole on a key reload, keeping the buckets
+/// of keys whose limits did not change.
+type KeyLimits = HashMap<[u8; 32], Arc<KeyLimit>>;
+
 struct RateState {
-    keys: Vec<KeyLimit>,
+    keys: arc_swap::ArcSwap<KeyLimits>,
+    defaults: Limits,
     /// Dev: the one allowance of anonymous loopback callers.
     loopback: Option<KeyLimit>,
     anon_rps: u32,
@@ -154,23 +159,11 @@ impl RateLimitLayer {
                 in_flight: Arc::new(Semaphore::new(concurrent as usize)),
             }
         });
-        let keys = keys
-            .keys()
-            .iter()
-            .map(|k| {
-                let rps = k.rps.unwrap_or(defaults.rps).max(1);
-                let concurrent = k.concurrent.unwrap_or(defaults.concurrent).max(1);
-                KeyLimit {
-                    rps,
-                    bucket: RateLimiter::direct(quota(rps)),
-                    concurrent,
-                    in_flight: Arc::new(Semaphore::new(concurrent as usize)),
-                }
-            })
-            .collect();
+        let keys = key_limits(keys, defaults, &HashMap::new());
         RateLimitLayer {
             state: Arc::new(RateState {
-                keys,
+                keys: arc_swap::ArcSwap::from_pointee(keys),
+                defaults,
                 loopback,
                 anon_rps: defaults.anon_rps.max(1),
                 anon: RateLimiter::keyed(quota(defaults.anon_rps)),
@@ -188,7 +181,36 @@ impl RateLimitLayer {
     }
 }
 
+/// The limits of `keys`, reusing those of `old` where a key's limits are unchanged.
+fn key_limits(keys: &KeySet, defaults: Limits, old: &KeyLimits) -> KeyLimits {
+    keys.keys()
+        .iter()
+        .map(|k| {
+            let rps = k.rps.unwrap_or(defaults.rps).max(1);
+            let concurrent = k.concurrent.unwrap_or(defaults.concurrent).max(1);
+            let limit = match old.get(&k.hash) {
+                Some(l) if l.rps == rps && l.concurrent == concurrent => l.clone(),
+                _ => Arc::new(KeyLimit {
+                    rps,
+                    bucket: RateLimiter::direct(quota(rps)),
+                    concurrent,
+                    in_flight: Arc::new(Semaphore::new(concurrent as usize)),
+                }),
+            };
+            (k.hash, limit)
+        })
+        .collect()
+}
+
 impl RateLimitLayer {
+    /// Limit `keys` from now on (a reload): unchanged keys keep their buckets and
+    /// in-flight counts, removed keys are no longer limited here (auth refuses them).
+    pub fn replace_keys(&self, keys: &KeySet) {
+        let old = self.state.keys.load();
+        let new = key_limits(keys, self.state.defaults, &old);
+        self.state.keys.store(Arc::new(new));
+    }
+
     /// Admit one call outside the tower stack (a WebSocket subscription) against the
     /// same buckets and in-flight limits as the layer: a token of the caller's key, or of
     /// the client IP when anonymous, and for a key one in-flight permit, held until the
@@ -200,7 +222,7 @@ impl RateLimitLayer {
         peer: Option<IpAddr>,
     ) -> Result<CallPermit, ServiceError> {
         let admitted = match caller {
-            Some(caller) => self.state.admit_key(caller.index),
+            Some(caller) => self.state.admit_key(&caller.key.hash),
             None => self.state.admit_anonymous(peer),
         };
         admitted
@@ -287,7 +309,7 @@ where
         let admitted = if is_open_path(req.uri().path()) {
             Ok(None)
         } else if let Some(caller) = req.extensions().get::<Caller>() {
-            self.state.admit_key(caller.index)
+            self.state.admit_key(&caller.key.hash)
         } else {
             self.state.admit_anonymous(peer_addr(&req).map(|a| a.ip()))
         };
@@ -315,8 +337,8 @@ where
 }
 
 impl RateState {
-    fn admit_key(&self, index: usize) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
-        match self.keys.get(index) {
+    fn admit_key(&self, hash: &[u8; 32]) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
+        match self.keys.load().get(hash) {
             Some(limit) => self.admit_limit(limit),
             None => Ok(None),
         }
@@ -465,7 +487,7 @@ fn quota(rps: u32) -> Quota {
 }
 
 /// The bucket key of a client: its IPv4 address, or its IPv6 /64.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -502,9 +524,9 @@ mod tests {
         let l = layer(5, 100);
         let mut permits = Vec::new();
         for _ in 0..5 {
-            permits.push(l.state.admit_key(0).unwrap());
+            permits.push(l.state.admit_key(&hash_key("k")).unwrap());
         }
-        match l.state.admit_key(0) {
+        match l.state.admit_key(&hash_key("k")) {
             Err(Exceeded::Rps { limit: 5, retry }) => {
                 assert!(
                     retry > Duration::ZERO && retry <= Duration::from_millis(200),
@@ -518,20 +540,20 @@ mod tests {
     #[test]
     fn permits_come_back_when_dropped() {
         let l = layer(1000, 2);
-        let a = l.state.admit_key(0).unwrap();
-        let _b = l.state.admit_key(0).unwrap();
+        let a = l.state.admit_key(&hash_key("k")).unwrap();
+        let _b = l.state.admit_key(&hash_key("k")).unwrap();
         assert!(matches!(
-            l.state.admit_key(0),
+            l.state.admit_key(&hash_key("k")),
             Err(Exceeded::Concurrency { limit: 2 })
         ));
         drop(a);
-        assert!(l.state.admit_key(0).unwrap().is_some());
+        assert!(l.state.admit_key(&hash_key("k")).unwrap().is_some());
     }
 
     #[test]
     fn the_permit_is_released_when_the_body_ends() {
         let l = layer(1000, 1);
-        let permit = l.state.admit_key(0).unwrap();
+        let permit = l.state.admit_key(&hash_key("k")).unwrap();
         let mut body = PermitBody {
             inner: String::from("frame"),
             permit,
@@ -548,7 +570,7 @@ mod tests {
             Poll::Ready(None)
         ));
         assert!(!body.holds_permit());
-        assert!(l.state.admit_key(0).is_ok());
+        assert!(l.state.admit_key(&hash_key("k")).is_ok());
     }
 
     #[test]

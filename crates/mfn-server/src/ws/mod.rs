@@ -106,10 +106,17 @@ fn upgrade(
     state: WsState,
 ) -> Response {
     let credentials = Credentials::from_headers(headers);
+    let ip = peer.map(|p| p.ip());
+    if let Err(e) = state.auth.check_peer(ip) {
+        return reject::<axum::body::Body>(headers, e);
+    }
     let caller = if credentials.api_key.is_some() {
         match state.auth.verify(&credentials, endpoint.path()) {
             Ok(caller) => caller,
-            Err(failure) => return reject::<axum::body::Body>(headers, failure.error()),
+            Err(failure) => {
+                state.auth.note_failure(ip);
+                return reject::<axum::body::Body>(headers, failure.error());
+            }
         }
     } else {
         None
@@ -130,7 +137,12 @@ async fn serve_socket(
 ) {
     let (sink, stream) = socket.split();
     let sink = sink.with(|out: Outgoing| futures::future::ready(Ok::<_, axum::Error>(out.into())));
-    let stream = stream.map(|m| m.map(Incoming::from));
+    let stream = stream.map(|m| match m {
+        Ok(m) => Ok(Incoming::from(m)),
+        // tungstenite's capacity error: the message or a frame is over the limit.
+        Err(e) if e.to_string().contains("Message too long") => Ok(Incoming::TooLarge),
+        Err(e) => Err(e),
+    });
     Session::new(endpoint, state, peer.map(|p| p.ip()), caller)
         .run(Box::pin(sink), stream)
         .await;

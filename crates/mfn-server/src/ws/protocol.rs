@@ -30,6 +30,8 @@ pub enum Incoming {
     Alive,
     /// The client closed the connection.
     Close,
+    /// A message over `MFN_WS_MAX_MESSAGE_KB`; the connection cannot go on.
+    TooLarge,
 }
 
 /// A message to the client.

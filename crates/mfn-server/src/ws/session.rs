@@ -72,6 +72,8 @@ enum End {
     Stalled,
     /// Too many failed `auth` messages.
     AuthAttempts,
+    /// A message over `MFN_WS_MAX_MESSAGE_KB`.
+    TooLarge,
     /// The server is shutting down.
     Draining,
 }
@@ -223,6 +225,7 @@ impl Session {
             ),
             End::Stalled => (1008, "client is not reading: send queue full".into()),
             End::AuthAttempts => (1008, "too many failed auth attempts".into()),
+            End::TooLarge => (1009, too_large(cfg.max_message_bytes).message),
             End::Draining => (1001, "server is shutting down".into()),
         };
         debug!(
@@ -272,6 +275,11 @@ impl Session {
         let msg = match m {
             Incoming::Alive => return Ok(()),
             Incoming::Close => return Err(End::Gone),
+            Incoming::TooLarge => {
+                let e = too_large(self.state.config.max_message_bytes);
+                let _ = self.control("error", protocol::error_payload(None, &e));
+                return Err(End::TooLarge);
+            }
             Incoming::Binary(_) => Err(ServiceError::invalid(
                 "type",
                 "binary messages are not part of the protocol: send json text",
@@ -307,6 +315,13 @@ impl Session {
                             "message": "authentication is off on this server" }),
                 )
                 .map_err(|Overflow| End::Stalled);
+        }
+        if let Err(e) = self.state.auth.check_peer(self.peer) {
+            let mut p = protocol::error_payload(None, &e);
+            p["reason"] = json!("throttled");
+            self.control("auth_failed", p)
+                .map_err(|Overflow| End::Stalled)?;
+            return Err(End::AuthAttempts);
         }
         // Numbers are accepted for the timestamp; everything is checked as text.
         let text = |k: &str| match payload.get(k) {
@@ -360,6 +375,7 @@ impl Session {
             }
             Err(failure) => {
                 self.auth_failures += 1;
+                self.state.auth.note_failure(self.peer);
                 let mut p = protocol::error_payload(None, &failure.error());
                 p["reason"] = json!(failure.reason());
                 self.control("auth_failed", p)
@@ -672,6 +688,17 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The error of a client message over `max` bytes.
+fn too_large(max: usize) -> ServiceError {
+    ServiceError {
+        field: Some("message".into()),
+        ..ServiceError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("message too large: at most {max} bytes (MFN_WS_MAX_MESSAGE_KB)"),
+        )
+    }
 }
 
 #[cfg(test)]
