@@ -15,7 +15,10 @@
 //!     first call: `MFN_IDLE_TIMEOUT_S`), or
 //!   - none started or ended for `MFN_IDLE_TIMEOUT_S` (HTTP/2 pings do not count), or
 //!   - the server is shutting down ([`Gate::close_idle`]): a half-open or idle
-//!     connection would otherwise hold the drain for `MFN_SHUTDOWN_TIMEOUT_S`.
+//!     connection would otherwise hold the drain for `MFN_SHUTDOWN_TIMEOUT_S`. One that
+//!     never carried a request closes at once; one whose last request ended less than
+//!     [`DRAIN_GRACE`] ago waits out the rest of it (its response may still be in
+//!     hyper's buffers).
 //!
 //!   Requests in flight are counted by [`Activity`]: the HTTP port's service, and on
 //!   gRPC [`TrackLayer`] through the [`ConnInfo`] tonic puts in each request. A
@@ -52,6 +55,10 @@ pub const WARN_EVERY: Duration = Duration::from_secs(10);
 /// Pause after an accept error that is not about a single connection (for instance too
 /// many open files), so that the loop does not spin while the condition lasts.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
+
+/// At shutdown, how long a connection whose last request just ended may stay open to
+/// flush its response.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
 /// Descriptors kept for everything but client connections (listeners, the graph store,
 /// certificates, logs, the OTLP exporter).
@@ -537,15 +544,18 @@ impl<IO> Conn<IO> {
                 return None;
             }
         }
-        if self.shutdown.as_mut().poll(cx).is_ready() {
-            return Some(Close::Shutdown);
-        }
-        let (deadline, why) = match self.activity.last() {
-            None => (
+        let draining = self.shutdown.as_mut().poll(cx).is_ready();
+        let (deadline, why) = match (self.activity.last(), draining) {
+            // Never a request, so no response to lose.
+            (None, true) => return Some(Close::Shutdown),
+            (None, false) => (
                 activity.epoch + self.timeouts.first_request,
                 Close::FirstRequest,
             ),
-            Some(last) => (last + self.timeouts.idle, Close::Idle),
+            // A response that just ended may still be in hyper's buffers: give it a moment
+            // (hyper's own graceful close is usually quicker).
+            (Some(last), true) => (last + DRAIN_GRACE.min(self.timeouts.idle), Close::Shutdown),
+            (Some(last), false) => (last + self.timeouts.idle, Close::Idle),
         };
         if self.clock.deadline() != deadline {
             self.clock.as_mut().reset(deadline);
