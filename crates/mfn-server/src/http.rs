@@ -8,22 +8,41 @@
 //! key set, replay cache and per-key limits. Probes, metrics, docs and the page stay
 //! open; the WebSocket routes authenticate in-protocol (browsers cannot set headers on
 //! an upgrade) with the same `AuthLayer` and limits.
+//!
+//! [`serve`] is our own accept loop over hyper: the port's [`Gate`] caps connections, a
+//! request head must arrive within `MFN_HEADER_READ_TIMEOUT_S` and its body within
+//! `MFN_BODY_READ_TIMEOUT_S` (else 408 and the connection closes), and connections
+//! without a request in flight close after `MFN_IDLE_TIMEOUT_S` or at shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use mfn_service::{ErrorCode, MfnService, ServiceError};
+use pin_project_lite::pin_project;
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tokio::time::{Instant, Sleep};
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::debug;
 
+use crate::config::ConnectionConfig;
+use crate::conn::{Activity, Gate, Guarded, Port};
 use crate::rest::{self, ApiError};
 use crate::security::{AuditLayer, AuthLayer, RateLimitLayer};
 use crate::telemetry::{RequestIdLayer, http_metrics};
@@ -47,6 +66,8 @@ pub struct HttpContext {
     pub metrics_auth: bool,
     /// WebSocket session sizing and timing.
     pub ws: crate::ws::WsConfig,
+    /// Connection caps and timeouts.
+    pub connections: ConnectionConfig,
     /// `/mcp`: allowed origins and hosts, and the shutdown signal of its sessions.
     pub mcp: crate::mcp::http::McpHttpConfig,
 }
@@ -122,30 +143,189 @@ pub fn router(ctx: HttpContext) -> Router {
         .layer(cors(&ctx.cors_allowed_origins))
 }
 
-/// Serve the router on `listener` until `shutdown` resolves.
+/// Serve the router on `listener` until `shutdown` resolves, then close the connections
+/// without a request in flight at once and let the others finish.
 pub async fn serve(
     listener: TcpListener,
     ctx: HttpContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // MCP sessions hold SSE streams open: end them when the drain starts.
     let mcp_shutdown = ctx.mcp.shutdown.clone();
-    let shutdown = async move {
-        shutdown.await;
-        mcp_shutdown.cancel();
-    };
-    // Streamed responses (MCP's SSE, WebSocket frames) are several small writes; with
-    // Nagle on, the second one waits for the client's delayed ACK (~40 ms a call).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // The peer address feeds the per-IP limits and the audit line.
-    axum::serve(
-        listener,
-        router(ctx).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = ctx.connections;
+    let gate = Gate::new(Port::Http, &limits);
+    let app = router(ctx);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper enforces the header timeout only with a timer; it also bounds the wait for
+    // the next request on a kept-alive HTTP/1.1 connection.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    // The CONNECT protocol carries WebSockets over HTTP/2.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer, permit) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = gate.accept(&listener) => accepted,
+        };
+        let io = gate.wrap(tcp, peer, permit);
+        let service = ConnService {
+            app: app.clone(),
+            peer,
+            activity: io.activity().clone(),
+            body_timeout: limits.body_read_timeout,
+        };
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%peer, %error, "http connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    // MCP sessions hold SSE streams open: end them when the drain starts.
+    mcp_shutdown.cancel();
+    gate.close_idle();
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// One connection's view of the router: the peer address the per-IP limits and the audit
+/// read, the request accounting of [`crate::conn`], and the body deadline.
+#[derive(Clone)]
+struct ConnService {
+    app: Router,
+    peer: SocketAddr,
+    activity: Activity,
+    body_timeout: Duration,
+}
+
+type BoxedResponse = Pin<
+    Box<
+        dyn Future<Output = Result<axum::response::Response<Guarded<axum::body::Body>>, Infallible>>
+            + Send,
+    >,
+>;
+
+impl hyper::service::Service<axum::http::Request<Incoming>> for ConnService {
+    type Response = axum::response::Response<Guarded<axum::body::Body>>;
+    type Error = Infallible;
+    type Future = BoxedResponse;
+
+    fn call(&self, req: axum::http::Request<Incoming>) -> Self::Future {
+        let guard = self.activity.begin();
+        let connect = req.method() == Method::CONNECT;
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(ConnectInfo(self.peer));
+        let expired = Arc::new(AtomicBool::new(false));
+        let body = DeadlineBody {
+            body,
+            deadline: Instant::now() + self.body_timeout,
+            sleep: None,
+            expired: expired.clone(),
+            limit: self.body_timeout,
+        };
+        let req = axum::http::Request::from_parts(parts, axum::body::Body::new(body));
+        let (app, activity, limit) = (self.app.clone(), self.activity.clone(), self.body_timeout);
+        Box::pin(async move {
+            let Ok(mut response) = app.oneshot(req).await;
+            if expired.load(Ordering::Acquire) {
+                response = body_timeout_response(&response, limit);
+            }
+            let status = response.status();
+            if status == StatusCode::SWITCHING_PROTOCOLS || (connect && status.is_success()) {
+                activity.exempt();
+            }
+            Ok(response.map(|body| Guarded::new(body, Some(guard))))
+        })
+    }
+}
+
+/// The request body did not arrive whole within `MFN_BODY_READ_TIMEOUT_S`.
+#[derive(Debug, thiserror::Error)]
+#[error("request body not received within {} s (MFN_BODY_READ_TIMEOUT_S)", .0.as_secs())]
+struct BodyTimeout(Duration);
+
+pin_project! {
+    /// A request body that fails once its deadline passes, however slowly it trickles in.
+    struct DeadlineBody<B> {
+        #[pin]
+        body: B,
+        deadline: Instant,
+        #[pin]
+        sleep: Option<Sleep>,
+        expired: Arc<AtomicBool>,
+        limit: Duration,
+    }
+}
+
+impl<B> http_body::Body for DeadlineBody<B>
+where
+    B: http_body::Body,
+    B::Error: Into<axum::BoxError>,
+{
+    type Data = B::Data;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, axum::BoxError>>> {
+        let mut this = self.project();
+        if this.body.is_end_stream() {
+            return Poll::Ready(None);
+        }
+        if this.sleep.is_none() {
+            this.sleep
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        if let Some(sleep) = this.sleep.as_pin_mut()
+            && sleep.poll(cx).is_ready()
+        {
+            this.expired.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(BodyTimeout(*this.limit).into())));
+        }
+        this.body.poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// 408 with our error body in place of whatever the handler made of the failed read; the
+/// rest of the body is never read, so the connection closes.
+fn body_timeout_response(
+    original: &axum::response::Response,
+    limit: Duration,
+) -> axum::response::Response {
+    use axum::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+    let err = ServiceError::new(ErrorCode::DeadlineExceeded, BodyTimeout(limit).to_string());
+    let id = original.headers().get("x-request-id");
+    let id = id.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (_, _, body) = crate::security::error_response(&err, id);
+    let mut response = (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response();
+    // The request id and CORS headers stay; the body's own headers do not.
+    let headers = response.headers_mut();
+    for (name, value) in original.headers() {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            headers.append(name, value.clone());
+        }
+    }
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The origins `MFN_CORS_ORIGINS` allows (`*` for any), for the gRPC-Web and HTTP ports.

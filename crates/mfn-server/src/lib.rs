@@ -8,6 +8,7 @@
 //! - [`mcp`]: the tool registry for AI agents (rmcp), over stdio and at `/mcp`;
 //! - [`web`]: the live page at `/`;
 //! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
+//! - [`conn`]: connection caps per port and per client, idle and shutdown closes;
 //! - [`config`]: env > TOML file > defaults, validated before any port is bound;
 //! - [`security`]: API keys, signed requests, rate limits and the audit trail, as tower
 //!   layers shared by every door;
@@ -18,6 +19,7 @@
 //! [`Listeners`] and calls [`run`]; tests call the same `run` on port 0.
 
 pub mod config;
+pub mod conn;
 pub mod grpc;
 pub mod http;
 pub mod mcp;

@@ -4,6 +4,8 @@
 //! 1. health turns `NOT_SERVING` for every service, `/ready` turns false, and the
 //!    service layer refuses new work with `UNAVAILABLE`;
 //! 2. the listeners stop accepting and HTTP/2 `GOAWAY` is sent on open connections;
+//!    connections without a request in flight (idle, half-open, mid-handshake) are closed
+//!    at once ([`crate::conn`]);
 //! 3. in-flight unary calls finish; streams end after their current frame with
 //!    `UNAVAILABLE`;
 //! 4. `run` returns once every connection is closed, or after
@@ -25,12 +27,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower_http::cors::CorsLayer;
 use tracing::{info, warn};
 
 use crate::config::{AuthMode, ConfigError, Environment, ServerConfig};
+use crate::conn::{self, Gate, Port};
 use crate::grpc::GrpcApi;
 use crate::http::{self, HttpContext};
 use crate::security::{AuditLayer, AuthLayer, KeySet, RateLimitLayer};
@@ -295,6 +297,7 @@ pub fn http_context(
         rate_limits: guards.rate_limits.clone(),
         metrics_auth: config.auth.metrics_auth,
         ws: config.ws.clone(),
+        connections: config.connections,
         mcp: crate::mcp::http::McpHttpConfig {
             allowed_origins: config.mcp.allowed_origins.clone(),
             allowed_hosts: config.mcp.allowed_hosts.clone(),
@@ -338,6 +341,8 @@ pub async fn serve(
         );
     }
     let guards = Guards::new(&config, &keys);
+    let ports = if listeners.http.is_some() { 2 } else { 1 };
+    let fd_limit = conn::raise_fd_limit(&config.connections, ports);
 
     let (health, _) = tonic_health::server::health_reporter();
     let health_service = crate::grpc::health::DrainAwareHealth::server(health.clone(), svc.clone());
@@ -376,9 +381,10 @@ pub async fn serve(
         .max_concurrent_streams(config.network.max_concurrent_streams)
         .http2_keepalive_interval(Some(config.network.keepalive_time))
         .http2_keepalive_timeout(Some(config.network.keepalive_timeout))
-        .tcp_nodelay(true)
         // gRPC-Web arrives over HTTP/1.1 from browsers.
         .accept_http1(true)
+        // Outermost: a connection with a request in flight is not idle.
+        .layer(conn::TrackLayer)
         // Browsers need CORS before they may read a gRPC-Web response.
         .layer(cors(&config.network.cors_allowed_origins))
         // Translates gRPC-Web to gRPC for the services below.
@@ -414,6 +420,7 @@ pub async fn serve(
         }
     };
 
+    let grpc_gate = Gate::new(Port::Grpc, &config.connections);
     let grpc_task = match tls {
         Some(reloader) => {
             tokio::spawn(tls::watch(
@@ -421,11 +428,17 @@ pub async fn serve(
                 config.tls.reload_interval,
                 stopped(),
             ));
-            let incoming = tls::incoming(listeners.grpc, reloader, stopped());
+            let incoming = tls::incoming(
+                listeners.grpc,
+                reloader,
+                grpc_gate.clone(),
+                tls::Handshakes::new(&config.connections),
+                stopped(),
+            );
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped()))
         }
         None => {
-            let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
+            let incoming = grpc_gate.incoming(listeners.grpc);
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped()))
         }
     };
@@ -441,6 +454,8 @@ pub async fn serve(
         tls = config.tls.enabled,
         mtls = config.tls.enabled && config.tls.client_ca_path.is_some(),
         workers = svc.gate().workers(),
+        max_connections = config.connections.max_connections,
+        fd_limit,
         graphs = %config.graph_store(),
         "mfn server ready"
     );
@@ -455,6 +470,7 @@ pub async fn serve(
             .await;
     }
     let _ = stop_tx.send(true);
+    grpc_gate.close_idle();
 
     let drained = async {
         let grpc = grpc_task.await;

@@ -14,8 +14,10 @@
 //! is tried again.
 //!
 //! [`incoming`] turns a `TcpListener` into the stream of established TLS connections that
-//! `tonic`'s `serve_with_incoming_shutdown` expects. Each handshake runs in its own task with
-//! a [`HANDSHAKE_TIMEOUT`], so a slow or hostile client never holds up the accept loop.
+//! `tonic`'s `serve_with_incoming_shutdown` expects. A connection is admitted by the port's
+//! [`Gate`] first (its caps), then handshakes in its own task within
+//! `MFN_TLS_HANDSHAKE_TIMEOUT_S`, so a slow or hostile client never holds up the accept
+//! loop; beyond `MFN_MAX_TLS_HANDSHAKES` in progress, new connections are closed at once.
 //!
 //! No process-wide crypto provider is installed; every configuration names ring explicitly.
 
@@ -23,7 +25,6 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{DefaultHasher, Hasher};
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -35,7 +36,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_rustls::TlsAcceptor;
@@ -43,20 +44,14 @@ use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{debug, info, warn};
 
-use crate::config::TlsSettings;
-
-/// How long a client may take to complete the TLS handshake before it is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::config::{ConnectionConfig, TlsSettings};
+use crate::conn::{Conn, Gate, Refusal};
 
 /// Protocols offered through ALPN: HTTP/2 for gRPC, HTTP/1.1 for gRPC-Web.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Established connections waiting for the server to pick them up.
 const ESTABLISHED_BACKLOG: usize = 64;
-
-/// Pause after an accept error that is not about a single connection (for instance too
-/// many open files), so that the loop does not spin while the condition lasts.
-const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Shortest polling period of [`watch`].
 const MIN_WATCH_INTERVAL: Duration = Duration::from_millis(10);
@@ -218,10 +213,30 @@ pub async fn watch(
     }
 }
 
-/// Accepts TCP connections from `listener`, runs each TLS handshake in its own task (with
-/// `TCP_NODELAY` and a [`HANDSHAKE_TIMEOUT`]) and yields the established streams. Failed
-/// handshakes are logged at debug and dropped; the stream never yields an error. It ends
-/// when `shutdown` resolves (pending handshakes are abandoned) or when it is dropped.
+/// How many TLS handshakes may run at once, and for how long each.
+#[derive(Debug, Clone, Copy)]
+pub struct Handshakes {
+    /// `MFN_MAX_TLS_HANDSHAKES`.
+    pub max: usize,
+    /// `MFN_TLS_HANDSHAKE_TIMEOUT_S`.
+    pub timeout: Duration,
+}
+
+impl Handshakes {
+    /// The handshake limits of `config`.
+    pub fn new(config: &ConnectionConfig) -> Handshakes {
+        Handshakes {
+            max: config.max_tls_handshakes,
+            timeout: config.tls_handshake_timeout,
+        }
+    }
+}
+
+/// Accepts the connections `gate` admits on `listener`, runs each TLS handshake in its own
+/// task (at most `limits.max` at once, each within `limits.timeout`) and yields the
+/// established streams under the gate's clocks. Failed handshakes are logged at debug and
+/// dropped; the stream never yields an error. It ends when `shutdown` resolves (pending
+/// handshakes are abandoned) or when it is dropped.
 ///
 /// # Panics
 ///
@@ -229,19 +244,33 @@ pub async fn watch(
 pub fn incoming(
     listener: TcpListener,
     reloader: Arc<TlsReloader>,
+    gate: Gate,
+    limits: Handshakes,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> impl Stream<Item = Result<TlsStream<TcpStream>, io::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<Conn<TlsStream<TcpStream>>, io::Error>> + Send + 'static {
     let (established, stream) = mpsc::channel(ESTABLISHED_BACKLOG);
-    tokio::spawn(accept_loop(listener, reloader, shutdown, established));
+    tokio::spawn(accept_loop(
+        listener,
+        reloader,
+        gate,
+        limits,
+        shutdown,
+        established,
+    ));
     ReceiverStream::new(stream)
 }
+
+type Established = mpsc::Sender<io::Result<Conn<TlsStream<TcpStream>>>>;
 
 async fn accept_loop(
     listener: TcpListener,
     reloader: Arc<TlsReloader>,
+    gate: Gate,
+    limits: Handshakes,
     shutdown: impl Future<Output = ()>,
-    established: mpsc::Sender<io::Result<TlsStream<TcpStream>>>,
+    established: Established,
 ) {
+    let slots = Arc::new(Semaphore::new(limits.max));
     let mut handshakes = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -250,56 +279,31 @@ async fn accept_loop(
             () = established.closed() => break,
             // Reap finished handshake tasks so the set does not grow.
             Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    handshakes.spawn(handshake(
-                        tcp,
-                        peer,
-                        reloader.acceptor(),
-                        established.clone(),
-                    ));
-                }
-                Err(error) if is_connection_error(&error) => {
-                    debug!(%error, "accept failed");
-                }
-                Err(error) => {
-                    warn!(%error, "accept failed");
-                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                }
-            },
+            (tcp, peer, permit) = gate.accept(&listener) => {
+                // Handshakes cost CPU: beyond the cap a new client is closed, not queued.
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    gate.refuse(Refusal::MaxTlsHandshakes, peer);
+                    continue;
+                };
+                let acceptor = reloader.acceptor();
+                let (gate, established) = (gate.clone(), established.clone());
+                handshakes.spawn(async move {
+                    let accepted = tokio::time::timeout(limits.timeout, acceptor.accept(tcp)).await;
+                    drop(slot);
+                    let stream = match accepted {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => return debug!(%peer, %error, "tls handshake failed"),
+                        Err(_) => return debug!(%peer, "tls handshake timed out"),
+                    };
+                    let conn = gate.wrap(stream, peer, permit);
+                    if established.send(Ok(conn)).await.is_err() {
+                        debug!(%peer, "server stopped listening, connection closed");
+                    }
+                });
+            }
         }
     }
     handshakes.shutdown().await;
-}
-
-async fn handshake(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    acceptor: TlsAcceptor,
-    established: mpsc::Sender<io::Result<TlsStream<TcpStream>>>,
-) {
-    if let Err(error) = tcp.set_nodelay(true) {
-        debug!(%peer, %error, "cannot set TCP_NODELAY");
-    }
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(stream)) => {
-            if established.send(Ok(stream)).await.is_err() {
-                debug!(%peer, "server stopped listening, connection closed");
-            }
-        }
-        Ok(Err(error)) => debug!(%peer, %error, "tls handshake failed"),
-        Err(_) => debug!(%peer, "tls handshake timed out"),
-    }
-}
-
-/// Errors about one connection that vanished before it was accepted.
-fn is_connection_error(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -362,6 +366,8 @@ fn build(settings: &TlsSettings, files: &PemFiles) -> Result<ServerConfig, TlsEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::net::SocketAddr;
 
     use futures::StreamExt;
     use rcgen::{
@@ -478,14 +484,36 @@ mod tests {
         }
     }
 
+    /// [`incoming`] with the default caps, or `handshakes` at most at once.
+    fn incoming_with(
+        listener: TcpListener,
+        reloader: Arc<TlsReloader>,
+        handshakes: usize,
+        stopped: oneshot::Receiver<()>,
+    ) -> impl Stream<Item = io::Result<Conn<TlsStream<TcpStream>>>> {
+        let config = ConnectionConfig {
+            max_tls_handshakes: handshakes,
+            ..ConnectionConfig::default()
+        };
+        let gate = Gate::new(crate::conn::Port::Grpc, &config);
+        incoming(listener, reloader, gate, Handshakes::new(&config), async {
+            let _ = stopped.await;
+        })
+    }
+
     /// A TLS echo server over [`incoming`]; drop the sender to shut it down.
     async fn echo_server(reloader: Arc<TlsReloader>) -> (SocketAddr, oneshot::Sender<()>) {
+        echo_server_with(reloader, ConnectionConfig::default().max_tls_handshakes).await
+    }
+
+    async fn echo_server_with(
+        reloader: Arc<TlsReloader>,
+        handshakes: usize,
+    ) -> (SocketAddr, oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let mut connections = Box::pin(incoming(listener, reloader, async {
-            let _ = stopped.await;
-        }));
+        let mut connections = Box::pin(incoming_with(listener, reloader, handshakes, stopped));
         tokio::spawn(async move {
             while let Some(connection) = connections.next().await {
                 let mut tls = connection.unwrap();
@@ -694,6 +722,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn handshakes_beyond_the_cap_are_closed_at_accept() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let (addr, _stop) = echo_server_with(reloader, 1).await;
+        // The silent client holds the only handshake slot for the handshake timeout.
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let mut refused = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(STEP, refused.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the second handshake was not refused: {read:?}"
+        );
+        drop(_silent);
+        // Once the slot is free, clients get through again.
+        tokio::time::timeout(STEP, async {
+            loop {
+                if let Ok(mut stream) = connect(&pki.client(None), addr).await
+                    && echo(&mut stream, b"ping").await.is_ok()
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the handshake slot was not released");
+    }
+
+    #[tokio::test]
     async fn incoming_ends_on_shutdown() {
         let pki = Pki::new();
         pki.server_leaf();
@@ -701,9 +760,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let mut connections = Box::pin(incoming(listener, reloader, async {
-            let _ = stopped.await;
-        }));
+        let default = ConnectionConfig::default().max_tls_handshakes;
+        let mut connections = Box::pin(incoming_with(listener, reloader, default, stopped));
         // A handshake still pending at shutdown is abandoned, not yielded.
         let _silent = TcpStream::connect(addr).await.unwrap();
         drop(stop);

@@ -209,6 +209,8 @@ part! {
         pub config_file: Option<PathBuf>,
         /// Listeners and connections.
         pub network: NetworkConfig,
+        /// Connection caps and timeouts of both ports.
+        pub connections: ConnectionConfig,
         /// The service layer (request limits, compute gate, caches, graph store, tool
         /// deadline), handed to `MfnService::new` as it is.
         pub service: ServiceConfig,
@@ -249,6 +251,27 @@ part! {
         pub cors_allowed_origins: Vec<String>,
         /// `MFN_SHUTDOWN_TIMEOUT_S`.
         pub shutdown_timeout: Duration,
+    }
+}
+
+part! {
+    /// What one client, or many, may hold open on either port; see `crate::conn`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct ConnectionConfig {
+        /// `MFN_MAX_CONNECTIONS`: open connections per port.
+        pub max_connections: usize,
+        /// `MFN_MAX_CONNECTIONS_PER_IP`: open connections per client IP and port.
+        pub max_connections_per_ip: usize,
+        /// `MFN_HEADER_READ_TIMEOUT_S` (HTTP port).
+        pub header_read_timeout: Duration,
+        /// `MFN_BODY_READ_TIMEOUT_S` (HTTP port).
+        pub body_read_timeout: Duration,
+        /// `MFN_IDLE_TIMEOUT_S`: no request in flight this long closes a connection.
+        pub idle_timeout: Duration,
+        /// `MFN_MAX_TLS_HANDSHAKES`: handshakes in progress at once.
+        pub max_tls_handshakes: usize,
+        /// `MFN_TLS_HANDSHAKE_TIMEOUT_S`.
+        pub tls_handshake_timeout: Duration,
     }
 }
 
@@ -378,6 +401,7 @@ macro_rules! default_from_table {
 
 default_from_table!(
     NetworkConfig: network,
+    ConnectionConfig: connections,
     AuthConfig: auth,
     RateLimits: rate_limits,
     TlsConfig: tls,

@@ -113,12 +113,16 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
 }
 
 /// The client's address from the connection info tonic puts in the request extensions
-/// (plain TCP or TLS); `None` when the transport does not record it.
+/// (ours, or tonic's for plain TCP or TLS) or axum's; `None` when the transport does not record it.
 pub fn peer_addr<B>(req: &Request<B>) -> Option<SocketAddr> {
     use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
     let ext = req.extensions();
-    ext.get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
+    ext.get::<crate::conn::ConnInfo>()
+        .map(crate::conn::ConnInfo::remote_addr)
+        .or_else(|| {
+            ext.get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr)
+        })
         .or_else(|| {
             ext.get::<TlsConnectInfo<TcpConnectInfo>>()
                 .and_then(|t| t.get_ref().remote_addr())

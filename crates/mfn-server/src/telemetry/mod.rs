@@ -112,6 +112,20 @@ fn describe() {
         "Streams stopped because the client went away"
     );
     describe_gauge!(
+        "mfn_connections_open",
+        "Connections admitted and open, by port (http, grpc)"
+    );
+    describe_counter!(
+        "mfn_connections_refused_total",
+        "Connections closed at accept, by port and reason (max_connections, \
+         max_connections_per_ip, max_tls_handshakes)"
+    );
+    describe_counter!(
+        "mfn_connections_closed_total",
+        "Connections the server closed, by port and reason (first_request_timeout, \
+         idle_timeout, shutdown)"
+    );
+    describe_gauge!(
         "process_start_time_seconds",
         Unit::Seconds,
         "Unix start time"
