@@ -17,7 +17,7 @@
 //!   - the server is shutting down ([`Gate::close_idle`]): a half-open or idle
 //!     connection would otherwise hold the drain for `MFN_SHUTDOWN_TIMEOUT_S`. One that
 //!     never carried a request closes at once; one whose last request ended less than
-//!     [`DRAIN_GRACE`] ago waits out the rest of it (its response may still be in
+//!     `DRAIN_GRACE` (1 s) ago waits out the rest of it (its response may still be in
 //!     hyper's buffers).
 //!
 //!   Requests in flight are counted by [`Activity`]: the HTTP port's service, and on
