@@ -309,8 +309,11 @@ def rest_errors(port, key):
     return f"401 WWW-Authenticate, 400 detail, 429 retry_after={body['retry_after']} + header"
 
 
-def samples(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+def samples(port, key):
+    # Outside dev, /metrics needs a key too (MFN_METRICS_AUTH), as Prometheus sends it.
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                 headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
         text = r.read().decode()
     out = []
     for fam in text_string_to_metric_families(text):
@@ -332,7 +335,7 @@ def prometheus_seed_000(server, key):
     except grpc.RpcError:
         pass
     channel.close()
-    s = samples(server.http_port)
+    s = samples(server.http_port, key)
 
     def has(name, **labels):
         return [x for x in s if x.name == name
@@ -427,7 +430,8 @@ async def amain(mfn):
                            prometheus_seed_000, keyed, key)
         await report.check("audit: seed 000 log fields", asyncio.to_thread, audit_line, keyed, key)
 
-        slow = start("throttled", {"MFN_ENV": "staging", "MFN_AUTH_MODE": "off",
+        # Staging refuses to start without a key, even with auth off.
+        slow = start("throttled", {"MFN_ENV": "staging", "MFN_AUTH_MODE": "off", "MFN_API_KEYS": key,
                                    "MFN_ANON_RATE_LIMIT_RPS": "2"})
         await report.check("mcp: a throttled call says rate limited and when to retry",
                            mcp_throttled_says_so, f"http://127.0.0.1:{slow.http_port}/mcp")

@@ -184,13 +184,13 @@ class Checker:
 
     async def prompts(self):
         listed = [p.name for p in (await self.c.list_prompts()).prompts]
-        expect_eq("prompts", sorted(listed), ["analyze_graph", "analyze_mycelium"])
+        expect_eq("prompts", sorted(listed), ["analyze_graph", "analyze_mycelium", "create_social_network"])
         p = await self.c.get_prompt("analyze_graph", {"graph": f"karate_{self.tag}"})
         expect("betweenness_centrality" in p.messages[0].content.text, "analyze_graph text")
         p = await self.c.get_prompt("analyze_mycelium", {"seed": "7", "grid_size": "32"})
         text = p.messages[0].content.text
         expect("simulate_field" in text and "extract_network" in text, "analyze_mycelium text")
-        return "analyze_graph, analyze_mycelium"
+        return "analyze_graph, analyze_mycelium, create_social_network"
 
     async def errors(self):
         r = await self.call("simulate_field", {"grid_size": 100000}, ok=False)
