@@ -343,9 +343,9 @@ async function corsAndDocs(browser) {
       `docs: every operation has a coloured method badge (${verbs.join(", ")}; ${unbadged.length} without)`);
     const aliasText = (await p.$$eval(".aliases", (as) => as.map((a) => a.textContent))).join(" ");
     const top = docs.map((d) => d.path);
-    check(!top.includes("/nernst") && !top.includes("/federated/aggregate") && top[0].startsWith("/v1/")
+    check(!top.includes("/nernst") && !top.includes("/federated/aggregate")
       && aliasText.includes("/nernst") && aliasText.includes("/federated/aggregate"),
-      `docs: the reference's aliases are listed under their operations, not first (${top[0]} first)`);
+      `docs: the reference's aliases are listed under their operations, not as operations (${top.length} operations, ${top[0]} first)`);
     mkdirSync(outDir, { recursive: true });
     const shot = path.join(outDir, "docs.png");
     await p.screenshot({ path: shot, fullPage: true });
