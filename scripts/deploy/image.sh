@@ -53,7 +53,8 @@ fi
 if ! pm image exists "$base_image"; then
   if [[ ! -s "$base_tar" ]]; then
     echo "mmdebstrap: Debian bookworm minbase + ca-certificates -> $base_tar"
-    mmdebstrap --quiet --variant=minbase --include=ca-certificates bookworm "$base_tar.tmp" \
+    # The .tmp name hides the format from mmdebstrap: say it is a tarball.
+    mmdebstrap --quiet --format=tar --variant=minbase --include=ca-certificates bookworm "$base_tar.tmp" \
       http://deb.debian.org/debian
     mv "$base_tar.tmp" "$base_tar"
   fi
