@@ -447,8 +447,8 @@ pub fn reference_feature_keys(
     payload.insert("timestamp".into(), json!(unix_ms_f64()));
 }
 
-/// The feature threshold θ (−60 mV) in volts: the cells above it are active.
-const ACTIVE_THRESHOLD_V: f64 = -0.060;
+/// The service's activity threshold θ (−60 mV) in volts: the cells above it are active.
+const ACTIVE_THRESHOLD_V: f64 = mfn_service::request::DEFAULT_FRACTAL_THRESHOLD;
 
 fn unix_ms_f64() -> f64 {
     std::time::SystemTime::now()
