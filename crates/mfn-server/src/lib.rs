@@ -33,3 +33,55 @@ pub mod ws;
 
 pub use config::{EXIT_CONFIG, ServerConfig};
 pub use server::{Checked, Guards, Listeners, ServerError, http_context, preflight, run, serve};
+
+/// The decoders of the doors as the fuzz targets (`fuzz/`) call them: thin wrappers of
+/// crate-private functions, so that a target runs exactly the code a request runs. Not a
+/// stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use mfn_service::ServiceError;
+    use serde_json::{Map, Value};
+
+    /// gRPC: a request message → the service's request type, as each method converts it
+    /// (`grpc::convert`).
+    pub mod grpc {
+        use mfn_proto::v1 as pb;
+        use mfn_service::request as r;
+        use mfn_service::{ServiceError, SteerCommand};
+
+        macro_rules! convert {
+            ($($name:ident: $m:ty => $out:ty;)*) => {$(
+                pub fn $name(m: $m) -> $out {
+                    crate::grpc::convert::$name(m)
+                }
+            )*};
+        }
+
+        convert! {
+            simulation_request: pb::RunSimulationRequest => r::SimulationRequest;
+            stream_simulation_request: pb::StreamSimulationRequest => r::StreamSimulationRequest;
+            features_request: pb::ExtractFeaturesRequest => r::FeaturesRequest;
+            stream_features_request: pb::StreamFeaturesRequest => r::StreamFeaturesRequest;
+            validate_request: pb::ValidatePatternRequest => r::ValidateRequest;
+            nernst_request: pb::NernstRequest => r::NernstRequest;
+            aggregate_request: pb::FederatedAggregateRequest => r::AggregateRequest;
+            fractal_request: pb::FractalRequest => r::FractalRequest;
+            ifs_request: pb::IfsRequest => r::IfsRequest;
+            steer_command: pb::SteerCommand => Result<SteerCommand, ServiceError>;
+        }
+    }
+
+    /// REST: a request body as the JSON object of the operation's arguments.
+    pub fn rest_body(body: &[u8]) -> Result<Map<String, Value>, ServiceError> {
+        crate::rest::object(body)
+    }
+
+    /// MCP over HTTP: the one JSON-RPC message of a POST body, or the JSON-RPC error
+    /// code, the request id when readable, and the error.
+    #[allow(clippy::type_complexity)]
+    pub fn mcp_message(
+        body: &[u8],
+    ) -> Result<rmcp::model::ClientJsonRpcMessage, (i64, Option<Value>, ServiceError)> {
+        crate::mcp::http::one_message(body)
+    }
+}

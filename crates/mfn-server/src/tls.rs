@@ -495,6 +495,16 @@ mod tests {
             max_tls_handshakes: handshakes,
             ..ConnectionConfig::default()
         };
+        incoming_config(listener, reloader, config, stopped)
+    }
+
+    /// [`incoming`] under `config`'s caps and clocks.
+    fn incoming_config(
+        listener: TcpListener,
+        reloader: Arc<TlsReloader>,
+        config: ConnectionConfig,
+        stopped: oneshot::Receiver<()>,
+    ) -> impl Stream<Item = io::Result<Conn<TlsStream<TcpStream>>>> {
         let gate = Gate::new(crate::conn::Port::Grpc, &config);
         incoming(listener, reloader, gate, Handshakes::new(&config), async {
             let _ = stopped.await;
@@ -510,10 +520,21 @@ mod tests {
         reloader: Arc<TlsReloader>,
         handshakes: usize,
     ) -> (SocketAddr, oneshot::Sender<()>) {
+        let config = ConnectionConfig {
+            max_tls_handshakes: handshakes,
+            ..ConnectionConfig::default()
+        };
+        echo_server_config(reloader, config).await
+    }
+
+    async fn echo_server_config(
+        reloader: Arc<TlsReloader>,
+        config: ConnectionConfig,
+    ) -> (SocketAddr, oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let mut connections = Box::pin(incoming_with(listener, reloader, handshakes, stopped));
+        let mut connections = Box::pin(incoming_config(listener, reloader, config, stopped));
         tokio::spawn(async move {
             while let Some(connection) = connections.next().await {
                 let mut tls = connection.unwrap();
@@ -750,6 +771,32 @@ mod tests {
         })
         .await
         .expect("the handshake slot was not released");
+    }
+
+    #[tokio::test]
+    async fn a_silent_handshake_is_closed_at_its_deadline_and_frees_its_slot() {
+        let pki = Pki::new();
+        pki.server_leaf();
+        let reloader = Arc::new(TlsReloader::load(&pki.settings(false)).unwrap());
+        let config = ConnectionConfig {
+            max_tls_handshakes: 1,
+            tls_handshake_timeout: Duration::from_millis(300),
+            ..ConnectionConfig::default()
+        };
+        let (addr, _stop) = echo_server_config(reloader, config).await;
+        let t0 = std::time::Instant::now();
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(STEP, silent.read(&mut buf)).await;
+        let closed = t0.elapsed();
+        assert!(matches!(read, Ok(Ok(0) | Err(_))), "still open: {read:?}");
+        assert!(
+            closed >= Duration::from_millis(300),
+            "closed early: {closed:?}"
+        );
+        // The only slot is free again: a real client gets through at once.
+        let mut stream = connect(&pki.client(None), addr).await.unwrap();
+        echo(&mut stream, b"ping").await.unwrap();
     }
 
     #[tokio::test]

@@ -96,7 +96,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    let _otel = init_tracing(&config);
+    let _logging = init_tracing(&config);
     for name in unknown_env_vars(&vars) {
         warn!(variable = %name, "unknown MFN_* environment variable ignored (typo?)");
     }
@@ -190,10 +190,22 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     }
 }
 
-/// Logs to stderr (stdout stays clean for tools), JSON or plain per `MFN_LOG_FORMAT`;
-/// spans also go to an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The
-/// returned pipeline flushes when dropped, at exit.
-fn init_tracing(config: &ServerConfig) -> Option<Otel> {
+/// Log and audit lines waiting for the writer thread; beyond it lines are dropped and
+/// counted (`mfn_log_lines_dropped_total`) rather than block a request.
+const LOG_QUEUE_LINES: usize = 65_536;
+
+/// What must live until exit: the writer thread's guard flushes queued lines, the OTLP
+/// pipeline its spans, when dropped.
+struct Logging {
+    _otel: Option<Otel>,
+    _writer: tracing_appender::non_blocking::WorkerGuard,
+}
+
+/// Logs to stderr (stdout stays clean for tools), JSON or plain per `MFN_LOG_FORMAT`,
+/// through a writer thread with a bounded queue: request threads never wait on stderr
+/// (the audit line of every request was 26 % of unary samples written inline). Spans
+/// also go to an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+fn init_tracing(config: &ServerConfig) -> Logging {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -201,8 +213,15 @@ fn init_tracing(config: &ServerConfig) -> Option<Otel> {
     let telemetry = &config.telemetry;
     let filter = tracing_subscriber::EnvFilter::try_new(&telemetry.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("mfn-log")
+        .finish(std::io::stderr());
+    let dropped = writer.error_counter();
+    mfn_server::telemetry::report_dropped_log_lines(move || dropped.dropped_lines() as u64);
     let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     let fmt = match telemetry.log_format {
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
@@ -227,5 +246,8 @@ fn init_tracing(config: &ServerConfig) -> Option<Otel> {
         (_, Some(e), _) => warn!(error = %e, "trace export disabled"),
         _ => {}
     }
-    otel
+    Logging {
+        _otel: otel,
+        _writer: guard,
+    }
 }

@@ -1,8 +1,10 @@
 //! The Kafka sink: an idempotent producer (`enable.idempotence`, so `acks=all` and no
 //! duplicates from librdkafka's own retries), results keyed by request id. A delivery
-//! resolves when the broker acknowledged the record. A producer that hit a fatal error
-//! (the broker lost its producer state, e.g. after a restart) is replaced, and the
-//! runner publishes the record again.
+//! resolves when the broker acknowledged the record, or fails after `message.timeout.ms`
+//! (30 s unless set). After a failed delivery the producer is replaced and the runner
+//! publishes the record again: a broker that lost its producer state (a restart without
+//! its logs) answers the old producer id with `UNKNOWN_PRODUCER_ID` for ever, which
+//! librdkafka retries without raising a fatal error, so only a new producer gets through.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,10 +35,19 @@ impl ClientContext for ProducerCtx {
 
 type Producer_ = FutureProducer<ProducerCtx>;
 
+/// How long a record may wait for the broker's acknowledgement before its delivery fails
+/// and it is published again by a new producer (librdkafka's default is 5 minutes).
+const DELIVERY_TIMEOUT_MS: &str = "30000";
+
 /// A producer to one topic.
 pub struct KafkaSink {
-    topic: String,
     role: Role,
+    shared: Arc<Shared>,
+}
+
+/// What a pending delivery needs to replace the producer it went through.
+struct Shared {
+    topic: String,
     config: rdkafka::ClientConfig,
     producer: Mutex<Arc<Producer_>>,
 }
@@ -54,33 +65,31 @@ impl KafkaSink {
         if config.get("linger.ms").is_none() {
             config.set("linger.ms", "2");
         }
+        if config.get("message.timeout.ms").is_none() && config.get("delivery.timeout.ms").is_none()
+        {
+            config.set("message.timeout.ms", DELIVERY_TIMEOUT_MS);
+        }
         let producer = create(&config)?;
         info!(%topic, role = role.as_str(), brokers, "kafka producer ready");
         Ok(KafkaSink {
-            topic: topic.to_owned(),
             role,
-            config,
-            producer: Mutex::new(Arc::new(producer)),
+            shared: Arc::new(Shared {
+                topic: topic.to_owned(),
+                config,
+                producer: Mutex::new(Arc::new(producer)),
+            }),
         })
     }
 
     fn current(&self) -> Arc<Producer_> {
-        self.producer.lock().expect("producer").clone()
+        self.shared.producer.lock().expect("producer").clone()
     }
 
     /// Replace the producer if it hit a fatal error.
     fn renew_if_fatal(&self, used: &Arc<Producer_>) {
-        let Some((code, reason)) = used.client().fatal_error() else {
-            return;
-        };
-        let mut slot = self.producer.lock().expect("producer");
-        if !Arc::ptr_eq(&slot, used) {
-            return; // someone renewed it already
-        }
-        error!(?code, %reason, topic = %self.topic, "kafka producer hit a fatal error; creating a new one");
-        match create(&self.config) {
-            Ok(p) => *slot = Arc::new(p),
-            Err(e) => error!(error = %e, "cannot recreate the kafka producer"),
+        if let Some((code, reason)) = used.client().fatal_error() {
+            self.shared
+                .renew(used, &format!("a fatal error {code:?}: {reason}"));
         }
     }
 
@@ -109,23 +118,19 @@ impl KafkaSink {
                     value: Some(code),
                 });
             }
-            let fr = FutureRecord::to(&self.topic)
+            let fr = FutureRecord::to(&self.shared.topic)
                 .key(record.key.as_bytes())
                 .payload(&record.body)
                 .headers(headers);
             match producer.send_result(fr) {
                 Ok(fut) => {
-                    let sink_producer = producer.clone();
+                    let shared = self.shared.clone();
                     return Ok(Delivery::new(async move {
                         match fut.await {
                             Ok(Ok(_)) => Ok(()),
                             Ok(Err((e, _))) => {
-                                let fatal = sink_producer.client().fatal_error().is_some();
-                                Err(SinkError::Kafka(if fatal {
-                                    format!("{e} (fatal; the producer is replaced)")
-                                } else {
-                                    e.to_string()
-                                }))
+                                shared.renew(&producer, &format!("a failed delivery ({e})"));
+                                Err(SinkError::Kafka(format!("{e} (the producer is replaced)")))
                             }
                             Err(_) => Err(SinkError::Kafka("the producer was dropped".into())),
                         }
@@ -142,7 +147,7 @@ impl KafkaSink {
         }
     }
 
-    /// Called by the runner after a failed delivery, before publishing again.
+    /// Called by the runner after a failed publish, before publishing again.
     pub fn after_failure(&self) {
         let used = self.current();
         self.renew_if_fatal(&used);
@@ -152,6 +157,22 @@ impl KafkaSink {
     pub async fn flush(&self) {
         let producer = self.current();
         let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(30))).await;
+    }
+}
+
+impl Shared {
+    /// Replace `used` by a new producer, unless someone did already: a burst of failed
+    /// deliveries through one producer replaces it once.
+    fn renew(&self, used: &Arc<Producer_>, why: &str) {
+        let mut slot = self.producer.lock().expect("producer");
+        if !Arc::ptr_eq(&slot, used) {
+            return;
+        }
+        error!(topic = %self.topic, "kafka producer replaced after {why}");
+        match create(&self.config) {
+            Ok(p) => *slot = Arc::new(p),
+            Err(e) => error!(error = %e, "cannot recreate the kafka producer"),
+        }
     }
 }
 

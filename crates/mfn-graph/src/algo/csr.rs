@@ -8,7 +8,7 @@
 //! keep the edge insertion order (an undirected edge `(u, v)` appears in `u`'s row and,
 //! unless a self-loop, in `v`'s).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -128,9 +128,28 @@ pub(crate) const STEP: usize = 16;
 /// calling thread (dispatching to the pool costs more than their searches).
 pub(crate) const MIN_SOURCES: usize = 64;
 
+/// The pool the searches of one call fan out on, one thread per core, apart from the
+/// caller's. In the server a call runs on a worker of the compute gate, itself a rayon
+/// pool; fanning out on the gate's threads would let one long algorithm take every
+/// worker (a rayon thread takes stolen chunks before newly queued jobs), and an
+/// unrelated call would wait for it to finish. The caller waits here instead, and the
+/// other workers stay free. `None` when the threads cannot be started: the caller's
+/// pool is used.
+fn search_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .thread_name(|i| format!("mfn-graph-search-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
 /// Split `items` into a fixed number of contiguous chunks (independent of the thread
-/// count), run `f` on each in parallel and return the results in chunk order — so a
-/// reduction over them in order is bit-identical on any machine.
+/// count), run `f` on each in parallel on [`search_pool`] and return the results in
+/// chunk order — so a reduction over them in order is bit-identical on any machine.
 pub(crate) fn par_chunks<T, R, F>(items: &[T], min_chunk: usize, f: F) -> Result<Vec<R>, GraphError>
 where
     T: Sync,
@@ -146,5 +165,9 @@ where
         // One chunk: run it here, without waking the thread pool.
         return Ok(vec![f(items)?]);
     }
-    items.par_chunks(size).map(&f).collect()
+    let run = || items.par_chunks(size).map(&f).collect();
+    match search_pool() {
+        Some(pool) => pool.install(run),
+        None => run(),
+    }
 }

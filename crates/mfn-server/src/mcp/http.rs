@@ -260,7 +260,7 @@ async fn read_limited(
 /// The one JSON-RPC message of `body`, or the JSON-RPC error code, the request id when
 /// one can be read, and the error.
 #[allow(clippy::type_complexity)]
-fn one_message(
+pub(crate) fn one_message(
     body: &[u8],
 ) -> Result<ClientJsonRpcMessage, (i64, Option<serde_json::Value>, ServiceError)> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {

@@ -27,6 +27,15 @@ const SECONDS_BUCKETS: [f64; 16] = [
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+type DroppedLines = Box<dyn Fn() -> u64 + Send + Sync>;
+static DROPPED_LOG_LINES: OnceLock<DroppedLines> = OnceLock::new();
+
+/// Where `mfn_log_lines_dropped_total` comes from: the binary's log writer, which drops
+/// lines instead of blocking a request when its bounded queue is full.
+pub fn report_dropped_log_lines(source: impl Fn() -> u64 + Send + Sync + 'static) {
+    let _ = DROPPED_LOG_LINES.set(Box::new(source));
+}
+
 /// The process's Prometheus recorder, installed on first use. `None` when another
 /// recorder was installed first (then `/metrics` says so instead of lying).
 pub fn prometheus() -> Option<&'static PrometheusHandle> {
@@ -39,6 +48,7 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
                 Ok(handle) => {
                     describe();
                     process_metrics();
+                    upkeep(handle.clone());
                     Some(handle)
                 }
                 Err(e) => {
@@ -48,6 +58,27 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
             }
         })
         .as_ref()
+}
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample until it is folded into the buckets, which
+/// a scrape does; a server nobody scrapes grew by ~40 bytes per request (the soak run of
+/// docs/RELIABILITY.md). A thread of its own folds them every [`UPKEEP_EVERY`]: the
+/// recorder is installed before, and independently of, any runtime.
+fn upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("mfn-metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started; histograms grow until scraped");
+    }
 }
 
 fn describe() {
@@ -125,6 +156,10 @@ fn describe() {
         "Connections the server closed, by port and reason (first_request_timeout, \
          idle_timeout, shutdown)"
     );
+    describe_counter!(
+        "mfn_log_lines_dropped_total",
+        "log and audit lines dropped because the writer's bounded queue was full"
+    );
     describe_gauge!(
         "process_start_time_seconds",
         Unit::Seconds,
@@ -148,6 +183,9 @@ pub fn render(svc: &MfnService) -> Option<String> {
     metrics::counter!("mfn_cache_misses_total").absolute(misses);
     metrics::gauge!("mfn_cache_entries").set(entries as f64);
     metrics::gauge!("mfn_cache_bytes").set(bytes as f64);
+    if let Some(dropped) = DROPPED_LOG_LINES.get() {
+        metrics::counter!("mfn_log_lines_dropped_total").absolute(dropped());
+    }
     process_metrics();
     Some(handle.render())
 }
