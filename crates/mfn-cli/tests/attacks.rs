@@ -87,6 +87,12 @@ fn latencies(n: usize, mut call: impl FnMut()) -> (Duration, Duration) {
     (all[n / 2], all[n - 1])
 }
 
+/// `generate_graph` of a complete graph on `n` nodes.
+fn complete_graph(port: u16, n: usize) -> (u16, String) {
+    let args = format!(r#"{{"name":"k","kind":"complete","n":{n}}}"#);
+    http(port, "POST", "/v1/tools/generate_graph", &args)
+}
+
 const BETWEENNESS: &str = r#"{"graph":"big"}"#;
 const SMALL_SIMULATION: &str = r#"{"grid_size":16,"steps":10,"seed":7}"#;
 
@@ -210,12 +216,7 @@ fn memory_attacks_are_refused_before_they_allocate_or_stay_within_the_call_budge
 
     // 60 bytes asking for 9.7 M edges (15 GB before #17): refused from the arguments.
     let t0 = Instant::now();
-    let (status, body) = http(
-        port,
-        "POST",
-        "/v1/tools/generate_graph",
-        r#"{"name":"k","kind":"complete","n":4400}"#,
-    );
+    let (status, body) = complete_graph(port, 4400);
     assert_eq!(status, 413, "{body}");
     assert!(
         body.contains("\"n: estimated bytes"),
@@ -224,19 +225,9 @@ fn memory_attacks_are_refused_before_they_allocate_or_stay_within_the_call_budge
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     // Just over the 64 MB budget: refused too; just under: built, and the process grows
     // by no more than the budget.
-    let (status, body) = http(
-        port,
-        "POST",
-        "/v1/tools/generate_graph",
-        r#"{"name":"k","kind":"complete","n":1000}"#,
-    );
+    let (status, body) = complete_graph(port, 1000);
     assert_eq!(status, 413, "{body}");
-    let (status, body) = http(
-        port,
-        "POST",
-        "/v1/tools/generate_graph",
-        r#"{"name":"k","kind":"complete","n":700}"#,
-    );
+    let (status, body) = complete_graph(port, 700);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"num_edges\":244650"), "{body}");
 

@@ -126,14 +126,20 @@ impl KafkaSink {
                 Ok(fut) => {
                     let shared = self.shared.clone();
                     return Ok(Delivery::new(async move {
-                        match fut.await {
+                        let outcome = match fut.await {
                             Ok(Ok(_)) => Ok(()),
                             Ok(Err((e, _))) => {
                                 shared.renew(&producer, &format!("a failed delivery ({e})"));
                                 Err(SinkError::Kafka(format!("{e} (the producer is replaced)")))
                             }
                             Err(_) => Err(SinkError::Kafka("the producer was dropped".into())),
+                        };
+                        // The last delivery through a replaced producer destroys it, which
+                        // blocks on librdkafka's threads: not on the reactor.
+                        if let Ok(last) = Arc::try_unwrap(producer) {
+                            tokio::task::spawn_blocking(move || drop(last));
                         }
+                        outcome
                     }));
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
