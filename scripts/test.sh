@@ -23,15 +23,18 @@ step() {
   printf '\n==> %s\n' "$*"
 }
 
-step "build prerequisites: librdkafka is compiled from source (rdkafka-sys: configure + make)"
+step "build prerequisites: librdkafka is compiled from source (rdkafka-sys: configure + make); redis-server"
 # A fresh machine has the Rust toolchain and gcc; librdkafka's mklove build also runs
 # make, and its C++ wrapper needs g++. No cmake, perl or curl; zlib is the system's when
-# pkg-config finds it, else libz-sys compiles its bundled copy.
+# pkg-config finds it, else libz-sys compiles its bundled copy. The shared graph store's
+# tests (crates/mfn-cli/tests/redis_store.rs) run Debian's redis-server.
 missing=()
-for tool in make g++; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for pair in make:make g++:g++ redis-server:redis-server; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make g++ >/dev/null
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 step "cargo fmt --check"
@@ -93,6 +96,19 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   "$CACHE/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r scripts/interop/graph_requirements.txt
   "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin"
+
+  step "interop: the same NetworkX oracle with graphs in Redis (MFN_GRAPH_STORE, no memory cache)"
+  # Every graph the oracle loads is written to a real redis-server and read back from it.
+  redis_dir="$(mktemp -d)"
+  redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" >/dev/null &
+  redis_pid=$!
+  for _ in $(seq 100); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  MFN_GRAPH_STORE="redis://127.0.0.1:$redis_port/0" MFN_GRAPH_CACHE_MB=0 \
+    "$CACHE/venv/bin/python" scripts/interop/graph_oracle.py "$mfn_bin" | tail -n 3
+  redis_keys="$(redis-cli -p "$redis_port" dbsize)"
+  kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true; rm -rf "$redis_dir"
+  [[ "$redis_keys" -gt 0 ]] || { echo "the oracle never wrote to Redis"; exit 1; }
 
   step "python: the mfn wheel (maturin, abi3) in a fresh venv; pytest against NumPy, SCIENCE.md and mfn serve"
   # crates/mfn-py (docs/PYTHON.md): maturin builds the abi3 wheel with the dev profile

@@ -1,7 +1,8 @@
 //! The service layer in process: every local verb runs its operation through
 //! [`mfn_service`] exactly as the server does — the same defaults, limits (`MFN_*`
 //! settings of `mfn serve`), validation and error messages — on a compute gate of its
-//! own, with the result cache off (so `--repeat` times real runs) and graphs in memory.
+//! own, with the result cache off (so `--repeat` times real runs) and graphs in memory,
+//! or in the shared store when `MFN_GRAPH_STORE` names one (under the tenant `local`).
 
 use anyhow::{Context, Result};
 use mfn_service::ops::{Call, Door, Operation, Progress, Reply};
@@ -25,7 +26,7 @@ impl std::fmt::Debug for Local {
 
 impl Local {
     /// The service `mfn serve` would build from this environment, minus the cache and
-    /// the durable graph store.
+    /// the embedded graph store (a shared one is kept).
     pub fn new() -> Result<Self> {
         let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
         let config = mfn_server::config::ServerConfig::from_env(&vars)

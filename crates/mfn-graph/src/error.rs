@@ -23,6 +23,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The store failed (500, `INTERNAL`); the detail is for the log.
     Internal,
+    /// A shared store cannot be reached now; the call may be retried (503,
+    /// `UNAVAILABLE`).
+    Unavailable,
 }
 
 /// An error of the graph engine.
@@ -100,6 +103,9 @@ pub enum GraphError {
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
+    /// A shared store cannot be reached now (connection refused, lost or timed out).
+    #[error("graph store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl GraphError {
@@ -117,6 +123,7 @@ impl GraphError {
             GraphError::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
             GraphError::Cancelled => ErrorKind::Cancelled,
             GraphError::Store(_) => ErrorKind::Internal,
+            GraphError::Unavailable(_) => ErrorKind::Unavailable,
         }
     }
 

@@ -1,8 +1,9 @@
 //! Tenant-scoped graph persistence (GRAPH.md "Persistence").
 //!
 //! [`GraphStore`] is the seam: [`RedbStore`] is the embedded ACID store (one redb file
-//! under the data directory), [`MemoryStore`] the transient one of the CLI and tests; a
-//! shared server store (PostgreSQL) can implement the same trait later.
+//! under the data directory), [`MemoryStore`] the transient one of the CLI and tests, and
+//! `RedisStore` (feature `redis`, module [`redis`]) the shared one of replicas behind a
+//! balancer.
 //!
 //! - **Durable before return**: `put` and `delete` commit a redb write transaction with
 //!   the default `Durability::Immediate` (fsync) before they return, so an acknowledged
@@ -37,6 +38,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::tools::{Control, NoControl};
 use crate::{Attrs, Graph, GraphError, Limits, NodeId, io};
+
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 
 /// Version of the stored value format written now (see the module doc for history).
 pub const FORMAT_VERSION: u32 = 3;
@@ -108,7 +114,8 @@ pub trait GraphStore: Send + Sync + std::fmt::Debug {
     /// Read, change and store a graph as one step: concurrent updates of the same graph
     /// are applied one after the other, so neither is lost. `change` gets the stored
     /// graph and returns the new one (its name must not change); nothing is stored when
-    /// it fails.
+    /// it fails. A shared store calls `change` again, on the newer graph, when another
+    /// replica changed the tenant's graphs first.
     fn update(
         &self,
         tenant: &str,
@@ -303,17 +310,26 @@ impl std::hash::Hasher for Fnv {
 type NameMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Memory cache of loaded graphs under a byte budget (LRU): tenant → name →
-/// (graph, size, last use).
+/// (graph, size, last use, generation). The generation is the shared store's version of
+/// the graph ([`RedisStore`]); the embedded store, the only writer of its file, uses 0.
 #[derive(Debug, Default)]
 struct Cache {
     budget: usize,
     used: usize,
     tick: u64,
-    entries: NameMap<NameMap<(Arc<Graph>, usize, u64)>>,
+    entries: NameMap<NameMap<Slot>>,
 }
+
+/// A cached graph: (graph, size, last use, generation).
+type Slot = (Arc<Graph>, usize, u64, u64);
 
 impl Cache {
     fn get(&mut self, tenant: &str, name: &str) -> Option<Arc<Graph>> {
+        self.get_gen(tenant, name).map(|e| e.0)
+    }
+
+    /// The cached graph and its generation.
+    fn get_gen(&mut self, tenant: &str, name: &str) -> Option<(Arc<Graph>, u64)> {
         self.tick += 1;
         let tick = self.tick;
         self.entries
@@ -321,7 +337,7 @@ impl Cache {
             .and_then(|t| t.get_mut(name))
             .map(|e| {
                 e.2 = tick;
-                e.0.clone()
+                (e.0.clone(), e.3)
             })
     }
 
@@ -332,6 +348,10 @@ impl Cache {
     }
 
     fn insert(&mut self, tenant: &str, name: &str, g: Arc<Graph>) {
+        self.insert_gen(tenant, name, g, 0);
+    }
+
+    fn insert_gen(&mut self, tenant: &str, name: &str, g: Arc<Graph>, generation: u64) {
         self.remove(tenant, name);
         let size = g.approx_bytes();
         if size > self.budget {
@@ -354,12 +374,12 @@ impl Cache {
         self.entries
             .entry(tenant.to_owned())
             .or_default()
-            .insert(name.to_owned(), (g, size, self.tick));
+            .insert(name.to_owned(), (g, size, self.tick, generation));
     }
 
     fn remove(&mut self, tenant: &str, name: &str) {
         if let Some(t) = self.entries.get_mut(tenant)
-            && let Some((_, size, _)) = t.remove(name)
+            && let Some((_, size, _, _)) = t.remove(name)
         {
             self.used -= size;
             if t.is_empty() {
@@ -489,6 +509,62 @@ fn write_chunks<T: Serialize>(
     Ok(chunks)
 }
 
+/// Receives each encoded chunk with its index.
+type ChunkSink<'a> = dyn FnMut(u32, &[u8]) -> Result<(), GraphError> + 'a;
+
+/// A change of a stored graph, as [`GraphStore::update`] takes it.
+pub type Change<'a> = dyn FnMut(&Graph) -> Result<Graph, GraphError> + 'a;
+
+/// Encode `graph` in the current format: its nodes then its edges as chunks, each handed
+/// to `sink` with its index as soon as it is full; returns the header row.
+fn encode(graph: &Graph, sink: &mut ChunkSink<'_>) -> Result<Header, GraphError> {
+    let mut index = 0u32;
+    let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
+    let mut numbered = |bytes: &[u8]| {
+        sink(index, bytes)?;
+        index += 1;
+        Ok(())
+    };
+    let node_chunks = write_chunks(
+        graph.nodes().map(|(id, a)| NodeRec(id, a)),
+        &mut buf,
+        &mut numbered,
+    )?;
+    let edge_chunks = write_chunks(
+        graph.edges().map(|(u, v, a)| EdgeRec(u, v, a)),
+        &mut buf,
+        &mut numbered,
+    )?;
+    Ok(Header {
+        format_version: FORMAT_VERSION,
+        graph: None,
+        name: graph.name().to_owned(),
+        directed: graph.is_directed(),
+        attrs: graph.attrs().clone(),
+        node_chunks,
+        edge_chunks,
+    })
+}
+
+/// Add the records of one stored chunk (nodes or edges) to `g`.
+fn add_chunk(g: &mut Graph, chunk: &[u8], nodes: bool) -> Result<(), GraphError> {
+    if nodes {
+        let nodes: Vec<NodeIn> = serde_json::from_slice(chunk).map_err(store_err)?;
+        for n in nodes {
+            match n {
+                NodeIn::Id(id) => g.add_node(id, Attrs::new()),
+                NodeIn::WithAttrs(id, a) => g.add_node(id, a),
+            }
+        }
+    } else {
+        let edges: Vec<EdgeIn> = serde_json::from_slice(chunk).map_err(store_err)?;
+        for EdgeIn(u, v, a) in edges {
+            g.add_edge(u, v, a);
+        }
+    }
+    Ok(())
+}
+
 impl RedbStore {
     /// Open (or create) `graphs.redb` under `data_dir` with a cache of `cache_bytes` for
     /// loaded graphs; redb's page cache gets a quarter of that, clamped to
@@ -568,32 +644,18 @@ impl RedbStore {
             }
             return Ok(Some(g));
         }
+        let node_chunks = header.node_chunks;
+        let total = node_chunks + header.edge_chunks;
         let mut g = Graph::new(name, header.directed)?;
         *g.attrs_mut() = header.attrs;
         let chunks = tx.open_table(CHUNKS).map_err(store_err)?;
-        let total = header.node_chunks + header.edge_chunks;
         for k in 0..total {
             ctl.check()?;
             let chunk = chunks
                 .get((tenant, name, k))
                 .map_err(store_err)?
                 .ok_or_else(|| store_err(format!("graph {name:?}: chunk {k} is missing")))?;
-            if k < header.node_chunks {
-                let nodes: Vec<NodeIn> =
-                    serde_json::from_slice(chunk.value()).map_err(store_err)?;
-                for n in nodes {
-                    match n {
-                        NodeIn::Id(id) => g.add_node(id, Attrs::new()),
-                        NodeIn::WithAttrs(id, a) => g.add_node(id, a),
-                    }
-                }
-            } else {
-                let edges: Vec<EdgeIn> =
-                    serde_json::from_slice(chunk.value()).map_err(store_err)?;
-                for EdgeIn(u, v, a) in edges {
-                    g.add_edge(u, v, a);
-                }
-            }
+            add_chunk(&mut g, chunk.value(), k < node_chunks)?;
         }
         Ok(Some(g))
     }
@@ -680,39 +742,16 @@ impl GraphStore for RedbStore {
                 .map_err(store_err)?;
             // Chunks go into the table as they are encoded: one chunk in memory at a time.
             let mut stored = others;
-            let mut index = 0u32;
-            let mut buf = Vec::with_capacity(CHUNK_BYTES + 4096);
             let limits = &self.limits;
-            let mut sink = |bytes: &[u8]| -> Result<(), GraphError> {
+            let header = encode(&graph, &mut |index, bytes| {
                 stored += bytes.len() as u64;
                 check_quota(stored, limits)?;
                 chunks
                     .insert((tenant, name.as_str(), index), bytes)
                     .map_err(store_err)?;
-                index += 1;
                 Ok(())
-            };
-            let node_chunks = write_chunks(
-                graph.nodes().map(|(id, a)| NodeRec(id, a)),
-                &mut buf,
-                &mut sink,
-            )?;
-            let edge_chunks = write_chunks(
-                graph.edges().map(|(u, v, a)| EdgeRec(u, v, a)),
-                &mut buf,
-                &mut sink,
-            )?;
-            drop(buf);
-            let header = serde_json::to_vec(&Header {
-                format_version: FORMAT_VERSION,
-                graph: None,
-                name: name.clone(),
-                directed: graph.is_directed(),
-                attrs: graph.attrs().clone(),
-                node_chunks,
-                edge_chunks,
-            })
-            .map_err(store_err)?;
+            })?;
+            let header = serde_json::to_vec(&header).map_err(store_err)?;
             stored += header.len() as u64;
             check_quota(stored, limits)?;
             graphs.insert(key, header.as_slice()).map_err(store_err)?;

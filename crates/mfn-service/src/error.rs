@@ -255,6 +255,7 @@ impl From<mfn_graph::GraphError> for ServiceError {
             ErrorKind::FailedPrecondition => ErrorCode::Unprocessable,
             ErrorKind::Cancelled => return ServiceError::cancelled(),
             ErrorKind::Internal => return ServiceError::internal(&e),
+            ErrorKind::Unavailable => ErrorCode::Unavailable,
         };
         ServiceError {
             field,

@@ -46,11 +46,17 @@ pub struct ServiceConfig {
     pub tool_timeout: Duration,
 }
 
-/// The graph store: durable under `data_dir`, or in memory when `None` (tests, CLI).
+/// The graph store: shared in Redis when `shared` names a server, else durable under
+/// `data_dir`, or in memory when both are `None` (tests, CLI).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphStoreConfig {
     /// `MFN_DATA_DIR`; `graphs.redb` lives there.
     pub data_dir: Option<std::path::PathBuf>,
+    /// `MFN_GRAPH_STORE=redis://…`: the shared store of replicas; `data_dir` is then
+    /// unused.
+    pub shared: Option<String>,
+    /// `MFN_GRAPH_STORE_PASSWORD_FILE`: the shared store's password, read at start.
+    pub shared_password_file: Option<std::path::PathBuf>,
     /// Bytes of loaded graphs kept in memory (`MFN_GRAPH_CACHE_MB`).
     pub cache_bytes: usize,
     /// Graph sizes and per-call limits.
@@ -61,6 +67,8 @@ impl Default for GraphStoreConfig {
     fn default() -> Self {
         GraphStoreConfig {
             data_dir: None,
+            shared: None,
+            shared_password_file: None,
             cache_bytes: 256 << 20,
             limits: mfn_graph::Limits::default(),
         }
@@ -307,8 +315,42 @@ impl MfnService {
         let gate = ComputeGate::new(config.workers, config.queue)?;
         let cache = ResultCache::new(config.cache_entries, config.cache_bytes);
         let g = &config.graphs;
-        let graphs: Arc<dyn mfn_graph::store::GraphStore> = match &g.data_dir {
-            Some(dir) => Arc::new(
+        let graphs: Arc<dyn mfn_graph::store::GraphStore> = match (&g.shared, &g.data_dir) {
+            (Some(url), _) => {
+                let password = match &g.shared_password_file {
+                    Some(path) => Some(
+                        std::fs::read_to_string(path)
+                            .map_err(|e| {
+                                ServiceError::invalid(
+                                    "MFN_GRAPH_STORE_PASSWORD_FILE",
+                                    format!("cannot read {}: {e}", path.display()),
+                                )
+                            })?
+                            .trim()
+                            .to_owned(),
+                    ),
+                    None => None,
+                };
+                let store = mfn_graph::store::RedisStore::open_with_password(
+                    url,
+                    password.as_deref(),
+                    g.cache_bytes,
+                    g.limits.clone(),
+                )
+                .map_err(ServiceError::from)?;
+                // A server that is down makes graph calls UNAVAILABLE until it is back;
+                // the rest of the service works without it.
+                match store.ping() {
+                    Ok(()) => tracing::info!(server = store.server(), "graph store: redis"),
+                    Err(error) => tracing::warn!(
+                        server = store.server(),
+                        %error,
+                        "graph store: redis is not reachable yet; graph calls are unavailable until it is"
+                    ),
+                }
+                Arc::new(store)
+            }
+            (None, Some(dir)) => Arc::new(
                 mfn_graph::store::RedbStore::open(dir, g.cache_bytes, g.limits.clone()).map_err(
                     |e| {
                         ServiceError::new(
@@ -318,7 +360,7 @@ impl MfnService {
                     },
                 )?,
             ),
-            None => Arc::new(mfn_graph::store::MemoryStore::new(g.limits.clone())),
+            (None, None) => Arc::new(mfn_graph::store::MemoryStore::new(g.limits.clone())),
         };
         Ok(MfnService {
             inner: Arc::new(Inner {

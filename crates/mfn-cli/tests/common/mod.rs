@@ -101,3 +101,93 @@ pub fn exit_within(cmd: &mut Command) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// A real `redis-server` (Debian's; `MFN_TEST_REDIS_SERVER` names another binary) on a
+/// free loopback port, with its append-only file under a temporary directory, fsynced on
+/// every write as deploy/README.md recommends. Killed however the test ends.
+pub struct Redis {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    password: Option<String>,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        Self::start_with_password(None)
+    }
+
+    /// A server that requires `password` (`requirepass`) when given.
+    pub fn start_with_password(password: Option<&str>) -> Redis {
+        let mut redis = Redis {
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            password: password.map(str::to_owned),
+            child: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Start it (again, on the same port and files) and wait until it answers PING.
+    pub fn restart(&mut self) {
+        let binary =
+            std::env::var("MFN_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(self.password.iter().flat_map(|p| ["--requirepass", p.as_str()]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {binary}: {e}; install it (apt install redis-server) or set MFN_TEST_REDIS_SERVER")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.ping() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "redis-server never answered");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no shutdown, no final fsync.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let (request, expected) = match &self.password {
+            Some(p) => (format!("AUTH {p}\r\nPING\r\n"), &b"+OK\r\n+PONG\r\n"[..]),
+            None => ("PING\r\n".to_owned(), &b"+PONG\r\n"[..]),
+        };
+        let mut reply = vec![0u8; expected.len()];
+        s.write_all(request.as_bytes()).is_ok()
+            && s.read_exact(&mut reply).is_ok()
+            && reply == expected
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -483,7 +483,8 @@ fn mutation(g: &Graph, changed: usize) -> Mutation {
     }
 }
 
-/// Copy, change, check limits, store durably.
+/// Copy, change, check limits, store durably. A shared store runs `f` again on the newer
+/// graph when another replica changed it first.
 ///
 /// Memory: the stored graph, its changed copy, and `extra` bytes of new items (field
 /// `field`), checked against the call's budget before the copy is made.
@@ -491,9 +492,8 @@ fn mutate(
     ctx: &ToolContext<'_>,
     name: &str,
     (field, extra): (&str, u64),
-    f: impl FnOnce(&mut Graph) -> Result<usize, GraphError>,
+    mut f: impl FnMut(&mut Graph) -> Result<usize, GraphError>,
 ) -> Result<Mutation, GraphError> {
-    let mut f = Some(f);
     let mut out = None;
     ctx.store.update(ctx.tenant, name, &mut |stored| {
         ctx.control.check()?;
@@ -502,9 +502,6 @@ fn mutate(
             .limits()
             .budget(field, copy.saturating_add(extra))?;
         let mut g = stored.clone();
-        let f = f
-            .take()
-            .ok_or_else(|| GraphError::Store("update retried".into()))?;
         let changed = f(&mut g)?;
         g.check_limits(ctx.store.limits())?;
         out = Some(mutation(&g, changed));
@@ -590,7 +587,7 @@ fn add_nodes(ctx: &ToolContext<'_>, a: AddNodesArgs) -> Result<Mutation, GraphEr
     let limits = ctx.store.limits().clone();
     let extra = items_bytes(&a.nodes, &[]);
     mutate(ctx, &a.graph, ("nodes", extra), |g| {
-        fill(g, a.nodes, Vec::new(), &limits).map(|()| n)
+        fill(g, a.nodes.clone(), Vec::new(), &limits).map(|()| n)
     })
 }
 
@@ -600,7 +597,7 @@ fn add_edges(ctx: &ToolContext<'_>, a: AddEdgesArgs) -> Result<Mutation, GraphEr
     let limits = ctx.store.limits().clone();
     let extra = items_bytes(&[], &a.edges);
     mutate(ctx, &a.graph, ("edges", extra), |g| {
-        fill(g, Vec::new(), a.edges, &limits).map(|()| n)
+        fill(g, Vec::new(), a.edges.clone(), &limits).map(|()| n)
     })
 }
 
@@ -685,11 +682,11 @@ fn set_node_attributes(ctx: &ToolContext<'_>, a: SetNodeAttrsArgs) -> Result<Mut
     let extra = a.values.iter().map(|v| values_bytes(&v.attrs)).sum();
     mutate(ctx, &a.graph, ("values", extra), |g| {
         let n = a.values.len();
-        for (i, v) in a.values.into_iter().enumerate() {
+        for (i, v) in a.values.iter().enumerate() {
             let attrs = g
                 .node_attrs_mut(&v.node)
                 .ok_or_else(|| GraphError::no_node(format!("values[{i}].node"), &v.node))?;
-            merge_attrs(attrs, v.attrs);
+            merge_attrs(attrs, v.attrs.clone());
         }
         Ok(n)
     })
@@ -700,7 +697,7 @@ fn set_edge_attributes(ctx: &ToolContext<'_>, a: SetEdgeAttrsArgs) -> Result<Mut
     let extra = a.values.iter().map(|v| values_bytes(&v.attrs)).sum();
     mutate(ctx, &a.graph, ("values", extra), |g| {
         let n = a.values.len();
-        for (i, v) in a.values.into_iter().enumerate() {
+        for (i, v) in a.values.iter().enumerate() {
             let attrs =
                 g.edge_attrs_mut(&v.source, &v.target)
                     .ok_or_else(|| GraphError::EdgeNotFound {
@@ -708,7 +705,7 @@ fn set_edge_attributes(ctx: &ToolContext<'_>, a: SetEdgeAttrsArgs) -> Result<Mut
                         from: v.source.to_string(),
                         to: v.target.to_string(),
                     })?;
-            merge_attrs(attrs, v.attrs);
+            merge_attrs(attrs, v.attrs.clone());
         }
         Ok(n)
     })

@@ -82,6 +82,7 @@ fn values(ty: Type) -> String {
         Type::Ip => "an IP address".to_owned(),
         Type::Text => "non-empty text".to_owned(),
         Type::Url => "`http://` or `https://` URL".to_owned(),
+        Type::GraphStore => "`embedded` or a `redis://` URL".to_owned(),
         Type::Path => "a path".to_owned(),
         Type::File => "an existing file".to_owned(),
         Type::Origins => "comma list (or TOML array) of `*` or `scheme://host[:port]`".to_owned(),

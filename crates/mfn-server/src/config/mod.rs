@@ -503,9 +503,11 @@ impl ServerConfig {
 
     /// Where graphs are kept, for log lines.
     pub fn graph_store(&self) -> String {
-        match &self.service.graphs.data_dir {
-            Some(dir) => dir.display().to_string(),
-            None => "in memory (not persisted)".to_owned(),
+        let graphs = &self.service.graphs;
+        match (&graphs.shared, &graphs.data_dir) {
+            (Some(url), _) => mfn_service::mfn_graph::store::redis::redact(url),
+            (None, Some(dir)) => dir.display().to_string(),
+            (None, None) => "in memory (not persisted)".to_owned(),
         }
     }
 }

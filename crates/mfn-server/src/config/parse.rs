@@ -280,6 +280,26 @@ fn parse(ty: Type, raw: &Raw) -> Result<Value, ConfigError> {
             Err(_) => return error(format!("expected an IP address, got {text:?}")),
         },
         Type::Text => Value::Text(text.to_owned()),
+        Type::GraphStore => {
+            let host = text
+                .strip_prefix("redis://")
+                .map(|rest| rest.rsplit('@').next().unwrap_or(""));
+            if text == "embedded"
+                || host.is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
+                || text
+                    .strip_prefix("redis+unix://")
+                    .is_some_and(|p| p.starts_with('/'))
+            {
+                Value::Text(text.to_owned())
+            } else if text.starts_with("rediss://") {
+                return error("TLS to Redis (rediss://) is not supported: use redis:// on a private network or a TLS sidecar".into());
+            } else {
+                let shown = mfn_service::mfn_graph::store::redis::redact(text);
+                return error(format!(
+                    "expected `embedded` or redis://[user:password@]host[:port][/db], got {shown:?}"
+                ));
+            }
+        }
         Type::Url => {
             let host = text
                 .strip_prefix("http://")

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{AuthMode, Environment, LogFormat, Named, ServerConfig};
-use Type::{Bool, Choice, File, Hosts, Int, Ip, Keys, Origins, Path, Text, Url};
+use Type::{Bool, Choice, File, GraphStore, Hosts, Int, Ip, Keys, Origins, Path, Text, Url};
 use Unit::{Count, Kb, Mb, Ms, S};
 
 /// One setting: the names it is read under, its doc line, and (for the parser) its type,
@@ -43,6 +43,8 @@ pub(crate) enum Type {
     Text,
     /// `http(s)://host…`; empty means unset.
     Url,
+    /// `embedded`, or `redis://…` with a host, or `redis+unix:///path`.
+    GraphStore,
     Path,
     File,
     Origins,
@@ -175,6 +177,14 @@ pub static SETTINGS: &[Setting] = &[
         "directory of the graph store (`graphs.redb`); `:memory:` keeps graphs in memory only",
         |c, v| c.service.graphs.data_dir = Some(v.path()).filter(|d| d.as_os_str() != ":memory:"))
         .default("mfn-data").flag("data-dir", &[]),
+    Setting::new("MFN_GRAPH_STORE", GraphStore,
+        "where graphs live: `embedded` (redb under MFN_DATA_DIR, one process) or `redis://[user:password@]host[:port][/db]`, shared by replicas (deploy/README.md)",
+        |c, v| c.service.graphs.shared = Some(v.text()).filter(|s| s != "embedded"))
+        .default("embedded"),
+    Setting::new("MFN_GRAPH_STORE_PASSWORD_FILE", File,
+        "file holding the Redis password of MFN_GRAPH_STORE (a mounted secret; replaces one in the URL; read at start)",
+        |c, v| c.service.graphs.shared_password_file = Some(v.path()))
+        .unset("unset (the URL's, if any)"),
     Setting::new("MFN_GRAPH_CACHE_MB", Int(0, 1_048_576, Mb), "loaded graphs kept in memory",
         |c, v| c.service.graphs.cache_bytes = v.int()).default("256"),
     Setting::new("MFN_GRAPH_MAX_GRAPHS", Int(1, 10_000_000, Count), "graphs per tenant",
@@ -371,7 +381,7 @@ impl Setting {
             Path => "PATH",
             File => "FILE",
             Choice(..) => "NAME",
-            Url => "URL",
+            Url | GraphStore => "URL",
             Text | Bool => "VALUE",
             Origins | Hosts | Keys => "LIST",
         }

@@ -523,6 +523,7 @@ fn every_setting_parses_a_valid_value_into_a_field() {
             Type::Ip => vec!["::1".into()],
             Type::Text => vec!["x".into()],
             Type::Url => vec!["http://collector:4317".into()],
+            Type::GraphStore => vec!["redis://graphs:6379/1".into()],
             Type::Path | Type::File => vec![b.clone()],
             Type::Origins => vec!["https://a.example".into()],
             Type::Hosts => vec!["a.example:8080".into()],
@@ -536,5 +537,42 @@ fn every_setting_parses_a_valid_value_into_a_field() {
             changed |= c != before;
         }
         assert!(changed, "{} fills no field ({samples:?})", s.var);
+    }
+}
+
+#[test]
+fn the_graph_store_is_embedded_or_a_redis_url_and_the_message_hides_passwords() {
+    assert_eq!(load(&[]).unwrap().service.graphs.shared, None);
+    assert_eq!(
+        load(&[("MFN_GRAPH_STORE", "embedded")])
+            .unwrap()
+            .service
+            .graphs
+            .shared,
+        None
+    );
+    for url in [
+        "redis://127.0.0.1:6379/0",
+        "redis://:pw@redis.internal",
+        "redis+unix:///run/redis.sock",
+    ] {
+        let config = load(&[("MFN_GRAPH_STORE", url)]).unwrap();
+        assert_eq!(config.service.graphs.shared.as_deref(), Some(url));
+        assert!(
+            !config.graph_store().contains("pw@"),
+            "{}",
+            config.graph_store()
+        );
+    }
+    for bad in [
+        "postgres://db/x",
+        "redis://",
+        "redis:///tmp/x",
+        "rediss://u:pw@db:6380",
+    ] {
+        let (key, message) = error(load(&[("MFN_GRAPH_STORE", bad)]));
+        assert_eq!(key, "MFN_GRAPH_STORE", "{bad}");
+        assert!(message.contains("redis"), "{message}");
+        assert!(!message.contains("pw"), "{message}");
     }
 }
