@@ -13,11 +13,16 @@ dnsmasq can be the namespace's resolver through /etc/netns/NAME/resolv.conf):
   through the SDK balancer (`dns:///mfn-headless:50051`, retries on) and one through
   Envoy (one URL, SDK retries off: every failure Envoy lets through counts).
 
+- redis-server (Debian) on 127.0.0.1: the graph store every replica shares
+  (`MFN_GRAPH_STORE`), like the StatefulSet of deploy/k8s/base/redis.yaml.
+
 Events under that load: kill -9 of one replica; drain (out of DNS, a preStop-like
 pause, SIGTERM) of another; scale out to 4; scale in to 2. Asserted: no failed call on
 either path; the kill -9 costs only calls that were retried and succeeded (SDK
 retries, Envoy's upstream_rq_retry_success); every drained replica exits 0 within its
-grace; every new replica takes traffic. Prints the figures docs/BENCHMARKS.md quotes.
+grace; every new replica takes traffic; a graph created through the replica that is
+later killed is served, unchanged, by every replica alive at the end (two of them
+started after it died). Prints the figures docs/BENCHMARKS.md quotes.
 
     python scale_out.py MFN_BIN BALANCE_LOAD_BIN ENVOY_BIN              # the test (~60 s)
     python scale_out.py MFN_BIN BALANCE_LOAD_BIN ENVOY_BIN --bench N    # 1 vs 3 replicas, N rounds
@@ -59,6 +64,17 @@ def in_own_netns(argv: list[str]) -> int:
         etc.rmdir()
 
 
+def post(url: str, body: dict, timeout: float = 5) -> int:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
 def get(url: str, timeout: float = 2) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
@@ -83,6 +99,14 @@ class Cluster:
             stdout=subprocess.DEVNULL, stderr=open(work / "dnsmasq.log", "w"),
         )
         self.others: list[subprocess.Popen] = [self.dnsmasq]
+        # The shared graph store: without it a graph made on one replica is a 404 on the next.
+        self.redis_port = 6399
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(work)],
+            stdout=subprocess.DEVNULL, stderr=open(work / "redis.log", "w"),
+        )
+        self.others.append(self.redis)
 
     @staticmethod
     def ip(i: int) -> str:
@@ -92,6 +116,7 @@ class Cluster:
         """Start replica i; wait for /ready; add it to DNS. Returns when it was ready."""
         env = dict(os.environ, MFN_ENV="dev", MFN_HOST=self.ip(i), MFN_GRPC_PORT="50051", MFN_HTTP_PORT="8080",
                    MFN_MAX_WORKERS="1", MFN_DATA_DIR=":memory:", MFN_SHUTDOWN_TIMEOUT_S=str(GRACE_S),
+                   MFN_GRAPH_STORE=f"redis://127.0.0.1:{self.redis_port}/0",
                    MFN_LOG_LEVEL="info", MFN_LOG_FORMAT="json", MFN_CACHE_ENTRIES="0",
                    # Every load client is 127.0.0.1: lift the per-IP limits of auth-off mode.
                    MFN_ANON_RATE_LIMIT_RPS="10000000", MFN_ANON_RATE_LIMIT_CONCURRENT="100000")
@@ -254,6 +279,8 @@ def test(mfn: str, load_bin: str, envoy: str, work: Path) -> int:
                 raise SystemExit(f"envoy never saw 3 healthy hosts; see {work}/envoy.log")
             time.sleep(0.1)
         events: list[tuple[str, float]] = []
+        # A graph made through replica 1, which is killed below.
+        created = post(f"http://{c.ip(1)}:8080/v1/graphs", {"name": "shared", "edges": [[0, 1], [1, 2]]})
         sdk = start_load(load_bin, f"dns:///{HEADLESS}:50051", work, "sdk", 120, 4, 3)
         via_envoy = start_load(load_bin, "http://127.0.0.1:10000", work, "envoy", 120, 1, 3)
         t_start = time.time()
@@ -299,6 +326,7 @@ def test(mfn: str, load_bin: str, envoy: str, work: Path) -> int:
         via_envoy.wait(timeout=30)
         envoy_end = envoy_stats()
         remaining = {i: c.handled(i) for i in c.replicas}
+        graph_seen = {i: get(f"http://{c.ip(i)}:8080/v1/graphs/shared") for i in c.replicas}
     finally:
         (work / "stop").touch()
         c.stop_all()
@@ -340,10 +368,15 @@ def test(mfn: str, load_bin: str, envoy: str, work: Path) -> int:
     if not all(handled_before.get(i, 0) > 0 for i in (1, 2, 3)):
         failures.append(f"not every first replica took traffic: {handled_before}")
     print(f"calls answered by the last two replicas: {remaining}")
+    print(f"graph created through replica 1 (status {created}), read through the last ones: "
+          f"{ {i: st for i, (st, _) in graph_seen.items()} }")
+    if created != 201 or not graph_seen or any(
+            st != 200 or json.loads(body)["num_edges"] != 2 for st, body in graph_seen.values()):
+        failures.append(f"shared graph store: created {created}, read {graph_seen}")
     print(f"events (s from the start of the load): {[(e, round(t - t_start, 1)) for e, t in events]}")
     for f in failures:
         print(f"FAIL {f}")
-    checks = 2 + 3 + 3 + 1
+    checks = 2 + 3 + 3 + 1 + 1
     print(f"{checks - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
