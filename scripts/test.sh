@@ -85,11 +85,14 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   [[ -x "$mfn_bin" ]] || cargo build -p mfn-cli --locked
   "$CACHE/venv/bin/python" scripts/interop/numpy_reference.py "$mfn_bin"
 
+  # curl: the TLS phase of grpc_interop.py (HTTP/2 over TLS on the HTTP port) and
+  # rest_interop.py.
+  command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
   step "interop: grpcio, grpcio-health-checking, grpcurl, mTLS against mfn serve"
   "$CACHE/venv/bin/python" scripts/interop/grpc_interop.py "$mfn_bin"
 
   step "interop: REST against gRPC, curl, openapi-spec-validator, Python hmac"
-  command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
   "$CACHE/venv/bin/python" scripts/interop/rest_interop.py "$mfn_bin"
 
   step "interop: NetworkX as the oracle of mfn graph (GRAPH.md agreement rules)"

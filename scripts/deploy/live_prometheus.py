@@ -1,15 +1,21 @@
 """The alerts and the dashboard against a real Prometheus scraping a real `mfn serve`.
 
-1. `mfn serve` on loopback with API keys (one generous, one limited to 1 request/s);
-2. Prometheus (Debian's) scrapes its /metrics every second and evaluates the
-   PrometheusRule's groups (intervals shortened to 1 s);
+1. `mfn serve` on loopback with API keys (one generous, one limited to 1 request/s),
+   and a second, idle `mfn serve` with TLS on both ports (a self-signed certificate from
+   `openssl`, valid for 10 days), which alone exports the certificate-expiry gauge;
+2. Prometheus (Debian's) scrapes both /metrics every second (the second over HTTPS,
+   trusting that certificate) and evaluates the PrometheusRule's groups (intervals
+   shortened to 1 s);
 3. load for ~20 s: `mfn bench` unary and stream calls over gRPC, REST simulations and a
    tool call, calls with a wrong key (auth failures) and a burst on the limited key
    (rate limiting);
 4. through Prometheus' HTTP API: every recording and alert expression must parse and
    evaluate, every rule must report health "ok", every dashboard query must return at
    least one series, and every name in deploy/monitoring/metrics.txt must be exported
-   (or its pre-rename `today=` name, until issue 15 lands).
+   by one of the two servers (or its pre-rename `today=` name, until issue 15 lands);
+   the TLS server must be up, its gauge must equal the certificate's notAfter, and
+   MfnTlsCertificateExpiringSoon (< 14 days) must be pending or firing for it while
+   MfnTlsCertificateExpiryImminent (< 3 days) is not.
 
     python live_prometheus.py path/to/mfn
 """
@@ -21,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -45,10 +52,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 10):
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 10,
+         context: ssl.SSLContext | None = None):
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -64,6 +72,21 @@ def wait_until(what: str, check, timeout: float = 30):
             pass
         time.sleep(0.2)
     raise SystemExit(f"timed out waiting for {what}")
+
+
+def self_signed(work: Path, days: int) -> tuple[Path, Path, float]:
+    """A self-signed certificate for 127.0.0.1 valid for `days` days, its key, and its
+    notAfter in Unix seconds."""
+    cert, key = work / "tls.crt", work / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", str(days), "-subj", "/CN=mfn-live-prometheus",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    end = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert)],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    return cert, key, float(ssl.cert_time_to_seconds(end.removeprefix("notAfter=")))
 
 
 def main(mfn: str) -> int:
@@ -106,6 +129,26 @@ def run(mfn: str, work: Path, procs: list) -> int:
     base = f"http://127.0.0.1:{http_port}"
     wait_until("mfn /ready", lambda: http("GET", base + "/ready")[0] == 200)
 
+    # The TLS replica: TLS on both ports with one certificate, 10 days before its end.
+    cert, key, not_after = self_signed(work, 10)
+    tls_grpc_port, tls_http_port = free_port(), free_port()
+    tls_env = dict(
+        os.environ,
+        MFN_ENV="dev",
+        MFN_GRPC_PORT=str(tls_grpc_port),
+        MFN_HTTP_PORT=str(tls_http_port),
+        MFN_DATA_DIR=":memory:",
+        MFN_LOG_LEVEL="warn",
+        MFN_TLS_CERT_PATH=str(cert),
+        MFN_TLS_KEY_PATH=str(key),
+    )
+    tls_log = open(work / "server-tls.log", "w")
+    procs.append(subprocess.Popen([mfn, "serve"], env=tls_env, stdout=tls_log, stderr=tls_log))
+    tls_base = f"https://127.0.0.1:{tls_http_port}"
+    trust = ssl.create_default_context(cafile=str(cert))
+    wait_until("mfn (tls) /ready over https",
+               lambda: http("GET", tls_base + "/ready", context=trust)[0] == 200)
+
     # Prometheus: the PrometheusRule's groups, evaluated every second.
     rule = yaml.safe_load(promql_names.RULE.read_text())
     groups = rule["spec"]["groups"]
@@ -123,7 +166,17 @@ def run(mfn: str, work: Path, procs: list) -> int:
                         "static_configs": [
                             {"targets": [f"127.0.0.1:{http_port}"], "labels": {"namespace": "loopback", "pod": "mfn-0"}}
                         ],
-                    }
+                    },
+                    # Same job label as the rules select; a target label wins over job_name.
+                    {
+                        "job_name": "mfn-https",
+                        "scheme": "https",
+                        "tls_config": {"ca_file": str(cert)},
+                        "static_configs": [
+                            {"targets": [f"127.0.0.1:{tls_http_port}"],
+                             "labels": {"job": "mfn-http", "namespace": "loopback", "pod": "mfn-tls"}}
+                        ],
+                    },
                 ],
             }
         )
@@ -205,9 +258,10 @@ def run(mfn: str, work: Path, procs: list) -> int:
 
     # --- what the server exports ----------------------------------------------------
     _, text = http("GET", base + "/metrics")
+    _, tls_text = http("GET", tls_base + "/metrics", context=trust)
     exported = {
         line.split("{")[0].split(" ")[0]
-        for line in text.decode().splitlines()
+        for line in (text + tls_text).decode().splitlines()
         if line and not line.startswith("#")
     }
     exported.add("up")  # Prometheus' own
@@ -243,8 +297,24 @@ def run(mfn: str, work: Path, procs: list) -> int:
         for r in g["rules"]:
             if r.get("health") != "ok":
                 failures.append(f"prometheus reports rule {r['name']}: {r.get('health')} {r.get('lastError', '')}")
-    firing = [a["labels"]["alertname"] for a in json.loads(http("GET", prom + "/api/v1/alerts")[1])["data"]["alerts"]]
+    alerts = json.loads(http("GET", prom + "/api/v1/alerts")[1])["data"]["alerts"]
+    firing = [a["labels"]["alertname"] for a in alerts]
     print(f"alerts pending or firing after the run: {sorted(set(firing)) or 'none'}")
+
+    # --- the TLS replica, scraped over HTTPS ------------------------------------------
+    tls_checks = 3
+    _, data = query('up{job="mfn-http",pod="mfn-tls"}')
+    up = [r["value"][1] for r in data["data"]["result"]]
+    if up != ["1"]:
+        failures.append(f"Prometheus did not scrape the TLS replica over https: up = {up}")
+    _, data = query('mfn_tls_certificate_expiry_timestamp_seconds{pod="mfn-tls"}')
+    gauge = [float(r["value"][1]) for r in data["data"]["result"]]
+    print(f"tls: up {up}, expiry gauge {gauge}, certificate notAfter {not_after:.0f}")
+    if gauge != [not_after]:
+        failures.append(f"mfn_tls_certificate_expiry_timestamp_seconds is {gauge}, the certificate says {not_after}")
+    on_tls = {a["labels"]["alertname"] for a in alerts if a["labels"].get("pod") == "mfn-tls"}
+    if "MfnTlsCertificateExpiringSoon" not in on_tls or "MfnTlsCertificateExpiryImminent" in on_tls:
+        failures.append(f"a certificate 10 days from its end should raise only MfnTlsCertificateExpiringSoon: {on_tls}")
 
     # --- every dashboard query returns series ---------------------------------------
     for title, expr in promql_names.panel_queries():
@@ -260,9 +330,9 @@ def run(mfn: str, work: Path, procs: list) -> int:
     for f in failures:
         print(f"FAIL {f}")
     rules_n, panels_n = len(promql_names.rules()), len(promql_names.panel_queries())
-    print(f"{rules_n + panels_n - len(failures)} passed, {len(failures)} failed")
+    print(f"{rules_n + panels_n + tls_checks - len(failures)} passed, {len(failures)} failed")
     if failures:
-        for log in ("server.log", "prometheus.log", "bench-unary.log", "bench-stream.log"):
+        for log in ("server.log", "server-tls.log", "prometheus.log", "bench-unary.log", "bench-stream.log"):
             print(f"--- {log}\n{(work / log).read_text()[-3000:]}")
     return 1 if failures else 0
 

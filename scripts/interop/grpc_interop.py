@@ -1232,8 +1232,45 @@ def tls_phases(report, mfn, workdir):
             with insecure(tls) as c:
                 return must_fail("plaintext client", c)
 
+        # The HTTP port serves the same certificate (MFN_HTTP_TLS defaults to true).
+        def https_urllib():
+            import ssl  # noqa: PLC0415
+            import urllib.request  # noqa: PLC0415
+            ctx = ssl.create_default_context(cadata=pki["ca"].decode())
+            url = f"https://localhost:{tls.http_port}/ready"
+            with urllib.request.urlopen(url, context=ctx, timeout=5) as r:
+                expect_eq("GET /ready status", r.status, 200)
+            return "urllib with only the root certificate: 200"
+
+        def https_curl_h2():
+            curl = shutil.which("curl")
+            expect(curl is not None, "curl is not installed")
+            port = tls.http_port
+            out = subprocess.run(
+                [curl, "--silent", "--show-error", "--http2", "--cacert", str(pki["dir"] / "ca.pem"),
+                 "--resolve", f"localhost:{port}:127.0.0.1", "--output", "/dev/null",
+                 "--write-out", "%{http_code} HTTP/%{http_version}", f"https://localhost:{port}/health"],
+                capture_output=True, text=True, timeout=10, check=False)
+            expect_eq("curl", out.stdout.strip(), "200 HTTP/2")
+            return "curl negotiates HTTP/2 through ALPN"
+
+        def http_plaintext_fails():
+            import http.client  # noqa: PLC0415
+            conn = http.client.HTTPConnection("127.0.0.1", tls.http_port, timeout=5)
+            try:
+                conn.request("GET", "/ready")
+                status = conn.getresponse().status
+            except (OSError, http.client.HTTPException) as e:
+                return f"refused: {type(e).__name__}"
+            finally:
+                conn.close()
+            raise Failure(f"plain HTTP answered {status}")
+
         return [("client with only the root certificate succeeds", root_only),
-                ("plaintext client fails", plaintext)]
+                ("plaintext client fails", plaintext),
+                ("HTTPS on the HTTP port with the same certificate (urllib)", https_urllib),
+                ("curl over TLS negotiates HTTP/2 on the HTTP port", https_curl_h2),
+                ("plain HTTP to the TLS HTTP port fails", http_plaintext_fails)]
 
     run_phase(report, tls, lambda: secure(tls, pki, client_cert=False), tls_checks)
 

@@ -9,13 +9,16 @@
 //! open; the WebSocket routes authenticate in-protocol (browsers cannot set headers on
 //! an upgrade) with the same `AuthLayer` and limits.
 //!
-//! [`serve`] is our own accept loop over hyper: the port's [`Gate`] caps connections, a
-//! request head must arrive within `MFN_HEADER_READ_TIMEOUT_S` and its body within
+//! [`serve`] is our own connection loop over hyper, fed by the port's [`Gate`] (plain
+//! TCP, [`Gate::incoming`]) or by [`crate::tls::incoming`] (TLS with the gRPC port's
+//! certificates, handshake caps and deadline): the gate caps connections, a request head
+//! must arrive within `MFN_HEADER_READ_TIMEOUT_S` and its body within
 //! `MFN_BODY_READ_TIMEOUT_S` (else 408 and the connection closes), and connections
 //! without a request in flight close after `MFN_IDLE_TIMEOUT_S` or at shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,6 +31,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::{Stream, StreamExt};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -35,14 +39,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use mfn_service::{ErrorCode, MfnService, ServiceError};
 use pin_project_lite::pin_project;
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::debug;
 
 use crate::config::ConnectionConfig;
-use crate::conn::{Activity, Gate, Guarded, Port};
+use crate::conn::{Activity, Conn, Gate, Guarded};
 use crate::rest::{self, ApiError};
 use crate::security::{AuditLayer, AuthLayer, RateLimitLayer};
 use crate::telemetry::{RequestIdLayer, http_metrics};
@@ -143,16 +147,21 @@ pub fn router(ctx: HttpContext) -> Router {
         .layer(cors(&ctx.cors_allowed_origins))
 }
 
-/// Serve the router on `listener` until `shutdown` resolves, then close the connections
-/// without a request in flight at once and let the others finish.
-pub async fn serve(
-    listener: TcpListener,
+/// Serve the router on the connections `gate` admitted (plain: [`Gate::incoming`]; TLS:
+/// [`crate::tls::incoming`] with the same gate) until `shutdown` resolves or the stream
+/// ends, then drop the stream (which closes the listener), close the connections without a
+/// request in flight at once and let the others finish.
+pub async fn serve<IO>(
+    connections: impl Stream<Item = io::Result<Conn<IO>>> + Send,
+    gate: Gate,
     ctx: HttpContext,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mcp_shutdown = ctx.mcp.shutdown.clone();
     let limits = ctx.connections;
-    let gate = Gate::new(Port::Http, &limits);
     let app = router(ctx);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper enforces the header timeout only with a timer; it also bounds the wait for
@@ -168,12 +177,21 @@ pub async fn serve(
         .enable_connect_protocol();
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // Boxed so that it can be dropped before the drain.
+    let mut connections = Box::pin(connections);
     loop {
-        let (tcp, peer, permit) = tokio::select! {
+        let io = tokio::select! {
             () = &mut shutdown => break,
-            accepted = gate.accept(&listener) => accepted,
+            next = connections.next() => match next {
+                Some(Ok(io)) => io,
+                Some(Err(error)) => {
+                    debug!(%error, "http accept failed");
+                    continue;
+                }
+                None => break,
+            },
         };
-        let io = gate.wrap(tcp, peer, permit);
+        let peer = io.peer();
         let service = ConnService {
             app: app.clone(),
             peer,
@@ -190,7 +208,8 @@ pub async fn serve(
             }
         });
     }
-    drop(listener);
+    // Closes the listener (the TLS accept loop ends with it).
+    drop(connections);
     // MCP sessions hold SSE streams open: end them when the drain starts.
     mcp_shutdown.cancel();
     gate.close_idle();

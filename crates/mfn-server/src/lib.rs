@@ -7,7 +7,8 @@
 //! - [`ws`]: the WebSocket streams `/ws/simulation_live` and `/ws/stream_features`;
 //! - [`mcp`]: the tool registry for AI agents (rmcp), over stdio and at `/mcp`;
 //! - [`web`]: the live page at `/`;
-//! - [`tls`]: TLS 1.3 with optional client certificates and hot reload;
+//! - [`tls`]: TLS 1.3 on both ports with optional client certificates, hot reload and
+//!   the certificate-expiry gauge;
 //! - [`conn`]: connection caps per port and per client, idle and shutdown closes;
 //! - [`config`]: env > TOML file > defaults, validated before any port is bound;
 //! - [`security`]: API keys, signed requests, rate limits and the audit trail, as tower

@@ -334,6 +334,9 @@ pub async fn serve(
     let Checked { tls, keys } = preflight(&config)?;
     // Before the first request: metrics recorded without a recorder are lost.
     crate::telemetry::prometheus();
+    if let Some(reloader) = &tls {
+        reloader.record_expiry();
+    }
     if config.auth.mode == AuthMode::Off && !keys.is_empty() {
         warn!(
             keys = keys.len(),
@@ -420,19 +423,24 @@ pub async fn serve(
         }
     };
 
+    // One reloader and one watcher for both ports: a new certificate reaches both.
+    if let Some(reloader) = &tls {
+        tokio::spawn(tls::watch(
+            reloader.clone(),
+            config.tls.reload_interval,
+            stopped(),
+        ));
+    }
+    let grpc_tls = tls.is_some();
+    let handshakes = tls::Handshakes::new(&config.connections);
     let grpc_gate = Gate::new(Port::Grpc, &config.connections);
-    let grpc_task = match tls {
+    let grpc_task = match &tls {
         Some(reloader) => {
-            tokio::spawn(tls::watch(
-                reloader.clone(),
-                config.tls.reload_interval,
-                stopped(),
-            ));
             let incoming = tls::incoming(
                 listeners.grpc,
-                reloader,
+                reloader.clone(),
                 grpc_gate.clone(),
-                tls::Handshakes::new(&config.connections),
+                handshakes,
                 stopped(),
             );
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped()))
@@ -445,14 +453,28 @@ pub async fn serve(
     tokio::spawn(watch_keys(guards.clone(), config.clone(), stopped()));
     let http_addr = listeners.http.as_ref().and_then(|l| l.local_addr().ok());
     let http_ctx = http_context(&config, svc.clone(), &guards, grpc_addr);
-    let http_task = listeners
-        .http
-        .map(|l| tokio::spawn(http::serve(l, http_ctx, stopped())));
+    let http_tls = tls.filter(|_| config.tls.on_http());
+    let http_tls_on = http_addr.is_some() && http_tls.is_some();
+    let http_task = listeners.http.map(|listener| {
+        let gate = Gate::new(Port::Http, &config.connections);
+        match http_tls {
+            Some(reloader) => {
+                let incoming =
+                    tls::incoming(listener, reloader, gate.clone(), handshakes, stopped());
+                tokio::spawn(http::serve(incoming, gate, http_ctx, stopped()))
+            }
+            None => {
+                let incoming = gate.incoming(listener);
+                tokio::spawn(http::serve(incoming, gate, http_ctx, stopped()))
+            }
+        }
+    });
     info!(
         grpc = %grpc_addr,
         http = ?http_addr,
-        tls = config.tls.enabled,
-        mtls = config.tls.enabled && config.tls.client_ca_path.is_some(),
+        grpc_tls,
+        http_tls = http_tls_on,
+        mtls = grpc_tls && config.tls.client_ca_path.is_some(),
         workers = svc.gate().workers(),
         max_connections = config.connections.max_connections,
         fd_limit,

@@ -1,9 +1,11 @@
-//! TLS for the gRPC listener: TLS 1.3 only, through rustls with the ring provider, optional
-//! mutual TLS, and certificate hot reload.
+//! TLS for both listeners (gRPC, and the HTTP port unless `MFN_HTTP_TLS=false`): TLS 1.3
+//! only, through rustls with the ring provider, optional mutual TLS, and certificate hot
+//! reload. One [`TlsReloader`] serves both ports, so a reload is seen by both.
 //!
 //! [`TlsReloader::load`] reads the PEM files named by [`TlsSettings`] and builds a
-//! `rustls::ServerConfig` that offers ALPN `h2` (gRPC) and `http/1.1` (gRPC-Web). When a
-//! client CA is configured, every client must present a certificate chained to it.
+//! `rustls::ServerConfig` that offers ALPN `h2` (gRPC, HTTP/2) and `http/1.1` (gRPC-Web,
+//! REST, WebSocket upgrades). When a client CA is configured, every client must present a
+//! certificate chained to it.
 //!
 //! Hot reload: [`watch`] calls [`TlsReloader::reload_if_changed`] every
 //! `MFN_TLS_RELOAD_INTERVAL_S`. When the content of any of the files changed, a new
@@ -11,10 +13,16 @@
 //! established connections keep the configuration they were accepted with. A file that does
 //! not parse (for instance the certificate written before its key) leaves the previous
 //! certificates in service; the same broken content is reported once, and the next change
-//! is tried again.
+//! is tried again. Reload attempts that found a change are counted in
+//! `mfn_tls_reloads_total{result="success"|"failure"}`.
+//!
+//! `mfn_tls_certificate_expiry_timestamp_seconds` is the notAfter of the leaf certificate
+//! in service (Unix seconds), set by [`TlsReloader::record_expiry`] at start and on every
+//! successful reload.
 //!
 //! [`incoming`] turns a `TcpListener` into the stream of established TLS connections that
-//! `tonic`'s `serve_with_incoming_shutdown` expects. A connection is admitted by the port's
+//! `tonic`'s `serve_with_incoming_shutdown` and [`crate::http::serve`] take. A connection
+//! is admitted by the port's
 //! [`Gate`] first (its caps), then handshakes in its own task within
 //! `MFN_TLS_HANDSHAKE_TIMEOUT_S`, so a slow or hostile client never holds up the accept
 //! loop; beyond `MFN_MAX_TLS_HANDSHAKES` in progress, new connections are closed at once.
@@ -26,6 +34,7 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,7 +56,8 @@ use tracing::{debug, info, warn};
 use crate::config::{ConnectionConfig, TlsSettings};
 use crate::conn::{Conn, Gate, Refusal};
 
-/// Protocols offered through ALPN: HTTP/2 for gRPC, HTTP/1.1 for gRPC-Web.
+/// Protocols offered through ALPN: HTTP/2 (gRPC, and browsers and curl on the HTTP port),
+/// HTTP/1.1 (gRPC-Web, REST, WebSocket upgrades).
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Established connections waiting for the server to pick them up.
@@ -55,6 +65,9 @@ const ESTABLISHED_BACKLOG: usize = 64;
 
 /// Shortest polling period of [`watch`].
 const MIN_WATCH_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The gauge of the served leaf certificate's notAfter.
+pub const EXPIRY_GAUGE: &str = "mfn_tls_certificate_expiry_timestamp_seconds";
 
 /// A certificate, key or CA file that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -90,12 +103,22 @@ pub enum TlsError {
     /// The client CA file could not be turned into a client certificate verifier.
     #[error("client certificate verifier: {0}")]
     Verifier(String),
+    /// The leaf certificate is not X.509 that we can read the validity of.
+    #[error("cannot read the validity of the first certificate in {}: {message}", path.display())]
+    Validity {
+        /// The certificate file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 /// The current TLS server configuration, rebuilt when the certificate files change.
 pub struct TlsReloader {
     settings: TlsSettings,
     current: ArcSwap<ServerConfig>,
+    /// The notAfter of the leaf certificate in `current`, Unix seconds.
+    not_after: AtomicI64,
     /// Fingerprint of the file contents last tried, whether or not they loaded.
     seen: Mutex<Fingerprint>,
 }
@@ -123,14 +146,28 @@ impl TlsReloader {
     /// Reads the PEM files and builds the TLS 1.3 server configuration (ALPN `h2` and
     /// `http/1.1`, ring provider); with a client CA, a verifier that requires a client
     /// certificate chained to it.
+    ///
+    /// The expiry gauge is not set here: this runs before the metrics recorder exists
+    /// (see [`record_expiry`](Self::record_expiry)).
     pub fn load(settings: &TlsSettings) -> Result<Self, TlsError> {
         let files = PemFiles::read(settings)?;
-        let config = build(settings, &files)?;
+        let (config, not_after) = build(settings, &files)?;
         Ok(Self {
             settings: settings.clone(),
             current: ArcSwap::from_pointee(config),
+            not_after: AtomicI64::new(not_after),
             seen: Mutex::new(files.fingerprint()),
         })
+    }
+
+    /// The notAfter of the leaf certificate in service, Unix seconds.
+    pub fn not_after(&self) -> i64 {
+        self.not_after.load(Ordering::Acquire)
+    }
+
+    /// Sets `mfn_tls_certificate_expiry_timestamp_seconds` to [`not_after`](Self::not_after).
+    pub fn record_expiry(&self) {
+        metrics::gauge!(EXPIRY_GAUGE).set(self.not_after() as f64);
     }
 
     /// An acceptor for the current certificates.
@@ -151,8 +188,10 @@ impl TlsReloader {
             return Ok(false);
         }
         *seen = fingerprint;
-        let config = build(&self.settings, &files)?;
+        let (config, not_after) = build(&self.settings, &files)?;
         self.current.store(Arc::new(config));
+        self.not_after.store(not_after, Ordering::Release);
+        self.record_expiry();
         Ok(true)
     }
 }
@@ -198,18 +237,29 @@ pub async fn watch(
         }
         // File reads block; keep them off the async workers.
         let task = Arc::clone(&reloader);
-        match tokio::task::spawn_blocking(move || task.reload_if_changed()).await {
-            Ok(Ok(true)) => info!(
-                cert = %reloader.settings.cert_path.display(),
-                "tls certificates reloaded"
-            ),
-            Ok(Ok(false)) => {}
-            Ok(Err(error)) => warn!(
-                %error,
-                "tls certificate reload failed, still serving the previous certificates"
-            ),
-            Err(error) => warn!(%error, "tls certificate reload task failed"),
-        }
+        let result = match tokio::task::spawn_blocking(move || task.reload_if_changed()).await {
+            Ok(Ok(true)) => {
+                info!(
+                    cert = %reloader.settings.cert_path.display(),
+                    not_after = reloader.not_after(),
+                    "tls certificates reloaded"
+                );
+                "success"
+            }
+            Ok(Ok(false)) => continue,
+            Ok(Err(error)) => {
+                warn!(
+                    %error,
+                    "tls certificate reload failed, still serving the previous certificates"
+                );
+                "failure"
+            }
+            Err(error) => {
+                warn!(%error, "tls certificate reload task failed");
+                "failure"
+            }
+        };
+        metrics::counter!("mfn_tls_reloads_total", "result" => result).increment(1);
     }
 }
 
@@ -336,8 +386,19 @@ fn private_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsErr
     })
 }
 
-fn build(settings: &TlsSettings, files: &PemFiles) -> Result<ServerConfig, TlsError> {
+/// The leaf certificate's notAfter, Unix seconds.
+fn not_after(path: &Path, leaf: &CertificateDer<'_>) -> Result<i64, TlsError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| TlsError::Validity {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(cert.validity().not_after.timestamp())
+}
+
+/// The server configuration of `files`, and the notAfter of its leaf certificate.
+fn build(settings: &TlsSettings, files: &PemFiles) -> Result<(ServerConfig, i64), TlsError> {
     let certs = certificates(&settings.cert_path, &files.cert)?;
+    let leaf = certs[0].clone();
     let key = private_key(&settings.key_path, &files.key)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -360,7 +421,7 @@ fn build(settings: &TlsSettings, files: &PemFiles) -> Result<ServerConfig, TlsEr
     };
     let mut config = builder.with_single_cert(certs, key)?;
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-    Ok(config)
+    Ok((config, not_after(&settings.cert_path, &leaf)?))
 }
 
 #[cfg(test)]
@@ -419,8 +480,17 @@ mod tests {
         }
 
         fn leaf(&self, purpose: ExtendedKeyUsagePurpose) -> Leaf {
+            self.leaf_with(purpose, |_| {})
+        }
+
+        fn leaf_with(
+            &self,
+            purpose: ExtendedKeyUsagePurpose,
+            change: impl FnOnce(&mut CertificateParams),
+        ) -> Leaf {
             let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
             let mut params = CertificateParams::new(names).unwrap();
+            change(&mut params);
             params.distinguished_name.push(DnType::CommonName, "mfn");
             params.extended_key_usages = vec![purpose];
             let key = KeyPair::generate().unwrap();
@@ -824,6 +894,35 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    #[test]
+    fn the_leaf_not_after_is_read_at_load_and_on_each_reload() {
+        let pki = Pki::new();
+        // The chain's leaf, not the CA after it, is the one whose expiry counts.
+        let serve_until = |(y, m, d): (i32, u8, u8)| {
+            let not_after = rcgen::date_time_ymd(y, m, d);
+            let leaf = pki.leaf_with(ExtendedKeyUsagePurpose::ServerAuth, |p| {
+                p.not_after = not_after;
+            });
+            let ca = std::fs::read_to_string(pki.path("ca.pem")).unwrap();
+            pki.write("cert.pem", &format!("{}{ca}", leaf.cert_pem));
+            pki.write("key.pem", &leaf.key_pem);
+            not_after.unix_timestamp()
+        };
+        let first = serve_until((2031, 5, 17));
+        let reloader = TlsReloader::load(&pki.settings(false)).unwrap();
+        assert_eq!(reloader.not_after(), first);
+        let second = serve_until((2029, 1, 2));
+        assert!(reloader.reload_if_changed().unwrap());
+        assert_eq!(reloader.not_after(), second);
+        // A reload that fails keeps the expiry of the certificate still in service.
+        pki.write(
+            "key.pem",
+            &pki.leaf(ExtendedKeyUsagePurpose::ServerAuth).key_pem,
+        );
+        assert!(reloader.reload_if_changed().is_err());
+        assert_eq!(reloader.not_after(), second);
     }
 
     #[test]

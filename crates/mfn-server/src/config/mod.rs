@@ -218,7 +218,7 @@ part! {
         pub auth: AuthConfig,
         /// Per-key and per-IP limits of every door.
         pub rate_limits: RateLimits,
-        /// Certificates of the gRPC listener.
+        /// Certificates of the gRPC listener and, unless `MFN_HTTP_TLS=false`, the HTTP one.
         pub tls: TlsConfig,
         /// Logs and traces.
         pub telemetry: TelemetryConfig,
@@ -316,7 +316,8 @@ part! {
 }
 
 part! {
-    /// TLS of the gRPC listener; see [`TlsConfig::settings`].
+    /// TLS of the gRPC listener and (see [`TlsConfig::on_http`]) the HTTP one; see
+    /// [`TlsConfig::settings`].
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct TlsConfig {
         /// `MFN_TLS_ENABLED`, or on when both paths are set.
@@ -329,6 +330,8 @@ part! {
         pub client_ca_path: Option<PathBuf>,
         /// `MFN_TLS_RELOAD_INTERVAL_S`.
         pub reload_interval: Duration,
+        /// `MFN_HTTP_TLS`: the HTTP port serves TLS too when TLS is on.
+        pub http: bool,
     }
 }
 
@@ -534,5 +537,10 @@ impl TlsConfig {
             }),
             _ => None,
         }
+    }
+
+    /// Whether the HTTP port serves TLS: TLS is on and `MFN_HTTP_TLS` is not false.
+    pub fn on_http(&self) -> bool {
+        self.http && self.settings().is_some()
     }
 }

@@ -151,7 +151,7 @@ pub static SETTINGS: &[Setting] = &[
         "a connection with no request in flight this long is closed (HTTP/2 pings do not count)",
         |c, v| c.connections.idle_timeout = v.duration()).default("300"),
     Setting::new("MFN_MAX_TLS_HANDSHAKES", Int(1, 100_000, Count),
-        "TLS handshakes in progress on the gRPC port; beyond it new connections are closed at accept",
+        "TLS handshakes in progress on each TLS port; beyond it new connections are closed at accept",
         |c, v| c.connections.max_tls_handshakes = v.int()).default("256"),
     Setting::new("MFN_TLS_HANDSHAKE_TIMEOUT_S", Int(1, 300, S), "a TLS handshake not finished within it is dropped",
         |c, v| c.connections.tls_handshake_timeout = v.duration()).default("10"),
@@ -242,7 +242,7 @@ pub static SETTINGS: &[Setting] = &[
         "in-flight requests per client IP of anonymous callers",
         |c, v| c.rate_limits.anon_concurrent = v.int()).default("50"),
     // TLS
-    Setting::new("MFN_TLS_ENABLED", Bool, "TLS on the gRPC port; true needs both paths",
+    Setting::new("MFN_TLS_ENABLED", Bool, "TLS on the gRPC port, and on the HTTP port unless MFN_HTTP_TLS=false; true needs both paths",
         |c, v| c.tls.enabled = v.boolean())
         .aliases(&["GRPC_TLS_ENABLED"]).unset("on when both paths are set"),
     Setting::new("MFN_TLS_CERT_PATH", Path, "PEM certificate chain, leaf first; must exist",
@@ -253,6 +253,9 @@ pub static SETTINGS: &[Setting] = &[
         |c, v| c.tls.client_ca_path = Some(v.path())).unset("unset (no mTLS)"),
     Setting::new("MFN_TLS_RELOAD_INTERVAL_S", Int(1, 3600, S), "how often the certificate files are checked for changes",
         |c, v| c.tls.reload_interval = v.duration()).default("5"),
+    Setting::new("MFN_HTTP_TLS", Bool,
+        "with TLS on, the HTTP port serves TLS too (same certificates, reload and mTLS); false keeps it plain (e.g. behind a TLS-terminating proxy or mesh); no effect when TLS is off",
+        |c, v| c.tls.http = v.boolean()).default("true"),
     // Telemetry
     Setting::new("MFN_LOG_FORMAT", Choice(LogFormat::NAMES, &[]), "log lines on stderr",
         |c, v| c.telemetry.log_format = v.choice()).by_env("plain", "json", "json"),

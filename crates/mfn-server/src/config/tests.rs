@@ -459,6 +459,32 @@ fn tls_needs_both_existing_files_unless_off() {
 }
 
 #[test]
+fn http_tls_follows_tls_unless_turned_off_and_needs_tls() {
+    let (_dir, cert, key) = pem_files();
+    let both = [
+        ("MFN_TLS_CERT_PATH", cert.as_str()),
+        ("MFN_TLS_KEY_PATH", key.as_str()),
+    ];
+    let on = load(&both).unwrap();
+    assert!(on.tls.http && on.tls.on_http());
+    for value in ["false", "0", "off"] {
+        let c = load(&[both[0], both[1], ("MFN_HTTP_TLS", value)]).unwrap();
+        // gRPC keeps TLS; only the HTTP port is plain.
+        assert!(c.tls.settings().is_some() && !c.tls.on_http(), "{value}");
+    }
+    let file = load_file(&both, "http_tls = false\n").unwrap();
+    assert!(file.tls.settings().is_some() && !file.tls.on_http());
+    // Without TLS it changes nothing.
+    let plain = load(&[("MFN_HTTP_TLS", "true")]).unwrap();
+    assert!(plain.tls.http && !plain.tls.on_http());
+    assert_eq!(plain.tls.settings(), None);
+    let off = load(&[both[0], both[1], ("MFN_TLS_ENABLED", "false")]).unwrap();
+    assert!(!off.tls.on_http());
+    let (k, m) = error(load(&[("MFN_HTTP_TLS", "maybe")]));
+    assert!(k == "MFN_HTTP_TLS" && m.contains("boolean"), "{k}: {m}");
+}
+
+#[test]
 fn unknown_env_vars_reports_only_unread_mfn_names() {
     let names = [
         "MFN_GRPC_PROT",

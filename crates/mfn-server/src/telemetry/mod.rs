@@ -156,6 +156,15 @@ fn describe() {
         "Connections the server closed, by port and reason (first_request_timeout, \
          idle_timeout, shutdown)"
     );
+    describe_gauge!(
+        crate::tls::EXPIRY_GAUGE,
+        Unit::Seconds,
+        "Unix time of the notAfter of the TLS leaf certificate in service (TLS on only)"
+    );
+    describe_counter!(
+        "mfn_tls_reloads_total",
+        "TLS certificate reloads after the files changed, by result (success, failure)"
+    );
     describe_counter!(
         "mfn_log_lines_dropped_total",
         "log and audit lines dropped because the writer's bounded queue was full"
