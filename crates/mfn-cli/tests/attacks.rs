@@ -130,7 +130,8 @@ fn callers_that_leave_free_their_workers_and_the_server_stays_responsive() {
     let beside = t0.elapsed();
     eprintln!("a 16×16 simulation beside one long algorithm took {beside:?}");
     assert_eq!(status, 200, "{body}");
-    assert!(beside < Duration::from_secs(1), "{beside:?}");
+    // Issue #17's bound; measured 0.7-9 ms on the 2-core CI machine.
+    assert!(beside < Duration::from_millis(100), "{beside:?}");
 
     // A second such client: both workers are taken.
     attackers.push(post_and_hold(
@@ -174,7 +175,7 @@ fn callers_that_leave_free_their_workers_and_the_server_stays_responsive() {
     let unrelated = t0.elapsed();
     eprintln!("an unrelated 16×16 simulation then took {unrelated:?}");
     assert_eq!(status, 200, "{body}");
-    assert!(unrelated < Duration::from_secs(1), "{unrelated:?}");
+    assert!(unrelated < Duration::from_millis(100), "{unrelated:?}");
     let cancelled = metric(
         port,
         "mfn_tool_calls_total",
