@@ -47,15 +47,21 @@ def load_numba():
     return mod
 
 
+def field_and_growth(run):
+    """(V, growth) of the references' `(V, a, i, growth, activations, clamped)`."""
+    return run[0], run[3]
+
+
 def engines(numba_mod):
     out = {
         "mfn wheel": lambda seed, n, steps: mfn.simulate_mycelium_field(
             np.random.default_rng(seed), grid_size=n, steps=steps),
-        "NumPy transcription": lambda seed, n, steps: numpy_reference.simulate(seed, n, steps)[:2],
+        "NumPy transcription": lambda seed, n, steps: field_and_growth(
+            numpy_reference.simulate(seed, n, steps)),
     }
     if numba_mod is not None:
-        # The port mirrors numpy_reference.simulate(seed, n, steps) → (V, growth, …).
-        out["Numba port"] = lambda seed, n, steps: tuple(numba_mod.simulate(seed, n, steps))[:2]
+        # The port mirrors numpy_reference.simulate(seed, n, steps).
+        out["Numba port"] = lambda seed, n, steps: field_and_growth(numba_mod.simulate(seed, n, steps))
     return out
 
 
@@ -109,8 +115,12 @@ def call_overhead(reps: int) -> dict:
     return out
 
 
-def threads(reps: int) -> dict:
-    kw = dict(grid_size=256, steps=200)
+def threads(reps: int, n: int) -> dict:
+    """One run against two runs in two threads. Below 256×256 a run uses one thread, so
+    on two free cores the pair takes about as long as one run when the GIL is released;
+    from 256×256 a run alone splits its rows over both cores, and two at once each
+    step on one."""
+    kw = dict(grid_size=n, steps=200)
 
     def one(seed):
         mfn.simulate(seed=seed, **kw)
@@ -149,9 +159,11 @@ def main() -> int:
     over = call_overhead(args.reps)
     for name, us in over.items():
         print(f"call overhead {name}: {us['cpu_us']:.2f} µs CPU, {us['wall_us']:.2f} µs wall")
-    th = threads(args.reps)
-    print(f"256×256×200: one run {th['one_run_ms']:.1f} ms, two threads {th['two_threads_ms']:.1f}"
-          f" ms (ratio {th['ratio']:.2f}; pair CPU/wall {th['pair_cpu_per_wall']:.2f})")
+    th = {}
+    for n in (192, 256):
+        t = th[f"{n}x{n}x200"] = threads(args.reps, n)
+        print(f"{n}×{n}×200: one run {t['one_run_ms']:.1f} ms, two threads {t['two_threads_ms']:.1f}"
+              f" ms (ratio {t['ratio']:.2f}; pair CPU/wall {t['pair_cpu_per_wall']:.2f})")
     if args.json:
         args.json.write_text(json.dumps({"simulate": rows, "call_overhead_us": over,
                                          "threads": th,

@@ -189,7 +189,7 @@ class Reader:
 
 
 class Worker:
-    def __init__(self, mfn, workdir, name, args, env=None):
+    def __init__(self, mfn, workdir, name, args, env=None, prefix=()):
         self.name = name
         self.log_path = Path(workdir) / f"{name}.log"
         full_env = dict(os.environ)
@@ -203,7 +203,9 @@ class Worker:
         })
         full_env.update(env or {})
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([mfn, "pipeline", *args], env=full_env,
+        # `prefix`: e.g. `taskset -c 0`, so the worker starts on its cores and sizes its
+        # runtime to them (pinning a running process leaves its thread count as it was).
+        self.proc = subprocess.Popen([*prefix, mfn, "pipeline", *args], env=full_env,
                                      stdout=subprocess.DEVNULL, stderr=self.log)
 
     def kill9(self):

@@ -38,14 +38,14 @@ fn metric(port: u16, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
-/// Polls `what` every 10 ms until it holds; the time it took, or `None` after `within`.
+/// Polls `what` every 2 ms until it holds; the time it took, or `None` after `within`.
 fn until(within: Duration, mut what: impl FnMut() -> bool) -> Option<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < within {
         if what() {
             return Some(t0.elapsed());
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
     None
 }
@@ -167,8 +167,10 @@ fn callers_that_leave_free_their_workers_and_the_server_stays_responsive() {
         metric(port, "mfn_compute_running", &[]) == 0.0
     })
     .expect("the workers kept computing for callers that left");
-    eprintln!("workers free {freed:?} after the callers left (10 ms polling)");
-    assert!(freed < Duration::from_secs(1), "{freed:?}");
+    eprintln!("workers free {freed:?} after the callers left (2 ms polling)");
+    // Issue #17's bound: every search checks for cancellation after each source.
+    // Measured 3-9 ms (59-116 ms when the check came every 16 sources).
+    assert!(freed < Duration::from_millis(100), "{freed:?}");
 
     let t0 = Instant::now();
     let (status, body) = http(port, "POST", "/v1/simulate", SMALL_SIMULATION);
@@ -204,7 +206,7 @@ fn a_call_past_its_deadline_gets_504_and_frees_its_worker() {
     })
     .expect("the worker kept computing after the deadline");
     eprintln!("504 after {answered:?}; worker free {freed:?} later");
-    assert!(freed < Duration::from_secs(1), "{freed:?}");
+    assert!(freed < Duration::from_millis(100), "{freed:?}");
     assert_eq!(http(port, "POST", "/v1/simulate", SMALL_SIMULATION).0, 200);
 }
 

@@ -72,12 +72,16 @@ struct Shared {
     service: MfnService,
     sink: Sink,
     dead: Sink,
-    source_label: &'static str,
     /// Set at the drain deadline: retries stop, unfinished work is abandoned.
     abort: CancellationToken,
     consumed: AtomicU64,
     results: AtomicU64,
     dead_letters: AtomicU64,
+    // Handles of the per-message series whose labels are fixed for the run: looked up
+    // once, not per message.
+    in_flight: metrics::Gauge,
+    consumed_total: metrics::Counter,
+    published_total: metrics::Counter,
 }
 
 /// Run the pipeline of `config` on `service` until `shutdown` resolves and the drain
@@ -103,14 +107,16 @@ pub async fn run(
         info!(addr = %bound, "serving /metrics, /healthz and /readyz");
     }
     let shared = Arc::new(Shared {
-        source_label: config.source.scheme(),
         service,
-        sink,
         dead,
         abort: CancellationToken::new(),
         consumed: AtomicU64::new(0),
         results: AtomicU64::new(0),
         dead_letters: AtomicU64::new(0),
+        in_flight: metrics::gauge!("mfn_pipeline_in_flight"),
+        consumed_total: metrics::counter!("mfn_pipeline_consumed_total", "source" => config.source.scheme()),
+        published_total: metrics::counter!("mfn_pipeline_published_total", "sink" => sink.label()),
+        sink,
         config,
     });
     let config = &shared.config;
@@ -222,18 +228,18 @@ async fn take_permits(
 }
 
 /// Decrements the in-flight gauge however the task ends.
-struct InFlight;
+struct InFlight(metrics::Gauge);
 
 impl InFlight {
-    fn enter() -> Self {
-        metrics::gauge!("mfn_pipeline_in_flight").increment(1.0);
-        InFlight
+    fn enter(gauge: &metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        InFlight(gauge.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("mfn_pipeline_in_flight").decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
@@ -242,10 +248,10 @@ async fn process(
     envelope: Envelope,
     (processing, _pending): (OwnedSemaphorePermit, OwnedSemaphorePermit),
 ) {
-    let _in_flight = InFlight::enter();
+    let _in_flight = InFlight::enter(&sh.in_flight);
     let started = Instant::now();
     sh.consumed.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("mfn_pipeline_consumed_total", "source" => sh.source_label).increment(1);
+    sh.consumed_total.increment(1);
     let Envelope {
         payload,
         fallback_id,
@@ -284,9 +290,11 @@ async fn process(
                 "unknown",
             )
         }
-        Ok(req) => {
+        Ok(mut req) => {
             let label = dispatch::canonical(&req.operation);
-            let Some(result) = call_with_retry(&sh, &req).await else {
+            let args = std::mem::take(&mut req.args);
+            let Some(result) = call_with_retry(&sh, &req, args, &payload, &fallback_id).await
+            else {
                 return; // drain deadline: abandoned, delivered again later
             };
             metrics::counter!("mfn_pipeline_processed_total", "operation" => label, "status" => result.as_ref().map_or_else(|e| e.code.as_str(), |_| "ok")).increment(1);
@@ -337,7 +345,7 @@ async fn process(
     match how {
         Done::Result => {
             sh.results.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("mfn_pipeline_published_total", "sink" => sink.label()).increment(1);
+            sh.published_total.increment(1);
         }
         Done::DeadLetter => {
             sh.dead_letters.fetch_add(1, Ordering::Relaxed);
@@ -365,18 +373,31 @@ fn dead_record(
 }
 
 /// Run the request; a busy service is retried until the drain deadline (`None`).
+/// `args` are used by the first attempt; a retry reads them again from `payload` (it
+/// parsed once, so it parses again), which keeps a copy off the common path.
 async fn call_with_retry(
     sh: &Shared,
     req: &message::Request,
+    args: serde_json::Value,
+    payload: &[u8],
+    fallback_id: &str,
 ) -> Option<Result<dispatch::Outcome, mfn_service::ServiceError>> {
     let mut attempt = 0;
+    let mut args = Some(args);
     loop {
+        let args = match args.take() {
+            Some(a) => a,
+            None => match message::parse(payload, fallback_id) {
+                Ok(again) => again.args,
+                Err(refused) => return Some(Err(refused.error)),
+            },
+        };
         let r = dispatch::call(
             &sh.service,
             &sh.config.tenant,
             &req.request_id,
             &req.operation,
-            req.args.clone(),
+            args,
         )
         .await;
         match r {
@@ -408,7 +429,7 @@ async fn publish(
     let mut processing = Some(processing);
     let mut attempt = 0;
     loop {
-        let failure = match sink.publish(record.clone()).await {
+        let failure = match sink.publish(&record).await {
             Ok(delivery) => {
                 drop(processing.take());
                 let delivered = tokio::select! {

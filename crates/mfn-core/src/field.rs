@@ -55,6 +55,7 @@
 //! ```
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -65,8 +66,35 @@ use crate::stats;
 
 mod kernel;
 
-/// Grids at least this wide run each step row-parallel on the rayon pool.
+/// Grids at least this wide run each step row-parallel on the rayon pool, when no
+/// other such step is running in the process (see [`LargeStep`]).
 pub const PARALLEL_MIN_GRID: usize = 256;
+
+/// Steps of grids of at least [`PARALLEL_MIN_GRID`] running in this process now.
+static LARGE_STEPS: AtomicUsize = AtomicUsize::new(0);
+
+/// One large step in flight. A step goes row-parallel only when it is `alone`: two
+/// simulations stepping at once already keep two cores busy, and both splitting their
+/// rows over one pool made each several times slower (two Python threads, 256×256×200:
+/// 64 ms for the pair against 19.6 ms for one run). The choice is per step, and the
+/// bytes are the same either way.
+struct LargeStep {
+    alone: bool,
+}
+
+impl LargeStep {
+    fn enter() -> LargeStep {
+        LargeStep {
+            alone: LARGE_STEPS.fetch_add(1, Ordering::AcqRel) == 0,
+        }
+    }
+}
+
+impl Drop for LargeStep {
+    fn drop(&mut self) {
+        LARGE_STEPS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 /// Rows per parallel task (a 256-wide block is 8 rows × 3 fields × 2 KiB = 48 KiB).
 const PARALLEL_BLOCK_ROWS: usize = 8;
 
@@ -353,7 +381,9 @@ impl Simulation {
             z: &self.jitter,
         };
         let arch = self.arch;
-        let counts = if n >= PARALLEL_MIN_GRID && rayon::current_num_threads() > 1 {
+        let _large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
+        let alone = _large.as_ref().is_some_and(|l| l.alone);
+        let counts = if alone && rayon::current_num_threads() > 1 {
             step_parallel(
                 arch,
                 src,

@@ -94,7 +94,7 @@ impl KafkaSink {
     }
 
     /// Enqueue the record; the delivery resolves on the broker's acknowledgement.
-    pub async fn publish(&self, record: Record) -> Result<Delivery, SinkError> {
+    pub async fn publish(&self, record: &Record) -> Result<Delivery, SinkError> {
         loop {
             let producer = self.current();
             let mut headers = OwnedHeaders::new()

@@ -127,11 +127,13 @@ impl Sink {
     }
 
     /// Hand `record` over; the returned delivery resolves when it is durable.
-    pub async fn publish(&self, record: Record) -> Result<Delivery, SinkError> {
+    pub async fn publish(&self, record: &Record) -> Result<Delivery, SinkError> {
+        // Borrowed: the runner keeps the record to publish again after a failure; only
+        // the sinks that queue it copy it.
         match self {
             Sink::Kafka(k) => k.publish(record).await,
-            Sink::Webhook(w) => Ok(w.publish(record)),
-            Sink::File(f) => f.publish(record),
+            Sink::Webhook(w) => Ok(w.publish(record.clone())),
+            Sink::File(f) => f.publish(record.clone()),
         }
     }
 

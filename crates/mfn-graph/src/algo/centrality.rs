@@ -139,8 +139,10 @@ pub fn betweenness_centrality_ctl(
                 bc[w] += delta[w] + if opts.endpoints { 1.0 } else { 0.0 };
             }
         }
-        if done % STEP == STEP - 1 || done + 1 == sources.len() {
-            progress.step(done % STEP + 1)?;
+        if done + 1 == sources.len() && sources.len() % STEP != 0 {
+            progress.step(sources.len() % STEP)?;
+        } else {
+            progress.tick(done)?;
         }
     }
     rescale(&mut bc, opts, view.directed, &sources);
@@ -211,9 +213,7 @@ fn brandes_bfs(
                 sigma[v] = 0.0;
                 delta[v] = 0.0;
             }
-            if k % STEP == STEP - 1 {
-                progress.step(STEP)?;
-            }
+            progress.tick(k)?;
         }
         if chunk.len() % STEP != 0 {
             progress.step(chunk.len() % STEP)?;
@@ -364,9 +364,7 @@ pub fn closeness_centrality_ctl(
                 for &v in &order[..len] {
                     dist[v as usize] = u32::MAX;
                 }
-                if k % STEP == STEP - 1 {
-                    progress.step(STEP)?;
-                }
+                progress.tick(k)?;
             }
             if chunk.len() % STEP != 0 {
                 progress.step(chunk.len() % STEP)?;

@@ -119,6 +119,17 @@ impl<'c> Progress<'c> {
         *d += k as u64;
         self.ctl.checkpoint(*d, self.total)
     }
+
+    /// Unit `k` of a loop is done: `Err(Cancelled)` when the caller is gone, checked
+    /// after every unit (an atomic load) so that a cancelled search stops within one
+    /// source, not [`STEP`]; progress is reported every [`STEP`] units.
+    pub fn tick(&self, k: usize) -> Result<(), GraphError> {
+        if k % STEP == STEP - 1 {
+            self.step(STEP)
+        } else {
+            self.ctl.check()
+        }
+    }
 }
 
 /// Units of work between two progress reports of a parallel loop.

@@ -30,8 +30,8 @@ use crate::{Graph, GraphError, Limits, NodeId, View};
 /// Connected components (weak for directed graphs unless `strong`), largest first;
 /// each component's nodes in node order.
 ///
-/// Weak components: union–find over the edges of the cached adjacency. Strong
-/// components: Tarjan (petgraph).
+/// Undirected: a search over the cached adjacency's rows. Weak components of a
+/// directed graph: union–find over its edges. Strong components: Tarjan (petgraph).
 pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>, GraphError> {
     Ok(component_indices(g, strong)?
         .into_iter()
@@ -54,6 +54,39 @@ pub(crate) fn component_indices(g: &Graph, strong: bool) -> Result<Vec<Vec<usize
             .collect();
         for c in &mut comps {
             c.sort_unstable();
+        }
+        comps
+    } else if !g.is_directed() {
+        // Undirected: label by a search over the cached rows (sequential reads, one
+        // visit per arc), then collect each component's nodes in node order.
+        let rows = &g.adjacency().out;
+        let mut label = vec![u32::MAX; n];
+        let mut queue: Vec<u32> = Vec::with_capacity(n);
+        let mut sizes: Vec<usize> = Vec::new();
+        for s in 0..n {
+            if label[s] != u32::MAX {
+                continue;
+            }
+            let c = sizes.len() as u32;
+            label[s] = c;
+            queue.clear();
+            queue.push(s as u32);
+            let mut head = 0;
+            while head < queue.len() {
+                let v = queue[head] as usize;
+                head += 1;
+                for &w in rows.nbrs(v) {
+                    if label[w as usize] == u32::MAX {
+                        label[w as usize] = c;
+                        queue.push(w);
+                    }
+                }
+            }
+            sizes.push(queue.len());
+        }
+        let mut comps: Vec<Vec<usize>> = sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
+        for (i, &c) in label.iter().enumerate() {
+            comps[c as usize].push(i);
         }
         comps
     } else {
@@ -434,9 +467,7 @@ pub fn statistics_ctl(
                 for &v in &order {
                     dist[v as usize] = u32::MAX;
                 }
-                if k % STEP == STEP - 1 {
-                    progress.step(STEP)?;
-                }
+                progress.tick(k)?;
             }
             if chunk.len() % STEP != 0 {
                 progress.step(chunk.len() % STEP)?;
