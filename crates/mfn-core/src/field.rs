@@ -95,6 +95,7 @@ impl Drop for LargeStep {
         LARGE_STEPS.fetch_sub(1, Ordering::AcqRel);
     }
 }
+
 /// Rows per parallel task (a 256-wide block is 8 rows × 3 fields × 2 KiB = 48 KiB).
 const PARALLEL_BLOCK_ROWS: usize = 8;
 
@@ -381,8 +382,8 @@ impl Simulation {
             z: &self.jitter,
         };
         let arch = self.arch;
-        let _large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
-        let alone = _large.as_ref().is_some_and(|l| l.alone);
+        let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
+        let alone = large.as_ref().is_some_and(|l| l.alone);
         let counts = if alone && rayon::current_num_threads() > 1 {
             step_parallel(
                 arch,

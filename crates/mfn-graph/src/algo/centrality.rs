@@ -139,7 +139,7 @@ pub fn betweenness_centrality_ctl(
                 bc[w] += delta[w] + if opts.endpoints { 1.0 } else { 0.0 };
             }
         }
-        if done + 1 == sources.len() && sources.len() % STEP != 0 {
+        if done + 1 == sources.len() && !sources.len().is_multiple_of(STEP) {
             progress.step(sources.len() % STEP)?;
         } else {
             progress.tick(done)?;
