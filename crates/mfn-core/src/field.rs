@@ -67,7 +67,8 @@ use crate::stats;
 mod kernel;
 
 /// Grids at least this wide run each step row-parallel on the rayon pool, when no
-/// other such step is running in the process (see [`LargeStep`]).
+/// other such step is running in the process (two simulations stepping at once each
+/// step on one thread: see `LargeStep` in the source).
 pub const PARALLEL_MIN_GRID: usize = 256;
 
 /// Steps of grids of at least [`PARALLEL_MIN_GRID`] running in this process now.
