@@ -15,6 +15,9 @@
 #
 # Server settings for benchmarking (all documented in docs/OPERATIONS.md):
 #   MFN_ANON_RATE_LIMIT_RPS=10000000  the default per-IP limit (100/s) would throttle us
+#   MFN_ANON_RATE_LIMIT_CONCURRENT=100000  1000 streams from one IP are 1000 calls in flight
+#                                     (dev's loopback allowance is 512: the rest would be
+#                                     refused with RESOURCE_EXHAUSTED "rate limited")
 #   MFN_COMPUTE_QUEUE=4096            room for 1000 streams' chunks and deep closed loops
 #   MFN_MAX_WORKERS=1                 one compute thread: the server owns one core
 # Logs (audit lines included, they are part of the stack we measure) go to a file.
@@ -112,8 +115,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export MFN_ANON_RATE_LIMIT_RPS=10000000 MFN_COMPUTE_QUEUE=4096 MFN_MAX_WORKERS=1
-SERVER_ENV="MFN_ANON_RATE_LIMIT_RPS=10000000 MFN_COMPUTE_QUEUE=4096 MFN_MAX_WORKERS=1"
+export MFN_ANON_RATE_LIMIT_RPS=10000000 MFN_ANON_RATE_LIMIT_CONCURRENT=100000 MFN_COMPUTE_QUEUE=4096 MFN_MAX_WORKERS=1
+SERVER_ENV="MFN_ANON_RATE_LIMIT_RPS=10000000 MFN_ANON_RATE_LIMIT_CONCURRENT=100000 MFN_COMPUTE_QUEUE=4096 MFN_MAX_WORKERS=1"
 start_server() {
   GRPC=$(free_port); HTTP=$(free_port)
   # Not through a shell function: $! must be the server's own pid (taskset execs it).

@@ -123,6 +123,7 @@ fn main() {
         }),
         "parts" => {
             let (mut init, mut step, mut summary) = (Vec::new(), Vec::new(), Vec::new());
+            let mut stats_only = Vec::new();
             for _ in 0..runs {
                 let t = Instant::now();
                 let mut sim = Simulation::new(&p, 42).unwrap();
@@ -135,12 +136,16 @@ fn main() {
                 let t = Instant::now();
                 black_box(sim.summary());
                 summary.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                black_box(sim.summary_without_field());
+                stats_only.push(t.elapsed().as_secs_f64() * 1e3);
             }
             println!(
-                "{{\"init_ms\": {}, \"steps_ms\": {}, \"summary_ms\": {}, \"runs\": {runs}}}",
+                "{{\"init_ms\": {}, \"steps_ms\": {}, \"summary_ms\": {}, \"summary_without_field_ms\": {}, \"runs\": {runs}}}",
                 median(init),
                 median(step),
-                median(summary)
+                median(summary),
+                median(stats_only)
             );
             return;
         }

@@ -446,7 +446,10 @@ fn temporal_features(history: &[Vec<f64>], window: usize) -> Temporal {
         (history[t][c] * 1000.0 - history[t - 1][c] * 1000.0).abs()
     };
     let total = (t_len - 1) * cells;
-    let dv_mean = pairwise_sum_by(total, &diff_at) / total as f64;
+    let dv_mean = stats::sum(&stats::FromFn {
+        len: total,
+        f: diff_at,
+    }) / total as f64;
 
     let mut dv_max = f64::NEG_INFINITY;
     let mut frame = vec![0.0; cells];
@@ -496,44 +499,6 @@ fn temporal_features(history: &[Vec<f64>], window: usize) -> Temporal {
         dv_max,
         t_stable,
         e_trend,
-    }
-}
-
-/// NumPy's pairwise sum (as [`stats::sum`]) of `n` values produced on demand, so the
-/// `(T−1)×N×N` difference array never has to exist.
-fn pairwise_sum_by(n: usize, at: &impl Fn(usize) -> f64) -> f64 {
-    0.0 + pairwise_by(0, n, at)
-}
-
-fn pairwise_by(lo: usize, n: usize, at: &impl Fn(usize) -> f64) -> f64 {
-    if n < 8 {
-        let mut res = 0.0;
-        for i in lo..lo + n {
-            res += at(i);
-        }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0f64; 8];
-        for (j, rj) in r.iter_mut().enumerate() {
-            *rj = at(lo + j);
-        }
-        let whole = n - n % 8;
-        let mut i = 8;
-        while i < whole {
-            for (j, rj) in r.iter_mut().enumerate() {
-                *rj += at(lo + i + j);
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for k in whole..n {
-            res += at(lo + k);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_by(lo, n2, at) + pairwise_by(lo + n2, n - n2, at)
     }
 }
 
@@ -594,20 +559,6 @@ fn validate(history: &[Vec<f64>], n: usize, opts: &FeatureOptions) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pairwise_by_matches_stats_sum() {
-        for len in [0usize, 1, 7, 8, 9, 127, 128, 129, 255, 1000, 4097] {
-            let a: Vec<f64> = (0..len)
-                .map(|i| ((i * 7919) % 1013) as f64 * 0.1 - 3.3)
-                .collect();
-            assert_eq!(
-                pairwise_sum_by(len, &|k| a[k]).to_bits(),
-                stats::sum(&a).to_bits(),
-                "len {len}"
-            );
-        }
-    }
 
     #[test]
     fn median_even_and_odd() {

@@ -436,27 +436,66 @@ impl Simulation {
 
     /// Summary of the current state (what [`simulate`] returns after the last step).
     pub fn summary(&self) -> SimulationResult {
-        let v = self.field();
-        let (lo, hi) = stats::min_max(v);
+        SimulationResult {
+            field: match self.views.v.get() {
+                Some(f) => f.clone(),
+                None => unpad(&self.v, self.n),
+            },
+            ..self.summary_without_field()
+        }
+    }
+
+    /// [`summary`](Self::summary) with an empty `field`: the statistics are read from
+    /// the state in place, so nothing of size N² is copied or allocated (a stream frame
+    /// without the field costs the step plus one read of the state).
+    pub fn summary_without_field(&self) -> SimulationResult {
+        let v = self.grid(&self.v);
+        let (lo, hi) = stats::min_max(&v);
+        let mean = stats::mean(&v);
         let (activator_mean, inhibitor_mean) = if self.params.turing_enabled {
-            (stats::mean(self.activator()), stats::mean(self.inhibitor()))
+            (
+                stats::mean(&self.grid(&self.a)),
+                stats::mean(&self.grid(&self.i)),
+            )
         } else {
             (0.0, 0.0)
         };
         SimulationResult {
             grid_size: self.n,
             steps: self.steps_done,
-            field: v.to_vec(),
+            field: Vec::new(),
             growth_events: self.growth_events,
             turing_activations: self.turing_activations,
             clamping_events: self.clamping_events,
             pot_min_mv: lo * 1000.0,
             pot_max_mv: hi * 1000.0,
-            pot_mean_mv: stats::mean(v) * 1000.0,
-            pot_std_mv: stats::std(v) * 1000.0,
+            pot_mean_mv: mean * 1000.0,
+            pot_std_mv: stats::var_about(&v, mean).sqrt() * 1000.0,
             activator_mean,
             inhibitor_mean,
-            fractal_dimension: crate::fractal::field_fractal_dimension(v, self.n),
+            // No cell above the threshold: an empty mask, dimension 0 (the common
+            // quiet frame skips building it).
+            fractal_dimension: if hi <= V_THRESHOLD_ACTIVE {
+                0.0
+            } else {
+                crate::fractal::field_fractal_dimension(&v, self.n)
+            },
+        }
+    }
+
+    /// V, a and i read in place, in row-major order (a and i empty without Turing):
+    /// for reductions and digests that must not copy the state.
+    pub fn grids(&self) -> [stats::Rows<'_>; 3] {
+        [self.grid(&self.v), self.grid(&self.a), self.grid(&self.i)]
+    }
+
+    /// The row-major N×N interior of a padded state array, read in place.
+    fn grid<'a>(&self, padded: &'a [f64]) -> stats::Rows<'a> {
+        stats::Rows {
+            data: padded,
+            cols: self.n,
+            stride: kernel::stride(self.n),
+            offset: 1,
         }
     }
 
@@ -588,6 +627,7 @@ pub fn simulate_many(params: &SimulationParams, seeds: &[u64]) -> Vec<Result<Sim
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Seq;
 
     fn run(n: usize, steps: usize) -> SimulationResult {
         let p = SimulationParams {
@@ -756,5 +796,55 @@ mod tests {
         }
         let mut b = sim.into_rng();
         assert_eq!(a.next_u64(), b.next_u64());
+    }
+
+    #[test]
+    fn summary_read_in_place_equals_the_one_of_the_copies() {
+        // Widths that are and are not multiples of 8 (the pairwise blocks then straddle
+        // rows at unaligned offsets), with and without Turing and jitter.
+        for (n, turing, jitter) in [
+            (5, true, false),
+            (13, true, true),
+            (64, true, true),
+            (100, false, true),
+        ] {
+            let p = SimulationParams {
+                grid_size: n,
+                steps: 7,
+                turing_enabled: turing,
+                quantum_jitter: jitter,
+                turing_threshold: 0.02,
+                ..Default::default()
+            };
+            let mut sim = Simulation::new(&p, 3).unwrap();
+            for _ in 0..7 {
+                sim.step().unwrap();
+            }
+            let v = sim.field();
+            let want = SimulationResult {
+                field: Vec::new(),
+                pot_min_mv: stats::min_max(v).0 * 1000.0,
+                pot_max_mv: stats::min_max(v).1 * 1000.0,
+                pot_mean_mv: stats::mean(v) * 1000.0,
+                pot_std_mv: stats::std(v) * 1000.0,
+                activator_mean: if turing {
+                    stats::mean(sim.activator())
+                } else {
+                    0.0
+                },
+                inhibitor_mean: if turing {
+                    stats::mean(sim.inhibitor())
+                } else {
+                    0.0
+                },
+                fractal_dimension: crate::fractal::field_fractal_dimension(v, n),
+                ..sim.summary()
+            };
+            assert_eq!(sim.summary_without_field(), want, "n = {n}");
+            assert_eq!(sim.summary().field, v);
+            let [gv, ga, _] = sim.grids();
+            assert_eq!(stats::sum(&gv).to_bits(), stats::sum(v).to_bits());
+            assert_eq!(ga.len(), if turing { n * n } else { 0 });
+        }
     }
 }

@@ -204,8 +204,15 @@ pub fn box_count_sizes(mask: &[bool], n: usize, sizes: &[usize]) -> Result<Fract
 /// let active = vec![-0.050; n * n];
 /// assert!((mfn_core::fractal::field_fractal_dimension(&active, n) - 2.0).abs() < 0.02);
 /// ```
-pub fn field_fractal_dimension(field_v: &[f64], n: usize) -> f64 {
-    let mask: Vec<bool> = field_v.iter().map(|&v| v > V_THRESHOLD_ACTIVE).collect();
+pub fn field_fractal_dimension<S: stats::Seq + ?Sized>(field_v: &S, n: usize) -> f64 {
+    let mut mask = vec![false; field_v.len()];
+    let mut at = 0;
+    field_v.pieces(0, field_v.len(), |b| {
+        for (m, &v) in mask[at..at + b.len()].iter_mut().zip(b) {
+            *m = v > V_THRESHOLD_ACTIVE;
+        }
+        at += b.len();
+    });
     box_count(&mask, n, &BoxCountParams::default())
         .map(|r| r.dimension)
         .unwrap_or(0.0)
@@ -254,25 +261,35 @@ fn check_mask(mask: &[bool], n: usize) -> Result<()> {
     }
 }
 
-/// Number of `s×s` boxes of the `⌊n/s⌋·s` crop holding at least one true cell.
+/// Number of `s×s` boxes of the `⌊n/s⌋·s` crop holding at least one true cell: per
+/// band of `s` rows, the rows are OR-ed column by column (a byte loop LLVM vectorises),
+/// then each box is one search of `s` bytes — O(n²) per size whatever the density.
 fn occupied_boxes(mask: &[bool], n: usize, s: usize) -> u64 {
     let m = n / s;
+    let mut any = vec![false; m * s];
     let mut count = 0;
     for band in mask.chunks_exact(n * s).take(m) {
-        for bj in 0..m {
-            // `contains` on a bool slice is a byte search; stop at the first hit.
-            let occupied = band
-                .chunks_exact(n)
-                .any(|row| row[bj * s..(bj + 1) * s].contains(&true));
-            count += u64::from(occupied);
+        any.fill(false);
+        for row in band.chunks_exact(n) {
+            for (a, &b) in any.iter_mut().zip(row) {
+                *a |= b;
+            }
         }
+        count += any.chunks_exact(s).filter(|c| any_true(c)).count() as u64;
     }
     count
 }
 
+/// Whether any cell is set (an OR fold, which vectorises; `contains` on a bool slice
+/// is a byte-by-byte loop).
+fn any_true(mask: &[bool]) -> bool {
+    mask.chunks(256)
+        .any(|c| c.iter().fold(false, |acc, &b| acc | b))
+}
+
 fn count_and_fit(mask: &[bool], n: usize, sizes: Vec<usize>) -> FractalResult {
     // An empty mask (a quiet field) occupies no box at any size.
-    let counts: Vec<u64> = if mask.contains(&true) {
+    let counts: Vec<u64> = if any_true(mask) {
         sizes.iter().map(|&s| occupied_boxes(mask, n, s)).collect()
     } else {
         vec![0; sizes.len()]
@@ -313,6 +330,34 @@ mod tests {
         assert_eq!(default_max_box(1000, 2, 5), 32);
         assert_eq!(default_max_box(3, 2, 5), 3);
         assert_eq!(default_max_box(1 << 20, 3, 64), 1 << 19);
+    }
+
+    #[test]
+    fn occupied_boxes_counts_like_a_box_by_box_search() {
+        let brute = |mask: &[bool], n: usize, s: usize| {
+            let m = n / s;
+            let mut count = 0;
+            for bi in 0..m {
+                for bj in 0..m {
+                    let hit = (bi * s..(bi + 1) * s)
+                        .any(|r| (bj * s..(bj + 1) * s).any(|c| mask[r * n + c]));
+                    count += u64::from(hit);
+                }
+            }
+            count
+        };
+        for (n, density) in [(7, 3), (16, 1), (33, 17), (64, 5), (64, 97)] {
+            let mask: Vec<bool> = (0..n * n)
+                .map(|k| (k * 7919 + 13) % 101 < density)
+                .collect();
+            for s in 1..=n {
+                assert_eq!(
+                    occupied_boxes(&mask, n, s),
+                    brute(&mask, n, s),
+                    "n {n} s {s}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -156,12 +156,19 @@ pub struct SimulationOutput {
 }
 
 /// SHA-256 hex of `values` as little-endian f64 bytes, in order.
-pub fn sha256_f64_le(values: &[f64]) -> String {
+pub fn sha256_f64_le<S: mfn_core::stats::Seq + ?Sized>(values: &S) -> String {
+    use mfn_core::stats::Seq as _;
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    for v in values {
-        hasher.update(v.to_le_bytes());
-    }
+    let mut bytes = [0u8; 8 * 128];
+    values.pieces(0, values.len(), |piece| {
+        for block in piece.chunks(128) {
+            for (out, v) in bytes.chunks_exact_mut(8).zip(block) {
+                out.copy_from_slice(&v.to_le_bytes());
+            }
+            hasher.update(&bytes[..8 * block.len()]);
+        }
+    });
     hex_digest(hasher)
 }
 
@@ -476,17 +483,17 @@ impl MfnService {
                         p((step + 1) as u64, steps as u64);
                     }
                 }
-                let mut r = sim.summary();
-                let digest: Arc<str> = sha256_f64_le(&r.field).into();
-                let turing = job_spec.params.turing_enabled.then(|| {
-                    Arc::new((
-                        sha256_f64_le(sim.activator()),
-                        sha256_f64_le(sim.inhibitor()),
-                    ))
-                });
-                if !include_field {
-                    r.field = Vec::new();
-                }
+                let r = if include_field {
+                    sim.summary()
+                } else {
+                    sim.summary_without_field()
+                };
+                let [v, a, i] = sim.grids();
+                let digest: Arc<str> = sha256_f64_le(&v).into();
+                let turing = job_spec
+                    .params
+                    .turing_enabled
+                    .then(|| Arc::new((sha256_f64_le(&a), sha256_f64_le(&i))));
                 Ok((Arc::new(r), digest, turing))
             })
             .await?;

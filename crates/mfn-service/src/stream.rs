@@ -96,7 +96,9 @@ pub(crate) struct Producer<T> {
     pub(crate) svc: MfnService,
     pub(crate) tx: mpsc::Sender<Result<T, ServiceError>>,
     pub(crate) interval: std::time::Duration,
-    last_sent: Option<Instant>,
+    /// When the next frame may go out: frames are paced on a fixed grid (`due +=
+    /// interval`), so compute time and timer rounding do not add up to a lower rate.
+    next_due: Option<Instant>,
     first: bool,
 }
 
@@ -110,7 +112,7 @@ impl<T: Send + 'static> Producer<T> {
             svc,
             tx,
             interval: frames.interval,
-            last_sent: None,
+            next_due: None,
             first: true,
         }
     }
@@ -138,10 +140,9 @@ impl<T: Send + 'static> Producer<T> {
         }
     }
 
-    /// Wait out the pacing interval, then send (waiting while the reader is behind).
+    /// Wait until the frame is due, then send (waiting while the reader is behind).
     pub(crate) async fn send(&mut self, item: T) -> Result<(), Stop> {
-        if let Some(last) = self.last_sent {
-            let due = last + self.interval;
+        if let Some(due) = self.next_due {
             tokio::select! {
                 () = tokio::time::sleep_until(due.into()) => {}
                 () = self.tx.closed() => return Err(Stop::Gone),
@@ -149,7 +150,15 @@ impl<T: Send + 'static> Producer<T> {
             }
         }
         self.tx.send(Ok(item)).await.map_err(|_| Stop::Gone)?;
-        self.last_sent = Some(Instant::now());
+        // A frame more than one interval late restarts the grid from now: the frames
+        // after a stall are not sent in a burst to catch up.
+        if !self.interval.is_zero() {
+            let now = Instant::now();
+            self.next_due = Some(match self.next_due {
+                Some(due) if now < due + self.interval => due + self.interval,
+                _ => now + self.interval,
+            });
+        }
         self.svc
             .inner
             .streams
@@ -333,10 +342,11 @@ impl MfnService {
 
 /// The frame describing `sim` now.
 pub(crate) fn sim_frame(sim: &Simulation, total: usize, include_field: bool) -> SimFrame {
-    let mut summary = sim.summary();
-    if !include_field {
-        summary.field = Vec::new();
-    }
+    let summary = if include_field {
+        sim.summary()
+    } else {
+        sim.summary_without_field()
+    };
     let p = sim.params();
     SimFrame {
         step: sim.steps_done(),
