@@ -43,8 +43,11 @@
 //! together; see `kernel`): the arithmetic per cell is the reference's, only the memory
 //! traffic differs. The pass is vectorised (AVX2 when the CPU has it, chosen at run
 //! time); lanes compute exactly what scalar code does, as no FMA is used. Grids of at
-//! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool:
-//! rows of one step are independent, so any thread count gives the same bytes.
+//! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool.
+//! The state is updated in place (one array per field; a row's new values are written
+//! back once the row below has read the old ones, and each parallel block copies the
+//! rows around it first), so every cell reads only the previous state and any thread
+//! count gives the same bytes.
 //!
 //! ```
 //! use mfn_core::field::{simulate, SimulationParams};
@@ -97,8 +100,10 @@ impl Drop for LargeStep {
     }
 }
 
-/// Rows per parallel task (a 256-wide block is 8 rows × 3 fields × 2 KiB = 48 KiB).
-const PARALLEL_BLOCK_ROWS: usize = 8;
+/// Rows per parallel task. Each block copies the two rows around it before the step
+/// (its ghosts), so small blocks copy more: measured at 512² on 2 threads, 100 steps,
+/// 8 rows took 72–83 ms, 16 rows 60 ms, 32 rows 50 ms, 64 rows 41–48 ms.
+const PARALLEL_BLOCK_ROWS: usize = 64;
 
 /// Activator diffusivity `D_a`.
 pub const D_A: f64 = 0.1;
@@ -237,14 +242,11 @@ pub struct Simulation {
     params: SimulationParams,
     rng: Rng,
     n: usize,
-    /// V, a, i and their next-step buffers in the kernel's padded layout (rows of
-    /// `kernel::stride(n)` with halo columns); a and i are empty without Turing.
+    /// V, a and i in the kernel's padded layout (rows of `kernel::stride(n)` with halo
+    /// columns), updated in place by each step; a and i are empty without Turing.
     v: Vec<f64>,
     a: Vec<f64>,
     i: Vec<f64>,
-    v_next: Vec<f64>,
-    a_next: Vec<f64>,
-    i_next: Vec<f64>,
     /// One step's jitter draws (N² or empty without jitter).
     jitter: Vec<f64>,
     /// The instruction set the kernel runs on, detected once.
@@ -270,7 +272,6 @@ impl Simulation {
         params.validate()?;
         let n = params.grid_size;
         let cells = n * n;
-        let padded = n * kernel::stride(n);
         // Row-major draws, written straight into the padded rows.
         let v = draw_padded(n, |row| rng.fill_normal(row, -0.070, 0.005));
         let (a, i) = if params.turing_enabled {
@@ -280,7 +281,6 @@ impl Simulation {
         } else {
             (Vec::new(), Vec::new())
         };
-        let turing_cells = a.len();
         Ok(Simulation {
             params: params.clone(),
             rng,
@@ -288,9 +288,6 @@ impl Simulation {
             v,
             a,
             i,
-            v_next: vec![0.0; padded],
-            a_next: vec![0.0; turing_cells],
-            i_next: vec![0.0; turing_cells],
             jitter: if params.quantum_jitter {
                 vec![0.0; cells]
             } else {
@@ -375,44 +372,23 @@ impl Simulation {
             alpha: p.alpha,
             threshold: p.turing_threshold,
         };
-        let src = kernel::Src {
-            n,
-            v: &self.v,
-            a: &self.a,
-            i: &self.i,
-            z: &self.jitter,
-        };
-        let arch = self.arch;
         let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
         let alone = large.as_ref().is_some_and(|l| l.alone);
-        let counts = if alone && rayon::current_num_threads() > 1 {
-            step_parallel(
-                arch,
-                src,
-                &mut self.v_next,
-                &mut self.a_next,
-                &mut self.i_next,
-                k,
-            )
-        } else {
-            kernel::rows(
-                arch,
-                src,
-                kernel::Dst {
-                    first_row: 0,
-                    v: &mut self.v_next,
-                    a: &mut self.a_next,
-                    i: &mut self.i_next,
-                },
-                k,
-            )
-        };
-        std::mem::swap(&mut self.v, &mut self.v_next);
+        let parallel = alone && rayon::current_num_threads() > 1;
+        let counts = step_in_place(
+            self.arch,
+            Whole {
+                n,
+                v: &mut self.v,
+                a: &mut self.a,
+                i: &mut self.i,
+                z: &self.jitter,
+            },
+            if parallel { PARALLEL_BLOCK_ROWS } else { n },
+            parallel,
+            k,
+        );
         self.views = Views::default();
-        if p.turing_enabled {
-            std::mem::swap(&mut self.a, &mut self.a_next);
-            std::mem::swap(&mut self.i, &mut self.i_next);
-        }
         self.turing_activations += counts.activations;
         self.clamping_events += counts.clamped;
         self.steps_done += 1;
@@ -538,41 +514,92 @@ fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
 /// Rows `[first, first + len)` of one step on the rayon pool, in blocks of rows. Each
 /// cell depends only on the previous state, and the counters are integer sums, so the
 /// result is the same bytes on any number of threads.
-fn step_parallel(
+/// The whole state, for [`step_in_place`].
+struct Whole<'a> {
+    n: usize,
+    v: &'a mut [f64],
+    a: &'a mut [f64],
+    i: &'a mut [f64],
+    z: &'a [f64],
+}
+
+/// One step over blocks of `block_rows` rows, on the rayon pool when `parallel`. Each
+/// block is updated in place ([`kernel::rows`]); the rows just outside it are copied
+/// first, so a block never reads a neighbour's new values — the bytes are those of one
+/// serial sweep whatever the split and the thread count.
+fn step_in_place(
     arch: pulp::Arch,
-    src: kernel::Src<'_>,
-    v: &mut [f64],
-    a: &mut [f64],
-    i: &mut [f64],
+    w: Whole<'_>,
+    block_rows: usize,
+    parallel: bool,
     k: kernel::Consts,
 ) -> kernel::Counts {
-    let chunk = PARALLEL_BLOCK_ROWS * kernel::stride(src.n);
-    let blocks = v.len().div_ceil(chunk);
-    // Without Turing `a` and `i` are empty: give every block an empty slice.
-    let turing = !a.is_empty();
-    fn split(x: &mut [f64], turing: bool, chunk: usize, blocks: usize) -> Vec<&mut [f64]> {
-        if turing {
-            x.chunks_mut(chunk).collect()
-        } else {
-            (0..blocks).map(|_| <&mut [f64]>::default()).collect()
+    let n = w.n;
+    let s = kernel::stride(n);
+    let blocks = n.div_ceil(block_rows);
+    let turing = !w.a.is_empty();
+    let fields = if turing { 3 } else { 1 };
+    // Per block: [up, down] × [v, a, i], one padded row each.
+    let mut ghosts = vec![0.0; blocks * 6 * s];
+    for (b, g) in ghosts.chunks_exact_mut(6 * s).enumerate() {
+        let up = (b * block_rows + n - 1) % n;
+        let down = ((b + 1) * block_rows).min(n) % n;
+        for (f, st) in [&*w.v, &*w.a, &*w.i].into_iter().enumerate().take(fields) {
+            g[f * s..][..s].copy_from_slice(&st[up * s..][..s]);
+            g[(3 + f) * s..][..s].copy_from_slice(&st[down * s..][..s]);
         }
     }
-    let a_blocks = split(a, turing, chunk, blocks);
-    let i_blocks = split(i, turing, chunk, blocks);
-    v.par_chunks_mut(chunk)
-        .zip(a_blocks)
-        .zip(i_blocks)
-        .enumerate()
-        .map(|(b, ((v, a), i))| {
-            let dst = kernel::Dst {
-                first_row: b * PARALLEL_BLOCK_ROWS,
-                v,
-                a,
-                i,
-            };
-            kernel::rows(arch, src, dst, k)
-        })
-        .reduce(kernel::Counts::default, |x, y| x + y)
+    let chunk = block_rows * s;
+    // Without Turing `a` and `i` are empty: give every block an empty slice.
+    fn split(x: &mut [f64], chunk: usize, blocks: usize) -> Vec<&mut [f64]> {
+        if x.is_empty() {
+            (0..blocks).map(|_| <&mut [f64]>::default()).collect()
+        } else {
+            x.chunks_mut(chunk).collect()
+        }
+    }
+    let z = w.z;
+    type Rows<'x> = ((&'x mut [f64], &'x mut [f64]), &'x mut [f64]);
+    let run = |(b, ((v, a), i)): (usize, Rows<'_>)| {
+        let g = &ghosts[b * 6 * s..][..6 * s];
+        let row = |j: usize| -> &[f64] {
+            if j % 3 < fields {
+                &g[j * s..][..s]
+            } else {
+                &[]
+            }
+        };
+        let ghosts = kernel::Ghosts {
+            up: [row(0), row(1), row(2)],
+            down: [row(3), row(4), row(5)],
+        };
+        let block = kernel::Block {
+            n,
+            first_row: b * block_rows,
+            v,
+            a,
+            i,
+            z,
+        };
+        kernel::rows(arch, block, ghosts, k)
+    };
+    let a_blocks = split(w.a, chunk, blocks);
+    let i_blocks = split(w.i, chunk, blocks);
+    if parallel {
+        w.v.par_chunks_mut(chunk)
+            .zip(a_blocks)
+            .zip(i_blocks)
+            .enumerate()
+            .map(run)
+            .reduce(kernel::Counts::default, |x, y| x + y)
+    } else {
+        w.v.chunks_mut(chunk)
+            .zip(a_blocks)
+            .zip(i_blocks)
+            .enumerate()
+            .map(run)
+            .fold(kernel::Counts::default(), |x, y| x + y)
+    }
 }
 
 /// Run a simulation from `default_rng(seed)`.

@@ -177,7 +177,7 @@ impl Leaf {
     #[inline(always)]
     fn feed(&mut self, mut p: &[f64], f: &impl Fn(f64) -> f64) {
         while !p.is_empty() {
-            if self.k % 8 == 0 && self.k + 8 <= self.whole && p.len() >= 8 {
+            if self.k.is_multiple_of(8) && self.k + 8 <= self.whole && p.len() >= 8 {
                 let m = (self.whole - self.k).min(p.len()) / 8 * 8;
                 let (body, rest) = p.split_at(m);
                 let mut chunks = body.chunks_exact(8);
@@ -272,7 +272,7 @@ pub fn min_max<S: Seq + ?Sized>(a: &S) -> (f64, f64) {
     let mut tail = Vec::new();
     a.pieces(0, n, |mut p| {
         while !p.is_empty() && k < whole {
-            if k % 4 == 0 && p.len() >= 4 {
+            if k.is_multiple_of(4) && p.len() >= 4 {
                 let m = (whole - k).min(p.len()) / 4 * 4;
                 let mut unordered = [false; 4];
                 for c in p[..m].chunks_exact(4) {

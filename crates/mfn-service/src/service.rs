@@ -157,7 +157,6 @@ pub struct SimulationOutput {
 
 /// SHA-256 hex of `values` as little-endian f64 bytes, in order.
 pub fn sha256_f64_le<S: mfn_core::stats::Seq + ?Sized>(values: &S) -> String {
-    use mfn_core::stats::Seq as _;
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     let mut bytes = [0u8; 8 * 128];

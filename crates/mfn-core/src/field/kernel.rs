@@ -16,8 +16,9 @@
 //! exactly the reference's operations in the reference's order; Rust never contracts
 //! `x·y + z` into a fused multiply-add, so vector lanes compute what scalar code does.
 //!
-//! One pass per output row reads the row triples (up, mid, down) of V, a and i once
-//! from memory; within the row, one loop updates a and i (keeping the unclipped `a'`
+//! The state is updated in place ([`sweep`]: each new row waits in a row buffer until
+//! the row below has been computed from the old one). One pass per row reads the row
+//! triples (up, mid, down) of V, a and i once from memory; within the row, one loop updates a and i (keeping the unclipped `a'`
 //! in a scratch row) and a second loop, over the same rows still in L1, updates V with
 //! the mask, jitter, clamp and both counters. Two shorter dependency chains overlap
 //! better than one long one; measured, it is as fast as a single loop or faster.
@@ -55,24 +56,25 @@ impl std::ops::Add for Counts {
     }
 }
 
-/// The state a step reads, in the padded layout (see [`stride`]): V and, with Turing,
-/// a and i (empty otherwise); `z` holds the step's jitter draws, N×N unpadded (empty
-/// without jitter).
-#[derive(Clone, Copy)]
-pub(super) struct Src<'a> {
+/// Rows `first_row..first_row + v.len()/stride` of the state in the padded layout
+/// (see [`stride`]), updated in place: V and, with Turing, a and i (empty otherwise).
+pub(super) struct Block<'a> {
     pub n: usize,
-    pub v: &'a [f64],
-    pub a: &'a [f64],
-    pub i: &'a [f64],
-    pub z: &'a [f64],
-}
-
-/// Output rows `first_row..first_row + v.len()/stride` of the next state (padded).
-pub(super) struct Dst<'a> {
     pub first_row: usize,
     pub v: &'a mut [f64],
     pub a: &'a mut [f64],
     pub i: &'a mut [f64],
+    /// The step's jitter draws, N×N unpadded, all rows (empty without jitter).
+    pub z: &'a [f64],
+}
+
+/// The previous state of the rows just outside a [`Block`] (above its first row and
+/// below its last, wrapping around), copied before any block is written: `[v, a, i]`,
+/// a and i empty without Turing.
+#[derive(Clone, Copy)]
+pub(super) struct Ghosts<'a> {
+    pub up: [&'a [f64]; 3],
+    pub down: [&'a [f64]; 3],
 }
 
 /// Row stride of the padded layout: each row is stored as
@@ -91,41 +93,98 @@ pub(super) fn fill_halo(row: &mut [f64]) {
     row[n + 1] = row[1];
 }
 
-/// Run the kernel on a block of rows, on the best instruction set this CPU has.
-pub(super) fn rows(arch: pulp::Arch, src: Src<'_>, dst: Dst<'_>, k: Consts) -> Counts {
-    let turing = !src.a.is_empty();
-    let jitter = !src.z.is_empty();
+/// Run the kernel on a block of rows, in place, on the best instruction set this CPU
+/// has.
+pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Consts) -> Counts {
+    let turing = !block.a.is_empty();
+    let jitter = !block.z.is_empty();
     // `dispatch` inlines the closure into a function compiled for the detected target
     // features; everything below it is `#[inline(always)]`.
     match (turing, jitter) {
-        (true, false) => arch.dispatch(|| block::<true, false>(src, dst, k)),
-        (true, true) => arch.dispatch(|| block::<true, true>(src, dst, k)),
-        (false, false) => arch.dispatch(|| block::<false, false>(src, dst, k)),
-        (false, true) => arch.dispatch(|| block::<false, true>(src, dst, k)),
+        (true, false) => arch.dispatch(|| sweep::<true, false>(block, ghosts, k)),
+        (true, true) => arch.dispatch(|| sweep::<true, true>(block, ghosts, k)),
+        (false, false) => arch.dispatch(|| sweep::<false, false>(block, ghosts, k)),
+        (false, true) => arch.dispatch(|| sweep::<false, true>(block, ghosts, k)),
     }
 }
 
+/// The block's rows top to bottom. Row r's new values go to a row buffer and are
+/// written back only after row r + 1 has been computed (its last reader), so every
+/// row is computed from the previous state while the state is updated in place: one
+/// array per field instead of two, half the memory a step streams through.
 #[inline(always)]
-fn block<const TURING: bool, const JITTER: bool>(src: Src<'_>, dst: Dst<'_>, k: Consts) -> Counts {
-    let n = src.n;
+fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k: Consts) -> Counts {
+    let n = b.n;
     let s = stride(n);
+    let rows = b.v.len() / s;
     let mut acc = Acc::default();
-    let rows = dst.v.len() / s;
     let mut scratch = vec![0.0; n];
+    let fields = if TURING { 3 } else { 1 };
+    // Two new rows per field: row r is computed into `buf[r % 2]` while row r − 1
+    // waits in the other.
+    let mut buf = vec![0.0; 2 * 3 * s];
+    let state: [&mut [f64]; 3] = [b.v, b.a, b.i];
+    let [sv, sa, si] = state;
     for local in 0..rows {
-        let r = dst.first_row + local;
-        let out = local * s..(local + 1) * s;
-        let (oa, oi): (&mut [f64], &mut [f64]) = if TURING {
-            (&mut dst.a[out.clone()], &mut dst.i[out.clone()])
-        } else {
-            (&mut [], &mut [])
-        };
-        row::<TURING, JITTER>(&src, r, &mut dst.v[out], oa, oi, k, &mut acc, &mut scratch);
+        {
+            let tri = |f: usize, st| triple(st, g.up[f], g.down[f], local, rows, s);
+            let v = Tri::new(tri(0, &*sv), n);
+            let (a, i) = if TURING {
+                (Tri::new(tri(1, &*sa), n), Tri::new(tri(2, &*si), n))
+            } else {
+                (v, v)
+            };
+            let r = b.first_row + local;
+            let z: &[f64] = if JITTER { &b.z[r * n..][..n] } else { &[] };
+            let out = &mut buf[(local % 2) * 3 * s..][..3 * s];
+            let (ov, rest) = out.split_at_mut(s);
+            let (oa, oi) = rest.split_at_mut(s);
+            row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc, &mut scratch);
+        }
+        if local > 0 {
+            write_back(&buf, local - 1, [&mut *sv, &mut *sa, &mut *si], fields, s);
+        }
+    }
+    if rows > 0 {
+        write_back(&buf, rows - 1, [sv, sa, si], fields, s);
     }
     Counts {
         activations: acc.activations,
         clamped: acc.clamped,
         nonfinite: acc.nonfinite,
+    }
+}
+
+/// Block row `local` of one field with the rows above and below it, from the ghosts at
+/// the block's edges.
+#[inline(always)]
+fn triple<'x>(
+    st: &'x [f64],
+    up: &'x [f64],
+    down: &'x [f64],
+    local: usize,
+    rows: usize,
+    s: usize,
+) -> [&'x [f64]; 3] {
+    let up = if local == 0 {
+        up
+    } else {
+        &st[(local - 1) * s..][..s]
+    };
+    let down = if local + 1 == rows {
+        down
+    } else {
+        &st[(local + 1) * s..][..s]
+    };
+    [up, &st[local * s..][..s], down]
+}
+
+/// Copy block row `local`'s new values from its buffer into the state.
+#[inline(always)]
+fn write_back(buf: &[f64], local: usize, state: [&mut [f64]; 3], fields: usize, s: usize) {
+    let from = &buf[(local % 2) * 3 * s..];
+    for (f, st) in state.into_iter().enumerate().take(fields) {
+        st[local * s..][..s].copy_from_slice(&from[f * s..][..s]);
     }
 }
 
@@ -141,15 +200,12 @@ struct Tri<'a> {
 }
 
 impl<'a> Tri<'a> {
+    /// From the padded rows above, at and below (each `stride(n)` long).
     #[inline(always)]
-    fn new(field: &'a [f64], n: usize, r: usize) -> Self {
-        let s = stride(n);
-        let up = if r == 0 { n - 1 } else { r - 1 };
-        let down = if r + 1 == n { 0 } else { r + 1 };
-        let mid = &field[r * s..][..s];
+    fn new([up, mid, down]: [&'a [f64]; 3], n: usize) -> Self {
         Tri {
-            up: &field[up * s + 1..][..n],
-            down: &field[down * s + 1..][..n],
+            up: &up[1..][..n],
+            down: &down[1..][..n],
             left: &mid[..n],
             mid: &mid[1..][..n],
             right: &mid[2..][..n],
@@ -181,8 +237,8 @@ struct Acc {
     reason = "the three output rows are split borrows of separate arrays; a struct of them would only rename the arguments in the hot loop"
 )]
 fn row<const TURING: bool, const JITTER: bool>(
-    src: &Src<'_>,
-    r: usize,
+    [v, a, i]: [Tri<'_>; 3],
+    z: &[f64],
     ov: &mut [f64],
     oa: &mut [f64],
     oi: &mut [f64],
@@ -190,14 +246,7 @@ fn row<const TURING: bool, const JITTER: bool>(
     acc: &mut Acc,
     scratch: &mut [f64],
 ) {
-    let n = src.n;
-    let v = Tri::new(src.v, n, r);
-    let (a, i) = if TURING {
-        (Tri::new(src.a, n, r), Tri::new(src.i, n, r))
-    } else {
-        (v, v)
-    };
-    let z: &[f64] = if JITTER { &src.z[r * n..][..n] } else { &[] };
+    let n = v.mid.len();
     let ovi = &mut ov[1..][..n];
     let (oai, oii): (&mut [f64], &mut [f64]) = if TURING {
         (&mut oa[1..][..n], &mut oi[1..][..n])
