@@ -16,8 +16,9 @@
 //! exactly the reference's operations in the reference's order; Rust never contracts
 //! `x·y + z` into a fused multiply-add, so vector lanes compute what scalar code does.
 //!
-//! The state is updated in place ([`sweep`]: each new row waits in a row buffer until
-//! the row below has been computed from the old one). One pass per row reads the row
+//! Large states are updated in place ([`sweep`]: each new row waits in a row buffer
+//! until the row below has been computed from the old one); small ones are
+//! double-buffered. One pass per row reads the row
 //! triples (up, mid, down) of V, a and i once from memory; within the row, one loop updates a and i (keeping the unclipped `a'`
 //! in a scratch row) and a second loop, over the same rows still in L1, updates V with
 //! the mask, jitter, clamp and both counters. Two shorter dependency chains overlap
@@ -66,11 +67,16 @@ pub(super) struct Block<'a> {
     pub i: &'a mut [f64],
     /// The step's jitter draws, N×N unpadded, all rows (empty without jitter).
     pub z: &'a [f64],
+    /// Where the new rows go: `None` for in place; `Some([v, a, i])` (the same rows of
+    /// a second state) for a double-buffered step, which leaves the state as it was.
+    pub next: Option<[&'a mut [f64]; 3]>,
 }
 
 /// The previous state of the rows just outside a [`Block`] (above its first row and
-/// below its last, wrapping around), copied before any block is written: `[v, a, i]`,
-/// a and i empty without Turing.
+/// below its last, wrapping around), copied before any block is written: `[v, a, i]`.
+/// An empty ghost stands for the block's own row at the other end (a block that is the
+/// whole grid, whose row is still unchanged when it is read); a and i are empty
+/// without Turing.
 #[derive(Clone, Copy)]
 pub(super) struct Ghosts<'a> {
     pub up: [&'a [f64]; 3],
@@ -108,10 +114,11 @@ pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Co
     }
 }
 
-/// The block's rows top to bottom. Row r's new values go to a row buffer and are
-/// written back only after row r + 1 has been computed (its last reader), so every
-/// row is computed from the previous state while the state is updated in place: one
-/// array per field instead of two, half the memory a step streams through.
+/// The block's rows top to bottom. In place, row r's new values go to a row buffer and
+/// are written back only after row r + 1 has been computed (its last reader), so every
+/// row is computed from the previous state: one array per field instead of two, half
+/// the memory a large step streams through. Small grids (whose two states fit in the
+/// L2 cache) are faster double-buffered, without the write-back copy.
 #[inline(always)]
 fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k: Consts) -> Counts {
     let n = b.n;
@@ -120,9 +127,15 @@ fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k:
     let mut acc = Acc::default();
     let mut scratch = vec![0.0; n];
     let fields = if TURING { 3 } else { 1 };
-    // Two new rows per field: row r is computed into `buf[r % 2]` while row r − 1
-    // waits in the other.
-    let mut buf = vec![0.0; 2 * 3 * s];
+    // In place, two new rows per field: row r is computed into `buf[r % 2]` while
+    // row r − 1 waits in the other.
+    let in_place = b.next.is_none();
+    let mut buf = if in_place {
+        vec![0.0; 2 * 3 * s]
+    } else {
+        Vec::new()
+    };
+    let mut next = b.next;
     let state: [&mut [f64]; 3] = [b.v, b.a, b.i];
     let [sv, sa, si] = state;
     for local in 0..rows {
@@ -136,16 +149,29 @@ fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k:
             };
             let r = b.first_row + local;
             let z: &[f64] = if JITTER { &b.z[r * n..][..n] } else { &[] };
-            let out = &mut buf[(local % 2) * 3 * s..][..3 * s];
-            let (ov, rest) = out.split_at_mut(s);
-            let (oa, oi) = rest.split_at_mut(s);
+            let [ov, oa, oi]: [&mut [f64]; 3] = match &mut next {
+                Some([nv, na, ni]) => {
+                    let at = local * s..(local + 1) * s;
+                    if TURING {
+                        [&mut nv[at.clone()], &mut na[at.clone()], &mut ni[at]]
+                    } else {
+                        [&mut nv[at], &mut [], &mut []]
+                    }
+                }
+                None => {
+                    let out = &mut buf[(local % 2) * 3 * s..][..3 * s];
+                    let (ov, rest) = out.split_at_mut(s);
+                    let (oa, oi) = rest.split_at_mut(s);
+                    [ov, oa, oi]
+                }
+            };
             row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc, &mut scratch);
         }
-        if local > 0 {
+        if in_place && local > 0 {
             write_back(&buf, local - 1, [&mut *sv, &mut *sa, &mut *si], fields, s);
         }
     }
-    if rows > 0 {
+    if in_place && rows > 0 {
         write_back(&buf, rows - 1, [sv, sa, si], fields, s);
     }
     Counts {
@@ -167,12 +193,16 @@ fn triple<'x>(
     s: usize,
 ) -> [&'x [f64]; 3] {
     let up = if local == 0 {
-        up
+        if up.is_empty() {
+            &st[(rows - 1) * s..][..s]
+        } else {
+            up
+        }
     } else {
         &st[(local - 1) * s..][..s]
     };
     let down = if local + 1 == rows {
-        down
+        if down.is_empty() { &st[..s] } else { down }
     } else {
         &st[(local + 1) * s..][..s]
     };
