@@ -150,8 +150,9 @@ pub struct SimulationOutput {
     pub result: Arc<SimulationResult>,
     /// SHA-256 hex of the final field's little-endian f64 bytes (volts, row-major).
     pub field_sha256: Arc<str>,
-    /// With Turing: SHA-256 hex of the final activator and inhibitor, hashed the same
-    /// way (what the NumPy interop check compares).
+    /// With Turing, for the CLI's report only: SHA-256 hex of the final activator and
+    /// inhibitor, hashed the same way (what the NumPy interop check compares). No
+    /// network door returns them, so servers skip hashing 2·N² more values a run.
     pub turing_sha256: Option<Arc<(String, String)>>,
 }
 
@@ -452,7 +453,12 @@ impl MfnService {
         let ctx = &call.ctx;
         self.admit()?;
         let spec = req.sim.resolve(self.limits())?;
-        let key = format!("sim;{};field={}", spec.key(), req.include_field);
+        let turing_digests = call.door == crate::ops::Door::Cli && spec.params.turing_enabled;
+        let key = format!(
+            "sim;{};field={};td={turing_digests}",
+            spec.key(),
+            req.include_field
+        );
         if let Some(Cached::Sim(result, field_sha256, turing_sha256)) = self.inner.cache.get(&key) {
             let meta = Meta::since(ctx, start, CacheStatus::Hit);
             let out = SimulationOutput {
@@ -489,10 +495,8 @@ impl MfnService {
                 };
                 let [v, a, i] = sim.grids();
                 let digest: Arc<str> = sha256_f64_le(&v).into();
-                let turing = job_spec
-                    .params
-                    .turing_enabled
-                    .then(|| Arc::new((sha256_f64_le(&a), sha256_f64_le(&i))));
+                let turing =
+                    turing_digests.then(|| Arc::new((sha256_f64_le(&a), sha256_f64_le(&i))));
                 Ok((Arc::new(r), digest, turing))
             })
             .await?;
