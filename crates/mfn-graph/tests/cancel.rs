@@ -268,3 +268,37 @@ fn graphml_with_half_a_million_attributes_on_one_element_is_read_in_linear_time(
     assert!(matches!(r, Ok(_) | Err(GraphError::Cancelled)), "{r:?}");
     assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
 }
+
+/// Components scan every arc once and check the caller every `ARCS_PER_CHECK` arcs
+/// (edges, for the weak components of a directed graph): a graph with more stops, one
+/// with fewer finishes.
+#[test]
+fn components_stop_when_the_caller_is_gone() {
+    use mfn_graph::algo::structure::ARCS_PER_CHECK;
+    let store = MemoryStore::new(Limits::default());
+    let ctx = ToolContext::new(&store, "t");
+    let graphs = [
+        ("big", json!({"kind": "cycle", "n": ARCS_PER_CHECK})),
+        // About 80 000 directed edges: union–find over the edges.
+        (
+            "bigd",
+            json!({"kind": "erdos_renyi", "n": 2000, "p": 0.02, "directed": true}),
+        ),
+        ("small", json!({"kind": "cycle", "n": 1000})),
+    ];
+    for (name, mut kind) in graphs {
+        kind["name"] = json!(name);
+        call(&ctx, "generate_graph", kind).unwrap();
+        let got = run(
+            &store,
+            &Gone,
+            "connected_components",
+            json!({"graph": name}),
+        );
+        if name == "small" {
+            assert_eq!(got.unwrap()["num_components"], 1);
+        } else {
+            assert!(matches!(got, Err(GraphError::Cancelled)), "{name}: {got:?}");
+        }
+    }
+}

@@ -269,7 +269,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[
         output: Components,
         handler: |c, a| {
             let g = get(c, &a.graph)?;
-            let comps = structure::connected_components(&g, a.strong)?;
+            let comps = structure::connected_components_ctl(&g, a.strong, c.control)?;
             Ok(Components {
                 num_components: comps.len(),
                 sizes: comps.iter().map(Vec::len).collect(),
