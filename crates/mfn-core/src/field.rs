@@ -44,9 +44,10 @@
 //! traffic differs. The pass is vectorised (AVX2 when the CPU has it, chosen at run
 //! time); lanes compute exactly what scalar code does, as no FMA is used. Grids of at
 //! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool.
-//! The state is updated in place (one array per field; a row's new values are written
-//! back once the row below has read the old ones, and each parallel block copies the
-//! rows around it first), so every cell reads only the previous state and any thread
+//! From [`PARALLEL_MIN_GRID`] on, the state is updated in place (one array per field; a
+//! row's new values are written back once the row below has read the old ones, and
+//! each parallel block copies the rows around it first); smaller grids are
+//! double-buffered. Either way every cell reads only the previous state, so any thread
 //! count gives the same bytes.
 //!
 //! ```
@@ -255,7 +256,7 @@ pub struct Simulation {
     /// The next state of a double-buffered step (grids below [`IN_PLACE_MIN_GRID`];
     /// empty for larger grids, which are updated in place).
     next: [Vec<f64>; 3],
-    /// The rows around each block, copied before a step (see [`step_in_place`]).
+    /// The rows around each block, copied before a step (see [`step_rows`]).
     ghosts: Vec<f64>,
     /// One step's jitter draws (N² or empty without jitter).
     jitter: Vec<f64>,
@@ -392,7 +393,7 @@ impl Simulation {
         let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
         let alone = large.as_ref().is_some_and(|l| l.alone);
         let parallel = alone && rayon::current_num_threads() > 1;
-        let counts = step_in_place(
+        let counts = step_rows(
             self.arch,
             Whole {
                 n,
@@ -538,7 +539,7 @@ fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
 /// Rows `[first, first + len)` of one step on the rayon pool, in blocks of rows. Each
 /// cell depends only on the previous state, and the counters are integer sums, so the
 /// result is the same bytes on any number of threads.
-/// The whole state, for [`step_in_place`]; `next` is empty for an in-place step.
+/// The whole state, for [`step_rows`]; `next` is empty for an in-place step.
 struct Whole<'a> {
     n: usize,
     v: &'a mut [f64],
@@ -554,7 +555,7 @@ struct Whole<'a> {
 /// block is updated in place or into `next` ([`kernel::rows`]); the rows just outside
 /// it are copied first, so a block never reads a neighbour's new values — the bytes are
 /// those of one serial sweep whatever the split and the thread count.
-fn step_in_place(
+fn step_rows(
     arch: pulp::Arch,
     w: Whole<'_>,
     block_rows: usize,

@@ -18,9 +18,9 @@
 //!
 //! Large states are updated in place ([`sweep`]: each new row waits in a row buffer
 //! until the row below has been computed from the old one); small ones are
-//! double-buffered. One pass per row reads the row
-//! triples (up, mid, down) of V, a and i once from memory; within the row, one loop updates a and i (keeping the unclipped `a'`
-//! in a scratch row) and a second loop, over the same rows still in L1, updates V with
+//! double-buffered. One pass per row reads the row triples (up, mid, down) of V, a and
+//! i once from memory; within the row, one loop updates a and i (keeping the unclipped
+//! `a'` in a scratch row) and a second loop, over the same rows still in L1, updates V with
 //! the mask, jitter, clamp and both counters. Two shorter dependency chains overlap
 //! better than one long one; measured, it is as fast as a single loop or faster.
 //! The fields are stored with halo columns ([`stride`]), so each loop runs over all N
@@ -58,7 +58,8 @@ impl std::ops::Add for Counts {
 }
 
 /// Rows `first_row..first_row + v.len()/stride` of the state in the padded layout
-/// (see [`stride`]), updated in place: V and, with Turing, a and i (empty otherwise).
+/// (see [`stride`]), updated in place or into `next`: V and, with Turing, a and i
+/// (empty otherwise).
 pub(super) struct Block<'a> {
     pub n: usize,
     pub first_row: usize,
@@ -99,8 +100,8 @@ pub(super) fn fill_halo(row: &mut [f64]) {
     row[n + 1] = row[1];
 }
 
-/// Run the kernel on a block of rows, in place, on the best instruction set this CPU
-/// has.
+/// Run the kernel on a block of rows (in place or into `block.next`), on the best
+/// instruction set this CPU has.
 pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Consts) -> Counts {
     let turing = !block.a.is_empty();
     let jitter = !block.z.is_empty();
