@@ -79,10 +79,9 @@ pub mod fuzzing {
 
     /// MCP over HTTP: the one JSON-RPC message of a POST body, or the JSON-RPC error
     /// code, the request id when readable, and the error.
-    #[allow(clippy::type_complexity)]
     pub fn mcp_message(
         body: &[u8],
-    ) -> Result<rmcp::model::ClientJsonRpcMessage, (i64, Option<Value>, ServiceError)> {
+    ) -> Result<rmcp::model::ClientJsonRpcMessage, crate::mcp::http::Refusal> {
         crate::mcp::http::one_message(body)
     }
 }

@@ -73,11 +73,7 @@ pub fn describe_default(s: &Setting) -> String {
 fn values(ty: Type) -> String {
     match ty {
         Type::Int(min, max, unit) => format!("[{min}, {max}]{}", unit_name(unit)),
-        Type::Choice(names, _) => names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        Type::Choice(names, _) => format!("`{}`", names.join("`, `")),
         Type::Bool => "boolean".to_owned(),
         Type::Ip => "an IP address".to_owned(),
         Type::Text => "non-empty text".to_owned(),
@@ -132,10 +128,6 @@ mod tests {
         names.dedup();
         keys.sort_unstable();
         keys.dedup();
-        assert_eq!(
-            (names.len(), keys.len()),
-            (n, k),
-            "a name or file key is listed twice"
-        );
+        assert_eq!((names.len(), keys.len()), (n, k), "a name or key twice");
     }
 }

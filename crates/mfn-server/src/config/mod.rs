@@ -66,12 +66,17 @@ pub(crate) trait Blank {
     fn blank() -> Self;
 }
 
-/// Declares a part of the configuration and its [`Blank`] value.
+/// Declares a part of the configuration, its [`Blank`] value and, for a part of
+/// [`ServerConfig`] (`in` its field), its `Default`: its share of the table's defaults.
+/// A field set by one setting is documented by the setting's variable.
 macro_rules! part {
-    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+    ($(#[$meta:meta])* pub struct $name:ident $(in $part:ident)? {
+        $($(#[$fmeta:meta])* $field:ident: $ty:ty $(= $var:literal)?,)*
+    }) => {
         $(#[$meta])*
         pub struct $name {
-            $($(#[$fmeta])* pub $field: $ty,)*
+            $($(#[$fmeta])* $(#[doc = concat!("`", $var, "`: see [`SETTINGS`].")])?
+            pub $field: $ty,)*
         }
 
         impl Blank for $name {
@@ -79,6 +84,13 @@ macro_rules! part {
                 Self { $($field: Blank::blank(),)* }
             }
         }
+
+        $(impl Default for $name {
+            /// The documented defaults (`MFN_ENV=dev`), from the settings table.
+            fn default() -> Self {
+                ServerConfig::default().$part
+            }
+        })?
     };
 }
 
@@ -92,24 +104,9 @@ macro_rules! blank_by_default {
     };
 }
 
-blank_by_default!(
-    bool,
-    u16,
-    u32,
-    usize,
-    String,
-    Duration,
-    Environment,
-    LogFormat,
-    AuthMode
-);
-blank_by_default!(
-    ServiceConfig,
-    Vec<String>,
-    Vec<[u8; 32]>,
-    Option<PathBuf>,
-    Option<String>
-);
+blank_by_default!(bool, u16, u32, usize, String, Duration);
+blank_by_default!(Environment, LogFormat, AuthMode, ServiceConfig);
+blank_by_default!(Vec<String>, Vec<[u8; 32]>, Option<PathBuf>, Option<String>);
 
 impl Blank for IpAddr {
     fn blank() -> Self {
@@ -203,115 +200,89 @@ part! {
     /// is named in its doc; `docs/OPERATIONS.md` has the table.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ServerConfig {
-        /// `MFN_ENV`: selects the defaults of several other settings.
-        pub env: Environment,
+        env: Environment = "MFN_ENV",
         /// `MFN_CONFIG`: the TOML file this configuration was read from.
-        pub config_file: Option<PathBuf>,
+        config_file: Option<PathBuf>,
         /// Listeners and connections.
-        pub network: NetworkConfig,
+        network: NetworkConfig,
         /// Connection caps and timeouts of both ports.
-        pub connections: ConnectionConfig,
+        connections: ConnectionConfig,
         /// The service layer (request limits, compute gate, caches, graph store, tool
         /// deadline), handed to `MfnService::new` as it is.
-        pub service: ServiceConfig,
+        service: ServiceConfig,
         /// Who may call.
-        pub auth: AuthConfig,
+        auth: AuthConfig,
         /// Per-key and per-IP limits of every door.
-        pub rate_limits: RateLimits,
+        rate_limits: RateLimits,
         /// Certificates of the gRPC listener and, unless `MFN_HTTP_TLS=false`, the HTTP one.
-        pub tls: TlsConfig,
+        tls: TlsConfig,
         /// Logs and traces.
-        pub telemetry: TelemetryConfig,
+        telemetry: TelemetryConfig,
         /// WebSocket sessions.
-        pub ws: WsConfig,
+        ws: WsConfig,
         /// The MCP route at `/mcp`.
-        pub mcp: McpConfig,
+        mcp: McpConfig,
     }
 }
 
 part! {
-    /// Listeners and connections: both ports, HTTP/2 tuning, CORS and the drain.
+    /// Listeners and connections: both ports, HTTP/2 tuning, CORS and the drain. Sizes
+    /// are in bytes.
     #[derive(Debug, Clone, PartialEq)]
-    pub struct NetworkConfig {
-        /// `MFN_HOST`.
-        pub host: IpAddr,
-        /// `MFN_GRPC_PORT`; 0 picks a free port.
-        pub grpc_port: u16,
-        /// `MFN_HTTP_PORT`; 0 picks a free port.
-        pub http_port: u16,
-        /// `MFN_MAX_MESSAGE_SIZE`, in bytes: gRPC messages and HTTP bodies.
-        pub max_message_bytes: usize,
-        /// `MFN_MAX_CONCURRENT_STREAMS`.
-        pub max_concurrent_streams: u32,
-        /// `MFN_KEEPALIVE_TIME_MS`.
-        pub keepalive_time: Duration,
-        /// `MFN_KEEPALIVE_TIMEOUT_MS`.
-        pub keepalive_timeout: Duration,
-        /// `MFN_CORS_ORIGINS`; `"*"` allows any.
-        pub cors_allowed_origins: Vec<String>,
-        /// `MFN_SHUTDOWN_TIMEOUT_S`.
-        pub shutdown_timeout: Duration,
+    pub struct NetworkConfig in network {
+        host: IpAddr = "MFN_HOST",
+        grpc_port: u16 = "MFN_GRPC_PORT",
+        http_port: u16 = "MFN_HTTP_PORT",
+        max_message_bytes: usize = "MFN_MAX_MESSAGE_SIZE",
+        max_concurrent_streams: u32 = "MFN_MAX_CONCURRENT_STREAMS",
+        keepalive_time: Duration = "MFN_KEEPALIVE_TIME_MS",
+        keepalive_timeout: Duration = "MFN_KEEPALIVE_TIMEOUT_MS",
+        cors_allowed_origins: Vec<String> = "MFN_CORS_ORIGINS",
+        shutdown_timeout: Duration = "MFN_SHUTDOWN_TIMEOUT_S",
     }
 }
 
 part! {
     /// What one client, or many, may hold open on either port; see `crate::conn`.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct ConnectionConfig {
-        /// `MFN_MAX_CONNECTIONS`: open connections per port.
-        pub max_connections: usize,
-        /// `MFN_MAX_CONNECTIONS_PER_IP`: open connections per client IP and port.
-        pub max_connections_per_ip: usize,
-        /// `MFN_HEADER_READ_TIMEOUT_S` (HTTP port).
-        pub header_read_timeout: Duration,
-        /// `MFN_BODY_READ_TIMEOUT_S` (HTTP port).
-        pub body_read_timeout: Duration,
-        /// `MFN_IDLE_TIMEOUT_S`: no request in flight this long closes a connection.
-        pub idle_timeout: Duration,
-        /// `MFN_MAX_TLS_HANDSHAKES`: handshakes in progress at once.
-        pub max_tls_handshakes: usize,
-        /// `MFN_TLS_HANDSHAKE_TIMEOUT_S`.
-        pub tls_handshake_timeout: Duration,
+    pub struct ConnectionConfig in connections {
+        max_connections: usize = "MFN_MAX_CONNECTIONS",
+        max_connections_per_ip: usize = "MFN_MAX_CONNECTIONS_PER_IP",
+        header_read_timeout: Duration = "MFN_HEADER_READ_TIMEOUT_S",
+        body_read_timeout: Duration = "MFN_BODY_READ_TIMEOUT_S",
+        idle_timeout: Duration = "MFN_IDLE_TIMEOUT_S",
+        max_tls_handshakes: usize = "MFN_MAX_TLS_HANDSHAKES",
+        tls_handshake_timeout: Duration = "MFN_TLS_HANDSHAKE_TIMEOUT_S",
     }
 }
 
 part! {
     /// Authentication: the mode and where the keys come from.
     #[derive(Debug, Clone, PartialEq)]
-    pub struct AuthConfig {
+    pub struct AuthConfig in auth {
         /// `MFN_AUTH_MODE` (or `GRPC_AUTH_ENABLED`).
-        pub mode: AuthMode,
+        mode: AuthMode,
         /// SHA-256 of each plaintext key of `MFN_API_KEY` and `MFN_API_KEYS`.
-        pub api_key_hashes: Vec<[u8; 32]>,
+        api_key_hashes: Vec<[u8; 32]>,
         /// `MFN_API_KEYS_FILE`, parsed by `security::KeySet::from_config`.
-        pub api_keys_file: Option<PathBuf>,
-        /// `MFN_AUTH_WINDOW_S`.
-        pub window: Duration,
-        /// `MFN_AUTH_FAILURE_LIMIT`: failures per client IP within the window that block it.
-        pub failure_limit: u32,
-        /// `MFN_AUTH_FAILURE_WINDOW_S`.
-        pub failure_window: Duration,
-        /// `MFN_AUTH_FAILURE_BLOCK_S`.
-        pub failure_block: Duration,
-        /// `MFN_API_KEYS_RELOAD_INTERVAL_S`: how often the key file is checked.
-        pub keys_reload_interval: Duration,
-        /// `MFN_METRICS_AUTH`: `/metrics` needs a key.
-        pub metrics_auth: bool,
+        api_keys_file: Option<PathBuf>,
+        window: Duration = "MFN_AUTH_WINDOW_S",
+        failure_limit: u32 = "MFN_AUTH_FAILURE_LIMIT",
+        failure_window: Duration = "MFN_AUTH_FAILURE_WINDOW_S",
+        failure_block: Duration = "MFN_AUTH_FAILURE_BLOCK_S",
+        keys_reload_interval: Duration = "MFN_API_KEYS_RELOAD_INTERVAL_S",
+        metrics_auth: bool = "MFN_METRICS_AUTH",
     }
 }
 
 part! {
     /// Defaults for keys without their own limits, and the anonymous limits.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct RateLimits {
-        /// `MFN_RATE_LIMIT_RPS`: requests per second per key.
-        pub rps: u32,
-        /// `MFN_RATE_LIMIT_CONCURRENT`: in-flight requests per key.
-        pub concurrent: u32,
-        /// `MFN_ANON_RATE_LIMIT_RPS`: requests per second per anonymous client IP.
-        pub anon_rps: u32,
-        /// `MFN_ANON_RATE_LIMIT_CONCURRENT`: in-flight requests per anonymous client IP.
-        pub anon_concurrent: u32,
+    pub struct RateLimits in rate_limits {
+        rps: u32 = "MFN_RATE_LIMIT_RPS",
+        concurrent: u32 = "MFN_RATE_LIMIT_CONCURRENT",
+        anon_rps: u32 = "MFN_ANON_RATE_LIMIT_RPS",
+        anon_concurrent: u32 = "MFN_ANON_RATE_LIMIT_CONCURRENT",
     }
 }
 
@@ -319,99 +290,54 @@ part! {
     /// TLS of the gRPC listener and (see [`TlsConfig::on_http`]) the HTTP one; see
     /// [`TlsConfig::settings`].
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct TlsConfig {
+    pub struct TlsConfig in tls {
         /// `MFN_TLS_ENABLED`, or on when both paths are set.
-        pub enabled: bool,
-        /// `MFN_TLS_CERT_PATH`.
-        pub cert_path: Option<PathBuf>,
-        /// `MFN_TLS_KEY_PATH`.
-        pub key_path: Option<PathBuf>,
-        /// `MFN_TLS_CLIENT_CA_PATH`.
-        pub client_ca_path: Option<PathBuf>,
-        /// `MFN_TLS_RELOAD_INTERVAL_S`.
-        pub reload_interval: Duration,
-        /// `MFN_HTTP_TLS`: the HTTP port serves TLS too when TLS is on.
-        pub http: bool,
+        enabled: bool,
+        cert_path: Option<PathBuf> = "MFN_TLS_CERT_PATH",
+        key_path: Option<PathBuf> = "MFN_TLS_KEY_PATH",
+        client_ca_path: Option<PathBuf> = "MFN_TLS_CLIENT_CA_PATH",
+        reload_interval: Duration = "MFN_TLS_RELOAD_INTERVAL_S",
+        http: bool = "MFN_HTTP_TLS",
     }
 }
 
 part! {
     /// Logs and trace export.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct TelemetryConfig {
-        /// `MFN_LOG_FORMAT`.
-        pub log_format: LogFormat,
-        /// `MFN_LOG_LEVEL`: a tracing `EnvFilter` directive.
-        pub log_level: String,
-        /// `OTEL_EXPORTER_OTLP_ENDPOINT`; `None`: no export.
-        pub otlp_endpoint: Option<String>,
-        /// `OTEL_SERVICE_NAME`.
-        pub otel_service_name: String,
+    pub struct TelemetryConfig in telemetry {
+        log_format: LogFormat = "MFN_LOG_FORMAT",
+        log_level: String = "MFN_LOG_LEVEL",
+        otlp_endpoint: Option<String> = "OTEL_EXPORTER_OTLP_ENDPOINT",
+        otel_service_name: String = "OTEL_SERVICE_NAME",
     }
 }
 
 part! {
-    /// Sizing and timing of WebSocket sessions.
+    /// Sizing and timing of WebSocket sessions; sizes are in bytes.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct WsConfig {
-        /// `MFN_WS_MAX_STREAMS`.
-        pub max_streams: usize,
-        /// `MFN_WS_QUEUE_CAPACITY` (see `ws::outbox`).
-        pub queue_capacity: usize,
-        /// `MFN_WS_QUEUE_MB`, in bytes.
-        pub queue_bytes: usize,
-        /// `MFN_WS_HEARTBEAT_INTERVAL_S`.
-        pub heartbeat_interval: Duration,
-        /// `MFN_WS_IDLE_TIMEOUT_S`: silence, or one blocked write, that ends a session.
-        pub idle_timeout: Duration,
-        /// `MFN_WS_MAX_MESSAGE_KB`, in bytes.
-        pub max_message_bytes: usize,
-        /// `MFN_WS_JSON_FIELD_MAX_SIDE`.
-        pub json_field_max_side: usize,
-        /// `MFN_WS_MAX_AUTH_ATTEMPTS`.
-        pub max_auth_attempts: u32,
+    pub struct WsConfig in ws {
+        max_streams: usize = "MFN_WS_MAX_STREAMS",
+        queue_capacity: usize = "MFN_WS_QUEUE_CAPACITY",
+        queue_bytes: usize = "MFN_WS_QUEUE_MB",
+        heartbeat_interval: Duration = "MFN_WS_HEARTBEAT_INTERVAL_S",
+        idle_timeout: Duration = "MFN_WS_IDLE_TIMEOUT_S",
+        max_message_bytes: usize = "MFN_WS_MAX_MESSAGE_KB",
+        json_field_max_side: usize = "MFN_WS_JSON_FIELD_MAX_SIDE",
+        max_auth_attempts: u32 = "MFN_WS_MAX_AUTH_ATTEMPTS",
     }
 }
 
 part! {
     /// The MCP route's browser and DNS-rebinding policy, and its session limits.
     #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct McpConfig {
-        /// `MFN_MCP_ALLOWED_ORIGINS`; empty: loopback only.
-        pub allowed_origins: Vec<String>,
-        /// `MFN_MCP_ALLOWED_HOSTS`; `"*"` allows any.
-        pub allowed_hosts: Vec<String>,
-        /// `MFN_MCP_MAX_SESSIONS`: sessions of all keys together.
-        pub max_sessions: usize,
-        /// `MFN_MCP_MAX_SESSIONS_PER_KEY`: sessions of one key (or of all anonymous callers).
-        pub max_sessions_per_key: usize,
-        /// `MFN_MCP_SESSION_IDLE_S`: a session without a message this long is closed.
-        pub session_idle: Duration,
+    pub struct McpConfig in mcp {
+        allowed_origins: Vec<String> = "MFN_MCP_ALLOWED_ORIGINS",
+        allowed_hosts: Vec<String> = "MFN_MCP_ALLOWED_HOSTS",
+        max_sessions: usize = "MFN_MCP_MAX_SESSIONS",
+        max_sessions_per_key: usize = "MFN_MCP_MAX_SESSIONS_PER_KEY",
+        session_idle: Duration = "MFN_MCP_SESSION_IDLE_S",
     }
 }
-
-/// Each part's `Default` is its share of [`ServerConfig::default`]: the table's defaults.
-macro_rules! default_from_table {
-    ($($ty:ty: $part:ident),*) => {
-        $(impl Default for $ty {
-            /// The documented defaults (`MFN_ENV=dev`), from the settings table.
-            fn default() -> Self {
-                ServerConfig::default().$part
-            }
-        })*
-    };
-}
-
-default_from_table!(
-    NetworkConfig: network,
-    ConnectionConfig: connections,
-    AuthConfig: auth,
-    RateLimits: rate_limits,
-    TlsConfig: tls,
-    TelemetryConfig: telemetry,
-    WsConfig: ws,
-    McpConfig: mcp
-);
 
 /// Certificate files for TLS; their existence is checked, their content is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,10 +362,8 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
+        let (key, message) = (key.into(), message.into());
+        Self { key, message }
     }
 }
 
@@ -462,11 +386,8 @@ impl ServerConfig {
     /// [`from_env`](Self::from_env) with `flags` above the environment: a flag replaces
     /// its variable and the variable's aliases, and errors name the flag.
     pub fn from_flags(flags: &[Flag], vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let mut sources = parse::Sources {
-            flags,
-            vars,
-            file: None,
-        };
+        let file = None;
+        let mut sources = parse::Sources { flags, vars, file };
         let config = sources.find(Setting::named("MFN_CONFIG"), Environment::Dev)?;
         if let Some(parse::Found(path, key, _)) = config {
             let path = path.path().display().to_string();
@@ -483,15 +404,9 @@ impl ServerConfig {
         vars: &HashMap<String, String>,
         file: Option<(&str, &str)>,
     ) -> Result<Self, ConfigError> {
-        let file = file
-            .map(|(name, text)| parse::parse_toml(name, text))
-            .transpose()?;
-        parse::Sources {
-            flags: &[],
-            vars,
-            file,
-        }
-        .build()
+        let file = file.map(|(name, text)| parse::parse_toml(name, text));
+        let (flags, file) = (&[][..], file.transpose()?);
+        parse::Sources { flags, vars, file }.build()
     }
 
     /// The gRPC listener's address.

@@ -80,15 +80,8 @@ impl Sources<'_> {
             let value = parse(s.ty, &first)?;
             for other in set {
                 if parse(s.ty, &other)? != value {
-                    let (a, b) = (
-                        first.0.as_str().unwrap_or(""),
-                        other.0.as_str().unwrap_or(""),
-                    );
-                    let message = format!("conflicting values {a:?} and {b:?}; set only one");
-                    return Err(ConfigError::new(
-                        format!("{}, {}", first.1, other.1),
-                        message,
-                    ));
+                    let [a, b] = [&first, &other].map(|r| r.0.as_str().unwrap_or(""));
+                    return Err(conflict([&first.1, &other.1], a, b));
                 }
             }
             return Ok(Some(Found(value, first.1, true)));
@@ -140,16 +133,11 @@ struct Resolved(Vec<Option<Found>>);
 
 impl Resolved {
     fn slot(&mut self, var: &str) -> &mut Option<Found> {
-        &mut self.0[Self::index(var)]
-    }
-
-    fn index(var: &str) -> usize {
-        let index = SETTINGS.iter().position(|s| s.var == var);
-        index.unwrap_or_else(|| panic!("no setting {var} in the table"))
+        &mut self.0[Setting::index(var)]
     }
 
     fn get(&self, var: &str) -> Option<&Found> {
-        self.0[Self::index(var)].as_ref()
+        self.0[Setting::index(var)].as_ref()
     }
 
     fn ports_differ(&self) -> Result<(), ConfigError> {
@@ -178,8 +166,7 @@ impl Resolved {
             return Ok(());
         };
         if on == (*mode == "off") {
-            let message = format!("conflicting values {mode:?} and {on:?}; set only one");
-            return Err(ConfigError::new(format!("{key}, {enabled}"), message));
+            return Err(conflict([key, &enabled], mode, on));
         }
         *self.slot("GRPC_AUTH_ENABLED") = None;
         Ok(())
@@ -193,26 +180,20 @@ impl Resolved {
         const KEY: &str = "MFN_TLS_KEY_PATH";
         let [enabled, cert, key, ca] =
             VARS.map(|var| self.get(var).map(|f| (f.0.clone(), f.1.clone())));
-        let fail = |key: &str, message: String| Err(ConfigError::new(key, message));
-        match (&enabled, &cert, &key, &ca) {
-            (Some((Value::Bool(false), _)), ..) => return Ok(()),
-            (_, Some(_), Some(_), _) => {}
-            (_, Some((_, c)), None, _) => {
-                return fail(KEY, format!("must be set together with {c}"));
-            }
-            (_, None, Some((_, k)), _) => {
-                return fail(CERT, format!("must be set together with {k}"));
-            }
-            (Some((_, on)), None, None, _) => {
-                return fail(
-                    on,
-                    format!("tls is enabled but {CERT} and {KEY} are not set"),
-                );
-            }
+        let together = |other: &str| format!("must be set together with {other}");
+        let unset = format!("tls is enabled but {CERT} and {KEY} are not set");
+        let refusal = match (&enabled, &cert, &key, &ca) {
+            (Some((Value::Bool(false), _)), ..) | (None, None, None, None) => return Ok(()),
+            (_, Some(_), Some(_), _) => None,
+            (_, Some((_, c)), None, _) => Some((KEY, together(c))),
+            (_, None, Some((_, k)), _) => Some((CERT, together(k))),
+            (Some((_, on)), None, None, _) => Some((on.as_str(), unset)),
             (None, None, None, Some((_, ca))) => {
-                return fail(ca, format!("requires {CERT} and {KEY}"));
+                Some((ca.as_str(), format!("requires {CERT} and {KEY}")))
             }
-            (None, None, None, None) => return Ok(()),
+        };
+        if let Some((name, message)) = refusal {
+            return Err(ConfigError::new(name, message));
         }
         for (path, name) in [cert, key, ca].into_iter().flatten() {
             check_file(&name, &path.path())?;
@@ -222,6 +203,12 @@ impl Resolved {
         }
         Ok(())
     }
+}
+
+/// Two names of one setting (or the auth mode and its switch) that say different things.
+fn conflict(keys: [&str; 2], a: impl std::fmt::Debug, b: impl std::fmt::Debug) -> ConfigError {
+    let message = format!("conflicting values {a:?} and {b:?}; set only one");
+    ConfigError::new(keys.join(", "), message)
 }
 
 impl Raw {
@@ -283,31 +270,25 @@ fn parse(ty: Type, raw: &Raw) -> Result<Value, ConfigError> {
         Type::GraphStore => {
             let host = text
                 .strip_prefix("redis://")
-                .map(|rest| rest.rsplit('@').next().unwrap_or(""));
-            if text == "embedded"
-                || host.is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
-                || text
-                    .strip_prefix("redis+unix://")
-                    .is_some_and(|p| p.starts_with('/'))
-            {
+                .map(|r| r.rsplit('@').next().unwrap_or(""));
+            let socket = text.strip_prefix("redis+unix://");
+            if text == "embedded" || has_host(host) || socket.is_some_and(|p| p.starts_with('/')) {
                 Value::Text(text.to_owned())
             } else if text.starts_with("rediss://") {
                 return error("TLS to Redis (rediss://) is not supported: use redis:// on a private network or a TLS sidecar".into());
             } else {
                 let shown = mfn_service::mfn_graph::store::redis::redact(text);
-                return error(format!(
-                    "expected `embedded` or redis://[user:password@]host[:port][/db], got {shown:?}"
-                ));
+                let form = "`embedded` or redis://[user:password@]host[:port][/db]";
+                return error(format!("expected {form}, got {shown:?}"));
             }
         }
         Type::Url => {
             let host = text
                 .strip_prefix("http://")
                 .or_else(|| text.strip_prefix("https://"));
-            if !text.is_empty() && !host.is_some_and(|h| !h.is_empty() && !h.starts_with('/')) {
-                return error(format!(
-                    "expected an http:// or https:// URL with a host, got {text:?}"
-                ));
+            if !text.is_empty() && !has_host(host) {
+                let form = "an http:// or https:// URL with a host";
+                return error(format!("expected {form}, got {text:?}"));
             }
             Value::Text(text.to_owned())
         }
@@ -358,15 +339,12 @@ fn parse_file_value(ty: Type, Raw(value, key, _): &Raw) -> Result<Value, ConfigE
         _ => "a string",
     };
     let found = value.type_str();
-    let article = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
-    Err(ConfigError::new(
-        key.clone(),
-        format!("expected {wanted}, got {article} {found}"),
-    ))
+    let an = found.starts_with(['a', 'e', 'i', 'o', 'u']);
+    let message = format!(
+        "expected {wanted}, got a{} {found}",
+        if an { "n" } else { "" }
+    );
+    Err(ConfigError::new(key.clone(), message))
 }
 
 fn int(n: i128, min: u64, max: u64, unit: Unit) -> Result<Value, String> {
@@ -402,6 +380,11 @@ fn list(ty: Type, key: &str, items: Vec<String>) -> Result<Value, ConfigError> {
         )),
         None => Ok(Value::List(items)),
     }
+}
+
+/// Whether what follows a URL's scheme starts with a host.
+fn has_host(rest: Option<&str>) -> bool {
+    rest.is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
 }
 
 /// `*`, or `http(s)://host[:port]` without path or whitespace.

@@ -23,9 +23,11 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http::request::Parts;
 use http::{HeaderMap, Uri, header};
 use mfn_service::{ErrorCode, MfnService, ServiceError};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
@@ -33,7 +35,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use super::McpServer;
-use super::sessions::{OwnedSessions, Owner, SessionLimits, SessionRegistry};
+use super::sessions::{OwnedSessions, Owner, Reservation, SessionLimits, SessionRegistry};
 use crate::security::{Caller, jsonrpc_error};
 
 /// JSON-RPC 2.0: the body is not JSON.
@@ -57,18 +59,6 @@ pub struct McpHttpConfig {
     pub sessions: SessionLimits,
 }
 
-impl Default for McpHttpConfig {
-    fn default() -> Self {
-        McpHttpConfig {
-            allowed_origins: Vec::new(),
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
-            max_body_bytes: 10 << 20,
-            shutdown: CancellationToken::new(),
-            sessions: SessionLimits::default(),
-        }
-    }
-}
-
 /// The `Origin`/`Host` policy, shared by the requests of the route.
 #[derive(Debug, Clone)]
 pub struct Guard {
@@ -79,43 +69,32 @@ pub struct Guard {
 impl Guard {
     /// The policy of `config`.
     pub fn new(config: &McpHttpConfig) -> Self {
-        Guard {
-            origins: Arc::new(config.allowed_origins.clone()),
-            hosts: Arc::new(config.allowed_hosts.clone()),
-        }
+        let origins = Arc::new(config.allowed_origins.clone());
+        let hosts = Arc::new(config.allowed_hosts.clone());
+        Guard { origins, hosts }
     }
 
     /// Whether a request with `Origin: origin` may pass.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        if self.origins.iter().any(|o| o == "*") {
-            return true;
+        match parse_origin(origin) {
+            _ if self.origins.iter().any(|o| o == "*") => true,
+            Some((_, host, _)) if self.origins.is_empty() => is_loopback(&host),
+            Some(got) => self
+                .origins
+                .iter()
+                .any(|o| parse_origin(o).as_ref() == Some(&got)),
+            None => false,
         }
-        let Some(got) = Origin::parse(origin) else {
-            return false;
-        };
-        if self.origins.is_empty() {
-            return is_loopback(&got.host);
-        }
-        self.origins
-            .iter()
-            .filter_map(|o| Origin::parse(o))
-            .any(|o| o == got)
     }
 
     /// Whether a request for `authority` (`host[:port]`) may pass.
     pub fn host_allowed(&self, authority: &str) -> bool {
-        if self.hosts.iter().any(|h| h == "*") {
-            return true;
+        let mut allowed = self.hosts.iter().filter_map(|h| split_authority(h));
+        match split_authority(authority) {
+            _ if self.hosts.iter().any(|h| h == "*") => true,
+            Some((host, port)) => allowed.any(|(h, p)| h == host && (p.is_none() || p == port)),
+            None => false,
         }
-        let Some((host, port)) = split_authority(authority) else {
-            return false;
-        };
-        self.hosts
-            .iter()
-            .any(|allowed| match split_authority(allowed) {
-                Some((h, p)) => h == host && (p.is_none() || p == port),
-                None => false,
-            })
     }
 }
 
@@ -149,71 +128,62 @@ pub struct Admission {
     max_body_bytes: usize,
 }
 
+/// A request refused as JSON-RPC: the error code, the request id when one can be read,
+/// and the error.
+pub type Refusal = (i64, Option<serde_json::Value>, ServiceError);
+
+/// A refusal of the request, not of its message: no id, our code.
+fn refusal(err: ServiceError) -> Refusal {
+    (crate::security::MCP_REFUSAL_CODE, None, err)
+}
+
 /// Below authentication, before rmcp: a request naming a session must own it (else 404,
 /// as for an unknown session); a POST body is read within the limit and must be one
 /// JSON-RPC message; an `initialize` that opens a session needs a free slot.
 pub async fn admit(State(admission): State<Admission>, req: Request, next: Next) -> Response {
-    let owner = Owner(req.extensions().get::<Caller>().map(|c| c.key.hash));
-    let session = req
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap_or_default().to_owned());
-    if let Some(id) = &session
-        && !admission.registry.owned_by(id, owner)
-    {
-        metrics::counter!("mcp_refused_total", "reason" => "session").increment(1);
-        let err = ServiceError {
-            field: Some("mcp-session-id".into()),
-            ..ServiceError::new(
-                ErrorCode::NotFound,
-                "session not found: it expired, was closed or never existed; send initialize without mcp-session-id for a new one",
-            )
-        };
-        return jsonrpc_error(req.headers(), &err, crate::security::MCP_REFUSAL_CODE, None);
-    }
     let (mut parts, body) = req.into_parts();
-    parts.extensions.insert(owner);
-    if parts.method != http::Method::POST || !is_json(&parts.headers) {
-        // rmcp answers the other methods and media types.
-        return next.run(Request::from_parts(parts, body)).await;
+    match admission.check(&mut parts, body).await {
+        // The reservation is held until rmcp has answered; by then the new session
+        // counts on its own.
+        Ok((body, _reservation)) => next.run(Request::from_parts(parts, body)).await,
+        Err((code, id, err)) => jsonrpc_error(&parts.headers, &err, code, id),
     }
-    let bytes = match read_limited(body, admission.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            return jsonrpc_error(
-                &parts.headers,
-                &err,
-                crate::security::MCP_REFUSAL_CODE,
-                None,
-            );
+}
+
+impl Admission {
+    /// The body to pass on and the slot of the session the request opens, if any.
+    async fn check(
+        &self,
+        parts: &mut Parts,
+        body: Body,
+    ) -> Result<(Body, Option<Reservation>), Refusal> {
+        let owner = Owner(parts.extensions.get::<Caller>().map(|c| c.key.hash));
+        parts.extensions.insert(owner);
+        let session = parts.headers.get("mcp-session-id");
+        let session = session.map(|v| v.to_str().unwrap_or_default());
+        if let Some(id) = session
+            && !self.registry.owned_by(id, owner)
+        {
+            metrics::counter!("mcp_refused_total", "reason" => "session").increment(1);
+            return Err(refusal(ServiceError {
+                field: Some("mcp-session-id".into()),
+                ..ServiceError::new(
+                    ErrorCode::NotFound,
+                    "session not found: it expired, was closed or never existed; send initialize without mcp-session-id for a new one",
+                )
+            }));
         }
-    };
-    let opens_session = match one_message(&bytes) {
-        Ok(message) => {
-            session.is_none()
-                && matches!(&message, ClientJsonRpcMessage::Request(r)
-                    if matches!(r.request, ClientRequest::InitializeRequest(_)))
+        if parts.method != http::Method::POST || !is_json(&parts.headers) {
+            // rmcp answers the other methods and media types.
+            return Ok((body, None));
         }
-        Err((code, id, err)) => return jsonrpc_error(&parts.headers, &err, code, id),
-    };
-    // Held until rmcp has answered; by then the new session counts on its own.
-    let _reservation = if opens_session {
-        match admission.registry.reserve(owner) {
-            Ok(r) => Some(r),
-            Err(err) => {
-                return jsonrpc_error(
-                    &parts.headers,
-                    &err,
-                    crate::security::MCP_REFUSAL_CODE,
-                    None,
-                );
-            }
-        }
-    } else {
-        None
-    };
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await
+        let limit = self.max_body_bytes;
+        let bytes = read_limited(body, limit).await.map_err(refusal)?;
+        let initialize = matches!(one_message(&bytes)?, ClientJsonRpcMessage::Request(r)
+            if matches!(r.request, ClientRequest::InitializeRequest(_)));
+        let opens = (initialize && session.is_none()).then(|| self.registry.reserve(owner));
+        Ok((Body::from(bytes), opens.transpose().map_err(refusal)?))
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -226,10 +196,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// The body, or 413 once it exceeds `limit` bytes (before reading when
 /// `Content-Length` says so).
-async fn read_limited(
-    body: axum::body::Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ServiceError> {
+async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, ServiceError> {
     use futures::StreamExt;
     let too_large = || ServiceError {
         field: Some("body".into()),
@@ -259,20 +226,14 @@ async fn read_limited(
 
 /// The one JSON-RPC message of `body`, or the JSON-RPC error code, the request id when
 /// one can be read, and the error.
-#[allow(clippy::type_complexity)]
-pub(crate) fn one_message(
-    body: &[u8],
-) -> Result<ClientJsonRpcMessage, (i64, Option<serde_json::Value>, ServiceError)> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        let err = ServiceError::invalid(
-            "body",
-            format!(
-                "parse error: the body is not JSON: {}",
-                mfn_service::error::truncate(&e.to_string())
-            ),
-        );
-        (PARSE_ERROR, None, err)
-    })?;
+pub(crate) fn one_message(body: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
+    let invalid = |code, id, what: &str, e: serde_json::Error| -> Refusal {
+        let e = mfn_service::error::truncate(&e.to_string());
+        let err = ServiceError::invalid("body", format!("{what}: {e}"));
+        (code, id, err)
+    };
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(PARSE_ERROR, None, "parse error: the body is not JSON", e))?;
     if value.is_array() {
         let err = ServiceError::invalid(
             "body",
@@ -280,46 +241,31 @@ pub(crate) fn one_message(
         );
         return Err((INVALID_REQUEST, None, err));
     }
-    let id = value
-        .get("id")
-        .filter(|id| id.is_string() || id.is_number())
-        .cloned();
-    serde_json::from_value(value).map_err(|e| {
-        let err = ServiceError::invalid(
-            "body",
-            format!(
-                "invalid request: not a JSON-RPC 2.0 request, notification or response: {}",
-                mfn_service::error::truncate(&e.to_string())
-            ),
-        );
-        (INVALID_REQUEST, id, err)
-    })
+    let id = value.get("id").filter(|i| i.is_string() || i.is_number());
+    let id = id.cloned();
+    let what = "invalid request: not a JSON-RPC 2.0 request, notification or response";
+    serde_json::from_value(value).map_err(|e| invalid(INVALID_REQUEST, id, what, e))
 }
 
 /// 403 unless `Origin` is absent or allowed and `Host` is allowed.
 pub async fn guard(State(guard): State<Guard>, req: Request, next: Next) -> Response {
     let headers = req.headers();
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().is_ok_and(|o| guard.origin_allowed(o));
-        if !ok {
-            metrics::counter!("mcp_refused_total", "reason" => "origin").increment(1);
-            return refuse(
-                headers,
-                "origin",
-                "Origin is not allowed on /mcp; add it to MFN_MCP_ALLOWED_ORIGINS",
-            );
-        }
-    }
-    let authority = host(req.uri(), headers);
-    if !authority.is_some_and(|h| guard.host_allowed(h)) {
-        metrics::counter!("mcp_refused_total", "reason" => "host").increment(1);
-        return refuse(
-            headers,
-            "host",
-            "Host is not allowed on /mcp; add it to MFN_MCP_ALLOWED_HOSTS",
-        );
-    }
-    next.run(req).await
+    let origin = headers.get(header::ORIGIN);
+    let (field, name, variable) =
+        if !origin.is_none_or(|o| o.to_str().is_ok_and(|o| guard.origin_allowed(o))) {
+            ("origin", "Origin", "MFN_MCP_ALLOWED_ORIGINS")
+        } else if !host(req.uri(), headers).is_some_and(|h| guard.host_allowed(h)) {
+            ("host", "Host", "MFN_MCP_ALLOWED_HOSTS")
+        } else {
+            return next.run(req).await;
+        };
+    metrics::counter!("mcp_refused_total", "reason" => field).increment(1);
+    let message = format!("{name} is not allowed on /mcp; add it to {variable}");
+    let err = ServiceError {
+        field: Some(field.to_owned()),
+        ..ServiceError::new(ErrorCode::PermissionDenied, message)
+    };
+    crate::security::reject::<axum::body::Body>(headers, err).into_response()
 }
 
 /// Remove the credential headers: authentication is done, and nothing below needs them.
@@ -329,14 +275,6 @@ pub async fn strip_credentials(mut req: Request) -> Request {
     h.remove(header::AUTHORIZATION);
     h.remove("x-signature");
     req
-}
-
-fn refuse(headers: &HeaderMap, field: &str, message: &str) -> Response {
-    let err = ServiceError {
-        field: Some(field.to_owned()),
-        ..ServiceError::new(ErrorCode::PermissionDenied, message)
-    };
-    crate::security::reject::<axum::body::Body>(headers, err).into_response()
 }
 
 fn host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
@@ -365,30 +303,18 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A browser origin, `scheme://host[:port]`, with the scheme's default port filled in.
-#[derive(Debug, PartialEq, Eq)]
-struct Origin {
-    scheme: String,
-    host: String,
-    port: Option<u16>,
-}
-
-impl Origin {
-    fn parse(text: &str) -> Option<Origin> {
-        let (scheme, rest) = text.trim().split_once("://")?;
-        let scheme = scheme.to_ascii_lowercase();
-        let (host, port) = split_authority(rest.trim_end_matches('/'))?;
-        let default = match scheme.as_str() {
-            "http" => Some(80),
-            "https" => Some(443),
-            _ => None,
-        };
-        Some(Origin {
-            scheme,
-            host,
-            port: port.or(default),
-        })
-    }
+/// A browser origin `scheme://host[:port]` as scheme, host and port, with the scheme's
+/// default port filled in.
+fn parse_origin(text: &str) -> Option<(String, String, Option<u16>)> {
+    let (scheme, rest) = text.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (host, port) = split_authority(rest.trim_end_matches('/'))?;
+    let default = match scheme.as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    };
+    Some((scheme, host, port.or(default)))
 }
 
 #[cfg(test)]
@@ -396,29 +322,29 @@ mod tests {
     use super::*;
 
     fn guard(origins: &[&str], hosts: &[&str]) -> Guard {
-        Guard::new(&McpHttpConfig {
-            allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
-            allowed_hosts: hosts.iter().map(|s| s.to_string()).collect(),
-            ..McpHttpConfig::default()
-        })
+        let list = |items: &[&str]| Arc::new(items.iter().map(|s| s.to_string()).collect());
+        Guard {
+            origins: list(origins),
+            hosts: list(hosts),
+        }
     }
 
     #[test]
     fn an_empty_origin_list_allows_loopback_only() {
         let g = guard(&[], &["*"]);
-        for ok in [
-            "http://localhost:6274",
-            "http://127.0.0.1",
-            "https://[::1]:8443",
+        for (origins, allowed) in [
+            (
+                "http://localhost:6274 http://127.0.0.1 https://[::1]:8443",
+                true,
+            ),
+            (
+                "https://evil.example null http://127.0.0.1.evil.example",
+                false,
+            ),
         ] {
-            assert!(g.origin_allowed(ok), "{ok}");
-        }
-        for bad in [
-            "https://evil.example",
-            "null",
-            "http://127.0.0.1.evil.example",
-        ] {
-            assert!(!g.origin_allowed(bad), "{bad}");
+            for origin in origins.split(' ') {
+                assert_eq!(g.origin_allowed(origin), allowed, "{origin}");
+            }
         }
     }
 

@@ -116,18 +116,12 @@ fn mcp_tools() -> &'static [Tool] {
 }
 
 fn to_mcp_tool(e: &Entry) -> Tool {
-    let mut tool = Tool::new(
-        e.spec.name,
-        e.spec.description,
-        Arc::new(object(&e.input_schema)),
-    );
+    let input = Arc::new(object(&e.input_schema));
+    let mut tool = Tool::new(e.spec.name, e.spec.description, input);
     tool.output_schema = Some(Arc::new(object(&e.output_schema)));
-    tool.annotations = Some(
-        ToolAnnotations::new()
-            .read_only(!e.spec.mutates)
-            // Stored graphs are the whole world of a tool.
-            .open_world(false),
-    );
+    let hints = ToolAnnotations::new().read_only(!e.spec.mutates);
+    // Stored graphs are the whole world of a tool.
+    tool.annotations = Some(hints.open_world(false));
     tool
 }
 
@@ -138,34 +132,25 @@ fn object(schema: &Value) -> JsonObject {
     }
 }
 
-/// Who is calling: the key [`AuthLayer`](crate::security::AuthLayer) accepted, from the
-/// HTTP request parts rmcp puts in the request extensions (none over stdio).
-fn caller(ctx: &RequestContext<RoleServer>) -> Option<&Caller> {
-    ctx.extensions
-        .get::<::http::request::Parts>()
-        .and_then(|p| p.extensions.get::<Caller>())
+/// The HTTP request parts rmcp puts in the request extensions (none over stdio).
+fn parts(ctx: &RequestContext<RoleServer>) -> Option<&::http::request::Parts> {
+    ctx.extensions.get::<::http::request::Parts>()
 }
 
-fn tenant(caller: Option<&Caller>) -> &str {
-    caller.map_or(DEFAULT_TENANT, |c| c.key.name.as_str())
+/// Who is calling: the key [`AuthLayer`](crate::security::AuthLayer) accepted.
+fn caller(ctx: &RequestContext<RoleServer>) -> Option<&Caller> {
+    parts(ctx).and_then(|p| p.extensions.get::<Caller>())
 }
 
 /// The service call of an MCP request: the `x-request-id` header over HTTP, the
 /// caller's tenant.
 fn service_call(ctx: &RequestContext<RoleServer>) -> Call {
-    let request_id = ctx
-        .extensions
-        .get::<::http::request::Parts>()
-        .and_then(|p| p.headers.get("x-request-id"))
-        .and_then(|v| v.to_str().ok());
-    let notes = ctx
-        .extensions
-        .get::<::http::request::Parts>()
-        .and_then(|p| p.extensions.get::<AuditNotes>())
-        .cloned();
+    let request_id = parts(ctx).and_then(|p| p.headers.get("x-request-id")?.to_str().ok());
+    let notes = parts(ctx).and_then(|p| p.extensions.get::<AuditNotes>());
+    let tenant = caller(ctx).map_or(DEFAULT_TENANT, |c| c.key.name.as_str());
     Call::new(Door::Mcp, SvcContext::new(request_id))
-        .tenant(tenant(caller(ctx)))
-        .notes(notes)
+        .tenant(tenant)
+        .notes(notes.cloned())
 }
 
 /// The text of an `isError` result: code, message (which names the field and the limit)
@@ -192,21 +177,28 @@ fn tool_result(reply: Reply) -> Result<CallToolResult, ServiceError> {
     Ok(result)
 }
 
-/// A [`Progress`] sink, and the future that forwards what it receives to `send` (the
-/// client's `notifications/progress`), at most one every [`PROGRESS_INTERVAL`]: values
-/// that arrive in between are coalesced, the latest wins. The future never ends: race it
-/// against the call.
-fn progress_pump<F, Fut>(token: ProgressToken, send: F) -> (Progress, impl Future<Output = ()>)
+/// A [`Progress`] sink when the client sent a progress `token`, and the future that
+/// forwards what it receives to `send` (the client's `notifications/progress`), at most
+/// one every [`PROGRESS_INTERVAL`]: values that arrive in between are coalesced, the
+/// latest wins. The future never ends: race it against the call.
+fn progress_pump<F, Fut>(
+    token: Option<ProgressToken>,
+    send: F,
+) -> (Option<Progress>, impl Future<Output = ()>)
 where
     F: Fn(ProgressNotificationParam) -> Fut,
     Fut: Future<Output = bool>,
 {
     let (tx, mut rx) = tokio::sync::watch::channel((0u64, 0u64));
-    let sink: Progress = Arc::new(move |done, total| {
-        let _ = tx.send((done, total));
+    let sink = token.is_some().then(|| -> Progress {
+        Arc::new(move |done, total| {
+            let _ = tx.send((done, total));
+        })
     });
     let pump = async move {
-        while rx.changed().await.is_ok() {
+        while let Some(token) = &token
+            && rx.changed().await.is_ok()
+        {
             let (done, total) = *rx.borrow_and_update();
             let mut param = ProgressNotificationParam::new(token.clone(), done as f64);
             if total > 0 {
@@ -223,7 +215,7 @@ where
 }
 
 impl McpServer {
-    /// Run a registry tool for the caller of `ctx`; `Err` only when the computation was
+    /// Run a registry tool for the caller of `ctx`; `None` only when the computation was
     /// cancelled by the client.
     async fn run_tool(
         &self,
@@ -232,20 +224,11 @@ impl McpServer {
         ctx: &RequestContext<RoleServer>,
     ) -> Option<Result<Reply, ServiceError>> {
         let caller = caller(ctx);
-        let (progress, pump) = match ctx.meta.get_progress_token() {
-            Some(token) => {
-                let peer = ctx.peer.clone();
-                let (sink, pump) = progress_pump(token, move |param| {
-                    let peer = peer.clone();
-                    async move { peer.notify_progress(param).await.is_ok() }
-                });
-                (Some(sink), futures::future::Either::Left(pump))
-            }
-            None => (
-                None,
-                futures::future::Either::Right(std::future::pending::<()>()),
-            ),
-        };
+        let peer = ctx.peer.clone();
+        let (progress, pump) = progress_pump(ctx.meta.get_progress_token(), move |param| {
+            let peer = peer.clone();
+            async move { peer.notify_progress(param).await.is_ok() }
+        });
         let call = service_call(ctx).progress(progress);
         let work = self.svc.call_op(&call, entry.spec.name, args);
         let started = Instant::now();
@@ -260,14 +243,13 @@ impl McpServer {
             Some(Err(e)) => e.code.as_str(),
             None => ErrorCode::Cancelled.as_str(),
         };
-        let elapsed = started.elapsed();
         info!(
             target: audit::TARGET,
             door = "mcp",
             request_id = %call.ctx.request_id,
             tool = entry.spec.name,
             status,
-            duration_ms = elapsed.as_secs_f64() * 1e3,
+            duration_ms = started.elapsed().as_secs_f64() * 1e3,
             api_key_hash = %caller.map_or_else(|| "-".to_owned(), |c| c.key.hash_prefix()),
             "tools/call"
         );
@@ -281,20 +263,13 @@ impl McpServer {
         name: &'static str,
         args: Value,
         ctx: &RequestContext<RoleServer>,
-    ) -> Result<Value, ServiceError> {
-        self.svc
-            .call_op(&service_call(ctx), name, args)
-            .await?
-            .to_value()
-    }
-}
-
-/// A service error outside `tools/call` (resources) as a JSON-RPC error.
-fn protocol_error(e: ServiceError) -> ErrorData {
-    match e.code {
-        ErrorCode::NotFound => ErrorData::resource_not_found(e.message, None),
-        ErrorCode::InvalidArgument => ErrorData::invalid_params(e.message, None),
-        _ => ErrorData::internal_error(error_text(&e), None),
+    ) -> Result<Value, ErrorData> {
+        let reply = self.svc.call_op(&service_call(ctx), name, args).await;
+        reply.and_then(|r| r.to_value()).map_err(|e| match e.code {
+            ErrorCode::NotFound => ErrorData::resource_not_found(e.message, None),
+            ErrorCode::InvalidArgument => ErrorData::invalid_params(e.message, None),
+            _ => ErrorData::internal_error(error_text(&e), None),
+        })
     }
 }
 
@@ -335,32 +310,18 @@ impl ServerHandler for McpServer {
         let Some(entry) = ops::find(&request.name) else {
             metrics::counter!("mfn_tool_calls_total", "tool" => "unknown", "status" => "INVALID_ARGUMENT", "door" => "mcp")
                 .increment(1);
-            return Err(ErrorData::invalid_params(
-                format!(
-                    "unknown tool {:?}; tools/list names them",
-                    mfn_service::error::truncate(&request.name)
-                ),
-                None,
-            ));
+            let name = mfn_service::error::truncate(&request.name);
+            let message = format!("unknown tool {name:?}; tools/list names them");
+            return Err(ErrorData::invalid_params(message, None));
         };
         let args = Value::Object(request.arguments.unwrap_or_default());
         let span = info_span!("mcp.tool", tool = entry.spec.name);
-        match self.run_tool(entry, args, &ctx).instrument(span).await {
-            Some(Ok(reply)) => match tool_result(reply) {
-                Ok(result) => Ok(result.into()),
-                Err(e) => {
-                    Ok(CallToolResult::error(vec![ContentBlock::text(error_text(&e))]).into())
-                }
-            },
-            Some(Err(e)) => {
-                Ok(CallToolResult::error(vec![ContentBlock::text(error_text(&e))]).into())
-            }
-            None => Err(ErrorData::new(
-                rmcp::model::ErrorCode::INVALID_REQUEST,
-                "request cancelled",
-                None,
-            )),
-        }
+        let Some(outcome) = self.run_tool(entry, args, &ctx).instrument(span).await else {
+            let code = rmcp::model::ErrorCode::INVALID_REQUEST;
+            return Err(ErrorData::new(code, "request cancelled", None));
+        };
+        let error = |e| CallToolResult::error(vec![ContentBlock::text(error_text(&e))]);
+        Ok(outcome.and_then(tool_result).unwrap_or_else(error).into())
     }
 
     async fn list_resources(
@@ -372,31 +333,18 @@ impl ServerHandler for McpServer {
         if let Some(cursor) = request.and_then(|r| r.cursor) {
             args["cursor"] = json!(cursor);
         }
-        let page = self
-            .internal_call("list_graphs", args, &ctx)
-            .await
-            .map_err(protocol_error)?;
-        let resources = page["graphs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| {
-                let name = g["name"].as_str()?;
-                let kind = if g["directed"].as_bool() == Some(true) {
-                    "directed"
-                } else {
-                    "undirected"
-                };
-                Some(
-                    Resource::new(format!("graph://{name}"), name)
-                        .with_description(format!(
-                            "{kind} graph, {} nodes, {} edges (node-link JSON)",
-                            g["num_nodes"], g["num_edges"]
-                        ))
-                        .with_mime_type("application/json"),
-                )
-            })
-            .collect();
+        let page = self.internal_call("list_graphs", args, &ctx).await?;
+        let resource = |g: &Value| {
+            let name = g["name"].as_str()?;
+            let un = if g["directed"] == true { "" } else { "un" };
+            let (nodes, edges) = (&g["num_nodes"], &g["num_edges"]);
+            let counts = format!("{nodes} nodes, {edges} edges");
+            let about = format!("{un}directed graph, {counts} (node-link JSON)");
+            let r = Resource::new(format!("graph://{name}"), name);
+            Some(r.with_description(about).with_mime_type("application/json"))
+        };
+        let graphs = page["graphs"].as_array().into_iter().flatten();
+        let resources = graphs.filter_map(resource).collect();
         let mut result = ListResourcesResult::with_all_items(resources)
             // Per tenant and changing: nobody else may cache it, and not for long.
             .with_cache_scope(CacheScope::Private)
@@ -425,19 +373,11 @@ impl ServerHandler for McpServer {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let Some(name) = graph_name(&request.uri) else {
-            return Err(ErrorData::invalid_params(
-                format!("uri: {:?} is not graph://{{name}}", request.uri),
-                None,
-            ));
+            let message = format!("uri: {:?} is not graph://{{name}}", request.uri);
+            return Err(ErrorData::invalid_params(message, None));
         };
-        let doc = self
-            .internal_call(
-                "export_graph",
-                json!({ "graph": name, "format": "json" }),
-                &ctx,
-            )
-            .await
-            .map_err(protocol_error)?;
+        let args = json!({ "graph": name, "format": "json" });
+        let doc = self.internal_call("export_graph", args, &ctx).await?;
         let text = doc["data"].as_str().unwrap_or_default().to_owned();
         let contents =
             ResourceContents::text(text, request.uri.clone()).with_mime_type("application/json");
@@ -478,28 +418,19 @@ mod tests {
             let out = t.output_schema.as_ref().expect("output schema");
             assert_eq!(out.get("type"), Some(&json!("object")));
             let hints = t.annotations.as_ref().expect("annotations");
-            assert_eq!(
-                hints.read_only_hint,
-                Some(!entry.spec.mutates),
-                "{}",
-                t.name
-            );
+            let read_only = Some(!entry.spec.mutates);
+            assert_eq!(hints.read_only_hint, read_only, "{}", t.name);
         }
     }
 
     #[test]
     fn errors_name_code_and_field() {
-        let e = ServiceError::invalid("grid_size", "must be at most 512 (MFN_MAX_GRID_SIZE)");
-        assert!(
-            error_text(&e).starts_with("INVALID_ARGUMENT: grid_size"),
-            "{}",
-            error_text(&e)
-        );
-        let e = ServiceError::invalid("grid_size", "grid_size: must be at most 512");
-        assert_eq!(
-            error_text(&e),
-            "INVALID_ARGUMENT: grid_size: must be at most 512"
-        );
+        // The field is named once, whether the message starts with it or not.
+        let expected = "INVALID_ARGUMENT: grid_size: must be at most 512";
+        for message in ["must be at most 512", "grid_size: must be at most 512"] {
+            let e = ServiceError::invalid("grid_size", message);
+            assert_eq!(error_text(&e), expected, "{message}");
+        }
     }
 
     #[test]
@@ -512,10 +443,8 @@ mod tests {
         let r = tool_result(reply).unwrap();
         assert_eq!(r.structured_content, Some(json!({"width": 1})));
         assert_eq!(r.content.len(), 2);
-        assert_eq!(
-            r.content[0].as_text().map(|t| t.text.as_str()),
-            Some(r#"{"width":1}"#)
-        );
+        let text = r.content[0].as_text().map(|t| t.text.as_str());
+        assert_eq!(text, Some(r#"{"width":1}"#));
         let img = r.content[1].as_image().expect("image block");
         assert_eq!(img.mime_type, "image/png");
         assert_eq!(img.data, "iVBORw==");
@@ -526,10 +455,11 @@ mod tests {
         let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = sent.clone();
         let token = ProgressToken(rmcp::model::NumberOrString::Number(7));
-        let (sink, pump) = progress_pump(token, move |p: ProgressNotificationParam| {
+        let (sink, pump) = progress_pump(Some(token), move |p: ProgressNotificationParam| {
             log.lock().unwrap().push((p.progress, p.total));
             std::future::ready(true)
         });
+        let sink = sink.expect("a sink for a token");
         let work = async {
             for done in 1..=50u64 {
                 sink(done, 50);

@@ -8,6 +8,7 @@
 //! - `create_social_network(name, size)`: seed 003's prompt — a scale-free "social" graph
 //!   (`generate_graph` Barabási–Albert), then its hubs, communities and clustering.
 
+use mfn_service::mfn_core::field::SimulationParams;
 use rmcp::ErrorData;
 use rmcp::model::{GetPromptResult, JsonObject, Prompt, PromptArgument, PromptMessage, Role};
 use serde_json::Value;
@@ -61,6 +62,7 @@ pub fn list() -> Vec<Prompt> {
 /// `prompts/get`: the prompt `name` with `args`; an unknown name or a missing required
 /// argument is `-32602`.
 pub fn get(name: &str, args: Option<&JsonObject>) -> Result<GetPromptResult, ErrorData> {
+    let invalid = |message: String| ErrorData::invalid_params(message, None);
     let arg = |key: &str| -> Option<String> {
         args.and_then(|a| a.get(key)).and_then(|v| match v {
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -68,63 +70,42 @@ pub fn get(name: &str, args: Option<&JsonObject>) -> Result<GetPromptResult, Err
             _ => None,
         })
     };
+    // `default` when absent, else an integer of at least `min`: `what` says so.
+    let number = |key: &str, default: u64, min: u64, what: &str| match arg(key) {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= min)
+            .ok_or_else(|| invalid(format!("{key}: {s:?} is not {what}"))),
+    };
     let (description, text) = match name {
         "analyze_graph" => {
-            let graph = arg("graph").ok_or_else(|| {
-                ErrorData::invalid_params(
-                    "graph: analyze_graph needs the name of a stored graph",
-                    None,
-                )
-            })?;
-            (
-                format!("Analyse the stored graph {graph:?}"),
-                analyze_graph(&graph),
-            )
+            let needs = "graph: analyze_graph needs the name of a stored graph";
+            let graph = arg("graph").ok_or_else(|| invalid(needs.into()))?;
+            let description = format!("Analyse the stored graph {graph:?}");
+            (description, analyze_graph(&graph))
         }
         "analyze_mycelium" => {
-            let number = |key: &str, default: u64| -> Result<u64, ErrorData> {
-                match arg(key) {
-                    None => Ok(default),
-                    Some(s) => s.parse().map_err(|_| {
-                        ErrorData::invalid_params(
-                            format!("{key}: {s:?} is not a non-negative integer"),
-                            None,
-                        )
-                    }),
-                }
-            };
-            let seed = number("seed", mfn_service::request::DEFAULT_SEED)?;
-            let d = mfn_service::mfn_core::field::SimulationParams::default();
-            let grid = number("grid_size", d.grid_size as u64)?;
-            let steps = number("steps", d.steps as u64)?;
-            (
-                format!(
-                    "Simulate and analyse a mycelium network (seed {seed}, {grid}×{grid}, {steps} steps)"
-                ),
-                analyze_mycelium(seed, grid, steps),
-            )
+            let (d, what) = (SimulationParams::default(), "a non-negative integer");
+            let seed = number("seed", mfn_service::request::DEFAULT_SEED, 0, what)?;
+            let grid = number("grid_size", d.grid_size as u64, 0, what)?;
+            let steps = number("steps", d.steps as u64, 0, what)?;
+            let description = format!(
+                "Simulate and analyse a mycelium network (seed {seed}, {grid}×{grid}, {steps} steps)"
+            );
+            (description, analyze_mycelium(seed, grid, steps))
         }
         "create_social_network" => {
             let name = arg("name").unwrap_or_else(|| "social_network".to_owned());
-            let size = match arg("size") {
-                None => 30,
-                Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 4).ok_or_else(|| {
-                    ErrorData::invalid_params(
-                        format!("size: {s:?} is not an integer of at least 4"),
-                        None,
-                    )
-                })?,
-            };
-            (
-                format!("Create and describe the social network {name:?} of {size} people"),
-                create_social_network(&name, size),
-            )
+            let size = number("size", 30, 4, "an integer of at least 4")?;
+            let description =
+                format!("Create and describe the social network {name:?} of {size} people");
+            (description, create_social_network(&name, size))
         }
         other => {
-            return Err(ErrorData::invalid_params(
-                format!("unknown prompt {other:?}; prompts/list names them"),
-                None,
-            ));
+            let unknown = format!("unknown prompt {other:?}; prompts/list names them");
+            return Err(invalid(unknown));
         }
     };
     let mut result = GetPromptResult::new(vec![PromptMessage::new_text(Role::User, text)]);

@@ -24,7 +24,7 @@ use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
 };
 use rmcp::transport::streamable_http_server::session::{
-    EventStore, RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
+    ServerSseMessage, SessionId, SessionManager,
 };
 
 /// Who owns a session: the SHA-256 of the caller's key, `None` for anonymous callers.
@@ -43,18 +43,8 @@ pub struct SessionLimits {
     pub idle: Duration,
 }
 
-impl Default for SessionLimits {
-    fn default() -> Self {
-        SessionLimits {
-            max_total: 1000,
-            max_per_key: 32,
-            idle: Duration::from_secs(120),
-        }
-    }
-}
-
 /// Session owners and the counts the caps apply to.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionRegistry {
     limits: SessionLimits,
     state: Mutex<Counts>,
@@ -96,15 +86,8 @@ impl Counts {
 impl SessionRegistry {
     /// An empty registry with `limits`.
     pub fn new(limits: SessionLimits) -> Self {
-        SessionRegistry {
-            limits,
-            state: Mutex::default(),
-        }
-    }
-
-    /// The caps in force.
-    pub fn limits(&self) -> SessionLimits {
-        self.limits
+        let state = Mutex::default();
+        SessionRegistry { limits, state }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -115,41 +98,36 @@ impl SessionRegistry {
     /// server is full, 429 when the key is.
     pub fn reserve(self: &Arc<Self>, owner: Owner) -> Result<Reservation, ServiceError> {
         let mut counts = self.lock();
+        let (max_total, max_per_key) = (self.limits.max_total, self.limits.max_per_key);
         let idle = self.limits.idle;
-        if counts.total >= self.limits.max_total {
+        let close = format!(
+            "idle ones close after {} s (MFN_MCP_SESSION_IDLE_S)",
+            idle.as_secs()
+        );
+        if counts.total >= max_total {
             metrics::counter!("mcp_sessions_refused_total", "cap" => "total").increment(1);
+            let message = format!(
+                "too many MCP sessions: the server holds at most {max_total} (MFN_MCP_MAX_SESSIONS); {close}"
+            );
             return Err(ServiceError {
                 retry_after: Some(idle),
                 field: Some("MFN_MCP_MAX_SESSIONS".into()),
-                ..ServiceError::new(
-                    ErrorCode::Unavailable,
-                    format!(
-                        "too many MCP sessions: the server holds at most {} (MFN_MCP_MAX_SESSIONS); idle ones close after {} s (MFN_MCP_SESSION_IDLE_S)",
-                        self.limits.max_total,
-                        idle.as_secs()
-                    ),
-                )
+                ..ServiceError::new(ErrorCode::Unavailable, message)
             });
         }
-        if counts.per_owner.get(&owner).copied().unwrap_or(0) >= self.limits.max_per_key {
+        if counts.per_owner.get(&owner).copied().unwrap_or(0) >= max_per_key {
             metrics::counter!("mcp_sessions_refused_total", "cap" => "per_key").increment(1);
+            let message = format!(
+                "too many MCP sessions for this api key: at most {max_per_key} (MFN_MCP_MAX_SESSIONS_PER_KEY); end one with DELETE /mcp, {close}"
+            );
             return Err(ServiceError {
                 field: Some("MFN_MCP_MAX_SESSIONS_PER_KEY".into()),
-                ..ServiceError::exhausted(
-                    format!(
-                        "too many MCP sessions for this api key: at most {} (MFN_MCP_MAX_SESSIONS_PER_KEY); end one with DELETE /mcp, idle ones close after {} s (MFN_MCP_SESSION_IDLE_S)",
-                        self.limits.max_per_key,
-                        idle.as_secs()
-                    ),
-                    idle,
-                )
+                ..ServiceError::exhausted(message, idle)
             });
         }
         counts.add(owner);
-        Ok(Reservation {
-            registry: self.clone(),
-            owner,
-        })
+        let registry = self.clone();
+        Ok(Reservation { registry, owner })
     }
 
     /// Whether session `id` exists and belongs to `owner`.
@@ -215,6 +193,8 @@ fn owner_of(message: &ClientJsonRpcMessage) -> Owner {
         .unwrap_or(Owner(None))
 }
 
+/// `restore_session` and `event_store` keep rmcp's defaults: no external store, so an
+/// unknown session stays unknown (404).
 impl SessionManager for OwnedSessions {
     type Error = LocalSessionManagerError;
     type Transport = WorkerTransport<LocalSessionWorker>;
@@ -275,18 +255,6 @@ impl SessionManager for OwnedSessions {
         last_event_id: String,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
         self.inner.resume(id, last_event_id).await
-    }
-
-    async fn restore_session(
-        &self,
-        _id: SessionId,
-    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
-        // No external store: an unknown session stays unknown (404).
-        Ok(RestoreOutcome::NotSupported)
-    }
-
-    fn event_store(&self) -> Option<Arc<dyn EventStore>> {
-        None
     }
 }
 

@@ -21,10 +21,8 @@ pub struct ApiError {
 impl ApiError {
     /// `error` on the request whose headers are `headers`.
     pub fn new(error: ServiceError, headers: &HeaderMap) -> Self {
-        ApiError {
-            error,
-            request_id: request_id(headers),
-        }
+        let request_id = request_id(headers);
+        ApiError { error, request_id }
     }
 }
 
@@ -38,16 +36,16 @@ impl IntoResponse for ApiError {
 
 /// The id the request-id layer put on the request.
 pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    id(headers).unwrap_or_default().to_owned()
 }
 
 /// The service's request context for a request with `headers`.
 pub fn context(headers: &HeaderMap) -> RequestContext {
-    RequestContext::new(headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()))
+    RequestContext::new(id(headers))
+}
+
+fn id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
 }
 
 /// The body's bytes; over `DefaultBodyLimit` (`MFN_MAX_MESSAGE_SIZE`) it is 413 with the
@@ -55,11 +53,9 @@ pub fn context(headers: &HeaderMap) -> RequestContext {
 pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     let headers = req.headers().clone();
     Bytes::from_request(req, state).await.map_err(|e| {
+        let too_large = "request body is larger than the limit (MFN_MAX_MESSAGE_SIZE)";
         let error = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ServiceError::new(
-                ErrorCode::PayloadTooLarge,
-                "request body is larger than the limit (MFN_MAX_MESSAGE_SIZE)",
-            )
+            ServiceError::new(ErrorCode::PayloadTooLarge, too_large)
         } else {
             ServiceError::invalid("body", format!("cannot read the request body: {e}"))
         };

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
@@ -16,7 +16,7 @@ use mfn_service::{ErrorCode, MfnService, ServiceError};
 use serde_json::{Map, Value, json};
 
 use super::extract::{ApiError, body_bytes};
-use super::{JsonObject, MaybeCaller, call, respond};
+use super::{MaybeCaller, call, json_object, respond};
 use crate::security::Scope;
 
 /// Where a route's arguments come from besides its path.
@@ -43,36 +43,11 @@ pub enum Answer {
     Document,
 }
 
-/// An HTTP method of a resource route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    /// GET.
-    Get,
-    /// POST.
-    Post,
-    /// PUT.
-    Put,
-    /// DELETE.
-    Delete,
-}
-
-impl Verb {
-    /// The HTTP method.
-    pub fn method(self) -> Method {
-        match self {
-            Verb::Get => Method::GET,
-            Verb::Post => Method::POST,
-            Verb::Put => Method::PUT,
-            Verb::Delete => Method::DELETE,
-        }
-    }
-}
-
 /// A resource route over a tool.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Resource {
     /// HTTP method.
-    pub method: Verb,
+    pub method: Method,
     /// Path template; `{name}` is the graph, `{node}` a node, `{tool}` any tool.
     pub path: &'static str,
     /// The tool it runs (`None`: the `{tool}` of the path).
@@ -88,7 +63,7 @@ pub struct Resource {
 }
 
 const fn resource(
-    method: Verb,
+    method: Method,
     path: &'static str,
     tool: &'static str,
     args: Args,
@@ -106,124 +81,39 @@ const fn resource(
 }
 
 /// Every resource route.
-pub const RESOURCES: &[Resource] = &[
-    resource(
-        Verb::Get,
-        "/v1/graphs",
-        "list_graphs",
-        Args::Query,
-        "The tenant's graphs (every tenant's with all_tenants=true and an admin key)",
-    ),
-    Resource {
-        answer: Answer::Created,
-        ..resource(
-            Verb::Post,
-            "/v1/graphs",
-            "create_graph",
-            Args::Body,
-            "Create a graph",
-        )
-    },
-    resource(
-        Verb::Get,
-        "/v1/graphs/{name}",
-        "get_info",
-        Args::None,
-        "A graph's summary",
-    ),
-    resource(
-        Verb::Delete,
-        "/v1/graphs/{name}",
-        "delete_graph",
-        Args::None,
-        "Delete a graph",
-    ),
-    Resource {
-        name_arg: "name",
-        ..resource(
-            Verb::Put,
-            "/v1/graphs/{name}",
-            "import_graph",
-            Args::Document,
-            "Create or replace a graph from a document (edge-list CSV, node-link JSON or GraphML in the body; format from ?format= or the content type)",
-        )
-    },
-    resource(
-        Verb::Get,
-        "/v1/graphs/{name}/nodes",
-        "get_node_attributes",
-        Args::Query,
-        "Node attributes, paged",
-    ),
-    resource(
-        Verb::Post,
-        "/v1/graphs/{name}/nodes",
-        "add_nodes",
-        Args::Body,
-        "Add nodes",
-    ),
-    resource(
-        Verb::Delete,
-        "/v1/graphs/{name}/nodes",
-        "remove_nodes",
-        Args::Body,
-        "Remove nodes",
-    ),
-    resource(
-        Verb::Get,
-        "/v1/graphs/{name}/nodes/{node}/neighbors",
-        "get_neighbors",
-        Args::Query,
-        "Neighbours of a node (digits in the path are an integer id)",
-    ),
-    resource(
-        Verb::Get,
-        "/v1/graphs/{name}/edges",
-        "get_edge_attributes",
-        Args::Query,
-        "Edge attributes, paged",
-    ),
-    resource(
-        Verb::Post,
-        "/v1/graphs/{name}/edges",
-        "add_edges",
-        Args::Body,
-        "Add edges ([u,v], [u,v,w] or {source,target,weight,attrs})",
-    ),
-    resource(
-        Verb::Delete,
-        "/v1/graphs/{name}/edges",
-        "remove_edges",
-        Args::Body,
-        "Remove edges",
-    ),
-    Resource {
-        answer: Answer::Document,
-        ..resource(
-            Verb::Get,
-            "/v1/graphs/{name}/export",
-            "export_graph",
-            Args::Query,
-            "Export as node-link JSON (default), CSV or GraphML, answered as the document itself",
-        )
-    },
-    Resource {
-        tool: None,
-        ..resource(
-            Verb::Post,
-            "/v1/graphs/{name}/tools/{tool}",
-            "",
-            Args::Body,
-            "Run any tool on this graph (the path fills its `graph` argument)",
-        )
-    },
+#[rustfmt::skip]
+pub static RESOURCES: &[Resource] = &[
+    resource(Method::GET, "/v1/graphs", "list_graphs", Args::Query,
+        "The tenant's graphs (every tenant's with all_tenants=true and an admin key)"),
+    Resource { method: Method::POST, path: "/v1/graphs", tool: Some("create_graph"), name_arg: "graph",
+        args: Args::Body, answer: Answer::Created, summary: "Create a graph" },
+    resource(Method::GET, "/v1/graphs/{name}", "get_info", Args::None, "A graph's summary"),
+    resource(Method::DELETE, "/v1/graphs/{name}", "delete_graph", Args::None, "Delete a graph"),
+    Resource { method: Method::PUT, path: "/v1/graphs/{name}", tool: Some("import_graph"), name_arg: "name",
+        args: Args::Document, answer: Answer::Json, summary: "Create or replace a graph from a document \
+        (edge-list CSV, node-link JSON or GraphML in the body; format from ?format= or the content type)" },
+    resource(Method::GET, "/v1/graphs/{name}/nodes", "get_node_attributes", Args::Query, "Node attributes, paged"),
+    resource(Method::POST, "/v1/graphs/{name}/nodes", "add_nodes", Args::Body, "Add nodes"),
+    resource(Method::DELETE, "/v1/graphs/{name}/nodes", "remove_nodes", Args::Body, "Remove nodes"),
+    resource(Method::GET, "/v1/graphs/{name}/nodes/{node}/neighbors", "get_neighbors", Args::Query,
+        "Neighbours of a node (digits in the path are an integer id)"),
+    resource(Method::GET, "/v1/graphs/{name}/edges", "get_edge_attributes", Args::Query, "Edge attributes, paged"),
+    resource(Method::POST, "/v1/graphs/{name}/edges", "add_edges", Args::Body,
+        "Add edges ([u,v], [u,v,w] or {source,target,weight,attrs})"),
+    resource(Method::DELETE, "/v1/graphs/{name}/edges", "remove_edges", Args::Body, "Remove edges"),
+    Resource { method: Method::GET, path: "/v1/graphs/{name}/export", tool: Some("export_graph"), name_arg: "graph",
+        args: Args::Query, answer: Answer::Document,
+        summary: "Export as node-link JSON (default), CSV or GraphML, answered as the document itself" },
+    Resource { method: Method::POST, path: "/v1/graphs/{name}/tools/{tool}", tool: None, name_arg: "graph",
+        args: Args::Body, answer: Answer::Json,
+        summary: "Run any tool on this graph (the path fills its `graph` argument)" },
 ];
 
 /// The resource routes (behind the security layers).
 pub fn router(svc: MfnService) -> Router {
     let mut router = Router::new();
     for r in RESOURCES {
-        let filter = MethodFilter::try_from(r.method.method()).unwrap_or(MethodFilter::GET);
+        let filter = MethodFilter::try_from(r.method.clone()).unwrap_or(MethodFilter::GET);
         let handler =
             move |State(svc): State<MfnService>,
                   Path(params): Path<HashMap<String, String>>,
@@ -249,7 +139,7 @@ async fn serve(
     let mut args = match r.args {
         Args::None => Map::new(),
         Args::Query => query()?,
-        Args::Body => JsonObject::from_request(req, &()).await?.0,
+        Args::Body => json_object(req).await?,
         Args::Document => document_args(query()?, req, &headers).await?,
     };
     if let Some(name) = params.get("name") {
@@ -264,14 +154,10 @@ async fn serve(
     if r.tool == Some("list_graphs") && args.remove("all_tenants") == Some(Value::Bool(true)) {
         return all_tenants(svc, &caller, &headers).await;
     }
-    let tool = r
-        .tool
-        .or(params.get("tool").map(String::as_str))
-        .unwrap_or_default();
-    let reply = svc
-        .call_op(&call(&headers, &caller), tool, Value::Object(args))
-        .await
-        .map_err(fail)?;
+    let tool = r.tool.or(params.get("tool").map(String::as_str));
+    let call = call(&headers, &caller);
+    let reply = svc.call_op(&call, tool.unwrap_or_default(), args.into());
+    let reply = reply.await.map_err(fail)?;
     match r.answer {
         Answer::Json => respond(reply, StatusCode::OK, &headers),
         Answer::Created => {
@@ -306,12 +192,8 @@ async fn document_args(
     headers: &HeaderMap,
 ) -> Result<Map<String, Value>, ApiError> {
     let body = body_bytes(req, &()).await?;
-    let text = String::from_utf8(body.to_vec()).map_err(|_| {
-        ApiError::new(
-            ServiceError::invalid("body", "the graph document must be UTF-8 text"),
-            headers,
-        )
-    })?;
+    let not_text = ServiceError::invalid("body", "the graph document must be UTF-8 text");
+    let text = String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(not_text, headers))?;
     if !args.contains_key("format") {
         let format = match headers
             .get(header::CONTENT_TYPE)
@@ -352,22 +234,16 @@ async fn all_tenants(
     caller: &MaybeCaller,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let admin = caller
-        .as_ref()
-        .is_some_and(|c| c.key.scopes.contains(Scope::Admin));
-    if !admin {
-        return Err(ApiError::new(
-            ServiceError::new(
-                ErrorCode::PermissionDenied,
-                "all_tenants: needs a key with the admin scope",
-            ),
-            headers,
-        ));
+    let fail = |e| ApiError::new(e, headers);
+    let key = caller.caller.as_ref().map(|c| &c.key);
+    if !key.is_some_and(|k| k.scopes.contains(Scope::Admin)) {
+        let message = "all_tenants: needs a key with the admin scope";
+        return Err(fail(ServiceError::new(
+            ErrorCode::PermissionDenied,
+            message,
+        )));
     }
-    let graphs = svc
-        .list_all_graphs()
-        .await
-        .map_err(|e| ApiError::new(e, headers))?;
+    let graphs = svc.list_all_graphs().await.map_err(fail)?;
     let graphs: Vec<Value> = graphs
         .into_iter()
         .map(|(tenant, info)| {

@@ -17,7 +17,7 @@
 //! client asks for `application/json` only. Security, metrics and request ids are
 //! layers mounted by [`crate::http`].
 
-use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -62,14 +62,6 @@ pub(crate) struct MaybeCaller {
     notes: Option<AuditNotes>,
 }
 
-impl std::ops::Deref for MaybeCaller {
-    type Target = Option<Caller>;
-
-    fn deref(&self) -> &Option<Caller> {
-        &self.caller
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
     type Rejection = std::convert::Infallible;
 
@@ -83,41 +75,29 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeCaller {
 
 /// The service call of a REST request: its request id, the caller's tenant and where
 /// its parameters are noted for the audit line.
-pub(crate) fn call(headers: &HeaderMap, caller: &MaybeCaller) -> Call {
-    let tenant = caller
-        .as_ref()
-        .map_or_else(|| DEFAULT_TENANT.to_owned(), |c| c.key.name.clone());
+pub(crate) fn call(headers: &HeaderMap, maybe: &MaybeCaller) -> Call {
+    let key = maybe.caller.as_ref().map(|c| &c.key);
     Call::new(Door::Rest, extract::context(headers))
-        .tenant(tenant)
-        .notes(caller.notes.clone())
+        .tenant(key.map_or(DEFAULT_TENANT, |k| k.name.as_str()))
+        .notes(maybe.notes.clone())
 }
 
 fn operation_route(entry: &'static Entry, route: Route) -> MethodRouter<MfnService> {
+    let handler = move |State(svc): State<MfnService>,
+                        caller: MaybeCaller,
+                        RawQuery(q): RawQuery,
+                        req: Request| async move {
+        let headers = req.headers().clone();
+        let args = match route {
+            Route::Post(_) => json_object(req).await?,
+            Route::Get(_) => query_object(q.as_deref().unwrap_or_default())
+                .map_err(|e| ApiError::new(e, &headers))?,
+        };
+        run(&svc, &headers, &caller, entry.spec.name, args).await
+    };
     match route {
-        Route::Post(_) => post(
-            move |State(svc): State<MfnService>, caller: MaybeCaller, req: Request| async move {
-                let headers = req.headers().clone();
-                let args = Value::Object(JsonObject::from_request(req, &()).await?.0);
-                run(&svc, &headers, &caller, entry.spec.name, args).await
-            },
-        ),
-        Route::Get(_) => get(
-            move |State(svc): State<MfnService>,
-                  headers: HeaderMap,
-                  caller: MaybeCaller,
-                  RawQuery(q): RawQuery| async move {
-                let args = query_object(q.as_deref().unwrap_or_default())
-                    .map_err(|e| ApiError::new(e, &headers))?;
-                run(
-                    &svc,
-                    &headers,
-                    &caller,
-                    entry.spec.name,
-                    Value::Object(args),
-                )
-                .await
-            },
-        ),
+        Route::Post(_) => post(handler),
+        Route::Get(_) => get(handler),
     }
 }
 
@@ -127,12 +107,10 @@ pub(crate) async fn run(
     headers: &HeaderMap,
     caller: &MaybeCaller,
     name: &str,
-    args: Value,
+    args: Map<String, Value>,
 ) -> Result<Response, ApiError> {
-    let reply = svc
-        .call_op(&call(headers, caller), name, args)
-        .await
-        .map_err(|e| ApiError::new(e, headers))?;
+    let reply = svc.call_op(&call(headers, caller), name, args.into()).await;
+    let reply = reply.map_err(|e| ApiError::new(e, headers))?;
     respond(reply, StatusCode::OK, headers)
 }
 
@@ -168,36 +146,25 @@ pub(crate) fn respond(
     Ok((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// A JSON object body: an empty body is `{}`; another media type is 415; `null`, a
-/// non-object or invalid JSON is 400; a body over the limit is 413.
-pub(crate) struct JsonObject(pub Map<String, Value>);
-
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let headers = req.headers().clone();
-        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
-            let essence = ct.split(';').next().unwrap_or_default().trim();
-            if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(ApiError::new(
-                    ServiceError::new(
-                        ErrorCode::UnsupportedMediaType,
-                        format!(
-                            "content-type {:?} is not supported: send application/json",
-                            mfn_service::error::truncate(essence)
-                        ),
-                    ),
-                    &headers,
-                ));
-            }
+/// The body as a JSON object: an empty body is `{}`; another media type is 415; `null`,
+/// a non-object or invalid JSON is 400; a body over the limit is 413.
+pub(crate) async fn json_object(req: Request) -> Result<Map<String, Value>, ApiError> {
+    let headers = req.headers().clone();
+    let fail = |e| ApiError::new(e, &headers);
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            let essence = mfn_service::error::truncate(essence);
+            let message =
+                format!("content-type {essence:?} is not supported: send application/json");
+            return Err(fail(ServiceError::new(
+                ErrorCode::UnsupportedMediaType,
+                message,
+            )));
         }
-        let body = extract::body_bytes(req, state).await?;
-        object(&body)
-            .map(JsonObject)
-            .map_err(|e| ApiError::new(e, &headers))
     }
+    object(&extract::body_bytes(req, &()).await?).map_err(fail)
 }
 
 /// `body` as a JSON object (an empty body is `{}`).
@@ -236,16 +203,9 @@ fn describe(e: &Entry) -> Value {
 }
 
 fn not_found(name: &str, headers: &HeaderMap) -> ApiError {
-    ApiError::new(
-        ServiceError::new(
-            ErrorCode::NotFound,
-            format!(
-                "no tool {:?}; GET /v1/tools lists them",
-                mfn_service::error::truncate(name)
-            ),
-        ),
-        headers,
-    )
+    let name = mfn_service::error::truncate(name);
+    let message = format!("no tool {name:?}; GET /v1/tools lists them");
+    ApiError::new(ServiceError::new(ErrorCode::NotFound, message), headers)
 }
 
 async fn describe_tool(
@@ -267,8 +227,8 @@ async fn call_by_name(
     if ops::find(&name).is_none() {
         return Err(not_found(&name, &headers));
     }
-    let args = JsonObject::from_request(req, &()).await?.0;
-    run(&svc, &headers, &caller, &name, Value::Object(args)).await
+    let args = json_object(req).await?;
+    run(&svc, &headers, &caller, &name, args).await
 }
 
 async fn openapi_json() -> impl IntoResponse {

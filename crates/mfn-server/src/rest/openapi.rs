@@ -22,74 +22,71 @@ pub fn document() -> &'static Value {
     DOC.get_or_init(build)
 }
 
-/// Every path the document describes, for tests.
-pub fn paths() -> Vec<String> {
-    document()["paths"]
-        .as_object()
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 /// `#/components/schemas/{name}`.
 fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn input(e: &Entry) -> Value {
-    reference(&format!("tool.{}.input", e.spec.name))
+/// A JSON body of `schema`.
+fn body(required: bool, schema: Value) -> Value {
+    json!({"required": required, "content": {"application/json": {"schema": schema}}})
 }
 
-fn output(e: &Entry) -> Value {
-    reference(&format!("tool.{}.output", e.spec.name))
+/// The entry's arguments as a JSON body.
+fn input(e: &Entry, required: bool) -> Value {
+    body(required, reference(&format!("tool.{}.input", e.spec.name)))
+}
+
+/// `description`, answered as JSON of `schema`.
+fn answer(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+/// A graph document in any of its formats.
+fn documents() -> Value {
+    json!({"application/json": {"schema": {"type": "object"}},
+           "text/csv": {"schema": {"type": "string"}},
+           "application/graphml+xml": {"schema": {"type": "string"}}})
 }
 
 fn build() -> Value {
     let mut schemas = Map::new();
     for e in ops::all() {
-        component(
-            &mut schemas,
-            &format!("tool.{}.input", e.spec.name),
-            &e.input_schema,
-        );
-        component(
-            &mut schemas,
-            &format!("tool.{}.output", e.spec.name),
-            &e.output_schema,
-        );
+        for (kind, schema) in [("input", &e.input_schema), ("output", &e.output_schema)] {
+            let name = format!("tool.{}.{kind}", e.spec.name);
+            component(&mut schemas, &name, schema);
+        }
     }
-    component(
-        &mut schemas,
-        "ErrorResponse",
-        &ops::schema::<ErrorResponse>(),
-    );
+    let error = ops::schema::<ErrorResponse>();
+    component(&mut schemas, "ErrorResponse", &error);
     let errors = error_responses();
     let mut paths = Map::new();
-    let mut add = |path: &str, method: &Method, op: Value| {
+    let mut add = |path: &str, method: Method, op: Value| {
         let item = paths.entry(path.to_owned()).or_insert_with(|| json!({}));
         item[method.as_str().to_ascii_lowercase()] = op;
     };
+    let object = || json!({"type": "object"});
 
     for e in ops::all() {
         let canonical = e.spec.rest.first().map(|r| r.path());
         for (i, route) in e.spec.rest.iter().enumerate() {
             let mut op = json!({
-                "operationId": if i == 0 { e.spec.name.to_owned() } else { format!("{}_alias_{i}", e.spec.name) },
+                "operationId": e.spec.name,
                 "summary": e.spec.summary,
                 "description": e.spec.description,
                 "tags": ["mfn"],
-                "responses": ok(&errors, "200", e, e.spec.renders),
+                "responses": responses(&errors, "200", result(e, e.spec.renders)),
             });
             if i > 0 {
+                let (name, summary) = (e.spec.name, e.spec.summary);
+                op["operationId"] = json!(format!("{name}_alias_{i}"));
                 op["x-mfn-alias-of"] = json!(canonical);
-                op["summary"] = json!(format!(
-                    "{} (alias of {})",
-                    e.spec.summary,
-                    canonical.unwrap_or_default()
-                ));
+                let of = canonical.unwrap_or_default();
+                op["summary"] = json!(format!("{summary} (alias of {of})"));
             }
             let method = match route {
                 Route::Post(_) => {
-                    op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": input(e)}}});
+                    op["requestBody"] = input(e, false);
                     Method::POST
                 }
                 Route::Get(_) => {
@@ -97,26 +94,24 @@ fn build() -> Value {
                     Method::GET
                 }
             };
-            add(route.path(), &method, op);
+            add(route.path(), method, op);
         }
         let mut op = json!({
             "operationId": format!("tool_{}", e.spec.name),
             "summary": e.spec.description,
             "tags": ["tools"],
-            "requestBody": {"required": false, "content": {"application/json": {"schema": input(e)}}},
-            "responses": ok(&errors, "200", e, e.spec.renders),
+            "requestBody": input(e, false),
+            "responses": responses(&errors, "200", result(e, e.spec.renders)),
         });
         if !e.spec.aliases.is_empty() {
             op["x-mfn-aliases"] = json!(e.spec.aliases);
         }
-        add(&format!("/v1/tools/{}", e.spec.name), &Method::POST, op);
+        add(&format!("/v1/tools/{}", e.spec.name), Method::POST, op);
     }
-    add(
-        "/v1/tools",
-        &Method::GET,
-        json!({"operationId": "list_tools", "summary": "Every operation with its input and output JSON Schemas", "tags": ["tools"],
-               "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}),
-    );
+    let summary = "Every operation with its input and output JSON Schemas";
+    let list = json!({"operationId": "list_tools", "summary": summary, "tags": ["tools"],
+        "responses": {"200": answer("OK", object())}});
+    add("/v1/tools", Method::GET, list);
 
     for (i, r) in RESOURCES.iter().enumerate() {
         let entry = r.tool.and_then(ops::find);
@@ -130,69 +125,55 @@ fn build() -> Value {
             "summary": r.summary,
             "tags": ["graphs"],
         });
-        let fixed = [r.name_arg, "node", "data"];
         match (r.args, entry) {
             (Args::Query | Args::Document, Some(e)) => {
-                params.extend(query_parameters(&e.input_schema, &fixed));
+                params.extend(query_parameters(
+                    &e.input_schema,
+                    &[r.name_arg, "node", "data"],
+                ));
             }
-            (Args::Body, Some(e)) => {
-                op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": input(e)}}});
-            }
-            (Args::Body, None) => {
-                op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}});
-            }
+            (Args::Body, Some(e)) => op["requestBody"] = input(e, true),
+            (Args::Body, None) => op["requestBody"] = body(false, object()),
             _ => {}
         }
         if r.args == Args::Document {
-            op["requestBody"] = json!({"required": true, "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}},
-                "application/graphml+xml": {"schema": {"type": "string"}}}});
+            op["requestBody"] = json!({"required": true, "content": documents()});
         }
         if !params.is_empty() {
             op["parameters"] = json!(params);
         }
-        op["responses"] = match (r.answer, entry) {
+        let (status, ok) = match (r.answer, entry) {
             (Answer::Document, _) => {
-                let mut m = errors.clone();
-                m.insert("200".into(), json!({"description": "The document", "content": {
-                    "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}},
-                    "application/graphml+xml": {"schema": {"type": "string"}}}}));
-                Value::Object(m)
+                let document = json!({"description": "The document", "content": documents()});
+                ("200", document)
             }
-            (Answer::Created, Some(e)) => ok(&errors, "201", e, false),
-            (Answer::Json, Some(e)) => ok(&errors, "200", e, false),
-            (_, None) => {
-                let mut m = errors.clone();
-                m.insert("200".into(), json!({"description": "The tool's result", "content": {"application/json": {"schema": {"type": "object"}}}}));
-                Value::Object(m)
-            }
+            (Answer::Created, Some(e)) => ("201", result(e, false)),
+            (Answer::Json, Some(e)) => ("200", result(e, false)),
+            (_, None) => ("200", answer("The tool's result", object())),
         };
-        add(r.path, &r.method.method(), op);
+        op["responses"] = responses(&errors, status, ok);
+        add(r.path, r.method.clone(), op);
     }
 
-    for (path, summary) in [
+    let ready = "Accepting work (503 while draining or when the compute queue is full)";
+    let probes = [
         ("/health", "Alive: the process answers"),
-        (
-            "/ready",
-            "Accepting work (503 while draining or when the compute queue is full)",
-        ),
+        ("/ready", ready),
         ("/startup", "Initialised"),
-    ] {
-        add(
-            path,
-            &Method::GET,
-            json!({"operationId": path.trim_start_matches('/'), "summary": summary, "tags": ["operations"], "security": [],
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                              "503": {"description": "Not ready", "content": {"application/json": {"schema": {"type": "object"}}}}}}),
-        );
+    ];
+    let responses = json!({"200": answer("OK", object()), "503": answer("Not ready", object())});
+    for (path, summary) in probes {
+        let id = path.trim_start_matches('/');
+        let op = json!({"operationId": id, "summary": summary, "tags": ["operations"],
+            "security": [], "responses": responses});
+        add(path, Method::GET, op);
     }
-    add(
-        "/metrics",
-        &Method::GET,
-        json!({"operationId": "metrics", "summary": "Prometheus metrics (text exposition format)", "tags": ["operations"], "security": [],
-            "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}),
-    );
+    let text =
+        json!({"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}});
+    let summary = "Prometheus metrics (text exposition format)";
+    let metrics = json!({"operationId": "metrics", "summary": summary, "tags": ["operations"],
+        "security": [], "responses": {"200": text}});
+    add("/metrics", Method::GET, metrics);
 
     json!({
         "openapi": "3.1.0",
@@ -234,21 +215,24 @@ fn component(schemas: &mut Map<String, Value>, name: &str, schema: &Value) {
     schemas.insert(name.to_owned(), value);
 }
 
-/// The error statuses plus `status` with the entry's result (and its image when it
-/// renders one).
-fn ok(errors: &Map<String, Value>, status: &str, e: &Entry, renders: bool) -> Value {
+/// The error statuses plus `status` answering `ok`.
+fn responses(errors: &Map<String, Value>, status: &str, ok: Value) -> Value {
     let mut m = errors.clone();
-    let mut content = json!({"application/json": {"schema": output(e)}});
-    if renders {
-        content["image/png"] =
-            json!({"schema": {"type": "string", "contentMediaType": "image/png"}});
-        content["image/svg+xml"] = json!({"schema": {"type": "string"}});
-    }
-    m.insert(
-        status.into(),
-        json!({"description": if renders { "The image, or the structured result with Accept: application/json" } else { "OK" }, "content": content}),
-    );
+    m.insert(status.into(), ok);
     Value::Object(m)
+}
+
+/// The entry's result (and its image when it renders one).
+fn result(e: &Entry, renders: bool) -> Value {
+    let mut ok = answer("OK", reference(&format!("tool.{}.output", e.spec.name)));
+    if renders {
+        let image = json!({"schema": {"type": "string", "contentMediaType": "image/png"}});
+        ok["content"]["image/png"] = image;
+        ok["content"]["image/svg+xml"] = json!({"schema": {"type": "string"}});
+        ok["description"] =
+            json!("The image, or the structured result with Accept: application/json");
+    }
+    ok
 }
 
 /// The error statuses every operation can answer, all with the one error body.
@@ -262,7 +246,10 @@ fn error_responses() -> Map<String, Value> {
         ("403", "The key lacks the scope"),
         ("404", "Graph, node, edge or operation not found"),
         ("409", "A graph of that name exists already"),
-        ("413", "Body larger than MFN_MAX_MESSAGE_SIZE, or a size limit"),
+        (
+            "413",
+            "Body larger than MFN_MAX_MESSAGE_SIZE, or a size limit",
+        ),
         ("415", "Body is not application/json"),
         ("422", "The computation could not process the input"),
         (
@@ -273,41 +260,28 @@ fn error_responses() -> Map<String, Value> {
         ("503", "Draining or not ready"),
         ("504", "The operation deadline passed (MFN_TOOL_TIMEOUT_S)"),
     ]
+    .map(|(code, text)| (code.to_owned(), answer(text, reference("ErrorResponse"))))
     .into_iter()
-    .map(|(code, description)| {
-        (
-            code.to_string(),
-            json!({"description": description, "content": {"application/json": {"schema": reference("ErrorResponse")}}}),
-        )
-    })
     .collect()
 }
 
 /// Query parameters from the properties of an object schema, except `skip`.
 fn query_parameters(schema: &Value, skip: &[&str]) -> Vec<Value> {
-    schema["properties"]
-        .as_object()
-        .map(|props| {
-            props
-                .iter()
-                .filter(|(name, _)| !skip.contains(&name.as_str()))
-                .map(|(name, prop)| {
-                    let mut prop = prop.clone();
-                    // Query values are scalars; a schema with `$ref`s (at any depth)
-                    // stays in the body forms, where its `$defs` resolve.
-                    if prop.to_string().contains("\"$ref\"") {
-                        prop = json!({});
-                    }
-                    let mut param = json!({"name": name, "in": "query", "required": false});
-                    if let Some(d) = prop.get("description") {
-                        param["description"] = d.clone();
-                    }
-                    param["schema"] = prop;
-                    param
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let properties = schema["properties"].as_object().into_iter().flatten();
+    let properties = properties.filter(|(name, _)| !skip.contains(&name.as_str()));
+    let parameter = |(name, prop): (&String, &Value)| {
+        // Query values are scalars; a schema with `$ref`s (at any depth) stays in the
+        // body forms, where its `$defs` resolve.
+        let refs = prop.to_string().contains("\"$ref\"");
+        let prop = if refs { json!({}) } else { prop.clone() };
+        let mut param = json!({"name": name, "in": "query", "required": false});
+        if let Some(d) = prop.get("description") {
+            param["description"] = d.clone();
+        }
+        param["schema"] = prop;
+        param
+    };
+    properties.map(parameter).collect()
 }
 
 #[cfg(test)]
@@ -317,35 +291,17 @@ mod tests {
     #[test]
     fn every_route_is_described_with_resolvable_schemas() {
         let doc = document();
-        let paths = paths();
-        for p in [
-            "/v1/simulate",
-            "/simulate",
-            "/v1/features",
-            "/v1/validate",
-            "/validate",
-            "/v1/nernst",
-            "/nernst",
-            "/v1/federated/aggregate",
-            "/federated/aggregate",
-            "/v1/simulate/field.png",
-            "/v1/fractal/upload",
-            "/health",
-            "/ready",
-            "/metrics",
-            "/v1/graphs",
-            "/v1/graphs/{name}/nodes",
-            "/v1/tools/betweenness_centrality",
-            "/v1/tools/simulate_field",
-        ] {
-            assert!(paths.iter().any(|x| x == p), "{p} missing");
+        let paths = doc["paths"].as_object().unwrap();
+        let expected = "/v1/simulate /simulate /v1/features /v1/validate /validate /v1/nernst \
+            /nernst /v1/federated/aggregate /federated/aggregate /v1/simulate/field.png \
+            /v1/fractal/upload /health /ready /metrics /v1/graphs /v1/graphs/{name}/nodes \
+            /v1/tools/betweenness_centrality /v1/tools/simulate_field";
+        for p in expected.split_whitespace() {
+            assert!(paths.contains_key(p), "{p} missing");
         }
         // Every $ref points at a component that exists.
         let text = doc.to_string();
-        assert!(
-            !text.contains("\"#/$defs/"),
-            "a $ref left relative to its schema"
-        );
+        assert!(!text.contains("\"#/$defs/"), "a relative $ref");
         for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
             let pointer = &part[..part.find('"').unwrap()];
             let target = doc.pointer(&format!("/components/schemas/{pointer}"));
@@ -356,20 +312,19 @@ mod tests {
             .unwrap();
         assert!(params.iter().any(|p| p["name"] == "grid_size"));
         // OpenAPI: a parameter's description is a string when present, never null.
-        for (path, item) in doc["paths"].as_object().unwrap() {
+        for (path, item) in paths {
             for (verb, op) in item.as_object().unwrap() {
                 for p in op["parameters"].as_array().into_iter().flatten() {
+                    let description = p.get("description");
                     assert!(
-                        !p["description"].is_null() || p.get("description").is_none(),
+                        description.is_none_or(Value::is_string),
                         "{verb} {path} {p}"
                     );
                 }
             }
         }
-        assert_eq!(
-            doc["paths"]["/nernst"]["post"]["x-mfn-alias-of"],
-            "/v1/nernst"
-        );
+        let alias = &doc["paths"]["/nernst"]["post"];
+        assert_eq!(alias["x-mfn-alias-of"], "/v1/nernst");
     }
 
     #[test]
@@ -379,19 +334,14 @@ mod tests {
             let name = format!("tool.{}.input", e.spec.name);
             let component = &doc["components"]["schemas"][&name];
             for key in ["properties", "required", "type"] {
-                let keys = |v: &Value| {
-                    v[key]
-                        .as_object()
-                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_else(|| vec![v[key].to_string()])
+                let keys = |v: &Value| match v[key].as_object() {
+                    Some(o) => o.keys().cloned().collect::<Vec<_>>(),
+                    None => vec![v[key].to_string()],
                 };
                 assert_eq!(keys(component), keys(&e.input_schema), "{name} {key}");
             }
-            assert!(
-                doc["paths"][format!("/v1/tools/{}", e.spec.name)]["post"].is_object(),
-                "{}",
-                e.spec.name
-            );
+            let route = format!("/v1/tools/{}", e.spec.name);
+            assert!(doc["paths"][&route]["post"].is_object(), "{route}");
         }
     }
 }
