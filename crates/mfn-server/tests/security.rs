@@ -309,7 +309,9 @@ async fn concurrency_is_limited_and_permits_come_back_after_cancel_and_stream_en
     eventually_ok(&mut myc, &keys.two_at_once).await;
     slow.pop().unwrap().abort();
 
-    // A stream holds its slot until it ends, then gives it back.
+    // A stream holds its slot until it ends, then gives it back. Paced, so that it is
+    // still running when the refusal is checked (unpaced, its three frames can all be
+    // sent, and the call end, before the next request arrives).
     let mut sim = server.sim().await;
     let mut frames = sim
         .stream_simulation(with_key(
@@ -317,6 +319,7 @@ async fn concurrency_is_limited_and_permits_come_back_after_cancel_and_stream_en
                 grid_size: Some(16),
                 steps: Some(30),
                 steps_per_frame: Some(10),
+                frame_interval_ms: 500,
                 ..Default::default()
             },
             &keys.one_at_once,
