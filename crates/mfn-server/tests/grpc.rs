@@ -628,17 +628,20 @@ async fn cancelling_a_stream_stops_its_computation() {
     drop(frames);
     drop(sim);
     let stats = server.svc.stream_stats();
+    let gate = server.svc.gate().stats().clone();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while stats.cancelled() == 0 || stats.active() != 0 {
+    // A chunk already running finishes its step after the stream is gone: wait for the
+    // gate to be idle too, then nothing more may be computed.
+    while stats.cancelled() == 0 || stats.active() != 0 || gate.running() + gate.queued() != 0 {
         assert!(
             Instant::now() < deadline,
             "the stream's computation never stopped"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let done = server.svc.gate().stats().completed();
+    let done = gate.completed();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(server.svc.gate().stats().completed(), done);
+    assert_eq!(gate.completed(), done);
     assert!(done < 1000, "{done} chunks computed for one frame read");
     server.stop().await;
 }
