@@ -103,11 +103,15 @@ mod tests {
 
     #[test]
     fn operations_md_has_the_generated_settings_table() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATIONS.md");
-        let text = std::fs::read_to_string(path).unwrap();
+        // Cargo sets the variable when it runs the test too: read it then, so a test
+        // binary built in another checkout (and reused by cargo) reads this one's docs.
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let path = format!("{dir}/../../docs/OPERATIONS.md");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let expected = splice(&text).expect("docs/OPERATIONS.md lacks the settings markers");
         if text != expected && std::env::var_os("MFN_UPDATE_DOCS").is_some() {
-            std::fs::write(path, expected).unwrap();
+            std::fs::write(&path, expected).unwrap();
         } else if text != expected {
             panic!(
                 "the settings table in docs/OPERATIONS.md is stale; regenerate it with \
