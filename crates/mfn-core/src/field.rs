@@ -69,6 +69,7 @@ use crate::rng::Rng;
 use crate::stats;
 
 mod kernel;
+use kernel::Padded;
 
 /// Grids at least this wide run each step row-parallel on the rayon pool, when no
 /// other such step is running in the process (two simulations stepping at once each
@@ -249,15 +250,15 @@ pub struct Simulation {
     rng: Rng,
     n: usize,
     /// V, a and i in the kernel's padded layout (rows of `kernel::stride(n)` with halo
-    /// columns); a and i are empty without Turing.
-    v: Vec<f64>,
-    a: Vec<f64>,
-    i: Vec<f64>,
+    /// columns, see [`kernel::LEAD`]); a and i are empty without Turing.
+    v: Padded,
+    a: Padded,
+    i: Padded,
     /// The next state of a double-buffered step (grids below [`IN_PLACE_MIN_GRID`];
     /// empty for larger grids, which are updated in place).
-    next: [Vec<f64>; 3],
+    next: [Padded; 3],
     /// The rows around each block, copied before a step (see [`step_rows`]).
-    ghosts: Vec<f64>,
+    ghosts: Padded,
     /// One step's jitter draws (N² or empty without jitter).
     jitter: Vec<f64>,
     /// The instruction set the kernel runs on, detected once.
@@ -290,10 +291,10 @@ impl Simulation {
             let i = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
             (a, i)
         } else {
-            (Vec::new(), Vec::new())
+            (Padded::default(), Padded::default())
         };
         let next = if n < IN_PLACE_MIN_GRID {
-            [vec![0.0; v.len()], vec![0.0; a.len()], vec![0.0; i.len()]]
+            [v.len(), a.len(), i.len()].map(Padded::zeros)
         } else {
             Default::default()
         };
@@ -310,7 +311,7 @@ impl Simulation {
                 Vec::new()
             },
             next,
-            ghosts: Vec::new(),
+            ghosts: Padded::default(),
             arch: pulp::Arch::new(),
             views: Views::default(),
             steps_done: 0,
@@ -373,9 +374,9 @@ impl Simulation {
             let r = self.rng.integers(n as u64) as usize;
             let c = self.rng.integers(n as u64) as usize;
             let s = kernel::stride(n);
-            self.v[r * s + c + 1] += self.rng.normal(0.02, 0.005);
+            self.v[r * s + kernel::LEAD + c] += self.rng.normal(0.02, 0.005);
             // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
-            kernel::fill_halo(&mut self.v[r * s..][..s]);
+            kernel::fill_halo(&mut self.v[r * s..][..s], n);
             self.growth_events += 1;
         }
         // 4's draws come before the pass that uses them, in row-major order.
@@ -496,7 +497,7 @@ impl Simulation {
             data: padded,
             cols: self.n,
             stride: kernel::stride(self.n),
-            offset: 1,
+            offset: kernel::LEAD,
         }
     }
 
@@ -516,12 +517,12 @@ struct Views {
 }
 
 /// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
-fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Vec<f64> {
+fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Padded {
     let s = kernel::stride(n);
-    let mut out = vec![0.0; n * s];
+    let mut out = Padded::zeros(n * s);
     for row in out.chunks_exact_mut(s) {
-        draw(&mut row[1..=n]);
-        kernel::fill_halo(row);
+        draw(&mut row[kernel::LEAD..][..n]);
+        kernel::fill_halo(row, n);
     }
     out
 }
@@ -531,7 +532,7 @@ fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
     let s = kernel::stride(n);
     let mut out = Vec::with_capacity(padded.len() / s * n);
     for row in padded.chunks_exact(s) {
-        out.extend_from_slice(&row[1..=n]);
+        out.extend_from_slice(&row[kernel::LEAD..][..n]);
     }
     out
 }
@@ -546,9 +547,9 @@ struct Whole<'a> {
     a: &'a mut [f64],
     i: &'a mut [f64],
     z: &'a [f64],
-    next: &'a mut [Vec<f64>; 3],
+    next: &'a mut [Padded; 3],
     /// Room for the ghost rows, kept between steps.
-    ghosts: &'a mut Vec<f64>,
+    ghosts: &'a mut Padded,
 }
 
 /// One step over blocks of `block_rows` rows, on the rayon pool when `parallel`. Each
@@ -573,7 +574,7 @@ fn step_rows(
     // computed) and double-buffered no copy at all: an empty ghost means "wrap around
     // within the block" ([`kernel::Ghosts`]).
     let copied = |j: usize| (blocks > 1 || (in_place && j >= 3)) && j % 3 < fields;
-    w.ghosts.resize(blocks * 6 * s, 0.0);
+    w.ghosts.resize(blocks * 6 * s);
     let ghosts = &mut w.ghosts[..];
     for (b, g) in ghosts.chunks_exact_mut(6 * s).enumerate() {
         let up = (b * block_rows + n - 1) % n;

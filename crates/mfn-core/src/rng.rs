@@ -52,6 +52,56 @@ fn pcg_output(state: u128) -> u64 {
     (hi ^ lo).rotate_right((hi >> 58) as u32)
 }
 
+/// Draws taken together by [`Lanes`].
+const LANES: usize = 4;
+
+/// The step that moves a lane [`LANES`] draws ahead: `s ← s·M⁴ + c·(1 + M + M² + M³)`
+/// (mod 2¹²⁸), the composition of four steps `s ← s·M + c`.
+#[derive(Clone, Copy)]
+struct Jump {
+    mul: u128,
+    add: u128,
+}
+
+impl Jump {
+    fn new(inc: u128) -> Self {
+        let m2 = PCG_MULT.wrapping_mul(PCG_MULT);
+        // 1 + M + M² + M³ = (1 + M)(1 + M²)
+        let sum = PCG_MULT.wrapping_add(1).wrapping_mul(m2.wrapping_add(1));
+        Jump {
+            mul: m2.wrapping_mul(m2),
+            add: inc.wrapping_mul(sum),
+        }
+    }
+}
+
+/// The states of the next [`LANES`] draws of one stream. A step `s ← s·M + c` is a
+/// 128-bit multiply that waits for the previous one; four lanes each jumping four
+/// draws ([`Jump`]) are four independent chains, so bulk draws run at the multiplier's
+/// throughput rather than its latency. The numbers are those of stepping one at a time.
+struct Lanes([u128; LANES]);
+
+impl Lanes {
+    /// The lanes after `state`: the states of its next four draws.
+    #[inline(always)]
+    fn new(mut state: u128, inc: u128) -> Self {
+        let mut s = [0; LANES];
+        for lane in &mut s {
+            state = state.wrapping_mul(PCG_MULT).wrapping_add(inc);
+            *lane = state;
+        }
+        Lanes(s)
+    }
+
+    /// Every lane [`LANES`] draws ahead.
+    #[inline(always)]
+    fn advance(&mut self, j: Jump) {
+        for s in &mut self.0 {
+            *s = s.wrapping_mul(j.mul).wrapping_add(j.add);
+        }
+    }
+}
+
 /// The complete state of NumPy's `PCG64` bit generator, as
 /// `Generator.bit_generator.state` shows it:
 ///
@@ -212,7 +262,10 @@ impl Rng {
         let sign = r & 1;
         let rabs = (r >> 1) & 0x000f_ffff_ffff_ffff;
         let x = rabs as f64 * t.w[idx];
-        (rabs < t.k[idx]).then_some(if sign == 1 { -x } else { x })
+        // The sign bit set from the draw's bit, which is `-x` exactly: written so, not as
+        // `if sign == 1 { -x }`, because that compiled to a branch the CPU mispredicts
+        // on half the draws (measured: 7.8 → 3.8 ns a normal).
+        (rabs < t.k[idx]).then_some(f64::from_bits(x.to_bits() ^ (sign << 63)))
     }
 
     /// [`Rng::standard_normal`] whose first 64-bit draw `r` was already taken.
@@ -224,10 +277,7 @@ impl Rng {
             let r = draw >> 8;
             let sign = r & 1;
             let rabs = (r >> 1) & 0x000f_ffff_ffff_ffff;
-            let mut x = rabs as f64 * t.w[idx];
-            if sign == 1 {
-                x = -x;
-            }
+            let x = f64::from_bits((rabs as f64 * t.w[idx]).to_bits() ^ (sign << 63));
             if rabs < t.k[idx] {
                 return x;
             }
@@ -289,23 +339,58 @@ impl Rng {
 
     /// Fill `out` with `normal(loc, scale)` draws in order (NumPy array draws are
     /// row-major). Same values and final state as repeated [`Rng::normal`], with the
-    /// ziggurat's table looked up once and its fast path inlined.
+    /// ziggurat's table looked up once, its fast path inlined and the 64-bit draws taken
+    /// from [`Lanes`].
     pub fn fill_normal(&mut self, out: &mut [f64], loc: f64, scale: f64) {
         let t = ziggurat();
+        let jump = Jump::new(self.inc);
+        let mut lanes = Lanes::new(self.state, self.inc);
+        let mut k = 0;
+        let mut last = self.state;
         for v in out {
-            let r = self.next_u64();
+            if k == LANES {
+                lanes.advance(jump);
+                k = 0;
+            }
+            last = lanes.0[k];
+            k += 1;
+            let r = pcg_output(last);
             let z = match Self::ziggurat_fast(t, r) {
                 Some(z) => z,
-                None => self.standard_normal_from(r),
+                None => {
+                    // The slow path draws more: from this draw's state, one at a time,
+                    // then the lanes start again where it stopped.
+                    self.state = last;
+                    let z = self.standard_normal_from(r);
+                    last = self.state;
+                    lanes = Lanes::new(last, self.inc);
+                    k = 0;
+                    z
+                }
             };
             *v = loc + scale * z;
         }
+        self.state = last;
     }
 
-    /// Fill `out` with `uniform(lo, hi)` draws in order.
+    /// Fill `out` with `uniform(lo, hi)` draws in order: the same values and final state
+    /// as repeated [`Rng::uniform`], the 64-bit draws taken from [`Lanes`].
     pub fn fill_uniform(&mut self, out: &mut [f64], lo: f64, hi: f64) {
-        for v in out {
-            *v = self.uniform(lo, hi);
+        let range = hi - lo;
+        let unit = |st: u128| (pcg_output(st) >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0);
+        let jump = Jump::new(self.inc);
+        let mut lanes = Lanes::new(self.state, self.inc);
+        let mut chunks = out.chunks_exact_mut(LANES);
+        for chunk in &mut chunks {
+            for (v, &st) in chunk.iter_mut().zip(&lanes.0) {
+                *v = lo + range * unit(st);
+            }
+            self.state = lanes.0[LANES - 1];
+            lanes.advance(jump);
+        }
+        for (v, &st) in chunks.into_remainder().iter_mut().zip(&lanes.0) {
+            *v = lo + range * unit(st);
+            self.state = st;
         }
     }
 

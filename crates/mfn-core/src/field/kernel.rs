@@ -18,13 +18,13 @@
 //!
 //! Large states are updated in place ([`sweep`]: each new row waits in a row buffer
 //! until the row below has been computed from the old one); small ones are
-//! double-buffered. One pass per row reads the row triples (up, mid, down) of V, a and
-//! i once from memory; within the row, one loop updates a and i (keeping the unclipped
-//! `a'` in a scratch row) and a second loop, over the same rows still in L1, updates V with
-//! the mask, jitter, clamp and both counters. Two shorter dependency chains overlap
-//! better than one long one; measured, it is as fast as a single loop or faster.
-//! The fields are stored with halo columns ([`stride`]), so each loop runs over all N
-//! columns with no wrap logic and no scalar edge cells, and LLVM vectorises it. The
+//! double-buffered. One loop per row reads the row triples (up, mid, down) of V, a and
+//! i once and computes a', i' and V' of each cell with the mask, jitter, clamp and both
+//! counters. (An earlier version kept a' in a scratch row for a second loop over V;
+//! with aligned rows the single loop is 2 % faster and saves the scratch row.)
+//! The fields are stored with halo columns and aligned rows ([`LEAD`]), so the loop runs
+//! over all N columns with no wrap logic and no scalar edge cells, and LLVM vectorises
+//! it. The
 //! pass is compiled twice through [`pulp::Arch::dispatch`] (a safe runtime CPU-feature
 //! dispatch): for the baseline target (SSE2 on x86-64, 2 lanes) and for x86-64-v3
 //! (AVX2, 4 lanes) when the CPU has it.
@@ -84,20 +84,66 @@ pub(super) struct Ghosts<'a> {
     pub down: [&'a [f64]; 3],
 }
 
-/// Row stride of the padded layout: each row is stored as
-/// `[u[N−1], u[0], u[1], …, u[N−1], u[0]]`, its wrap-around neighbours as halo
-/// columns, so the cell loop runs over all N columns with no wrap logic and no scalar
-/// edge cells. The kernel refreshes the halo of every row it writes.
+/// Where a row's N values start in the padded layout: each row of [`stride`] values
+/// is stored as `[·, ·, ·, u[N−1], u[0], u[1], …, u[N−1], u[0], ·…]`, its wrap-around
+/// neighbours as halo columns beside the N values, so the cell loop runs over all N
+/// columns with no wrap logic and no scalar edge cells. The kernel refreshes the halo of
+/// every row it writes.
+///
+/// Rows start on 32-byte boundaries ([`Padded`], a stride that is a multiple of 4) and
+/// their values four places in, so the loads of the centre, upper and lower values and
+/// every store are aligned to the AVX2 vector: an unaligned vector crossing a cache
+/// line costs two accesses (measured: a 5-point stencil 20 % faster aligned).
+pub(super) const LEAD: usize = 4;
+
+/// Row stride of the padded layout (see [`LEAD`]): room for the left halo, N values and
+/// the right halo, rounded up to whole 32-byte vectors.
 pub(super) const fn stride(n: usize) -> usize {
-    n + 2
+    (LEAD + n + 1).next_multiple_of(4)
 }
 
-/// Set the halo columns of one padded row from its interior.
+/// Set the halo columns of one padded row of N values from its values.
 #[inline(always)]
-pub(super) fn fill_halo(row: &mut [f64]) {
-    let n = row.len() - 2;
-    row[0] = row[n];
-    row[n + 1] = row[1];
+pub(super) fn fill_halo(row: &mut [f64], n: usize) {
+    row[LEAD - 1] = row[LEAD + n - 1];
+    row[LEAD + n] = row[LEAD];
+}
+
+/// A padded state array (rows of [`stride`] values) whose first value is on a
+/// 32-byte boundary.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Padded(Vec<Lane>);
+
+/// Four values, aligned as one AVX2 vector.
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(32))]
+struct Lane([f64; 4]);
+
+impl Padded {
+    /// `len` zeros; `len` is a multiple of 4 (whole rows of [`stride`]).
+    pub(super) fn zeros(len: usize) -> Self {
+        debug_assert_eq!(len % 4, 0);
+        Padded(bytemuck::zeroed_vec(len / 4))
+    }
+
+    /// Make it `len` values long (a multiple of 4), new values zero.
+    pub(super) fn resize(&mut self, len: usize) {
+        debug_assert_eq!(len % 4, 0);
+        self.0.resize(len / 4, Lane::default());
+    }
+}
+
+impl std::ops::Deref for Padded {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        bytemuck::cast_slice(&self.0)
+    }
+}
+
+impl std::ops::DerefMut for Padded {
+    fn deref_mut(&mut self) -> &mut [f64] {
+        bytemuck::cast_slice_mut(&mut self.0)
+    }
 }
 
 /// Run the kernel on a block of rows (in place or into `block.next`), on the best
@@ -126,15 +172,14 @@ fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k:
     let s = stride(n);
     let rows = b.v.len() / s;
     let mut acc = Acc::default();
-    let mut scratch = vec![0.0; n];
     let fields = if TURING { 3 } else { 1 };
     // In place, two new rows per field: row r is computed into `buf[r % 2]` while
     // row r − 1 waits in the other.
     let in_place = b.next.is_none();
     let mut buf = if in_place {
-        vec![0.0; 2 * 3 * s]
+        Padded::zeros(2 * 3 * s)
     } else {
-        Vec::new()
+        Padded::default()
     };
     let mut next = b.next;
     let state: [&mut [f64]; 3] = [b.v, b.a, b.i];
@@ -166,7 +211,7 @@ fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k:
                     [ov, oa, oi]
                 }
             };
-            row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc, &mut scratch);
+            row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc);
         }
         if in_place && local > 0 {
             write_back(&buf, local - 1, [&mut *sv, &mut *sa, &mut *si], fields, s);
@@ -235,11 +280,11 @@ impl<'a> Tri<'a> {
     #[inline(always)]
     fn new([up, mid, down]: [&'a [f64]; 3], n: usize) -> Self {
         Tri {
-            up: &up[1..][..n],
-            down: &down[1..][..n],
-            left: &mid[..n],
-            mid: &mid[1..][..n],
-            right: &mid[2..][..n],
+            up: &up[LEAD..][..n],
+            down: &down[LEAD..][..n],
+            left: &mid[LEAD - 1..][..n],
+            mid: &mid[LEAD..][..n],
+            right: &mid[LEAD + 1..][..n],
         }
     }
 
@@ -275,33 +320,30 @@ fn row<const TURING: bool, const JITTER: bool>(
     oi: &mut [f64],
     k: Consts,
     acc: &mut Acc,
-    scratch: &mut [f64],
 ) {
     let n = v.mid.len();
-    let ovi = &mut ov[1..][..n];
+    let ovi = &mut ov[LEAD..][..n];
     let (oai, oii): (&mut [f64], &mut [f64]) = if TURING {
-        (&mut oa[1..][..n], &mut oi[1..][..n])
+        (&mut oa[LEAD..][..n], &mut oi[LEAD..][..n])
     } else {
         (&mut [], &mut [])
     };
     let (mut activations, mut clamped) = (0u64, 0u64);
-    let an = &mut scratch[..n];
-    if TURING {
-        for c in 0..n {
+    for c in 0..n {
+        let mut a_new = 0.0;
+        if TURING {
+            // In this order (a, then i): measured 3 % faster than both Laplacians first.
             let (am, la) = a.lap(c);
-            let (im, li) = i.lap(c);
-            let a_new = am + (D_A * la + R_A * (am * (1.0 - am) - im));
-            let i_new = im + (D_I * li + R_I * (a_new - im));
-            an[c] = a_new;
+            a_new = am + (D_A * la + R_A * (am * (1.0 - am) - i.mid[c]));
             oai[c] = clip(a_new, 0.0, 1.0);
+            let (im, li) = i.lap(c);
+            let i_new = im + (D_I * li + R_I * (a_new - im));
             oii[c] = clip(i_new, 0.0, 1.0);
         }
-    }
-    for c in 0..n {
         let (vm, lv) = v.lap(c);
         let mut vn = vm + k.alpha * lv;
         if TURING {
-            let hit = an[c] > k.threshold;
+            let hit = a_new > k.threshold;
             activations += u64::from(hit);
             // A select, not `v + 0.0`: untouched cells keep every bit.
             let raised = vn + TURING_INCREMENT;
@@ -318,13 +360,13 @@ fn row<const TURING: bool, const JITTER: bool>(
     // Finite, bounded inputs give finite cells (α ≤ 1/4, a and i in [0, 1]), so this
     // is a guard, not a path: a NaN would be counted as clamped and survive the clip,
     // and only then is the row scanned. (±inf cannot arise from finite inputs.)
-    if clamped > 0 && ov[1..=n].iter().any(|x| x.is_nan()) {
+    if clamped > 0 && ov[LEAD..][..n].iter().any(|x| x.is_nan()) {
         acc.nonfinite += 1;
     }
-    fill_halo(ov);
+    fill_halo(ov, n);
     if TURING {
-        fill_halo(oa);
-        fill_halo(oi);
+        fill_halo(oa, n);
+        fill_halo(oi, n);
     }
     acc.activations += activations;
     acc.clamped += clamped;
