@@ -294,7 +294,7 @@ impl Simulation {
             (Padded::default(), Padded::default())
         };
         let next = if n < IN_PLACE_MIN_GRID {
-            [v.len(), a.len(), i.len()].map(Padded::zeros)
+            [v.len(), a.len(), i.len()].map(Padded::with_len)
         } else {
             Default::default()
         };
@@ -519,7 +519,7 @@ struct Views {
 /// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
 fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Padded {
     let s = kernel::stride(n);
-    let mut out = Padded::zeros(n * s);
+    let mut out = Padded::with_len(n * s);
     for row in out.chunks_exact_mut(s) {
         draw(&mut row[kernel::LEAD..][..n]);
         kernel::fill_halo(row, n);
@@ -855,6 +855,50 @@ mod tests {
             assert_eq!(detected.activator(), baseline.activator());
             assert_eq!(detected.inhibitor(), baseline.inhibitor());
         }
+    }
+
+    /// Arrays reused from a finished simulation (whatever they hold) give the bytes of
+    /// fresh ones: a run on this thread after others of the same and other sizes equals
+    /// the run on a new thread, whose arrays are all new.
+    #[test]
+    fn reused_arrays_change_nothing() {
+        let p = |n, turing, jitter| SimulationParams {
+            grid_size: n,
+            steps: 12,
+            spike_probability: 0.9,
+            turing_enabled: turing,
+            turing_threshold: 0.05,
+            quantum_jitter: jitter,
+            ..Default::default()
+        };
+        let run = |p: &SimulationParams, seed| {
+            let mut sim = Simulation::new(p, seed).unwrap();
+            for _ in 0..p.steps {
+                sim.step().unwrap();
+            }
+            (
+                sim.summary(),
+                sim.activator().to_vec(),
+                sim.inhibitor().to_vec(),
+            )
+        };
+        let cases = [
+            p(24, true, true),
+            p(24, true, false),
+            p(17, false, true),
+            p(24, true, true),
+        ];
+        let here: Vec<_> = cases
+            .iter()
+            .zip(1..)
+            .map(|(p, seed)| run(p, seed))
+            .collect();
+        let fresh: Vec<_> = cases
+            .iter()
+            .zip(1..)
+            .map(|(p, seed)| std::thread::scope(|s| s.spawn(|| run(p, seed)).join().unwrap()))
+            .collect();
+        assert_eq!(here, fresh);
     }
 
     #[test]

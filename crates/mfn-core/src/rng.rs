@@ -340,7 +340,7 @@ impl Rng {
     /// Fill `out` with `normal(loc, scale)` draws in order (NumPy array draws are
     /// row-major). Same values and final state as repeated [`Rng::normal`], with the
     /// ziggurat's table looked up once, its fast path inlined and the 64-bit draws taken
-    /// from [`Lanes`].
+    /// from four interleaved lanes of the stream (same numbers, more throughput).
     pub fn fill_normal(&mut self, out: &mut [f64], loc: f64, scale: f64) {
         let t = ziggurat();
         let jump = Jump::new(self.inc);
@@ -374,7 +374,7 @@ impl Rng {
     }
 
     /// Fill `out` with `uniform(lo, hi)` draws in order: the same values and final state
-    /// as repeated [`Rng::uniform`], the 64-bit draws taken from [`Lanes`].
+    /// as repeated [`Rng::uniform`], the 64-bit draws taken from four interleaved lanes.
     pub fn fill_uniform(&mut self, out: &mut [f64], lo: f64, hi: f64) {
         let range = hi - lo;
         let unit = |st: u128| (pcg_output(st) >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0);
