@@ -184,6 +184,13 @@ fn callers_that_leave_free_their_workers_and_the_server_stays_responsive() {
         &["betweenness_centrality", "CANCELLED"],
     );
     assert_eq!(cancelled, 2.0, "abandoned calls are counted as cancelled");
+    // Successes carry the same kind of status value as failures.
+    let ok = metric(
+        port,
+        "mfn_tool_calls_total",
+        &["tool=\"simulate_field\"", "status=\"OK\"", "door=\"rest\""],
+    );
+    assert!(ok >= 1.0, "the 16×16 simulation is counted with status OK");
 }
 
 #[test]

@@ -515,7 +515,8 @@ impl CallRecord {
 
     fn finish<T>(mut self, result: &Result<T, ServiceError>) {
         self.status = Some(match result {
-            Ok(_) => "ok",
+            // Upper case like every error status, as gRPC's `grpc_code="OK"`.
+            Ok(_) => "OK",
             Err(e) => e.code.as_str(),
         });
     }
