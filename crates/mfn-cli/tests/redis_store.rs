@@ -332,8 +332,15 @@ fn the_password_comes_from_a_file_and_never_shows() {
     let store =
         RedisStore::open_with_password(&redis.url(), Some("wrong-pw"), 0, Limits::default())
             .unwrap();
-    let err = store.get("default", "g").unwrap_err().to_string();
+    let err = store.get("default", "g").unwrap_err();
+    assert!(matches!(err, GraphError::Unavailable(_)), "{err:?}");
+    let err = err.to_string();
+    assert!(err.contains("refused the store's credentials"), "{err}");
     assert!(!err.contains("wrong-pw"), "{err}");
+    // No password where Redis requires one: the same.
+    let store = RedisStore::open_with_password(&redis.url(), None, 0, Limits::default()).unwrap();
+    let err = store.get("default", "g").unwrap_err();
+    assert!(matches!(err, GraphError::Unavailable(_)), "{err:?}");
     let url = format!("redis://:wrong-pw@127.0.0.1:{}/0", redis.port);
     let store =
         RedisStore::open_with_password(&url, Some("s3cret-pw"), 0, Limits::default()).unwrap();

@@ -103,7 +103,8 @@ pub enum GraphError {
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
-    /// A shared store cannot be reached now (connection refused, lost or timed out).
+    /// A shared store cannot be reached now (connection refused, lost or timed out), or
+    /// refuses the credentials it was configured with.
     #[error("graph store unavailable: {0}")]
     Unavailable(String),
 }

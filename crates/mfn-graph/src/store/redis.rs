@@ -147,6 +147,15 @@ fn is_unreachable(e: &RedisError) -> bool {
         )
 }
 
+/// Did the server refuse who we are: a wrong password (`AUTH` failed or `WRONGPASS`), no
+/// password where one is required (`NOAUTH`), or a user without the right (`NOPERM`)?
+fn is_refused_credentials(e: &RedisError) -> bool {
+    matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::Server(ServerErrorKind::NoPerm)
+    ) || matches!(e.code(), Some("NOAUTH" | "WRONGPASS"))
+}
+
 /// The graph store on a Redis server.
 pub struct RedisStore {
     client: redis::Client,
@@ -252,6 +261,15 @@ impl RedisStore {
     }
 
     fn failed(&self, e: &RedisError, committing: bool) -> GraphError {
+        if is_refused_credentials(e) {
+            // The operator's configuration, not the request: UNAVAILABLE (503), saying
+            // what to check, rather than an internal error.
+            return GraphError::Unavailable(format!(
+                "redis {}: the server refused the store's credentials ({e}); check the \
+                 user and password of MFN_GRAPH_STORE or MFN_GRAPH_STORE_PASSWORD_FILE",
+                self.display
+            ));
+        }
         if is_unreachable(e) {
             let maybe = if committing {
                 "; the write may or may not have been applied"
