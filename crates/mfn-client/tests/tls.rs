@@ -1,63 +1,23 @@
 //! TLS options against a real TLS server: CA pinning, the domain-name override and
 //! client certificates (mTLS).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use mfn_client::{Client, ClientConfig, ClientError};
 use mfn_server::config::TlsConfig;
 use mfn_test_util::TestServer;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
-
-/// A throwaway CA and the PEM files the server reads.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mfn client test ca");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().unwrap();
-        let ca = params.self_signed(&key).unwrap();
-        let pki = Pki {
-            dir: tempfile::tempdir().unwrap(),
-            ca_pem: ca.pem(),
-            issuer: Issuer::new(params, key),
-        };
-        std::fs::write(pki.path("ca.pem"), &pki.ca_pem).unwrap();
-        pki
-    }
-
-    /// A certificate for "localhost" only, and its key, both PEM.
-    fn leaf(&self, purpose: ExtendedKeyUsagePurpose) -> (String, String) {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "mfn");
-        params.extended_key_usages = vec![purpose];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
+use mfn_test_util::pki::Pki;
+use rcgen::{ExtendedKeyUsagePurpose, SanType};
 
 /// A TLS server requiring client certificates from the test CA.
 async fn mtls_server(pki: &Pki) -> TestServer {
-    let (cert, key) = pki.leaf(ExtendedKeyUsagePurpose::ServerAuth);
-    std::fs::write(pki.path("cert.pem"), cert).unwrap();
-    std::fs::write(pki.path("key.pem"), key).unwrap();
+    // "localhost" only: the test dials 127.0.0.1 to exercise the domain-name override.
+    let leaf = pki.leaf_with(ExtendedKeyUsagePurpose::ServerAuth, |p| {
+        p.subject_alt_names
+            .retain(|name| matches!(name, SanType::DnsName(_)));
+    });
+    pki.write("cert.pem", &leaf.cert_pem);
+    pki.write("key.pem", &leaf.key_pem);
     TestServer::builder()
         .config(|c| {
             c.service.workers = 1;
@@ -80,9 +40,10 @@ async fn mtls_with_ca_identity_and_domain_override() {
     let pki = Pki::new();
     let server = mtls_server(&pki).await;
     let port = server.addr.port();
-    // The certificate names only "localhost"; we dial 127.0.0.1.
+    // The server certificate names only "localhost"; we dial 127.0.0.1.
     let url = format!("https://127.0.0.1:{port}");
-    let (client_cert, client_key) = pki.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let leaf = pki.leaf(ExtendedKeyUsagePurpose::ClientAuth);
+    let (client_cert, client_key) = (leaf.cert_pem, leaf.key_pem);
 
     let client = Client::connect(
         ClientConfig::builder(url.clone())

@@ -431,12 +431,10 @@ mod tests {
     use std::net::SocketAddr;
 
     use futures::StreamExt;
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, KeyUsagePurpose,
-    };
+    use mfn_test_util::pki::Leaf;
+    use rcgen::ExtendedKeyUsagePurpose;
+    use rustls::ProtocolVersion;
     use rustls::pki_types::ServerName;
-    use rustls::{ClientConfig, ProtocolVersion};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::oneshot;
     use tokio_rustls::TlsConnector;
@@ -445,78 +443,19 @@ mod tests {
     /// Bounds every network step of a test so that a bug fails instead of hanging.
     const STEP: Duration = Duration::from_secs(5);
 
-    /// A throwaway PKI: a CA, and leaf certificates signed by it written into a temp dir.
-    struct Pki {
-        dir: tempfile::TempDir,
-        ca: CertificateDer<'static>,
-        issuer: Issuer<'static, KeyPair>,
-    }
+    /// The harness's throwaway CA, with the reloader's settings and a client.
+    struct Pki(mfn_test_util::pki::Pki);
 
-    /// A leaf certificate and its key, as DER and PEM.
-    struct Leaf {
-        cert: CertificateDer<'static>,
-        cert_pem: String,
-        key: PrivateKeyDer<'static>,
-        key_pem: String,
+    impl std::ops::Deref for Pki {
+        type Target = mfn_test_util::pki::Pki;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
     }
 
     impl Pki {
         fn new() -> Self {
-            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params
-                .distinguished_name
-                .push(DnType::CommonName, "mfn test ca");
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-            let key = KeyPair::generate().unwrap();
-            let ca = params.self_signed(&key).unwrap();
-            let pki = Self {
-                dir: tempfile::tempdir().unwrap(),
-                ca: ca.der().clone(),
-                issuer: Issuer::new(params, key),
-            };
-            pki.write("ca.pem", &ca.pem());
-            pki
-        }
-
-        fn leaf(&self, purpose: ExtendedKeyUsagePurpose) -> Leaf {
-            self.leaf_with(purpose, |_| {})
-        }
-
-        fn leaf_with(
-            &self,
-            purpose: ExtendedKeyUsagePurpose,
-            change: impl FnOnce(&mut CertificateParams),
-        ) -> Leaf {
-            let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-            let mut params = CertificateParams::new(names).unwrap();
-            change(&mut params);
-            params.distinguished_name.push(DnType::CommonName, "mfn");
-            params.extended_key_usages = vec![purpose];
-            let key = KeyPair::generate().unwrap();
-            let cert = params.signed_by(&key, &self.issuer).unwrap();
-            Leaf {
-                cert: cert.der().clone(),
-                cert_pem: cert.pem(),
-                key: PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
-                key_pem: key.serialize_pem(),
-            }
-        }
-
-        /// A fresh server certificate written to `cert.pem` / `key.pem`.
-        fn server_leaf(&self) -> Leaf {
-            let leaf = self.leaf(ExtendedKeyUsagePurpose::ServerAuth);
-            self.write("cert.pem", &leaf.cert_pem);
-            self.write("key.pem", &leaf.key_pem);
-            leaf
-        }
-
-        fn write(&self, name: &str, contents: &str) {
-            std::fs::write(self.path(name), contents).unwrap();
-        }
-
-        fn path(&self, name: &str) -> PathBuf {
-            self.dir.path().join(name)
+            Pki(mfn_test_util::pki::Pki::new())
         }
 
         fn settings(&self, mutual: bool) -> TlsSettings {
@@ -536,21 +475,7 @@ mod tests {
             identity: Option<&Leaf>,
             versions: &[&'static rustls::SupportedProtocolVersion],
         ) -> TlsConnector {
-            let mut roots = RootCertStore::empty();
-            roots.add(self.ca.clone()).unwrap();
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let builder = ClientConfig::builder_with_provider(provider)
-                .with_protocol_versions(versions)
-                .unwrap()
-                .with_root_certificates(roots);
-            let mut config = match identity {
-                Some(leaf) => builder
-                    .with_client_auth_cert(vec![leaf.cert.clone()], leaf.key.clone_key())
-                    .unwrap(),
-                None => builder.with_no_client_auth(),
-            };
-            config.alpn_protocols = vec![b"h2".to_vec()];
-            TlsConnector::from(Arc::new(config))
+            TlsConnector::from(Arc::new(self.client_config(versions, &[b"h2"], identity)))
         }
     }
 

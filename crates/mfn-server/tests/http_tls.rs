@@ -6,20 +6,16 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use mfn_server::config::{ServerConfig, TlsConfig};
+use mfn_test_util::pki::Leaf;
 use mfn_test_util::{TestServer, http_get};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use rcgen::ExtendedKeyUsagePurpose;
+use rustls::ClientConfig;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,54 +39,26 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const H2: &[u8] = b"h2";
 const H1: &[u8] = b"http/1.1";
 
-/// A throwaway CA and the PEM files the server reads (`cert.pem`, `key.pem`, `ca.pem`).
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-    ca: CertificateDer<'static>,
-    issuer: Issuer<'static, KeyPair>,
-}
+/// The harness's throwaway CA, with this file's server and client set-ups.
+struct Pki(mfn_test_util::pki::Pki);
 
-/// A certificate signed by the test CA and its key.
-struct Leaf {
-    cert: CertificateDer<'static>,
-    cert_pem: String,
-    key_pem: String,
+impl std::ops::Deref for Pki {
+    type Target = mfn_test_util::pki::Pki;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Pki {
     fn new() -> Pki {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mfn http tls test ca");
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let key = KeyPair::generate().unwrap();
-        let ca = params.self_signed(&key).unwrap();
-        let pki = Pki {
-            dir: tempfile::tempdir().unwrap(),
-            ca_pem: ca.pem(),
-            ca: ca.der().clone(),
-            issuer: Issuer::new(params, key),
-        };
-        std::fs::write(pki.path("ca.pem"), &pki.ca_pem).unwrap();
-        pki
+        Pki(mfn_test_util::pki::Pki::new())
     }
 
     /// A certificate for "localhost" valid until `(year, month, day)`.
     fn leaf(&self, purpose: ExtendedKeyUsagePurpose, until: (i32, u8, u8)) -> Leaf {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "mfn");
-        params.extended_key_usages = vec![purpose];
-        params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert: cert.der().clone(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
+        self.0.leaf_with(purpose, |p| {
+            p.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+        })
     }
 
     /// A server certificate valid until `until`, written where the server reads it; the
@@ -98,18 +66,10 @@ impl Pki {
     fn serve_until(&self, until: (i32, u8, u8)) -> (CertificateDer<'static>, i64) {
         let leaf = self.leaf(ExtendedKeyUsagePurpose::ServerAuth, until);
         // Chain order: leaf, then the CA; the gauge must describe the leaf.
-        std::fs::write(
-            self.path("cert.pem"),
-            format!("{}{}", leaf.cert_pem, self.ca_pem),
-        )
-        .unwrap();
-        std::fs::write(self.path("key.pem"), &leaf.key_pem).unwrap();
+        self.write("cert.pem", &format!("{}{}", leaf.cert_pem, self.ca_pem));
+        self.write("key.pem", &leaf.key_pem);
         let not_after = rcgen::date_time_ymd(until.0, until.1, until.2).unix_timestamp();
         (leaf.cert, not_after)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
     }
 
     /// TLS with this PKI's files, reloaded every 50 ms; mTLS when `mutual`.
@@ -126,24 +86,7 @@ impl Pki {
 
     /// A TLS 1.3 client trusting the test CA, offering `alpn`, with `identity` for mTLS.
     fn client(&self, alpn: &[&[u8]], identity: Option<&Leaf>) -> ClientConfig {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(roots);
-        let mut config = match identity {
-            Some(leaf) => builder
-                .with_client_auth_cert(
-                    vec![leaf.cert.clone()],
-                    PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap(),
-                )
-                .unwrap(),
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        config
+        self.client_config(&[&rustls::version::TLS13], alpn, identity)
     }
 
     /// reqwest (HTTP/1.1 over rustls) trusting the test CA; "localhost" is `addr`.

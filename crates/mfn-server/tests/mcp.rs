@@ -239,15 +239,21 @@ async fn every_door_lists_the_one_registry() {
             .unwrap_or_else(|| panic!("{name} not listed"))["inputSchema"]
             .to_string()
     };
+    let openapi_text = openapi["components"]["schemas"].to_string();
     for (tool, value) in [
         ("fractal_dimension_upload", "\"npy\""),
         ("export_graph", "\"graphml\""),
+        ("minimum_spanning_tree", "\"prim\""),
+        ("community_detection", "\"label_propagation\""),
+        ("generate_graph", "\"barabasi_albert\""),
+        ("graph_coloring", "\"dsatur\""),
     ] {
         assert!(
             schema_of(tool).contains(value),
             "{tool}: {}",
             schema_of(tool)
         );
+        assert!(openapi_text.contains(value), "{tool}: {value} not in /openapi.json");
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`TestServerBuilder::app`]: the same configuration as an HTTP router without
 //!   sockets, for `oneshot` requests (REST, MCP).
 //! - [`captured_logs`]: every tracing event of the test binary as JSON lines.
+//! - [`pki`]: a throwaway CA and certificates for the TLS tests.
 //!
 //! A dev-only crate rather than a feature of `mfn-server`: `mfn-server`'s own
 //! integration tests use it without enabling a feature on themselves, and the harness's
@@ -30,6 +31,8 @@
 //! server.stop().await;
 //! # }
 //! ```
+
+pub mod pki;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};

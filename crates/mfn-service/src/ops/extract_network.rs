@@ -22,9 +22,10 @@ impl Operation for ExtractNetwork {
     };
 
     fn audit(req: &Self::Request) -> serde_json::Map<String, serde_json::Value> {
-        // A small request (scalars): its JSON form is cheap.
-        serde_json::to_value(req)
-            .map_or_else(|_| serde_json::Map::new(), |v| super::audit_params(&v))
+        // Not the whole request: an inline field or an upload can be megabytes.
+        let scalars =
+            serde_json::json!({"name": req.name, "seed": req.seed, "simulation": req.simulation});
+        super::audit_params(&scalars)
     }
 
     async fn run(

@@ -174,6 +174,12 @@ impl AuditNotes {
     }
 }
 
+/// [`audit_params`] of a request through its JSON form: for requests of scalars only,
+/// whose JSON form is cheap (never one that carries an array or a body).
+pub(crate) fn audit_small(req: &impl Serialize) -> serde_json::Map<String, Value> {
+    serde_json::to_value(req).map_or_else(|_| serde_json::Map::new(), |v| audit_params(&v))
+}
+
 /// The audit parameters of JSON arguments: top-level `seed`, `grid_size`, `steps` (numbers)
 /// and `graph`, `name` (strings, at most 64 characters), else those of a nested
 /// `simulation` object. Reads a few keys; copies nothing else.

@@ -24,9 +24,7 @@ impl Operation for Validate {
     };
 
     fn audit(req: &Self::Request) -> serde_json::Map<String, serde_json::Value> {
-        // A small request (scalars): its JSON form is cheap.
-        serde_json::to_value(req)
-            .map_or_else(|_| serde_json::Map::new(), |v| super::audit_params(&v))
+        super::audit_small(req)
     }
 
     async fn run(
