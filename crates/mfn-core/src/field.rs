@@ -44,11 +44,11 @@
 //! traffic differs. The pass is vectorised (AVX2 when the CPU has it, chosen at run
 //! time); lanes compute exactly what scalar code does, as no FMA is used. Grids of at
 //! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool.
-//! From [`PARALLEL_MIN_GRID`] on, the state is updated in place (one array per field; a
-//! row's new values are written back once the row below has read the old ones, and
-//! each parallel block copies the rows around it first); smaller grids are
-//! double-buffered. Either way every cell reads only the previous state, so any thread
-//! count gives the same bytes.
+//! The state is one array per field, updated in place: a serial step sweeps a ring of
+//! N + 2 row slots, writing each new row over an old row whose last reader has run
+//! (`kernel::ring`); a parallel step's blocks keep each new row until the row below
+//! has read the old one, and copy the rows around them first. Either way every cell
+//! reads only the previous state, so any thread count gives the same bytes.
 //!
 //! ```
 //! use mfn_core::field::{simulate, SimulationParams};
@@ -106,11 +106,6 @@ impl Drop for LargeStep {
 /// (its ghosts), so small blocks copy more: measured at 512² on 2 threads, 100 steps,
 /// 8 rows took 72–83 ms, 16 rows 60 ms, 32 rows 50 ms, 64 rows 41–48 ms.
 const PARALLEL_BLOCK_ROWS: usize = 64;
-
-/// Grids from this size up are updated in place (one state array per field, half the
-/// memory); smaller ones, whose two states fit in the L2 cache, are double-buffered,
-/// which skips the write-back copy: at 64² in place was 23 % slower, at 512² 9 % faster.
-const IN_PLACE_MIN_GRID: usize = PARALLEL_MIN_GRID;
 
 /// Activator diffusivity `D_a`.
 pub const D_A: f64 = 0.1;
@@ -250,13 +245,13 @@ pub struct Simulation {
     rng: Rng,
     n: usize,
     /// V, a and i in the kernel's padded layout (rows of `kernel::stride(n)` with halo
-    /// columns, see [`kernel::LEAD`]); a and i are empty without Turing.
+    /// columns, see [`kernel::LEAD`]) in N + 2 row slots, row 0 in slot `base`
+    /// ([`kernel::ring`]); a and i are empty without Turing.
     v: Padded,
     a: Padded,
     i: Padded,
-    /// The next state of a double-buffered step (grids below [`IN_PLACE_MIN_GRID`];
-    /// empty for larger grids, which are updated in place).
-    next: [Padded; 3],
+    /// The slot of row 0: 0 or 2.
+    base: usize,
     /// The rows around each block, copied before a step (see [`step_rows`]).
     ghosts: Padded,
     /// One step's jitter draws (N² or empty without jitter).
@@ -293,11 +288,6 @@ impl Simulation {
         } else {
             (Padded::default(), Padded::default())
         };
-        let next = if n < IN_PLACE_MIN_GRID {
-            [v.len(), a.len(), i.len()].map(Padded::with_len)
-        } else {
-            Default::default()
-        };
         Ok(Simulation {
             params: params.clone(),
             rng,
@@ -305,12 +295,12 @@ impl Simulation {
             v,
             a,
             i,
+            base: 0,
             jitter: if params.quantum_jitter {
                 vec![0.0; cells]
             } else {
                 Vec::new()
             },
-            next,
             ghosts: Padded::default(),
             arch: pulp::Arch::new(),
             views: Views::default(),
@@ -333,7 +323,9 @@ impl Simulation {
 
     /// The current potential field (volts, row-major N×N).
     pub fn field(&self) -> &[f64] {
-        self.views.v.get_or_init(|| unpad(&self.v, self.n))
+        self.views
+            .v
+            .get_or_init(|| unpad(self.state(&self.v), self.n))
     }
 
     /// Growth events so far.
@@ -374,9 +366,10 @@ impl Simulation {
             let r = self.rng.integers(n as u64) as usize;
             let c = self.rng.integers(n as u64) as usize;
             let s = kernel::stride(n);
-            self.v[r * s + kernel::LEAD + c] += self.rng.normal(0.02, 0.005);
+            let row = &mut self.v[(self.base + r) * s..][..s];
+            row[kernel::LEAD + c] += self.rng.normal(0.02, 0.005);
             // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
-            kernel::fill_halo(&mut self.v[r * s..][..s], n);
+            kernel::fill_halo(row, n);
             self.growth_events += 1;
         }
         // 4's draws come before the pass that uses them, in row-major order.
@@ -394,26 +387,44 @@ impl Simulation {
         let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
         let alone = large.as_ref().is_some_and(|l| l.alone);
         let parallel = alone && rayon::current_num_threads() > 1;
-        let counts = step_rows(
-            self.arch,
-            Whole {
-                n,
-                v: &mut self.v,
-                a: &mut self.a,
-                i: &mut self.i,
-                z: &self.jitter,
-                next: &mut self.next,
-                ghosts: &mut self.ghosts,
-            },
-            if parallel { PARALLEL_BLOCK_ROWS } else { n },
-            parallel,
-            k,
-        );
-        if !self.next[0].is_empty() {
-            std::mem::swap(&mut self.v, &mut self.next[0]);
-            std::mem::swap(&mut self.a, &mut self.next[1]);
-            std::mem::swap(&mut self.i, &mut self.next[2]);
-        }
+        let counts = if parallel {
+            let base = self.base * kernel::stride(n);
+            fn at(x: &mut Padded, from: usize, n: usize) -> &mut [f64] {
+                if x.is_empty() {
+                    return &mut [];
+                }
+                &mut x[from..][..n * kernel::stride(n)]
+            }
+            step_rows(
+                self.arch,
+                Whole {
+                    n,
+                    v: at(&mut self.v, base, n),
+                    a: at(&mut self.a, base, n),
+                    i: at(&mut self.i, base, n),
+                    z: &self.jitter,
+                    ghosts: &mut self.ghosts,
+                },
+                PARALLEL_BLOCK_ROWS,
+                k,
+            )
+        } else {
+            let counts = kernel::ring(
+                self.arch,
+                kernel::Ring {
+                    n,
+                    v: &mut self.v,
+                    a: &mut self.a,
+                    i: &mut self.i,
+                    z: &self.jitter,
+                    base: self.base,
+                    saved: &mut self.ghosts,
+                },
+                k,
+            );
+            self.base = 2 - self.base;
+            counts
+        };
         self.views = Views::default();
         self.turing_activations += counts.activations;
         self.clamping_events += counts.clamped;
@@ -428,12 +439,16 @@ impl Simulation {
 
     /// The activator `a` after the last step (row-major; empty without Turing).
     pub fn activator(&self) -> &[f64] {
-        self.views.a.get_or_init(|| unpad(&self.a, self.n))
+        self.views
+            .a
+            .get_or_init(|| unpad(self.state(&self.a), self.n))
     }
 
     /// The inhibitor `i` after the last step (row-major; empty without Turing).
     pub fn inhibitor(&self) -> &[f64] {
-        self.views.i.get_or_init(|| unpad(&self.i, self.n))
+        self.views
+            .i
+            .get_or_init(|| unpad(self.state(&self.i), self.n))
     }
 
     /// Summary of the current state (what [`simulate`] returns after the last step).
@@ -441,7 +456,7 @@ impl Simulation {
         SimulationResult {
             field: match self.views.v.get() {
                 Some(f) => f.clone(),
-                None => unpad(&self.v, self.n),
+                None => unpad(self.state(&self.v), self.n),
             },
             ..self.summary_without_field()
         }
@@ -491,10 +506,19 @@ impl Simulation {
         [self.grid(&self.v), self.grid(&self.a), self.grid(&self.i)]
     }
 
+    /// The N rows of a state array in its ring (empty stays empty).
+    fn state<'a>(&self, padded: &'a [f64]) -> &'a [f64] {
+        if padded.is_empty() {
+            return padded;
+        }
+        let s = kernel::stride(self.n);
+        &padded[self.base * s..][..self.n * s]
+    }
+
     /// The row-major N×N interior of a padded state array, read in place.
     fn grid<'a>(&self, padded: &'a [f64]) -> stats::Rows<'a> {
         stats::Rows {
-            data: padded,
+            data: self.state(padded),
             cols: self.n,
             stride: kernel::stride(self.n),
             offset: kernel::LEAD,
@@ -519,8 +543,9 @@ struct Views {
 /// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
 fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Padded {
     let s = kernel::stride(n);
-    let mut out = Padded::with_len(n * s);
-    for row in out.chunks_exact_mut(s) {
+    // Two more row slots for the kernel's ring ([`kernel::ring`]).
+    let mut out = Padded::with_len((n + 2) * s);
+    for row in out.chunks_exact_mut(s).take(n) {
         draw(&mut row[kernel::LEAD..][..n]);
         kernel::fill_halo(row, n);
     }
@@ -537,43 +562,35 @@ fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
     out
 }
 
-/// Rows `[first, first + len)` of one step on the rayon pool, in blocks of rows. Each
-/// cell depends only on the previous state, and the counters are integer sums, so the
-/// result is the same bytes on any number of threads.
-/// The whole state, for [`step_rows`]; `next` is empty for an in-place step.
+/// The whole state (its N rows), for [`step_rows`].
 struct Whole<'a> {
     n: usize,
     v: &'a mut [f64],
     a: &'a mut [f64],
     i: &'a mut [f64],
     z: &'a [f64],
-    next: &'a mut [Padded; 3],
     /// Room for the ghost rows, kept between steps.
     ghosts: &'a mut Padded,
 }
 
-/// One step over blocks of `block_rows` rows, on the rayon pool when `parallel`. Each
-/// block is updated in place or into `next` ([`kernel::rows`]); the rows just outside
-/// it are copied first, so a block never reads a neighbour's new values — the bytes are
-/// those of one serial sweep whatever the split and the thread count.
+/// One step over blocks of `block_rows` rows (at least two blocks) on the rayon pool,
+/// each block in place ([`kernel::rows`]). The rows just outside each block are copied
+/// first, so a block never reads a neighbour's new values, and the counters are integer
+/// sums: the bytes are those of one serial sweep whatever the split and the thread
+/// count.
 fn step_rows(
     arch: pulp::Arch,
     w: Whole<'_>,
     block_rows: usize,
-    parallel: bool,
     k: kernel::Consts,
 ) -> kernel::Counts {
     let n = w.n;
     let s = kernel::stride(n);
     let blocks = n.div_ceil(block_rows);
-    let turing = !w.a.is_empty();
-    let fields = if turing { 3 } else { 1 };
-    let in_place = w.next[0].is_empty();
-    // Per block: [up, down] × [v, a, i], one padded row each. A single block needs no
-    // `up` copy (its last row, the one above row 0, is still unchanged when row 0 is
-    // computed) and double-buffered no copy at all: an empty ghost means "wrap around
-    // within the block" ([`kernel::Ghosts`]).
-    let copied = |j: usize| (blocks > 1 || (in_place && j >= 3)) && j % 3 < fields;
+    debug_assert!(blocks > 1);
+    let fields = if w.a.is_empty() { 1 } else { 3 };
+    // Per block: [up, down] × [v, a, i], one padded row each ([`kernel::Ghosts`]).
+    let copied = |j: usize| j % 3 < fields;
     w.ghosts.resize(blocks * 6 * s);
     let ghosts = &mut w.ghosts[..];
     for (b, g) in ghosts.chunks_exact_mut(6 * s).enumerate() {
@@ -600,9 +617,8 @@ fn step_rows(
     }
     let ghosts = &*ghosts;
     let z = w.z;
-    type Next<'x> = Option<[&'x mut [f64]; 3]>;
-    type Part<'x> = (((&'x mut [f64], &'x mut [f64]), &'x mut [f64]), Next<'x>);
-    let run = |(b, (((v, a), i), next)): (usize, Part<'_>)| {
+    type Part<'x> = ((&'x mut [f64], &'x mut [f64]), &'x mut [f64]);
+    let run = |(b, ((v, a), i)): (usize, Part<'_>)| {
         let g = &ghosts[b * 6 * s..][..6 * s];
         let row = |j: usize| -> &[f64] { if copied(j) { &g[j * s..][..s] } else { &[] } };
         let ghosts = kernel::Ghosts {
@@ -616,37 +632,14 @@ fn step_rows(
             a,
             i,
             z,
-            next,
         };
         kernel::rows(arch, block, ghosts, k)
     };
-    if !parallel {
-        // One block: no task split (the small grids' steps take microseconds).
-        let next = if w.next[0].is_empty() {
-            None
-        } else {
-            let [nv, na, ni] = w.next;
-            Some([&mut nv[..], &mut na[..], &mut ni[..]])
-        };
-        return run((0, (((w.v, w.a), w.i), next)));
-    }
     let a_blocks = split(w.a, chunk, blocks);
     let i_blocks = split(w.i, chunk, blocks);
-    let next: Vec<Next<'_>> = if w.next[0].is_empty() {
-        (0..blocks).map(|_| None).collect()
-    } else {
-        let [nv, na, ni] = w.next;
-        split(nv, chunk, blocks)
-            .into_iter()
-            .zip(split(na, chunk, blocks))
-            .zip(split(ni, chunk, blocks))
-            .map(|((v, a), i)| Some([v, a, i]))
-            .collect()
-    };
     w.v.par_chunks_mut(chunk)
         .zip(a_blocks)
         .zip(i_blocks)
-        .zip(next)
         .enumerate()
         .map(run)
         .reduce(kernel::Counts::default, |x, y| x + y)

@@ -253,7 +253,10 @@ async fn every_door_lists_the_one_registry() {
             "{tool}: {}",
             schema_of(tool)
         );
-        assert!(openapi_text.contains(value), "{tool}: {value} not in /openapi.json");
+        assert!(
+            openapi_text.contains(value),
+            "{tool}: {value} not in /openapi.json"
+        );
     }
 }
 

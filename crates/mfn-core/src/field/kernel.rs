@@ -16,9 +16,12 @@
 //! exactly the reference's operations in the reference's order; Rust never contracts
 //! `x·y + z` into a fused multiply-add, so vector lanes compute what scalar code does.
 //!
-//! Large states are updated in place ([`sweep`]: each new row waits in a row buffer
-//! until the row below has been computed from the old one); small ones are
-//! double-buffered. One loop per row reads the row triples (up, mid, down) of V, a and
+//! The state is updated in place, one array per field. A serial step ([`ring`]) keeps
+//! the N rows in N + 2 row slots and writes each new row two slots away from its old
+//! one, over a row nobody reads any more; a parallel block ([`sweep`]) keeps each new
+//! row in a buffer until the row below has been computed from the old one. (Before the
+//! ring, small grids were double-buffered — the same speed at 64², 1–2 % slower at
+//! 128² and 512², and twice the memory.) One loop per row reads the row triples (up, mid, down) of V, a and
 //! i once and computes a', i' and V' of each cell with the mask, jitter, clamp and both
 //! counters. (An earlier version kept a' in a scratch row for a second loop over V;
 //! with aligned rows the single loop is 2 % faster and saves the scratch row.)
@@ -58,8 +61,7 @@ impl std::ops::Add for Counts {
 }
 
 /// Rows `first_row..first_row + v.len()/stride` of the state in the padded layout
-/// (see [`stride`]), updated in place or into `next`: V and, with Turing, a and i
-/// (empty otherwise).
+/// (see [`stride`]), updated in place: V and, with Turing, a and i (empty otherwise).
 pub(super) struct Block<'a> {
     pub n: usize,
     pub first_row: usize,
@@ -68,16 +70,11 @@ pub(super) struct Block<'a> {
     pub i: &'a mut [f64],
     /// The step's jitter draws, N×N unpadded, all rows (empty without jitter).
     pub z: &'a [f64],
-    /// Where the new rows go: `None` for in place; `Some([v, a, i])` (the same rows of
-    /// a second state) for a double-buffered step, which leaves the state as it was.
-    pub next: Option<[&'a mut [f64]; 3]>,
 }
 
 /// The previous state of the rows just outside a [`Block`] (above its first row and
-/// below its last, wrapping around), copied before any block is written: `[v, a, i]`.
-/// An empty ghost stands for the block's own row at the other end (a block that is the
-/// whole grid, whose row is still unchanged when it is read); a and i are empty
-/// without Turing.
+/// below its last, wrapping around), copied before any block is written: `[v, a, i]`
+/// (a and i empty without Turing).
 #[derive(Clone, Copy)]
 pub(super) struct Ghosts<'a> {
     pub up: [&'a [f64]; 3],
@@ -123,12 +120,12 @@ thread_local! {
     /// Arrays of this thread's finished simulations, for the next ones. A fresh array
     /// costs its page faults (the allocator hands a freed state back to the kernel and
     /// faults it in again): measured, 25 µs of a 64×64×64 run's 0.49 ms went to
-    /// allocating the double buffer alone. At most [`SPARE_ARRAYS`] arrays of at most
+    /// allocating a second state alone. At most [`SPARE_ARRAYS`] arrays of at most
     /// [`SPARE_MAX_BYTES`] each are kept, 4 MiB per thread.
     static SPARE: std::cell::RefCell<Vec<Vec<Lane>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Arrays kept per thread for reuse ([`SPARE`]): two double-buffered states.
+/// Arrays kept per thread for reuse ([`SPARE`]): V, a and i of a few states.
 const SPARE_ARRAYS: usize = 8;
 /// The largest array kept for reuse (a 250×250 field).
 const SPARE_MAX_BYTES: usize = 512 << 10;
@@ -190,8 +187,7 @@ impl std::ops::DerefMut for Padded {
     }
 }
 
-/// Run the kernel on a block of rows (in place or into `block.next`), on the best
-/// instruction set this CPU has.
+/// Run the kernel on a block of rows in place, on the best instruction set.
 pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Consts) -> Counts {
     let turing = !block.a.is_empty();
     let jitter = !block.z.is_empty();
@@ -205,11 +201,9 @@ pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Co
     }
 }
 
-/// The block's rows top to bottom. In place, row r's new values go to a row buffer and
-/// are written back only after row r + 1 has been computed (its last reader), so every
-/// row is computed from the previous state: one array per field instead of two, half
-/// the memory a large step streams through. Small grids (whose two states fit in the
-/// L2 cache) are faster double-buffered, without the write-back copy.
+/// The block's rows top to bottom, in place: row r's new values go to a row buffer and
+/// are written back only after row r + 1 has been computed (its last reader in the
+/// block), so every row is computed from the previous state.
 #[inline(always)]
 fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k: Consts) -> Counts {
     let n = b.n;
@@ -217,17 +211,10 @@ fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k:
     let rows = b.v.len() / s;
     let mut acc = Acc::default();
     let fields = if TURING { 3 } else { 1 };
-    // In place, two new rows per field: row r is computed into `buf[r % 2]` while
-    // row r − 1 waits in the other.
-    let in_place = b.next.is_none();
-    let mut buf = if in_place {
-        Padded::with_len(2 * 3 * s)
-    } else {
-        Padded::default()
-    };
-    let mut next = b.next;
-    let state: [&mut [f64]; 3] = [b.v, b.a, b.i];
-    let [sv, sa, si] = state;
+    // Two new rows per field: row r is computed into `buf[r % 2]` while row r − 1 waits
+    // in the other.
+    let mut buf = Padded::with_len(2 * 3 * s);
+    let [sv, sa, si] = [b.v, b.a, b.i];
     for local in 0..rows {
         {
             let tri = |f: usize, st| triple(st, g.up[f], g.down[f], local, rows, s);
@@ -239,35 +226,122 @@ fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k:
             };
             let r = b.first_row + local;
             let z: &[f64] = if JITTER { &b.z[r * n..][..n] } else { &[] };
-            let [ov, oa, oi]: [&mut [f64]; 3] = match &mut next {
-                Some([nv, na, ni]) => {
-                    let at = local * s..(local + 1) * s;
-                    if TURING {
-                        [&mut nv[at.clone()], &mut na[at.clone()], &mut ni[at]]
-                    } else {
-                        [&mut nv[at], &mut [], &mut []]
-                    }
-                }
-                None => {
-                    let out = &mut buf[(local % 2) * 3 * s..][..3 * s];
-                    let (ov, rest) = out.split_at_mut(s);
-                    let (oa, oi) = rest.split_at_mut(s);
-                    [ov, oa, oi]
-                }
-            };
+            let out = &mut buf[(local % 2) * 3 * s..][..3 * s];
+            let (ov, rest) = out.split_at_mut(s);
+            let (oa, oi) = rest.split_at_mut(s);
             row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc);
         }
-        if in_place && local > 0 {
+        if local > 0 {
             write_back(&buf, local - 1, [&mut *sv, &mut *sa, &mut *si], fields, s);
         }
     }
-    if in_place && rows > 0 {
+    if rows > 0 {
         write_back(&buf, rows - 1, [sv, sa, si], fields, s);
     }
     Counts {
         activations: acc.activations,
         clamped: acc.clamped,
         nonfinite: acc.nonfinite,
+    }
+}
+
+/// The whole state of one field, N rows in N + 2 row slots, for [`ring`]: row x of
+/// the state is in slot `base + x`.
+pub(super) struct Ring<'a> {
+    pub n: usize,
+    /// `(N + 2) · stride(N)` values each; a and i empty without Turing.
+    pub v: &'a mut [f64],
+    pub a: &'a mut [f64],
+    pub i: &'a mut [f64],
+    /// The step's jitter draws, N×N unpadded (empty without jitter).
+    pub z: &'a [f64],
+    /// 2 or 0: where row 0 is before the step; after it, it is at the other.
+    pub base: usize,
+    /// Room for one saved row of each field.
+    pub saved: &'a mut Padded,
+}
+
+/// One step over the whole state in its ring of N + 2 row slots, serially. From
+/// `base` 2 it sweeps down writing new row r into slot r (old row r − 2's, whose last
+/// reader was new row r − 1); from `base` 0 it sweeps up writing new row r into slot
+/// r + 2. Either way the state ends contiguous at the other base, no row is copied
+/// back, and the only old row overwritten before its last reader — row 0 going down,
+/// row N − 1 going up, both neighbours of the wrap — is saved first. Every new row is
+/// computed from old rows only, so the bytes are those of any other sweep.
+pub(super) fn ring(arch: pulp::Arch, r: Ring<'_>, k: Consts) -> Counts {
+    let turing = !r.a.is_empty();
+    let jitter = !r.z.is_empty();
+    match (turing, jitter) {
+        (true, false) => arch.dispatch(|| ring_sweep::<true, false>(r, k)),
+        (true, true) => arch.dispatch(|| ring_sweep::<true, true>(r, k)),
+        (false, false) => arch.dispatch(|| ring_sweep::<false, false>(r, k)),
+        (false, true) => arch.dispatch(|| ring_sweep::<false, true>(r, k)),
+    }
+}
+
+#[inline(always)]
+fn ring_sweep<const TURING: bool, const JITTER: bool>(r: Ring<'_>, k: Consts) -> Counts {
+    let n = r.n;
+    let s = stride(n);
+    let down = r.base == 2;
+    let fields = if TURING { 3 } else { 1 };
+    let kept = if down { 0 } else { n - 1 };
+    r.saved.resize(3 * s);
+    let mut states = [r.v, r.a, r.i];
+    for (f, st) in states.iter().enumerate().take(fields) {
+        r.saved[f * s..][..s].copy_from_slice(&st[(r.base + kept) * s..][..s]);
+    }
+    let saved = &r.saved[..];
+    let mut acc = Acc::default();
+    for step in 0..n {
+        let row_no = if down { step } else { n - 1 - step };
+        let [sv, sa, si] = &mut states;
+        let (v, ov) = ring_row(sv, &saved[..s], row_no, n, s, down);
+        let ((a, oa), (i, oi)) = if TURING {
+            (
+                ring_row(sa, &saved[s..][..s], row_no, n, s, down),
+                ring_row(si, &saved[2 * s..][..s], row_no, n, s, down),
+            )
+        } else {
+            ((v, <&mut [f64]>::default()), (v, <&mut [f64]>::default()))
+        };
+        let z: &[f64] = if JITTER { &r.z[row_no * n..][..n] } else { &[] };
+        row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc);
+    }
+    Counts {
+        activations: acc.activations,
+        clamped: acc.clamped,
+        nonfinite: acc.nonfinite,
+    }
+}
+
+/// Old rows r − 1, r, r + 1 of one field in its ring (the wrap-around neighbour that the
+/// sweep has overwritten from `saved`) and the slot new row r goes to.
+#[inline(always)]
+fn ring_row<'x>(
+    st: &'x mut [f64],
+    saved: &'x [f64],
+    r: usize,
+    n: usize,
+    s: usize,
+    down: bool,
+) -> (Tri<'x>, &'x mut [f64]) {
+    if down {
+        // Old row x is in slot x + 2; the new row goes to slot r, below all of them.
+        let (head, tail) = st.split_at_mut((r + 1) * s);
+        let tail = &*tail;
+        let old = |x: usize| &tail[(x + 1 - r) * s..][..s];
+        let up = if r == 0 { old(n - 1) } else { old(r - 1) };
+        let below = if r + 1 == n { saved } else { old(r + 1) };
+        (Tri::new([up, old(r), below], n), &mut head[r * s..][..s])
+    } else {
+        // Old row x is in slot x; the new row goes to slot r + 2, above all of them.
+        let (head, tail) = st.split_at_mut((r + 2) * s);
+        let head = &*head;
+        let old = |x: usize| &head[x * s..][..s];
+        let up = if r == 0 { saved } else { old(r - 1) };
+        let below = if r + 1 == n { old(0) } else { old(r + 1) };
+        (Tri::new([up, old(r), below], n), &mut tail[..s])
     }
 }
 
@@ -283,16 +357,12 @@ fn triple<'x>(
     s: usize,
 ) -> [&'x [f64]; 3] {
     let up = if local == 0 {
-        if up.is_empty() {
-            &st[(rows - 1) * s..][..s]
-        } else {
-            up
-        }
+        up
     } else {
         &st[(local - 1) * s..][..s]
     };
     let down = if local + 1 == rows {
-        if down.is_empty() { &st[..s] } else { down }
+        down
     } else {
         &st[(local + 1) * s..][..s]
     };
