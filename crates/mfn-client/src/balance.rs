@@ -22,12 +22,30 @@
 //!   health is not known yet, then ejected ones, then the rest), two members at random
 //!   and the one with fewer calls in flight ("power of two choices"). A retry avoids
 //!   the members the call has already failed on while any other is left.
+//! - **startup**: until a replica has *answered* once — a health watch got a reply
+//!   (`SERVING`, `NOT_SERVING`, no health service, any status a server sends) or a call
+//!   succeeded — a call waits for that, bounded by its deadline, instead of being sent;
+//!   at the deadline it fails with `DEADLINE_EXCEEDED`, not retried. Without health
+//!   checks it waits only for the first resolution to give members. Failures before a
+//!   replica answered take no retry-throttle token.
+//!
+//! Why: replicas and their clients are often started together (a scale-out, a
+//! rollout, a pod whose server listens a moment after the load starts). Sent at once,
+//! the first calls would all fail with `UNAVAILABLE` (no address yet, or connection
+//! refused), eject every member and empty the retry throttle, so every call then fails
+//! without retry until successes refill it. gRPC clients queue such calls while the
+//! channel is still connecting, and so does this pool. The wait ends for good at the
+//! first answer: after that the fleet is known to exist, and a call that finds every
+//! member down fails fast with `UNAVAILABLE` and is retried per policy, so an outage
+//! never turns into calls hanging until their deadline. A replica that refuses
+//! connections before any replica answered counts as "starting", not "down": that is
+//! exactly the scale-out case.
 //!
 //! No membership protocol of our own: the platform (DNS, Kubernetes endpoints) says who
 //! exists and each server says whether it serves.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -51,6 +69,9 @@ const MAX_EJECTION: Duration = Duration::from_secs(8);
 /// Wait before a broken health watch is reopened; doubles up to `MAX_WATCH_BACKOFF`.
 const WATCH_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(2);
+/// Longest wait before reopening a watch while no replica has answered yet: calls are
+/// waiting for the first answer.
+const MAX_STARTUP_WATCH_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Where the replicas are, as parsed from the endpoint string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +126,10 @@ pub(crate) struct Pool {
     make: MakeEndpoint,
     health_checks: bool,
     resolve_now: Notify,
+    /// Whether a replica has answered once (see the module docs); never cleared.
+    answered: AtomicBool,
+    /// Woken when `answered` is set or the member set changes.
+    changed: Notify,
     resolutions: AtomicU64,
     ejections: AtomicU64,
     next_id: AtomicU64,
@@ -231,6 +256,8 @@ impl Pool {
             make,
             health_checks,
             resolve_now: Notify::new(),
+            answered: AtomicBool::new(false),
+            changed: Notify::new(),
             resolutions: AtomicU64::new(0),
             ejections: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
@@ -295,7 +322,49 @@ impl Pool {
         if let Ok(mut m) = self.members.write() {
             *m = next;
         }
+        if added + removed > 0 {
+            self.changed.notify_waiters();
+        }
         Ok(())
+    }
+
+    /// Record that a replica answered: from now on calls no longer wait.
+    fn set_answered(&self) {
+        if !self.answered.swap(true, Ordering::AcqRel) {
+            tracing::debug!("mfn-client: first replica answered");
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Whether a replica has answered once.
+    pub(crate) fn answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire)
+    }
+
+    /// Whether a call may pick a member now rather than wait (see the module docs):
+    /// once a replica answered; without health checks, as soon as there are members.
+    pub(crate) fn usable(&self) -> bool {
+        self.answered() || (!self.health_checks && self.members.read().is_ok_and(|m| !m.is_empty()))
+    }
+
+    /// Until [`usable`](Self::usable). The caller bounds it with its deadline.
+    pub(crate) async fn wait_usable(&self) {
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before the check, so a change in between is not missed.
+            changed.as_mut().enable();
+            if self.usable() {
+                return;
+            }
+            if self.members.read().is_ok_and(|m| m.is_empty()) {
+                // A failed first resolution is otherwise retried only after
+                // `resolve_interval`; a waiting call asks for one now (at most once a
+                // second).
+                self.resolve_now.notify_one();
+            }
+            changed.await;
+        }
     }
 
     /// The member for the next attempt, avoiding `avoid` (ids already failed in this
@@ -357,7 +426,10 @@ impl Pool {
     pub(crate) fn report(&self, member: &Member, code: Option<Code>) {
         let s = &member.state;
         match code {
-            None => s.consecutive_failures.store(0, Ordering::Relaxed),
+            None => {
+                s.consecutive_failures.store(0, Ordering::Relaxed);
+                self.set_answered();
+            }
             Some(Code::Unavailable) => {
                 let n = s.consecutive_failures.fetch_add(1, Ordering::Relaxed);
                 let ejection = BASE_EJECTION
@@ -551,6 +623,9 @@ async fn watch_health(
         };
         match client.watch(request).await {
             Ok(response) => {
+                if let Some(p) = pool.upgrade() {
+                    p.set_answered();
+                }
                 let mut updates = response.into_inner();
                 loop {
                     match updates.message().await {
@@ -580,17 +655,37 @@ async fn watch_health(
             Err(status) if status.code() == Code::Unimplemented => {
                 // No health service: assume serving, as gRPC clients do.
                 set(EndpointHealth::Serving);
+                if let Some(p) = pool.upgrade() {
+                    p.set_answered();
+                }
                 return;
             }
-            Err(_) => {
+            Err(status) => {
                 set(EndpointHealth::Down);
                 if let Some(p) = pool.upgrade() {
+                    // A refused, timed-out or broken connection surfaces as one of
+                    // these codes; any other code was sent by a server.
+                    if !matches!(
+                        status.code(),
+                        Code::Unavailable
+                            | Code::Cancelled
+                            | Code::Unknown
+                            | Code::DeadlineExceeded
+                    ) {
+                        p.set_answered();
+                    }
                     p.resolve_now.notify_one();
                 }
             }
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_WATCH_BACKOFF);
+        let answered = pool.upgrade().is_some_and(|p| p.answered());
+        let cap = if answered {
+            MAX_WATCH_BACKOFF
+        } else {
+            MAX_STARTUP_WATCH_BACKOFF
+        };
+        backoff = (backoff * 2).min(cap);
     }
 }
 
@@ -635,19 +730,74 @@ mod tests {
         }
     }
 
-    fn pool_of(n: usize) -> Arc<Pool> {
-        let pool = Pool::new(
+    fn empty_pool(health_checks: bool) -> Arc<Pool> {
+        Pool::new(
             Box::new(|u: &str| {
                 Endpoint::from_shared(u.to_owned())
                     .map_err(|e| ClientError::InvalidConfig(e.to_string()))
             }),
-            false,
-        );
+            health_checks,
+        )
+    }
+
+    fn pool_of(n: usize) -> Arc<Pool> {
+        let pool = empty_pool(false);
         let urls: Vec<String> = (0..n)
             .map(|i| format!("http://127.0.0.1:{}", 1000 + i))
             .collect();
         pool.update(&urls).unwrap();
         pool
+    }
+
+    #[tokio::test]
+    async fn calls_wait_for_a_first_answer_and_never_again() {
+        // Health checks on, nothing listening: the watches fail, nobody answered.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let pool = empty_pool(true);
+        pool.update(&[format!("http://127.0.0.1:{port}")]).unwrap();
+        assert!(!pool.usable());
+        let short = Duration::from_millis(200);
+        assert!(
+            tokio::time::timeout(short, pool.wait_usable())
+                .await
+                .is_err()
+        );
+        assert!(!pool.usable(), "a refused connection is not an answer");
+        let waiting = {
+            let p = pool.clone();
+            tokio::spawn(async move { p.wait_usable().await })
+        };
+        // A success (here reported by hand) is an answer: the waiting call goes on.
+        let member = pool.pick(&[]).unwrap();
+        pool.report(&member.member, None);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting call was not woken")
+            .unwrap();
+        // Failures afterwards do not bring the wait back.
+        pool.report(&member.member, Some(Code::Unavailable));
+        assert!(pool.usable());
+    }
+
+    #[tokio::test]
+    async fn without_health_checks_calls_wait_only_for_members() {
+        let pool = empty_pool(false);
+        assert!(!pool.usable());
+        let waiting = {
+            let p = pool.clone();
+            tokio::spawn(async move { p.wait_usable().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        pool.update(&["http://127.0.0.1:1000".to_owned()]).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the waiting call was not woken")
+            .unwrap();
+        assert!(pool.usable() && !pool.answered());
     }
 
     #[tokio::test]

@@ -118,8 +118,10 @@ trait Step {
 impl Client {
     /// Validate `config`, then connect. For one URL, fails if the server cannot be
     /// reached now. For a `dns:///` name, fails if the name does not resolve now; for a
-    /// list or a name, replicas are dialled on first use. See [`Client::connect_lazy`]
-    /// for a client that does no I/O before its first call.
+    /// list or a name, replicas are dialled in the background (by their health watches,
+    /// else on first use), and calls made before any replica answered wait for one
+    /// within their deadline (see [`ClientConfig::endpoint`]). See
+    /// [`Client::connect_lazy`] for a client that does no I/O before its first call.
     pub async fn connect(config: ClientConfig) -> Result<Client, ClientError> {
         config.validate()?;
         match Target::parse(&config.endpoint)? {
@@ -138,11 +140,12 @@ impl Client {
         }
     }
 
-    /// Validate `config` and build a client without any I/O. The connection is made on
-    /// the first call and remade after it breaks; until then calls fail with
-    /// `UNAVAILABLE` (and are retried as the policy says). A list or a `dns:///` name
-    /// starts its background tasks on the current Tokio runtime, so it must be called
-    /// inside one.
+    /// Validate `config` and build a client without any I/O. For one URL, the
+    /// connection is made on the first call and remade after it breaks; until then calls
+    /// fail with `UNAVAILABLE` (and are retried as the policy says). For a list or a
+    /// `dns:///` name, calls made before the first resolution or before any replica
+    /// answered wait for one, within their deadline. A list or a name starts its
+    /// background tasks on the current Tokio runtime, so it must be called inside one.
     pub fn connect_lazy(config: ClientConfig) -> Result<Client, ClientError> {
         config.validate()?;
         match Target::parse(&config.endpoint)? {
@@ -239,6 +242,26 @@ impl Client {
         }
     }
 
+    /// Wait, at most `within`, until a balanced pool may be picked from (a replica
+    /// answered once, see `balance.rs`); how long that took. At `within`, the call's
+    /// `DEADLINE_EXCEEDED`: waiting again on a retry would only spend the budget.
+    async fn wait_usable(&self, within: Duration) -> Result<Duration, Status> {
+        let Conn::Pool(h) = &self.conn else {
+            return Ok(Duration::ZERO);
+        };
+        if h.pool.usable() {
+            return Ok(Duration::ZERO);
+        }
+        let started = Instant::now();
+        match tokio::time::timeout(within, h.pool.wait_usable()).await {
+            Ok(()) => Ok(started.elapsed()),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no replica answered within {} ms",
+                within.as_millis()
+            ))),
+        }
+    }
+
     /// The channel of the next attempt, avoiding the members in `avoid`.
     fn pick(&self, avoid: &[u64]) -> Result<(Channel, Option<InFlight>), Status> {
         match &self.conn {
@@ -261,9 +284,15 @@ impl Client {
     /// Whether the throttle lets a retry go, after counting this failure.
     fn throttle_allows_retry(&self) -> bool {
         // One server: retries are bounded by the policy alone, as they always were.
-        let (Some(t), Conn::Pool(_)) = (&self.settings.retry.throttle, &self.conn) else {
+        let (Some(t), Conn::Pool(h)) = (&self.settings.retry.throttle, &self.conn) else {
             return true;
         };
+        // Before any replica answered, a failure says "not up yet", not "overloaded":
+        // the throttle, which keeps retries from multiplying the load of a failing
+        // fleet, has nothing to protect yet.
+        if !h.pool.answered() {
+            return true;
+        }
         let after = self
             .stats
             .tokens_milli
@@ -338,11 +367,16 @@ impl Client {
         });
         let mut req = Request::new(commands);
         attempt.apply(req.metadata_mut())?;
+        let deadline = self.settings.deadline;
+        let waited = self.wait_usable(deadline).await?;
         self.stats.attempts.fetch_add(1, Ordering::Relaxed);
         let (channel, _guard) = self.pick(&[])?;
         let mut c = self.simulation(channel);
-        let deadline = self.settings.deadline;
-        let events = match tokio::time::timeout(deadline, c.steer_simulation(req)).await {
+        let opening = c.steer_simulation(req);
+        let left = deadline
+            .saturating_sub(waited)
+            .max(Duration::from_millis(1));
+        let events = match tokio::time::timeout(left, opening).await {
             Ok(r) => r?.into_inner(),
             Err(_) => return Err(deadline_exceeded(deadline).into()),
         };
@@ -676,6 +710,12 @@ impl Client {
                 .settings
                 .deadline
                 .min(policy.budget.saturating_sub(started.elapsed()))
+                .max(Duration::from_millis(1));
+            // Before any replica answered, wait for one within the deadline (gRPC's
+            // CONNECTING), then send with what is left of it.
+            let waited = self.wait_usable(deadline).await?;
+            let deadline = deadline
+                .saturating_sub(waited)
                 .max(Duration::from_millis(1));
             let attempt = self.settings.credentials.attempt(path);
             if fill_id && let Some(id) = message.request_id_mut() {

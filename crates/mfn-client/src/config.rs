@@ -88,7 +88,9 @@ pub struct ClientConfig {
     /// a comma-separated list of such URLs (a static set of replicas); or
     /// `dns:///host:port` (every A/AAAA record of `host` is a replica; TLS when `tls`
     /// is set, checked against `host`). Sets and names are balanced per call; see the
-    /// crate docs.
+    /// crate docs. Until one of their replicas has answered once (its health watch, or
+    /// a call), calls wait for one within their deadline instead of failing, as gRPC
+    /// calls wait while their channel connects.
     pub endpoint: String,
     /// The API key; sent only when `auth` is not [`AuthMode::None`].
     pub api_key: Option<String>,
@@ -109,7 +111,9 @@ pub struct ClientConfig {
     pub resolve_interval: Duration,
     /// Whether each replica of a list or a name is watched with
     /// `grpc.health.v1.Health/Watch` and taken out of rotation while not `SERVING`.
-    /// Default true.
+    /// Without them nothing says a replica is up before a call succeeds, so calls made
+    /// before then wait only for the first resolution and may fail (the retries of such
+    /// failures take no retry-throttle token). Default true.
     pub health_checks: bool,
 }
 

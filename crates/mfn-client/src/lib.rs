@@ -27,7 +27,8 @@
 //! and then each call goes to one healthy replica: members are watched with
 //! `grpc.health.v1`, re-resolved, ejected after failures, and a retry after
 //! `UNAVAILABLE` or a broken connection goes to another replica at once, within gRPC's
-//! retry throttling ([`RetryThrottle`]). A server stream cut mid-way (a draining
+//! retry throttling ([`RetryThrottle`]). Calls made before any replica has answered
+//! (replicas started with their clients) wait for one within their deadline. A server stream cut mid-way (a draining
 //! replica ends it with `UNAVAILABLE`) is reopened and resumes after the last frame
 //! delivered: runs are deterministic. See [`ClientConfig::endpoint`].
 //!

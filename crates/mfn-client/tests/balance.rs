@@ -1,26 +1,40 @@
 //! The balanced client against several real servers (`mfn_server::serve`): calls are
 //! spread, a draining replica is ejected with no failed call, a killed one costs only
 //! retried calls, a stream cut by a drain resumes on another replica with the same
-//! frames, and `dns:///` resolves.
+//! frames, `dns:///` resolves, and calls made before any replica listens wait for one
+//! instead of failing.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use mfn_client::{Client, ClientConfig, EndpointHealth, RetryPolicy, pb};
-use mfn_test_util::TestServer;
+use mfn_client::{Client, ClientConfig, Code, EndpointHealth, RetryPolicy, pb};
+use mfn_test_util::{TestServer, TestServerBuilder};
+use tokio::net::TcpListener;
 
 /// A replica: one compute thread, no result cache, the per-IP limits of auth-off mode
 /// lifted (every test client is 127.0.0.1).
+fn replica_builder(queue: usize) -> TestServerBuilder {
+    TestServer::builder().compute(1, queue).config(|c| {
+        c.service.cache_entries = 0;
+        c.rate_limits.anon_rps = 10_000_000;
+        c.rate_limits.anon_concurrent = 100_000;
+    })
+}
+
 async fn replica() -> TestServer {
-    TestServer::builder()
-        .compute(1, 64)
-        .config(|c| {
-            c.service.cache_entries = 0;
-            c.rate_limits.anon_rps = 10_000_000;
-            c.rate_limits.anon_concurrent = 100_000;
-        })
-        .start()
-        .await
+    replica_builder(64).start().await
+}
+
+/// A port nothing listens on (yet): bound, then released.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A replica on `port`, with a queue deep enough for a burst of 200 calls.
+async fn replica_on(port: u16) -> TestServer {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    replica_builder(512).grpc_listener(listener).start().await
 }
 
 fn served(server: &TestServer) -> u64 {
@@ -252,4 +266,147 @@ async fn a_dns_target_resolves_and_serves() {
     let missing = Client::connect(balanced("dns:///no-such-host.invalid:1".into())).await;
     assert!(missing.is_err());
     a.stop().await;
+}
+
+/// `calls` calls at once; the errors of those that failed.
+async fn burst(client: &Client, calls: u64) -> Vec<String> {
+    let tasks: Vec<_> = (0..calls)
+        .map(|i| {
+            let c = client.clone();
+            tokio::spawn(async move { c.run_simulation(small(i)).await })
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            errors.push(format!("{e} ({:?})", e.code()));
+        }
+    }
+    errors
+}
+
+/// The scale-out start: replicas launched with the load generator, the SDK's first
+/// calls made before any replica listens. They wait for one (gRPC's CONNECTING) instead
+/// of failing, so none fails and none spends the retry throttle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_made_before_any_replica_listens_wait_and_all_succeed() {
+    let (pa, pb_) = (free_port(), free_port());
+    let client = Client::connect(balanced(format!(
+        "http://127.0.0.1:{pa},http://127.0.0.1:{pb_}"
+    )))
+    .await
+    .unwrap();
+    let calls = {
+        let c = client.clone();
+        tokio::spawn(async move { burst(&c, 200).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (a, b) = (replica_on(pa).await, replica_on(pb_).await);
+    let errors = calls.await.unwrap();
+    assert!(
+        errors.is_empty(),
+        "{} of 200 calls failed, first: {:?}; {:?}",
+        errors.len(),
+        errors.first(),
+        client.stats()
+    );
+    let stats = client.stats();
+    assert_eq!(stats.throttled, 0, "{stats:?}");
+    assert_eq!(served(&a) + served(&b), 200);
+
+    // Once a replica has answered, an outage fails fast again instead of waiting out
+    // the 10 s the calls may take.
+    a.stop().await;
+    b.stop().await;
+    let before = Instant::now();
+    let err = client.run_simulation(small(1_000)).await.unwrap_err();
+    assert_eq!(err.code(), Some(Code::Unavailable), "{err}");
+    assert!(
+        before.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        before.elapsed()
+    );
+}
+
+/// The same through `dns:///` on a lazy client: the first calls come before the first
+/// resolution, then before the resolved replica listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_dns_client_loses_no_call_made_before_its_replica_listens() {
+    let port = free_port();
+    let client = Client::connect_lazy(balanced(format!("dns:///localhost:{port}"))).unwrap();
+    let calls = {
+        let c = client.clone();
+        tokio::spawn(async move { burst(&c, 200).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let a = replica_on(port).await;
+    let errors = calls.await.unwrap();
+    assert!(
+        errors.is_empty(),
+        "{} of 200 calls failed, first: {:?}; {:?}",
+        errors.len(),
+        errors.first(),
+        client.stats()
+    );
+    assert_eq!(client.stats().throttled, 0, "{:?}", client.stats());
+    assert!(client.stats().resolutions >= 1);
+    assert_eq!(served(&a), 200);
+    a.stop().await;
+}
+
+/// Waiting for a first replica is bounded by the call's deadline: replicas that never
+/// listen, or a name that never resolves, end the call at about its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_replicas_that_never_come_up_ends_at_its_deadline() {
+    let deadline = Duration::from_millis(300);
+    let never = [
+        format!(
+            "http://127.0.0.1:{},http://127.0.0.1:{}",
+            free_port(),
+            free_port()
+        ),
+        "dns:///no-such-host.invalid:1".to_owned(),
+    ];
+    for endpoint in never {
+        let mut config = balanced(endpoint.clone());
+        config.deadline = deadline;
+        let client = Client::connect_lazy(config).unwrap();
+        let started = Instant::now();
+        let err = client.run_simulation(small(1)).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(err.code(), Some(Code::DeadlineExceeded | Code::Unavailable)),
+            "{endpoint}: {err}"
+        );
+        assert!(took < Duration::from_secs(2), "{endpoint}: took {took:?}");
+    }
+}
+
+/// Without health checks nothing tells a replica is up before a call succeeds, so the
+/// first calls may fail; those failures are retried per policy but take no token of
+/// the retry throttle, which guards against overload, not against a fleet that is
+/// not up yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_before_any_replica_answered_do_not_drain_the_retry_throttle() {
+    let port = free_port();
+    let config = ClientConfig::builder(format!(
+        "http://127.0.0.1:{port},http://127.0.0.1:{}",
+        free_port()
+    ))
+    .retry(RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        budget: Duration::from_secs(10),
+        ..RetryPolicy::default()
+    })
+    .health_checks(false)
+    .build()
+    .unwrap();
+    let client = Client::connect(config).await.unwrap();
+    let errors = burst(&client, 50).await;
+    assert_eq!(errors.len(), 50);
+    let stats = client.stats();
+    assert_eq!(stats.throttled, 0, "{stats:?}");
+    assert_eq!(stats.retries, 100, "{stats:?}");
 }
