@@ -256,7 +256,8 @@ impl Client {
         match tokio::time::timeout(within, h.pool.wait_usable()).await {
             Ok(()) => Ok(started.elapsed()),
             Err(_) => Err(Status::deadline_exceeded(format!(
-                "no replica answered within {} ms",
+                "no replica of the balanced endpoint has answered yet (waited {} ms): \
+                 are the servers up, and are the name and port right?",
                 within.as_millis()
             ))),
         }

@@ -13,8 +13,9 @@
 //! `cpu_ms` (this thread's CPU time per run over the batch, which leaves out time
 //! other processes held the core), `cpu_all_ms` (the same summed over every thread of
 //! the process, for multi-threaded runs), `runs` (and, for `parts`, the medians of the
-//! initial draws, the steps and the summary separately). Threads: the global rayon
-//! pool, so `RAYON_NUM_THREADS` sets them.
+//! initial draws, the steps and the summary separately). Every mode but `parts` runs
+//! once untimed first (see `time_ms`). Threads: the global rayon pool, so
+//! `RAYON_NUM_THREADS` sets them.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -35,14 +36,27 @@ fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-fn time_ms(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
-    (0..runs)
+/// Wall-clock ms of each of `runs` calls of `f`, after one untimed call, and the CPU
+/// time of this thread and of the whole process over the timed calls. The peers are
+/// timed in a long-lived Python process whose allocator already holds the pages their
+/// arrays need; the untimed call puts this process in the same state (a first 512×512
+/// run also faults in its 6 MB of state: 61 ms against 51 for the next ones).
+fn time_ms(runs: usize, mut f: impl FnMut()) -> (Vec<f64>, Option<f64>, Option<f64>) {
+    f();
+    let (cpu, all) = (thread_cpu_ms(), process_cpu_ms());
+    let ms = (0..runs)
         .map(|_| {
             let t = Instant::now();
             f();
             t.elapsed().as_secs_f64() * 1e3
         })
-        .collect()
+        .collect();
+    let since = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    (
+        ms,
+        since(cpu, thread_cpu_ms()),
+        since(all, process_cpu_ms()),
+    )
 }
 
 /// CPU time this thread has run, in ms (Linux `schedstat`, ns resolution); `None`
@@ -88,9 +102,7 @@ fn main() {
         steps,
         ..Default::default()
     };
-    let cpu_start = thread_cpu_ms();
-    let all_start = process_cpu_ms();
-    let ms = match what.as_str() {
+    let (ms, cpu, cpu_all) = match what.as_str() {
         "stencil" => {
             let mut u = vec![0.0; n * n];
             Rng::new(1).fill_normal(&mut u, -0.07, 0.005);
@@ -154,17 +166,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    // Per run, over the batch (the set-up before the timed runs is small and the same
-    // for every batch). Meaningful for one thread only.
-    let cpu = match (cpu_start, thread_cpu_ms()) {
-        (Some(a), Some(b)) => format!("{}", (b - a) / runs as f64),
-        _ => "null".to_string(),
-    };
-    // All threads: the total work of a multi-threaded run, not its span.
-    let cpu_all = match (all_start, process_cpu_ms()) {
-        (Some(a), Some(b)) => format!("{}", (b - a) / runs as f64),
-        _ => "null".to_string(),
-    };
+    // Per run, over the batch. `cpu` is meaningful for one thread only; `cpu_all` is
+    // the total work of a multi-threaded run, not its span.
+    let per_run = |x: Option<f64>| x.map_or("null".to_string(), |x| format!("{}", x / runs as f64));
+    let (cpu, cpu_all) = (per_run(cpu), per_run(cpu_all));
     let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "{{\"median_ms\": {}, \"min_ms\": {min}, \"cpu_ms\": {cpu}, \"cpu_all_ms\": {cpu_all}, \"runs\": {runs}}}",
