@@ -285,6 +285,18 @@ async fn burst(client: &Client, calls: u64) -> Vec<String> {
     errors
 }
 
+/// Every call of a [`burst`] succeeded and none was refused a retry by the throttle.
+fn assert_all_succeeded(errors: &[String], client: &Client) {
+    let stats = client.stats();
+    assert!(
+        errors.is_empty(),
+        "{} of the calls failed, first: {:?}; {stats:?}",
+        errors.len(),
+        errors.first(),
+    );
+    assert_eq!(stats.throttled, 0, "{stats:?}");
+}
+
 /// The scale-out start: replicas launched with the load generator, the SDK's first
 /// calls made before any replica listens. They wait for one (gRPC's CONNECTING) instead
 /// of failing, so none fails and none spends the retry throttle.
@@ -302,16 +314,7 @@ async fn calls_made_before_any_replica_listens_wait_and_all_succeed() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (a, b) = (replica_on(pa).await, replica_on(pb_).await);
-    let errors = calls.await.unwrap();
-    assert!(
-        errors.is_empty(),
-        "{} of 200 calls failed, first: {:?}; {:?}",
-        errors.len(),
-        errors.first(),
-        client.stats()
-    );
-    let stats = client.stats();
-    assert_eq!(stats.throttled, 0, "{stats:?}");
+    assert_all_succeeded(&calls.await.unwrap(), &client);
     assert_eq!(served(&a) + served(&b), 200);
 
     // Once a replica has answered, an outage fails fast again instead of waiting out
@@ -340,15 +343,7 @@ async fn a_lazy_dns_client_loses_no_call_made_before_its_replica_listens() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let a = replica_on(port).await;
-    let errors = calls.await.unwrap();
-    assert!(
-        errors.is_empty(),
-        "{} of 200 calls failed, first: {:?}; {:?}",
-        errors.len(),
-        errors.first(),
-        client.stats()
-    );
-    assert_eq!(client.stats().throttled, 0, "{:?}", client.stats());
+    assert_all_succeeded(&calls.await.unwrap(), &client);
     assert!(client.stats().resolutions >= 1);
     assert_eq!(served(&a), 200);
     a.stop().await;
