@@ -191,13 +191,50 @@ impl std::ops::DerefMut for Padded {
 pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Consts) -> Counts {
     let turing = !block.a.is_empty();
     let jitter = !block.z.is_empty();
-    // `dispatch` inlines the closure into a function compiled for the detected target
-    // features; everything below it is `#[inline(always)]`.
     match (turing, jitter) {
-        (true, false) => arch.dispatch(|| sweep::<true, false>(block, ghosts, k)),
-        (true, true) => arch.dispatch(|| sweep::<true, true>(block, ghosts, k)),
-        (false, false) => arch.dispatch(|| sweep::<false, false>(block, ghosts, k)),
-        (false, true) => arch.dispatch(|| sweep::<false, true>(block, ghosts, k)),
+        (true, false) => arch.dispatch(Op {
+            sweep: Sweep::<true, false>::Block(block, ghosts),
+            k,
+        }),
+        (true, true) => arch.dispatch(Op {
+            sweep: Sweep::<true, true>::Block(block, ghosts),
+            k,
+        }),
+        (false, false) => arch.dispatch(Op {
+            sweep: Sweep::<false, false>::Block(block, ghosts),
+            k,
+        }),
+        (false, true) => arch.dispatch(Op {
+            sweep: Sweep::<false, true>::Block(block, ghosts),
+            k,
+        }),
+    }
+}
+
+/// A sweep to run ([`sweep`] of a block, or [`ring_sweep`] of the whole state).
+enum Sweep<'a, const TURING: bool, const JITTER: bool> {
+    Block(Block<'a>, Ghosts<'a>),
+    Ring(Ring<'a>),
+}
+
+/// A sweep as a [`pulp::WithSimd`] operation: `dispatch` calls `with_simd` from a
+/// function compiled for the detected target features, and `#[inline(always)]` all the
+/// way down puts the row loop in it. A closure would be inlined there only while the
+/// optimiser finds it small enough: a larger sweep written that way ran SSE2, silently.
+struct Op<'a, const TURING: bool, const JITTER: bool> {
+    sweep: Sweep<'a, TURING, JITTER>,
+    k: Consts,
+}
+
+impl<const TURING: bool, const JITTER: bool> pulp::WithSimd for Op<'_, TURING, JITTER> {
+    type Output = Counts;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Counts {
+        match self.sweep {
+            Sweep::Block(block, ghosts) => sweep::<TURING, JITTER>(block, ghosts, self.k),
+            Sweep::Ring(ring) => ring_sweep::<TURING, JITTER>(ring, self.k),
+        }
     }
 }
 
@@ -272,10 +309,22 @@ pub(super) fn ring(arch: pulp::Arch, r: Ring<'_>, k: Consts) -> Counts {
     let turing = !r.a.is_empty();
     let jitter = !r.z.is_empty();
     match (turing, jitter) {
-        (true, false) => arch.dispatch(|| ring_sweep::<true, false>(r, k)),
-        (true, true) => arch.dispatch(|| ring_sweep::<true, true>(r, k)),
-        (false, false) => arch.dispatch(|| ring_sweep::<false, false>(r, k)),
-        (false, true) => arch.dispatch(|| ring_sweep::<false, true>(r, k)),
+        (true, false) => arch.dispatch(Op {
+            sweep: Sweep::<true, false>::Ring(r),
+            k,
+        }),
+        (true, true) => arch.dispatch(Op {
+            sweep: Sweep::<true, true>::Ring(r),
+            k,
+        }),
+        (false, false) => arch.dispatch(Op {
+            sweep: Sweep::<false, false>::Ring(r),
+            k,
+        }),
+        (false, true) => arch.dispatch(Op {
+            sweep: Sweep::<false, true>::Ring(r),
+            k,
+        }),
     }
 }
 
