@@ -44,11 +44,11 @@
 //! traffic differs. The pass is vectorised (AVX2 when the CPU has it, chosen at run
 //! time); lanes compute exactly what scalar code does, as no FMA is used. Grids of at
 //! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool.
-//! The state is one array per field, updated in place: a serial step sweeps a ring of
-//! N + 2 row slots, writing each new row over an old row whose last reader has run
-//! (`kernel::ring`); a parallel step's blocks keep each new row until the row below
-//! has read the old one, and copy the rows around them first. Either way every cell
-//! reads only the previous state, so any thread count gives the same bytes.
+//! The state is one array per field, updated in place in bands of rows (one band below
+//! [`PARALLEL_MIN_GRID`]): each band sweeps a ring of its rows plus two row slots,
+//! writing each new row over an old row whose last reader has run, and reads the rows
+//! just outside it where no band writes them (`kernel::band`, `kernel::ring`). Every
+//! cell reads only the previous state, so any thread count gives the same bytes.
 //!
 //! ```
 //! use mfn_core::field::{simulate, SimulationParams};
@@ -101,11 +101,6 @@ impl Drop for LargeStep {
         LARGE_STEPS.fetch_sub(1, Ordering::AcqRel);
     }
 }
-
-/// Rows per parallel task. Each block copies the two rows around it before the step
-/// (its ghosts), so small blocks copy more: measured at 512² on 2 threads, 100 steps,
-/// 8 rows took 72–83 ms, 16 rows 60 ms, 32 rows 50 ms, 64 rows 41–48 ms.
-const PARALLEL_BLOCK_ROWS: usize = 64;
 
 /// Activator diffusivity `D_a`.
 pub const D_A: f64 = 0.1;
@@ -245,15 +240,16 @@ pub struct Simulation {
     rng: Rng,
     n: usize,
     /// V, a and i in the kernel's padded layout (rows of `kernel::stride(n)` with halo
-    /// columns, see [`kernel::LEAD`]) in N + 2 row slots, row 0 in slot `base`
-    /// ([`kernel::ring`]); a and i are empty without Turing.
+    /// columns, see [`kernel::LEAD`]), in bands of rows with two spare row slots each
+    /// ([`slot`], [`kernel::band`]); a and i are empty without Turing.
     v: Padded,
     a: Padded,
     i: Padded,
-    /// The slot of row 0: 0 or 2.
+    /// Where each band's first row is: slot 0 or 2 of the band.
     base: usize,
-    /// The rows around each block, copied before a step (see [`step_rows`]).
-    ghosts: Padded,
+    /// Per band, the row of each field that its sweep overwrites before the neighbour
+    /// band reads it, copied before a step.
+    saved: Padded,
     /// One step's jitter draws (N² or empty without jitter).
     jitter: Vec<f64>,
     /// The instruction set the kernel runs on, detected once.
@@ -301,7 +297,7 @@ impl Simulation {
             } else {
                 Vec::new()
             },
-            ghosts: Padded::default(),
+            saved: Padded::default(),
             arch: pulp::Arch::new(),
             views: Views::default(),
             steps_done: 0,
@@ -323,9 +319,7 @@ impl Simulation {
 
     /// The current potential field (volts, row-major N×N).
     pub fn field(&self) -> &[f64] {
-        self.views
-            .v
-            .get_or_init(|| unpad(self.state(&self.v), self.n))
+        self.views.v.get_or_init(|| unpad(self.grid(&self.v)))
     }
 
     /// Growth events so far.
@@ -366,7 +360,7 @@ impl Simulation {
             let r = self.rng.integers(n as u64) as usize;
             let c = self.rng.integers(n as u64) as usize;
             let s = kernel::stride(n);
-            let row = &mut self.v[(self.base + r) * s..][..s];
+            let row = &mut self.v[slot(n, self.base, r) * s..][..s];
             row[kernel::LEAD + c] += self.rng.normal(0.02, 0.005);
             // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
             kernel::fill_halo(row, n);
@@ -387,44 +381,8 @@ impl Simulation {
         let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
         let alone = large.as_ref().is_some_and(|l| l.alone);
         let parallel = alone && rayon::current_num_threads() > 1;
-        let counts = if parallel {
-            let base = self.base * kernel::stride(n);
-            fn at(x: &mut Padded, from: usize, n: usize) -> &mut [f64] {
-                if x.is_empty() {
-                    return &mut [];
-                }
-                &mut x[from..][..n * kernel::stride(n)]
-            }
-            step_rows(
-                self.arch,
-                Whole {
-                    n,
-                    v: at(&mut self.v, base, n),
-                    a: at(&mut self.a, base, n),
-                    i: at(&mut self.i, base, n),
-                    z: &self.jitter,
-                    ghosts: &mut self.ghosts,
-                },
-                PARALLEL_BLOCK_ROWS,
-                k,
-            )
-        } else {
-            let counts = kernel::ring(
-                self.arch,
-                kernel::Ring {
-                    n,
-                    v: &mut self.v,
-                    a: &mut self.a,
-                    i: &mut self.i,
-                    z: &self.jitter,
-                    base: self.base,
-                    saved: &mut self.ghosts,
-                },
-                k,
-            );
-            self.base = 2 - self.base;
-            counts
-        };
+        let counts = self.sweep_bands(parallel, k);
+        self.base = 2 - self.base;
         self.views = Views::default();
         self.turing_activations += counts.activations;
         self.clamping_events += counts.clamped;
@@ -437,18 +395,32 @@ impl Simulation {
         Ok(())
     }
 
+    /// Advance `steps` steps ([`step`](Self::step)), stopping at the first error.
+    ///
+    /// A grid that steps row-parallel runs the whole loop on the rayon pool, so the
+    /// calling thread hands the work over once instead of once per step (and a pool
+    /// thread, not a sleeping caller, takes the steps' serial parts): at 512×512×100
+    /// on two threads, 31 ms against 33.
+    pub fn run(&mut self, steps: usize) -> Result<()> {
+        let handover = self.n >= PARALLEL_MIN_GRID
+            && rayon::current_thread_index().is_none()
+            && rayon::current_num_threads() > 1;
+        let mut go = || (0..steps).try_for_each(|_| self.step());
+        if handover {
+            rayon::scope(|_| go())
+        } else {
+            go()
+        }
+    }
+
     /// The activator `a` after the last step (row-major; empty without Turing).
     pub fn activator(&self) -> &[f64] {
-        self.views
-            .a
-            .get_or_init(|| unpad(self.state(&self.a), self.n))
+        self.views.a.get_or_init(|| unpad(self.grid(&self.a)))
     }
 
     /// The inhibitor `i` after the last step (row-major; empty without Turing).
     pub fn inhibitor(&self) -> &[f64] {
-        self.views
-            .i
-            .get_or_init(|| unpad(self.state(&self.i), self.n))
+        self.views.i.get_or_init(|| unpad(self.grid(&self.i)))
     }
 
     /// Summary of the current state (what [`simulate`] returns after the last step).
@@ -456,7 +428,7 @@ impl Simulation {
         SimulationResult {
             field: match self.views.v.get() {
                 Some(f) => f.clone(),
-                None => unpad(self.state(&self.v), self.n),
+                None => unpad(self.grid(&self.v)),
             },
             ..self.summary_without_field()
         }
@@ -506,22 +478,89 @@ impl Simulation {
         [self.grid(&self.v), self.grid(&self.a), self.grid(&self.i)]
     }
 
-    /// The N rows of a state array in its ring (empty stays empty).
-    fn state<'a>(&self, padded: &'a [f64]) -> &'a [f64] {
-        if padded.is_empty() {
-            return padded;
-        }
-        let s = kernel::stride(self.n);
-        &padded[self.base * s..][..self.n * s]
-    }
-
     /// The row-major N×N interior of a padded state array, read in place.
     fn grid<'a>(&self, padded: &'a [f64]) -> stats::Rows<'a> {
+        let s = kernel::stride(self.n);
         stats::Rows {
-            data: self.state(padded),
+            data: padded.get(self.base * s..).unwrap_or(&[]),
+            rows: if padded.is_empty() { 0 } else { self.n },
             cols: self.n,
-            stride: kernel::stride(self.n),
+            stride: s,
             offset: kernel::LEAD,
+            band: band_rows(self.n),
+            gap: 2,
+        }
+    }
+
+    /// One step of every band ([`kernel::band`]), on the rayon pool if `parallel`.
+    fn sweep_bands(&mut self, parallel: bool, k: kernel::Consts) -> kernel::Counts {
+        let n = self.n;
+        let s = kernel::stride(n);
+        let rows = band_rows(n);
+        let bands = n.div_ceil(rows);
+        let fields = if self.a.is_empty() { 1 } else { 3 };
+        let down = self.base == 2;
+        if bands == 1 {
+            let ring = kernel::Ring {
+                n,
+                v: &mut self.v,
+                a: &mut self.a,
+                i: &mut self.i,
+                z: &self.jitter,
+                base: self.base,
+                saved: &mut self.saved,
+            };
+            return kernel::ring(self.arch, ring, k);
+        }
+        // The one row of each band that its own sweep overwrites before its neighbour
+        // has read it (the first going down, the last going up), copied first.
+        self.saved.resize(bands * 3 * s);
+        for (b, saved) in self.saved.chunks_exact_mut(3 * s).enumerate() {
+            let x = if down {
+                b * rows
+            } else {
+                ((b + 1) * rows).min(n) - 1
+            };
+            for (f, row) in saved.chunks_exact_mut(s).enumerate().take(fields) {
+                let st = [&self.v, &self.a, &self.i][f];
+                row.copy_from_slice(&st[slot(n, self.base, x) * s..][..s]);
+            }
+        }
+        let saved = &self.saved[..];
+        let (arch, z) = (self.arch, &self.jitter[..]);
+        let run = |b: usize, parts| {
+            let band = kernel::Band {
+                n,
+                first_row: b * rows,
+                len: ((b + 1) * rows).min(n) - b * rows,
+                down,
+                parts,
+                z,
+            };
+            kernel::band(arch, band, k)
+        };
+        let states = [&mut self.v, &mut self.a, &mut self.i];
+        let mut work: Vec<[kernel::Part<'_>; 3]> = (0..bands).map(|_| Default::default()).collect();
+        for (f, st) in states.into_iter().enumerate().take(fields) {
+            let (bodies, kepts): (Vec<_>, Vec<_>) = st
+                .chunks_mut((rows + 2) * s)
+                .map(|band| split_band(band, s, down))
+                .unzip();
+            for (b, body) in bodies.into_iter().enumerate() {
+                work[b][f] = band_part(b, f, body, &kepts, saved, down);
+            }
+        }
+        let sum = |x: kernel::Counts, y| x + y;
+        if parallel {
+            work.into_par_iter()
+                .enumerate()
+                .map(|(b, parts)| run(b, parts))
+                .reduce(kernel::Counts::default, sum)
+        } else {
+            work.into_iter()
+                .enumerate()
+                .map(|(b, parts)| run(b, parts))
+                .fold(kernel::Counts::default(), sum)
         }
     }
 
@@ -540,117 +579,88 @@ struct Views {
     i: OnceLock<Vec<f64>>,
 }
 
+/// Rows per band of the state ([`kernel::band`]): grids of at least
+/// [`PARALLEL_MIN_GRID`] are cut into bands of this many rows, which row-parallel steps
+/// share out (and a serial step sweeps one after the other); smaller grids are one
+/// band.
+const BAND_ROWS: usize = 64;
+
+/// Rows per band of an N×N grid ([`BAND_ROWS`]).
+fn band_rows(n: usize) -> usize {
+    if n >= PARALLEL_MIN_GRID { BAND_ROWS } else { n }
+}
+
+/// The slot of row `x` of an N×N state whose bands start at `base` (0 or 2): each band
+/// has two row slots more than rows.
+fn slot(n: usize, base: usize, x: usize) -> usize {
+    x + 2 * (x / band_rows(n)) + base
+}
+
 /// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
 fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Padded {
     let s = kernel::stride(n);
-    // Two more row slots for the kernel's ring ([`kernel::ring`]).
-    let mut out = Padded::with_len((n + 2) * s);
-    for row in out.chunks_exact_mut(s).take(n) {
+    let mut out = Padded::with_len((n + 2 * n.div_ceil(band_rows(n))) * s);
+    for x in 0..n {
+        let row = &mut out[slot(n, 0, x) * s..][..s];
         draw(&mut row[kernel::LEAD..][..n]);
         kernel::fill_halo(row, n);
     }
     out
 }
 
-/// The row-major N×N interior of a padded field (empty stays empty).
-fn unpad(padded: &[f64], n: usize) -> Vec<f64> {
-    let s = kernel::stride(n);
-    let mut out = Vec::with_capacity(padded.len() / s * n);
-    for row in padded.chunks_exact(s) {
-        out.extend_from_slice(&row[kernel::LEAD..][..n]);
+/// A band's row slots: those a step writes and the two it keeps (see [`kernel::Part`]).
+fn split_band(band: &mut [f64], s: usize, down: bool) -> (&mut [f64], &[f64]) {
+    let len = band.len() / s - 2;
+    if down {
+        let (body, kept) = band.split_at_mut(len * s);
+        (body, kept)
+    } else {
+        let (kept, body) = band.split_at_mut(2 * s);
+        (body, kept)
+    }
+}
+
+/// Band b of field f for a step, with the rows just outside it: the neighbour's kept
+/// row on the side the sweep starts from, the copy (`saved`: per band, one row per
+/// field) of the row the neighbour overwrites on the other.
+fn band_part<'a>(
+    b: usize,
+    f: usize,
+    body: &'a mut [f64],
+    kepts: &[&'a [f64]],
+    saved: &'a [f64],
+    down: bool,
+) -> kernel::Part<'a> {
+    let bands = kepts.len();
+    let s = kepts[b].len() / 2;
+    let (prev, next) = ((b + bands - 1) % bands, (b + 1) % bands);
+    let copy = |b: usize| &saved[(3 * b + f) * s..][..s];
+    let (above, below) = if down {
+        (&kepts[prev][s..], copy(next))
+    } else {
+        (copy(prev), &kepts[next][..s])
+    };
+    kernel::Part {
+        body,
+        kept: kepts[b],
+        above,
+        below,
+    }
+}
+
+/// A row-major copy of a grid read in place.
+fn unpad(grid: stats::Rows<'_>) -> Vec<f64> {
+    let mut out = Vec::with_capacity(grid.rows * grid.cols);
+    for r in 0..grid.rows {
+        out.extend_from_slice(grid.row(r));
     }
     out
-}
-
-/// The whole state (its N rows), for [`step_rows`].
-struct Whole<'a> {
-    n: usize,
-    v: &'a mut [f64],
-    a: &'a mut [f64],
-    i: &'a mut [f64],
-    z: &'a [f64],
-    /// Room for the ghost rows, kept between steps.
-    ghosts: &'a mut Padded,
-}
-
-/// One step over blocks of `block_rows` rows (at least two blocks) on the rayon pool,
-/// each block in place ([`kernel::rows`]). The rows just outside each block are copied
-/// first, so a block never reads a neighbour's new values, and the counters are integer
-/// sums: the bytes are those of one serial sweep whatever the split and the thread
-/// count.
-fn step_rows(
-    arch: pulp::Arch,
-    w: Whole<'_>,
-    block_rows: usize,
-    k: kernel::Consts,
-) -> kernel::Counts {
-    let n = w.n;
-    let s = kernel::stride(n);
-    let blocks = n.div_ceil(block_rows);
-    debug_assert!(blocks > 1);
-    let fields = if w.a.is_empty() { 1 } else { 3 };
-    // Per block: [up, down] × [v, a, i], one padded row each ([`kernel::Ghosts`]).
-    let copied = |j: usize| j % 3 < fields;
-    w.ghosts.resize(blocks * 6 * s);
-    let ghosts = &mut w.ghosts[..];
-    for (b, g) in ghosts.chunks_exact_mut(6 * s).enumerate() {
-        let up = (b * block_rows + n - 1) % n;
-        let down = ((b + 1) * block_rows).min(n) % n;
-        for (j, st) in [&*w.v, &*w.a, &*w.i, &*w.v, &*w.a, &*w.i]
-            .into_iter()
-            .enumerate()
-        {
-            if copied(j) {
-                let r = if j < 3 { up } else { down };
-                g[j * s..][..s].copy_from_slice(&st[r * s..][..s]);
-            }
-        }
-    }
-    let chunk = block_rows * s;
-    // Without Turing `a` and `i` are empty: give every block an empty slice.
-    fn split(x: &mut [f64], chunk: usize, blocks: usize) -> Vec<&mut [f64]> {
-        if x.is_empty() {
-            (0..blocks).map(|_| <&mut [f64]>::default()).collect()
-        } else {
-            x.chunks_mut(chunk).collect()
-        }
-    }
-    let ghosts = &*ghosts;
-    let z = w.z;
-    type Part<'x> = ((&'x mut [f64], &'x mut [f64]), &'x mut [f64]);
-    let run = |(b, ((v, a), i)): (usize, Part<'_>)| {
-        let g = &ghosts[b * 6 * s..][..6 * s];
-        let row = |j: usize| -> &[f64] { if copied(j) { &g[j * s..][..s] } else { &[] } };
-        let ghosts = kernel::Ghosts {
-            up: [row(0), row(1), row(2)],
-            down: [row(3), row(4), row(5)],
-        };
-        let block = kernel::Block {
-            n,
-            first_row: b * block_rows,
-            v,
-            a,
-            i,
-            z,
-        };
-        kernel::rows(arch, block, ghosts, k)
-    };
-    let a_blocks = split(w.a, chunk, blocks);
-    let i_blocks = split(w.i, chunk, blocks);
-    w.v.par_chunks_mut(chunk)
-        .zip(a_blocks)
-        .zip(i_blocks)
-        .enumerate()
-        .map(run)
-        .reduce(kernel::Counts::default, |x, y| x + y)
 }
 
 /// Run a simulation from `default_rng(seed)`.
 pub fn simulate(params: &SimulationParams, seed: u64) -> Result<SimulationResult> {
     let mut sim = Simulation::new(params, seed)?;
-    for _ in 0..params.steps {
-        sim.step()?;
-    }
+    sim.run(params.steps)?;
     Ok(sim.summary())
 }
 
@@ -667,7 +677,7 @@ pub fn simulate_with_rng(params: &SimulationParams, rng: &mut Rng) -> Result<Sim
     params.validate()?;
     let placeholder = Rng::new(0);
     let mut sim = Simulation::with_rng(params, std::mem::replace(rng, placeholder))?;
-    let outcome = (0..params.steps).try_for_each(|_| sim.step());
+    let outcome = sim.run(params.steps);
     let summary = sim.summary();
     *rng = sim.into_rng();
     outcome.map(|()| summary)

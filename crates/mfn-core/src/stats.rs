@@ -95,30 +95,45 @@ impl<F: Fn(usize) -> f64> Seq for FromFn<F> {
     }
 }
 
-/// The `cols` values at `data[r·stride + offset ..]` of each row `r`, row after row: a
-/// grid stored with halo columns, read as if it were the contiguous array.
+/// A grid stored with halo columns, and possibly in bands of rows with spare row
+/// slots between them, read as if it were the contiguous array: row `r`'s `cols` values
+/// start at `data[(r + (r / band)·gap)·stride + offset]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Rows<'a> {
     /// The padded storage (whole rows).
     pub data: &'a [f64],
+    /// Rows of the grid.
+    pub rows: usize,
     /// Values per row.
     pub cols: usize,
     /// Distance between row starts.
     pub stride: usize,
     /// Index of a row's first value within its stride.
     pub offset: usize,
+    /// Rows per band (at least 1).
+    pub band: usize,
+    /// Row slots skipped after each band.
+    pub gap: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The `cols` values of row `r`.
+    #[inline]
+    pub fn row(&self, r: usize) -> &'a [f64] {
+        &self.data[(r + r / self.band * self.gap) * self.stride + self.offset..][..self.cols]
+    }
 }
 
 impl Seq for Rows<'_> {
     fn len(&self) -> usize {
-        self.data.len() / self.stride * self.cols
+        self.rows * self.cols
     }
     #[inline]
     fn pieces(&self, lo: usize, len: usize, mut f: impl FnMut(&[f64])) {
         let (mut r, mut c, mut left) = (lo / self.cols, lo % self.cols, len);
         while left > 0 {
             let take = (self.cols - c).min(left);
-            f(&self.data[r * self.stride + self.offset + c..][..take]);
+            f(&self.row(r)[c..][..take]);
             (r, c, left) = (r + 1, 0, left - take);
         }
     }
@@ -385,9 +400,24 @@ mod tests {
             let data = padded(&a, cols, 1);
             let grid = Rows {
                 data: &data,
+                rows,
                 cols,
                 stride: cols + 2,
                 offset: 1,
+                band: rows,
+                gap: 0,
+            };
+            // The same rows in bands of two, two NaN rows after each band.
+            let nan_rows = vec![f64::NAN; 2 * (cols + 2)];
+            let banded: Vec<f64> = data
+                .chunks(2 * (cols + 2))
+                .flat_map(|band| [band, &nan_rows[..]].concat())
+                .collect();
+            let bands = Rows {
+                data: &banded,
+                band: 2,
+                gap: 2,
+                ..grid
             };
             let by_fn = FromFn {
                 len: a.len(),
@@ -395,8 +425,10 @@ mod tests {
             };
             let want = (sum(&a[..]), var(&a[..]), min_max(&a[..]));
             assert_eq!(grid.len(), a.len());
+            assert_eq!(bands.len(), a.len());
             for got in [
                 (sum(&grid), var(&grid), min_max(&grid)),
+                (sum(&bands), var(&bands), min_max(&bands)),
                 (sum(&by_fn), var(&by_fn), min_max(&by_fn)),
             ] {
                 assert_eq!(got.0.to_bits(), want.0.to_bits(), "sum {rows}x{cols}");

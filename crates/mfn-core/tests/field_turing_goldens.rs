@@ -216,6 +216,12 @@ fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
             quantum_jitter: true,
             ..base.clone()
         },
+        // Bands of 64 rows: the last band is one row.
+        SimulationParams {
+            grid_size: 257,
+            quantum_jitter: true,
+            ..base.clone()
+        },
     ];
     let pools = [1, 2, 3].map(|threads| {
         rayon::ThreadPoolBuilder::new()
@@ -224,8 +230,8 @@ fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
             .unwrap()
     });
     for p in &variants {
-        // Step k on `pools[schedule[k]]`: one thread sweeps the ring of row slots, more
-        // split the rows into blocks, from either end of the ring.
+        // Step k on `pools[schedule[k]]`: one thread sweeps the bands one after the
+        // other, more share them out; steps alternate between going down and up.
         let run = |schedule: [usize; 6]| {
             let mut sim = Simulation::new(p, 5).unwrap();
             for pool in schedule {

@@ -285,9 +285,10 @@ impl GraphStore for MemoryStore {
 /// FNV-1a, for the short keys (tenant, graph name) of the in-memory maps: a lookup per
 /// tool call, where SipHash would cost more than the rest of the lookup. Names are
 /// bounded (`^[A-Za-z0-9_.-]{1,100}$`) and a tenant holds at most
-/// `max_graphs_per_tenant` graphs, so crafted collisions cannot cost much.
+/// `max_graphs_per_tenant` graphs, so crafted collisions cannot cost much. (The tool
+/// index uses it too: fixed keys.)
 #[derive(Debug, Clone, Copy)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {

@@ -16,12 +16,16 @@
 //! exactly the reference's operations in the reference's order; Rust never contracts
 //! `x·y + z` into a fused multiply-add, so vector lanes compute what scalar code does.
 //!
-//! The state is updated in place, one array per field. A serial step ([`ring`]) keeps
-//! the N rows in N + 2 row slots and writes each new row two slots away from its old
-//! one, over a row nobody reads any more; a parallel block ([`sweep`]) keeps each new
-//! row in a buffer until the row below has been computed from the old one. (Before the
-//! ring, small grids were double-buffered — the same speed at 64², 1–2 % slower at
-//! 128² and 512², and twice the memory.) One loop per row reads the row triples (up, mid, down) of V, a and
+//! The state is updated in place, one array per field, in bands of rows ([`band`]):
+//! each band keeps its rows in two more row slots than it has rows and writes each new
+//! row two slots away from its old one, over a row nobody reads any more, so no row is
+//! buffered and copied back and there is no second state. The rows just outside each
+//! band are copied before the step, so bands share nothing they write and run on any
+//! threads (grids below 256 are one band). Row-parallel steps were first buffered
+//! blocks copying each new row back (24 % more CPU than one band at 512²), then blocks
+//! writing a second state (10 % more, and 6 MB more at 512²). (Before the ring, small
+//! grids were double-buffered — the same speed at 64², 1–2 % slower at 128² and 512²,
+//! and twice the memory.) One loop per row reads the row triples (up, mid, down) of V, a and
 //! i once and computes a', i' and V' of each cell with the mask, jitter, clamp and both
 //! counters. (An earlier version kept a' in a scratch row for a second loop over V;
 //! with aligned rows the single loop is 2 % faster and saves the scratch row.)
@@ -58,27 +62,6 @@ impl std::ops::Add for Counts {
             nonfinite: self.nonfinite + o.nonfinite,
         }
     }
-}
-
-/// Rows `first_row..first_row + v.len()/stride` of the state in the padded layout
-/// (see [`stride`]), updated in place: V and, with Turing, a and i (empty otherwise).
-pub(super) struct Block<'a> {
-    pub n: usize,
-    pub first_row: usize,
-    pub v: &'a mut [f64],
-    pub a: &'a mut [f64],
-    pub i: &'a mut [f64],
-    /// The step's jitter draws, N×N unpadded, all rows (empty without jitter).
-    pub z: &'a [f64],
-}
-
-/// The previous state of the rows just outside a [`Block`] (above its first row and
-/// below its last, wrapping around), copied before any block is written: `[v, a, i]`
-/// (a and i empty without Turing).
-#[derive(Clone, Copy)]
-pub(super) struct Ghosts<'a> {
-    pub up: [&'a [f64]; 3],
-    pub down: [&'a [f64]; 3],
 }
 
 /// Where a row's N values start in the padded layout: each row of [`stride`] values
@@ -187,43 +170,19 @@ impl std::ops::DerefMut for Padded {
     }
 }
 
-/// Run the kernel on a block of rows in place, on the best instruction set.
-pub(super) fn rows(arch: pulp::Arch, block: Block<'_>, ghosts: Ghosts<'_>, k: Consts) -> Counts {
-    let turing = !block.a.is_empty();
-    let jitter = !block.z.is_empty();
-    match (turing, jitter) {
-        (true, false) => arch.dispatch(Op {
-            sweep: Sweep::<true, false>::Block(block, ghosts),
-            k,
-        }),
-        (true, true) => arch.dispatch(Op {
-            sweep: Sweep::<true, true>::Block(block, ghosts),
-            k,
-        }),
-        (false, false) => arch.dispatch(Op {
-            sweep: Sweep::<false, false>::Block(block, ghosts),
-            k,
-        }),
-        (false, true) => arch.dispatch(Op {
-            sweep: Sweep::<false, true>::Block(block, ghosts),
-            k,
-        }),
-    }
-}
-
-/// A sweep to run ([`sweep`] of a block, or [`ring_sweep`] of the whole state).
-enum Sweep<'a, const TURING: bool, const JITTER: bool> {
-    Block(Block<'a>, Ghosts<'a>),
-    Ring(Ring<'a>),
-}
-
 /// A sweep as a [`pulp::WithSimd`] operation: `dispatch` calls `with_simd` from a
 /// function compiled for the detected target features, and `#[inline(always)]` all the
 /// way down puts the row loop in it. A closure would be inlined there only while the
 /// optimiser finds it small enough: a larger sweep written that way ran SSE2, silently.
 struct Op<'a, const TURING: bool, const JITTER: bool> {
-    sweep: Sweep<'a, TURING, JITTER>,
+    sweep: Sweep<'a>,
     k: Consts,
+}
+
+/// A sweep to run: [`band_sweep`] of a band or [`ring_sweep`] of the whole state.
+enum Sweep<'a> {
+    Band(Band<'a>),
+    Ring(Ring<'a>),
 }
 
 impl<const TURING: bool, const JITTER: bool> pulp::WithSimd for Op<'_, TURING, JITTER> {
@@ -232,48 +191,88 @@ impl<const TURING: bool, const JITTER: bool> pulp::WithSimd for Op<'_, TURING, J
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> Counts {
         match self.sweep {
-            Sweep::Block(block, ghosts) => sweep::<TURING, JITTER>(block, ghosts, self.k),
+            Sweep::Band(band) => band_sweep::<TURING, JITTER>(band, self.k),
             Sweep::Ring(ring) => ring_sweep::<TURING, JITTER>(ring, self.k),
         }
     }
 }
 
-/// The block's rows top to bottom, in place: row r's new values go to a row buffer and
-/// are written back only after row r + 1 has been computed (its last reader in the
-/// block), so every row is computed from the previous state.
-#[inline(always)]
-fn sweep<const TURING: bool, const JITTER: bool>(b: Block<'_>, g: Ghosts<'_>, k: Consts) -> Counts {
-    let n = b.n;
-    let s = stride(n);
-    let rows = b.v.len() / s;
-    let mut acc = Acc::default();
-    let fields = if TURING { 3 } else { 1 };
-    // Two new rows per field: row r is computed into `buf[r % 2]` while row r − 1 waits
-    // in the other.
-    let mut buf = Padded::with_len(2 * 3 * s);
-    let [sv, sa, si] = [b.v, b.a, b.i];
-    for local in 0..rows {
-        {
-            let tri = |f: usize, st| triple(st, g.up[f], g.down[f], local, rows, s);
-            let v = Tri::new(tri(0, &*sv), n);
-            let (a, i) = if TURING {
-                (Tri::new(tri(1, &*sa), n), Tri::new(tri(2, &*si), n))
-            } else {
-                (v, v)
-            };
-            let r = b.first_row + local;
-            let z: &[f64] = if JITTER { &b.z[r * n..][..n] } else { &[] };
-            let out = &mut buf[(local % 2) * 3 * s..][..3 * s];
-            let (ov, rest) = out.split_at_mut(s);
-            let (oa, oi) = rest.split_at_mut(s);
-            row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc);
-        }
-        if local > 0 {
-            write_back(&buf, local - 1, [&mut *sv, &mut *sa, &mut *si], fields, s);
-        }
+/// One band of the state for a step, [`band`]: rows `first_row..first_row + len`,
+/// each field's in `len + 2` row slots, row `first_row + x` in slot `x + 2` before a
+/// step going `down` and in slot `x` before a step going up.
+pub(super) struct Band<'a> {
+    pub n: usize,
+    pub first_row: usize,
+    pub len: usize,
+    pub down: bool,
+    /// `[v, a, i]` (a and i empty without Turing).
+    pub parts: [Part<'a>; 3],
+    /// The step's jitter draws, N×N unpadded, all rows (empty without jitter).
+    pub z: &'a [f64],
+}
+
+/// One field of a [`Band`].
+#[derive(Default)]
+pub(super) struct Part<'a> {
+    /// The slots the step writes: going down slots 0..len, going up slots 2..len + 2.
+    pub body: &'a mut [f64],
+    /// The two slots it does not write: going down slots len and len + 1 (old rows
+    /// len − 2 and len − 1), going up slots 0 and 1 (old rows 0 and 1). The band
+    /// reads them, and so does its neighbour on that side, for its edge.
+    pub kept: &'a [f64],
+    /// The old rows just above and just below the band (wrapping around the grid):
+    /// the neighbour's kept row on one side, a copy made before the step of the row
+    /// the neighbour overwrites on the other.
+    pub above: &'a [f64],
+    pub below: &'a [f64],
+}
+
+/// One step over a band in its ring of `len + 2` row slots. Going down it writes new
+/// row x into slot x (old row x − 2's, whose last reader was new row x − 1); going up
+/// it writes new row x into slot x + 2. Either way the band ends contiguous at the
+/// other end of its slots and no row is copied back; the rows outside the band are
+/// read where no band writes them, so bands are independent and run in any order, on
+/// any thread. Every new row is computed from old rows only, so the bytes are those of
+/// any other sweep.
+pub(super) fn band(arch: pulp::Arch, band: Band<'_>, k: Consts) -> Counts {
+    let turing = !band.parts[1].body.is_empty();
+    let jitter = !band.z.is_empty();
+    match (turing, jitter) {
+        (true, false) => arch.dispatch(Op::<true, false> {
+            sweep: Sweep::Band(band),
+            k,
+        }),
+        (true, true) => arch.dispatch(Op::<true, true> {
+            sweep: Sweep::Band(band),
+            k,
+        }),
+        (false, false) => arch.dispatch(Op::<false, false> {
+            sweep: Sweep::Band(band),
+            k,
+        }),
+        (false, true) => arch.dispatch(Op::<false, true> {
+            sweep: Sweep::Band(band),
+            k,
+        }),
     }
-    if rows > 0 {
-        write_back(&buf, rows - 1, [sv, sa, si], fields, s);
+}
+
+#[inline(always)]
+fn band_sweep<const TURING: bool, const JITTER: bool>(mut b: Band<'_>, k: Consts) -> Counts {
+    let (n, len, down) = (b.n, b.len, b.down);
+    let mut acc = Acc::default();
+    for step in 0..len {
+        let x = if down { step } else { len - 1 - step };
+        let [pv, pa, pi] = &mut b.parts;
+        let (v, ov) = ring_row(pv, x, len, n, down);
+        let ((a, oa), (i, oi)) = if TURING {
+            (ring_row(pa, x, len, n, down), ring_row(pi, x, len, n, down))
+        } else {
+            ((v, <&mut [f64]>::default()), (v, <&mut [f64]>::default()))
+        };
+        let r = b.first_row + x;
+        let z: &[f64] = if JITTER { &b.z[r * n..][..n] } else { &[] };
+        row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, &mut acc);
     }
     Counts {
         activations: acc.activations,
@@ -298,7 +297,11 @@ pub(super) struct Ring<'a> {
     pub saved: &'a mut Padded,
 }
 
-/// One step over the whole state in its ring of N + 2 row slots, serially. From
+/// One step over the whole state in its ring of N + 2 row slots, serially: [`band`]
+/// when the grid is one band, with the wrap-around rows read in place. (The same step
+/// through [`band`] ran 7 % slower at 64² and 3 % at 128², measured with `taskset -c 1
+/// kernel_timing simulate|parts`: about 8 ns more per row, spread over the row set-up
+/// rather than in the cell loop.) From
 /// `base` 2 it sweeps down writing new row r into slot r (old row r − 2's, whose last
 /// reader was new row r − 1); from `base` 0 it sweeps up writing new row r into slot
 /// r + 2. Either way the state ends contiguous at the other base, no row is copied
@@ -309,20 +312,20 @@ pub(super) fn ring(arch: pulp::Arch, r: Ring<'_>, k: Consts) -> Counts {
     let turing = !r.a.is_empty();
     let jitter = !r.z.is_empty();
     match (turing, jitter) {
-        (true, false) => arch.dispatch(Op {
-            sweep: Sweep::<true, false>::Ring(r),
+        (true, false) => arch.dispatch(Op::<true, false> {
+            sweep: Sweep::Ring(r),
             k,
         }),
-        (true, true) => arch.dispatch(Op {
-            sweep: Sweep::<true, true>::Ring(r),
+        (true, true) => arch.dispatch(Op::<true, true> {
+            sweep: Sweep::Ring(r),
             k,
         }),
-        (false, false) => arch.dispatch(Op {
-            sweep: Sweep::<false, false>::Ring(r),
+        (false, false) => arch.dispatch(Op::<false, false> {
+            sweep: Sweep::Ring(r),
             k,
         }),
-        (false, true) => arch.dispatch(Op {
-            sweep: Sweep::<false, true>::Ring(r),
+        (false, true) => arch.dispatch(Op::<false, true> {
+            sweep: Sweep::Ring(r),
             k,
         }),
     }
@@ -345,11 +348,11 @@ fn ring_sweep<const TURING: bool, const JITTER: bool>(r: Ring<'_>, k: Consts) ->
     for step in 0..n {
         let row_no = if down { step } else { n - 1 - step };
         let [sv, sa, si] = &mut states;
-        let (v, ov) = ring_row(sv, &saved[..s], row_no, n, s, down);
+        let (v, ov) = whole_row(sv, &saved[..s], row_no, n, s, down);
         let ((a, oa), (i, oi)) = if TURING {
             (
-                ring_row(sa, &saved[s..][..s], row_no, n, s, down),
-                ring_row(si, &saved[2 * s..][..s], row_no, n, s, down),
+                whole_row(sa, &saved[s..][..s], row_no, n, s, down),
+                whole_row(si, &saved[2 * s..][..s], row_no, n, s, down),
             )
         } else {
             ((v, <&mut [f64]>::default()), (v, <&mut [f64]>::default()))
@@ -365,9 +368,10 @@ fn ring_sweep<const TURING: bool, const JITTER: bool>(r: Ring<'_>, k: Consts) ->
 }
 
 /// Old rows r − 1, r, r + 1 of one field in its ring (the wrap-around neighbour that the
-/// sweep has overwritten from `saved`) and the slot new row r goes to.
+/// sweep has overwritten from `saved`) and the slot new row r goes to: [`ring_row`]
+/// with the band's edges its own.
 #[inline(always)]
-fn ring_row<'x>(
+fn whole_row<'x>(
     st: &'x mut [f64],
     saved: &'x [f64],
     r: usize,
@@ -394,37 +398,51 @@ fn ring_row<'x>(
     }
 }
 
-/// Block row `local` of one field with the rows above and below it, from the ghosts at
-/// the block's edges.
+/// Old rows x − 1, x, x + 1 of one field in its band and the slot new row x goes to.
 #[inline(always)]
-fn triple<'x>(
-    st: &'x [f64],
-    up: &'x [f64],
-    down: &'x [f64],
-    local: usize,
-    rows: usize,
-    s: usize,
-) -> [&'x [f64]; 3] {
-    let up = if local == 0 {
-        up
+fn ring_row<'x>(
+    p: &'x mut Part<'_>,
+    x: usize,
+    len: usize,
+    n: usize,
+    down: bool,
+) -> (Tri<'x>, &'x mut [f64]) {
+    let s = stride(n);
+    let kept = p.kept;
+    let (old, new): (Tri<'x>, &'x mut [f64]);
+    if down {
+        // Old row y is in slot y + 2; the new row goes to slot x, below all of them.
+        let (head, rest) = p.body.split_at_mut((x + 1) * s);
+        let rest = &*rest;
+        let at = |y: usize| -> &'x [f64] {
+            let slot = y + 2;
+            if slot < len {
+                &rest[(slot - x - 1) * s..][..s]
+            } else {
+                &kept[(slot - len) * s..][..s]
+            }
+        };
+        let up = if x == 0 { p.above } else { at(x - 1) };
+        let below = if x + 1 == len { p.below } else { at(x + 1) };
+        old = Tri::new([up, at(x), below], n);
+        new = &mut head[x * s..][..s];
     } else {
-        &st[(local - 1) * s..][..s]
-    };
-    let down = if local + 1 == rows {
-        down
-    } else {
-        &st[(local + 1) * s..][..s]
-    };
-    [up, &st[local * s..][..s], down]
-}
-
-/// Copy block row `local`'s new values from its buffer into the state.
-#[inline(always)]
-fn write_back(buf: &[f64], local: usize, state: [&mut [f64]; 3], fields: usize, s: usize) {
-    let from = &buf[(local % 2) * 3 * s..];
-    for (f, st) in state.into_iter().enumerate().take(fields) {
-        st[local * s..][..s].copy_from_slice(&from[f * s..][..s]);
+        // Old row y is in slot y; the new row goes to slot x + 2, above all of them.
+        let (head, rest) = p.body.split_at_mut(x * s);
+        let head = &*head;
+        let at = |y: usize| -> &'x [f64] {
+            if y < 2 {
+                &kept[y * s..][..s]
+            } else {
+                &head[(y - 2) * s..][..s]
+            }
+        };
+        let up = if x == 0 { p.above } else { at(x - 1) };
+        let below = if x + 1 == len { p.below } else { at(x + 1) };
+        old = Tri::new([up, at(x), below], n);
+        new = &mut rest[..s];
     }
+    (old, new)
 }
 
 /// One field's rows around row `r`, as equal-length slices over the N interior

@@ -107,14 +107,17 @@ impl Ticker<'_> {
 }
 
 /// A shortest path from `s` to `t` by hops (`out`: successors, `inc`: predecessors), as
-/// `nx.bidirectional_shortest_path` finds it; `None` when `t` is unreachable.
-pub(crate) fn bfs(
+/// `nx.bidirectional_shortest_path` finds it, each node mapped by `id`; `None` when `t`
+/// is unreachable. The path is joined in the scratch, so the only allocation is the
+/// result's.
+pub(crate) fn bfs<T>(
     out: &Rows,
     inc: &Rows,
     s: u32,
     t: u32,
     ctl: &dyn Control,
-) -> Result<Option<Vec<u32>>, GraphError> {
+    id: impl FnMut(u32) -> T,
+) -> Result<Option<Vec<T>>, GraphError> {
     let n = out.off.len() - 1;
     if n <= SCRATCH_NODES {
         SCRATCH.with(|sc| {
@@ -123,17 +126,17 @@ pub(crate) fn bfs(
             let [p, q] = pred;
             p.reset(n);
             q.reset(n);
-            bfs_with(out, inc, s, t, p, q, fringes, ctl)
+            bfs_with(out, inc, s, t, p, q, fringes, ctl, id)
         })
     } else {
         let mut fringes = Default::default();
         let (mut p, mut q) = (HashMap::new(), HashMap::new());
-        bfs_with(out, inc, s, t, &mut p, &mut q, &mut fringes, ctl)
+        bfs_with(out, inc, s, t, &mut p, &mut q, &mut fringes, ctl, id)
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn bfs_with<M: Slots<u32>>(
+fn bfs_with<M: Slots<u32>, T>(
     out: &Rows,
     inc: &Rows,
     s: u32,
@@ -142,9 +145,10 @@ fn bfs_with<M: Slots<u32>>(
     succ: &mut M,
     fringes: &mut [Vec<u32>; 3],
     ctl: &dyn Control,
-) -> Result<Option<Vec<u32>>, GraphError> {
+    mut id: impl FnMut(u32) -> T,
+) -> Result<Option<Vec<T>>, GraphError> {
     if s == t {
-        return Ok(Some(vec![s]));
+        return Ok(Some(vec![id(s)]));
     }
     let mut ticker = Ticker { ctl, n: 0 };
     pred.set(s, NONE);
@@ -189,17 +193,20 @@ fn bfs_with<M: Slots<u32>>(
             std::mem::swap(reverse, next);
         }
     };
-    Ok(Some(join(meet, |v| pred.get(v), |v| succ.get(v))))
+    // The fringe `next` is spare once the search is over.
+    join(meet, |v| pred.get(v), |v| succ.get(v), next);
+    Ok(Some(next.iter().map(|&v| id(v)).collect()))
 }
 
-/// The path through `meet`: back along `pred` to the source, forward along `succ` to
-/// the target.
+/// Write the path through `meet` to `path`: back along `pred` to the source, forward
+/// along `succ` to the target.
 fn join(
     meet: u32,
     pred: impl Fn(u32) -> Option<u32>,
     succ: impl Fn(u32) -> Option<u32>,
-) -> Vec<u32> {
-    let mut path = Vec::new();
+    path: &mut Vec<u32>,
+) {
+    path.clear();
     let mut w = meet;
     while w != NONE {
         path.push(w);
@@ -211,7 +218,6 @@ fn join(
         path.push(w);
         w = succ(w).expect("on the reverse tree");
     }
-    path
 }
 
 /// A heap entry, a min-heap on `(dist, count)` as NetworkX's `heapq` with a counter.
@@ -329,7 +335,9 @@ fn dijkstra_with<P: Slots<u32>, D: Slots<f64>>(
         if dists[1 - dir].get(v).is_some() {
             let meet = best.expect("a meeting node").1;
             let (fwd, bwd) = (&preds[0], &preds[1]);
-            return Ok(Some(join(meet, |x| fwd.get(x), |x| bwd.get(x))));
+            let mut path = Vec::new();
+            join(meet, |x| fwd.get(x), |x| bwd.get(x), &mut path);
+            return Ok(Some(path));
         }
         let (rows, w) = if dir == 0 { out } else { inc };
         let lo = rows.off[v as usize] as usize;
@@ -372,7 +380,7 @@ mod tests {
             adj.index(g, &s.into()).unwrap() as u32,
             adj.index(g, &t.into()).unwrap() as u32,
         );
-        bfs(&adj.out, adj.inc(), s, t, &NoControl).unwrap()
+        bfs(&adj.out, adj.inc(), s, t, &NoControl, |v| v).unwrap()
     }
 
     #[test]
@@ -380,7 +388,9 @@ mod tests {
         let g = generators::grid_2d("g", 30, 30, &Default::default()).unwrap();
         let adj = g.adjacency();
         for (s, t) in [(0u32, 899u32), (5, 5), (17, 400), (899, 0)] {
-            let a = bfs(&adj.out, adj.inc(), s, t, &NoControl).unwrap().unwrap();
+            let a = bfs(&adj.out, adj.inc(), s, t, &NoControl, |v| v)
+                .unwrap()
+                .unwrap();
             let b = bfs_with(
                 &adj.out,
                 adj.inc(),
@@ -390,6 +400,7 @@ mod tests {
                 &mut HashMap::new(),
                 &mut Default::default(),
                 &NoControl,
+                |v| v,
             )
             .unwrap()
             .unwrap();

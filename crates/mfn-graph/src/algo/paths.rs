@@ -114,11 +114,11 @@ pub fn shortest_path_ctl(
         }
         // Unweighted, or every weight 1: hops.
         _ => {
-            let path = super::pair::bfs(&adj.out, adj.inc(), s as u32, t as u32, ctl)?
+            let path = super::pair::bfs(&adj.out, adj.inc(), s as u32, t as u32, ctl, id)?
                 .ok_or_else(no_path)?;
             Ok(PathResult {
                 length: (path.len() - 1) as f64,
-                path: path.into_iter().map(id).collect(),
+                path,
             })
         }
     }

@@ -244,7 +244,13 @@ pub fn tool_names() -> Vec<&'static str> {
 
 /// The tool called `name`, or whose alias is `name`.
 pub fn tool(name: &str) -> Option<&'static ToolSpec> {
-    static INDEX: OnceLock<std::collections::HashMap<&'static str, usize>> = OnceLock::new();
+    type Index = std::collections::HashMap<
+        &'static str,
+        usize,
+        std::hash::BuildHasherDefault<crate::store::Fnv>,
+    >;
+    // FNV: a lookup per call, on short fixed keys.
+    static INDEX: OnceLock<Index> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
         let names = |(i, t): (usize, &ToolSpec)| {
             std::iter::once(t.name)
