@@ -488,7 +488,8 @@ impl Simulation {
             stride: s,
             offset: kernel::LEAD,
             band: band_rows(self.n),
-            gap: 2,
+            // One band: its spare slots are after the last row.
+            gap: if band_rows(self.n) < self.n { 2 } else { 0 },
         }
     }
 

@@ -120,7 +120,13 @@ impl<'a> Rows<'a> {
     /// The `cols` values of row `r`.
     #[inline]
     pub fn row(&self, r: usize) -> &'a [f64] {
-        &self.data[(r + r / self.band * self.gap) * self.stride + self.offset..][..self.cols]
+        // No division for the common one-band layout: the reductions call this per row.
+        let slot = if self.gap == 0 {
+            r
+        } else {
+            r + r / self.band * self.gap
+        };
+        &self.data[slot * self.stride + self.offset..][..self.cols]
     }
 }
 
