@@ -19,9 +19,11 @@
 //! The state is updated in place, one array per field, in bands of rows ([`band`]):
 //! each band keeps its rows in two more row slots than it has rows and writes each new
 //! row two slots away from its old one, over a row nobody reads any more, so no row is
-//! buffered and copied back and there is no second state. The rows just outside each
-//! band are copied before the step, so bands share nothing they write and run on any
-//! threads (grids below 256 are one band). Row-parallel steps were first buffered
+//! buffered and copied back and there is no second state. Of the two rows just outside
+//! a band, the one its neighbour does not write during the step is read in place and
+//! the one the neighbour overwrites early is copied before the step, so bands share
+//! nothing they write and run on any threads. Grids below 256 are one band, swept by
+//! [`ring`] (the wrap-around rows its own). Row-parallel steps were first buffered
 //! blocks copying each new row back (24 % more CPU than one band at 512²), then blocks
 //! writing a second state (10 % more, and 6 MB more at 512²). (Before the ring, small
 //! grids were double-buffered — the same speed at 64², 1–2 % slower at 128² and 512²,
@@ -235,26 +237,8 @@ pub(super) struct Part<'a> {
 /// any thread. Every new row is computed from old rows only, so the bytes are those of
 /// any other sweep.
 pub(super) fn band(arch: pulp::Arch, band: Band<'_>, k: Consts) -> Counts {
-    let turing = !band.parts[1].body.is_empty();
-    let jitter = !band.z.is_empty();
-    match (turing, jitter) {
-        (true, false) => arch.dispatch(Op::<true, false> {
-            sweep: Sweep::Band(band),
-            k,
-        }),
-        (true, true) => arch.dispatch(Op::<true, true> {
-            sweep: Sweep::Band(band),
-            k,
-        }),
-        (false, false) => arch.dispatch(Op::<false, false> {
-            sweep: Sweep::Band(band),
-            k,
-        }),
-        (false, true) => arch.dispatch(Op::<false, true> {
-            sweep: Sweep::Band(band),
-            k,
-        }),
-    }
+    let (turing, jitter) = (!band.parts[1].body.is_empty(), !band.z.is_empty());
+    dispatch(arch, Sweep::Band(band), turing, jitter, k)
 }
 
 #[inline(always)]
@@ -309,25 +293,17 @@ pub(super) struct Ring<'a> {
 /// row N − 1 going up, both neighbours of the wrap — is saved first. Every new row is
 /// computed from old rows only, so the bytes are those of any other sweep.
 pub(super) fn ring(arch: pulp::Arch, r: Ring<'_>, k: Consts) -> Counts {
-    let turing = !r.a.is_empty();
-    let jitter = !r.z.is_empty();
+    let (turing, jitter) = (!r.a.is_empty(), !r.z.is_empty());
+    dispatch(arch, Sweep::Ring(r), turing, jitter, k)
+}
+
+/// Run `sweep` compiled for its case (Turing, jitter) on the best instruction set.
+fn dispatch(arch: pulp::Arch, sweep: Sweep<'_>, turing: bool, jitter: bool, k: Consts) -> Counts {
     match (turing, jitter) {
-        (true, false) => arch.dispatch(Op::<true, false> {
-            sweep: Sweep::Ring(r),
-            k,
-        }),
-        (true, true) => arch.dispatch(Op::<true, true> {
-            sweep: Sweep::Ring(r),
-            k,
-        }),
-        (false, false) => arch.dispatch(Op::<false, false> {
-            sweep: Sweep::Ring(r),
-            k,
-        }),
-        (false, true) => arch.dispatch(Op::<false, true> {
-            sweep: Sweep::Ring(r),
-            k,
-        }),
+        (true, false) => arch.dispatch(Op::<true, false> { sweep, k }),
+        (true, true) => arch.dispatch(Op::<true, true> { sweep, k }),
+        (false, false) => arch.dispatch(Op::<false, false> { sweep, k }),
+        (false, true) => arch.dispatch(Op::<false, true> { sweep, k }),
     }
 }
 
