@@ -80,7 +80,8 @@ pub fn betweenness_centrality(
 /// [`betweenness_centrality`] reporting one progress unit per source to `ctl` and
 /// stopping with [`GraphError::Cancelled`] when `ctl` is cancelled.
 ///
-/// Unweighted: Brandes with breadth-first search over flat rows, sources split into
+/// Unweighted: Brandes with breadth-first search over flat rows (dependencies pulled
+/// from each node's successors rather than pushed to its predecessors), sources split into
 /// fixed chunks run in parallel, the chunks' partial sums added in chunk order (the
 /// result does not depend on the number of threads).
 pub fn betweenness_centrality_ctl(
@@ -159,12 +160,13 @@ fn brandes_bfs(
     progress: &Progress<'_>,
 ) -> Result<Vec<f64>, GraphError> {
     let n = csr.n();
-    let (out, inc) = (&csr.out, csr.inc());
+    let out = &csr.out;
     let parts = par_chunks(sources, MIN_SOURCES, |chunk| {
         let mut bc = vec![0.0f64; n];
         let mut dist = vec![u32::MAX; n];
         let mut sigma = vec![0.0f64; n];
-        let mut delta = vec![0.0f64; n];
+        // (1 + δ(w)) / σ(w) of every node the backward pass has finished; 0 elsewhere.
+        let mut coeff = vec![0.0f64; n];
         // Visit order; `len` entries are live. Written without branches on the
         // (unpredictable) neighbour tests: a select per arc instead of a jump.
         let mut order = vec![0u32; n + 1];
@@ -184,34 +186,37 @@ fn brandes_bfs(
                     let new = dw == u32::MAX;
                     order[len] = w as u32;
                     len += new as usize;
-                    dist[w] = if new { dv } else { dw };
-                    let on_path = (new || dw == dv) as u64 as f64;
-                    sigma[w] += on_path * sv;
+                    let dw = if new { dv } else { dw };
+                    dist[w] = dw;
+                    sigma[w] += f64::from_bits(sv.to_bits() & mask(dw == dv));
                 }
             }
             let order = &order[..len];
             if endpoints {
                 bc[s] += order.len() as f64 - 1.0;
             }
-            for &w in order.iter().rev() {
-                let w = w as usize;
-                let dw = dist[w];
-                if dw == 0 {
-                    continue;
+            // Dependencies pulled from the successors, deepest level first:
+            // δ(v) = σ(v) · Σ_{w : d(w) = d(v) + 1} (1 + δ(w)) / σ(w). Each arc is a
+            // read and a select; nothing is scattered, and no predecessor lists are kept.
+            for &v in order.iter().rev() {
+                let v = v as usize;
+                let next = dist[v] + 1;
+                let mut sum = 0.0;
+                for &w in out.nbrs(v) {
+                    let w = w as usize;
+                    sum += f64::from_bits(coeff[w].to_bits() & mask(dist[w] == next));
                 }
-                let coeff = (1.0 + delta[w]) / sigma[w];
-                for &v in inc.nbrs(w) {
-                    let v = v as usize;
-                    let pred = (dist[v] == dw - 1) as u64 as f64;
-                    delta[v] += pred * (sigma[v] * coeff);
+                let delta = sigma[v] * sum;
+                coeff[v] = (1.0 + delta) / sigma[v];
+                if v != s {
+                    bc[v] += delta + end;
                 }
-                bc[w] += delta[w] + end;
             }
             for &v in order {
                 let v = v as usize;
                 dist[v] = u32::MAX;
                 sigma[v] = 0.0;
-                delta[v] = 0.0;
+                coeff[v] = 0.0;
             }
             progress.tick(k)?;
         }
@@ -225,6 +230,14 @@ fn brandes_bfs(
         bc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
     }
     Ok(bc)
+}
+
+/// All ones when `on`, else zero: `x & mask(on)` keeps x or makes it +0.0 without a
+/// branch. (LLVM turns `if on { x } else { 0.0 }` and `on as f64 * x` back into jumps,
+/// which mispredict on the level tests of a search.)
+#[inline(always)]
+fn mask(on: bool) -> u64 {
+    0u64.wrapping_sub(u64::from(on))
 }
 
 /// NetworkX 3.6 `_rescale` of betweenness.
