@@ -275,15 +275,23 @@ impl Simulation {
         params.validate()?;
         let n = params.grid_size;
         let cells = n * n;
-        // Row-major draws, written straight into the padded rows.
-        let v = draw_padded(n, |row| rng.fill_normal(row, -0.070, 0.005));
-        let (a, i) = if params.turing_enabled {
-            let a = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
-            let i = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
-            (a, i)
+        let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
+        let alone = large.as_ref().is_some_and(|l| l.alone);
+        let (v, a, i) = if params.turing_enabled && alone && rayon::current_num_threads() > 1 {
+            draw_initial_parallel(n, &mut rng)
         } else {
-            (Padded::default(), Padded::default())
+            // Row-major draws, written straight into the padded rows.
+            let v = draw_padded(n, |row| rng.fill_normal(row, -0.070, 0.005));
+            let (a, i) = if params.turing_enabled {
+                let a = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
+                let i = draw_padded(n, |row| rng.fill_uniform(row, 0.0, 0.1));
+                (a, i)
+            } else {
+                (Padded::default(), Padded::default())
+            };
+            (v, a, i)
         };
+        drop(large);
         Ok(Simulation {
             params: params.clone(),
             rng,
@@ -598,15 +606,56 @@ fn slot(n: usize, base: usize, x: usize) -> usize {
 }
 
 /// An N×N field in the padded layout, each row's N values drawn by `draw` in order.
-fn draw_padded(n: usize, mut draw: impl FnMut(&mut [f64])) -> Padded {
+fn draw_padded(n: usize, draw: impl FnMut(&mut [f64])) -> Padded {
+    let mut out = padded(n);
+    fill_padded(&mut out, n, draw);
+    out
+}
+
+/// Room for an N×N field in the padded layout (contents unspecified).
+fn padded(n: usize) -> Padded {
+    Padded::with_len((n + 2 * n.div_ceil(band_rows(n))) * kernel::stride(n))
+}
+
+/// Fill `out`'s N rows with `draw`, in order, and their halos.
+fn fill_padded(out: &mut Padded, n: usize, mut draw: impl FnMut(&mut [f64])) {
     let s = kernel::stride(n);
-    let mut out = Padded::with_len((n + 2 * n.div_ceil(band_rows(n))) * s);
     for x in 0..n {
         let row = &mut out[slot(n, 0, x) * s..][..s];
         draw(&mut row[kernel::LEAD..][..n]);
         kernel::fill_halo(row, n);
     }
-    out
+}
+
+/// The initial state of a large Turing grid on two pool threads, the bytes and the
+/// final generator state of the serial draws. V's normals take a variable number of
+/// 64-bit words (the ziggurat's slow path draws more), so they are drawn in order on
+/// one thread while the other faults in a's and i's fresh pages (at 512², half of the
+/// serial set-up's 3.5–4.4 ms is first touch of the three arrays); then a's and i's
+/// uniforms, one word each, are drawn side by side, i's from the stream skipped N²
+/// draws ahead.
+fn draw_initial_parallel(n: usize, rng: &mut Rng) -> (Padded, Padded, Padded) {
+    let touched = || {
+        let mut p = padded(n);
+        // One store per 4 KiB page; `black_box` keeps the store of a zero into memory
+        // the allocator may have handed out zeroed.
+        for x in p.iter_mut().step_by(512) {
+            *x = std::hint::black_box(0.0);
+        }
+        p
+    };
+    let (v, (mut a, mut i)) = rayon::join(
+        || draw_padded(n, |row| rng.fill_normal(row, -0.070, 0.005)),
+        || (touched(), touched()),
+    );
+    let mut rest = rng.clone();
+    rest.skip((n * n) as u64);
+    rayon::join(
+        || fill_padded(&mut a, n, |row| rng.fill_uniform(row, 0.0, 0.1)),
+        || fill_padded(&mut i, n, |row| rest.fill_uniform(row, 0.0, 0.1)),
+    );
+    *rng = rest;
+    (v, a, i)
 }
 
 /// A band's row slots: those a step writes and the two it keeps (see [`kernel::Part`]).

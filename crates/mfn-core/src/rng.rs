@@ -75,6 +75,32 @@ impl Jump {
     }
 }
 
+impl Jump {
+    /// The step that moves a state `delta` draws ahead, by squaring and multiplying over
+    /// the bits of `delta`: O(log delta) 128-bit products.
+    fn by(inc: u128, mut delta: u128) -> Self {
+        let mut j = Jump { mul: 1, add: 0 };
+        let mut p = Jump {
+            mul: PCG_MULT,
+            add: inc,
+        };
+        while delta > 0 {
+            if delta & 1 == 1 {
+                j = Jump {
+                    mul: j.mul.wrapping_mul(p.mul),
+                    add: j.add.wrapping_mul(p.mul).wrapping_add(p.add),
+                };
+            }
+            p = Jump {
+                mul: p.mul.wrapping_mul(p.mul),
+                add: p.mul.wrapping_add(1).wrapping_mul(p.add),
+            };
+            delta >>= 1;
+        }
+        j
+    }
+}
+
 /// The states of the next [`LANES`] draws of one stream. A step `s ← s·M + c` is a
 /// 128-bit multiply that waits for the previous one; four lanes each jumping four
 /// draws ([`Jump`]) are four independent chains, so bulk draws run at the multiplier's
@@ -194,6 +220,15 @@ impl Rng {
     #[inline(always)]
     fn step(&mut self) {
         self.state = self.state.wrapping_mul(PCG_MULT).wrapping_add(self.inc);
+    }
+
+    /// The stream as it is after `draws` more 64-bit draws, without drawing them: the
+    /// cached 32-bit half is left alone, as those draws would leave it. (NumPy's
+    /// `PCG64.advance` also clears that cache, so this is not its twin.) Lets a
+    /// stretch of one-word draws (uniforms) be drawn in pieces side by side.
+    pub(crate) fn skip(&mut self, draws: u64) {
+        let j = Jump::by(self.inc, u128::from(draws));
+        self.state = self.state.wrapping_mul(j.mul).wrapping_add(j.add);
     }
 
     /// Next raw 64-bit output.
@@ -538,6 +573,33 @@ mod tests {
         assert_eq!(r.next_u64(), 14276969152011380360);
         assert_eq!(r.next_u64(), 8095878257575067585);
         assert_eq!(r.next_u64(), 15838336090824644132);
+    }
+
+    /// Skipping k draws lands where k draws do, and a skipped stretch of uniforms drawn
+    /// in two pieces side by side is the stretch drawn in one.
+    #[test]
+    fn skip_lands_where_draws_do() {
+        for k in [0u64, 1, 2, 3, 4, 5, 63, 64, 1000, 65_537] {
+            let mut drawn = Rng::new(9);
+            let mut skipped = drawn.clone();
+            assert_eq!(drawn.next_u32(), skipped.next_u32());
+            for _ in 0..k {
+                drawn.next_u64();
+            }
+            skipped.skip(k);
+            assert_eq!(skipped.pcg64_state(), drawn.pcg64_state(), "k = {k}");
+        }
+        let mut whole = vec![0.0; 300];
+        let mut one = Rng::new(3);
+        one.fill_uniform(&mut whole, 0.0, 0.1);
+        let (mut head, mut tail) = (vec![0.0; 123], vec![0.0; 177]);
+        let mut first = Rng::new(3);
+        let mut second = first.clone();
+        second.skip(123);
+        first.fill_uniform(&mut head, 0.0, 0.1);
+        second.fill_uniform(&mut tail, 0.0, 0.1);
+        assert_eq!([head, tail].concat(), whole);
+        assert_eq!(second.pcg64_state(), one.pcg64_state());
     }
 
     /// Array draws are the scalar draws, value for value, and leave the same state

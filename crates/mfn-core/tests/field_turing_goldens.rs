@@ -193,6 +193,38 @@ fn turing_runs_match_numpy_bit_for_bit() {
     }
 }
 
+/// The initial state of a large Turing grid (drawn on two threads when the pool has
+/// them) is the serial draws' bytes, and leaves the generator where they leave it.
+#[test]
+fn initial_state_is_the_same_on_any_thread_count() {
+    let pools = [1, 2, 3].map(|threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    });
+    for (n, seed) in [(256, 1), (257, 2), (300, 3)] {
+        let p = SimulationParams {
+            grid_size: n,
+            ..Default::default()
+        };
+        let init = |pool: &rayon::ThreadPool| {
+            pool.install(|| {
+                let sim = Simulation::new(&p, seed).unwrap();
+                let bytes = (
+                    sha256(sim.field()),
+                    sha256(sim.activator()),
+                    sha256(sim.inhibitor()),
+                );
+                (bytes, sim.into_rng().pcg64_state())
+            })
+        };
+        let one = init(&pools[0]);
+        assert_eq!(init(&pools[1]), one, "n = {n}");
+        assert_eq!(init(&pools[2]), one, "n = {n}");
+    }
+}
+
 /// Row-parallel steps (grids ≥ 256) give the same bytes on 1, 2 and 3 threads, with
 /// and without Turing and jitter, and so do runs that switch between serial and
 /// parallel steps.
