@@ -43,7 +43,9 @@
 //! together; see `kernel`): the arithmetic per cell is the reference's, only the memory
 //! traffic differs. The pass is vectorised (AVX2 when the CPU has it, chosen at run
 //! time); lanes compute exactly what scalar code does, as no FMA is used. Grids of at
-//! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool.
+//! least [`PARALLEL_MIN_GRID`] run each step row-parallel on the current rayon pool,
+//! and draw their initial Turing state on two of its threads (the same draws, in
+//! pieces whose stream positions are known in advance).
 //! The state is one array per field, updated in place in bands of rows (one band below
 //! [`PARALLEL_MIN_GRID`]): each band sweeps a ring of its rows plus two row slots,
 //! writing each new row over an old row whose last reader has run, and reads the rows
