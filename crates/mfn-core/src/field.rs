@@ -87,14 +87,24 @@ static LARGE_STEPS: AtomicUsize = AtomicUsize::new(0);
 /// 64 ms for the pair against 19.6 ms for one run). The choice is per step, and the
 /// bytes are the same either way.
 struct LargeStep {
-    alone: bool,
+    /// Alone and on a pool of more than one thread: share the work out.
+    parallel: bool,
 }
 
 impl LargeStep {
-    fn enter() -> LargeStep {
-        LargeStep {
-            alone: LARGE_STEPS.fetch_add(1, Ordering::AcqRel) == 0,
-        }
+    /// Held for the length of one step (or the initial draws) of an N×N grid; `None`
+    /// below [`PARALLEL_MIN_GRID`], which always runs on the calling thread.
+    fn enter(n: usize) -> Option<LargeStep> {
+        (n >= PARALLEL_MIN_GRID).then(|| {
+            let alone = LARGE_STEPS.fetch_add(1, Ordering::AcqRel) == 0;
+            LargeStep {
+                parallel: alone && rayon::current_num_threads() > 1,
+            }
+        })
+    }
+
+    fn parallel(large: &Option<LargeStep>) -> bool {
+        large.as_ref().is_some_and(|l| l.parallel)
     }
 }
 
@@ -277,9 +287,8 @@ impl Simulation {
         params.validate()?;
         let n = params.grid_size;
         let cells = n * n;
-        let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
-        let alone = large.as_ref().is_some_and(|l| l.alone);
-        let (v, a, i) = if params.turing_enabled && alone && rayon::current_num_threads() > 1 {
+        let large = LargeStep::enter(n);
+        let (v, a, i) = if params.turing_enabled && LargeStep::parallel(&large) {
             draw_initial_parallel(n, &mut rng)
         } else {
             // Row-major draws, written straight into the padded rows.
@@ -388,10 +397,8 @@ impl Simulation {
             alpha: p.alpha,
             threshold: p.turing_threshold,
         };
-        let large = (n >= PARALLEL_MIN_GRID).then(LargeStep::enter);
-        let alone = large.as_ref().is_some_and(|l| l.alone);
-        let parallel = alone && rayon::current_num_threads() > 1;
-        let counts = self.sweep_bands(parallel, k);
+        let large = LargeStep::enter(n);
+        let counts = self.sweep_bands(LargeStep::parallel(&large), k);
         self.base = 2 - self.base;
         self.views = Views::default();
         self.turing_activations += counts.activations;

@@ -55,24 +55,13 @@ fn pcg_output(state: u128) -> u64 {
 /// Draws taken together by [`Lanes`].
 const LANES: usize = 4;
 
-/// The step that moves a lane [`LANES`] draws ahead: `s ← s·M⁴ + c·(1 + M + M² + M³)`
-/// (mod 2¹²⁸), the composition of four steps `s ← s·M + c`.
+/// The step `s ← s·mul + add` (mod 2¹²⁸) that moves a state some draws ahead: for k
+/// draws, `mul = M^k` and `add = c·(1 + M + … + M^(k−1))`, the composition of k steps
+/// `s ← s·M + c`.
 #[derive(Clone, Copy)]
 struct Jump {
     mul: u128,
     add: u128,
-}
-
-impl Jump {
-    fn new(inc: u128) -> Self {
-        let m2 = PCG_MULT.wrapping_mul(PCG_MULT);
-        // 1 + M + M² + M³ = (1 + M)(1 + M²)
-        let sum = PCG_MULT.wrapping_add(1).wrapping_mul(m2.wrapping_add(1));
-        Jump {
-            mul: m2.wrapping_mul(m2),
-            add: inc.wrapping_mul(sum),
-        }
-    }
 }
 
 impl Jump {
@@ -378,7 +367,7 @@ impl Rng {
     /// from four interleaved lanes of the stream (same numbers, more throughput).
     pub fn fill_normal(&mut self, out: &mut [f64], loc: f64, scale: f64) {
         let t = ziggurat();
-        let jump = Jump::new(self.inc);
+        let jump = Jump::by(self.inc, LANES as u128);
         let mut lanes = Lanes::new(self.state, self.inc);
         let mut k = 0;
         let mut last = self.state;
@@ -413,7 +402,7 @@ impl Rng {
     pub fn fill_uniform(&mut self, out: &mut [f64], lo: f64, hi: f64) {
         let range = hi - lo;
         let unit = |st: u128| (pcg_output(st) >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0);
-        let jump = Jump::new(self.inc);
+        let jump = Jump::by(self.inc, LANES as u128);
         let mut lanes = Lanes::new(self.state, self.inc);
         let mut chunks = out.chunks_exact_mut(LANES);
         for chunk in &mut chunks {
