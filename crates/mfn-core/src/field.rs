@@ -572,7 +572,7 @@ impl Simulation {
         // halves, so with two threads the first half stays with the calling thread)
         // is swept last band first: the rows a step going down wrote last are the first
         // the next one reads, still in the core's cache (1 thread, 512×512×100: steps
-        // 29.3–29.4 → 27.5–27.6 ms, `RAYON_NUM_THREADS=1 kernel_timing parts 512 100 5`).
+        // 29.3–29.5 → 27.4–27.6 ms, `RAYON_NUM_THREADS=1 kernel_timing parts 512 100 5`).
         let share = if parallel {
             bands.div_ceil(rayon::current_num_threads().min(bands))
         } else {

@@ -94,25 +94,53 @@ pub fn page_nodes(g: &crate::Graph, values: &[f64], page: &Page) -> Result<NodeV
     let (start, end) = page.window(total)?;
     let (truncated, next_cursor) = Page::next(end, total);
     let id = |i: u32| g.node_at(i as usize).expect("index");
-    let mut order: Vec<(f64, u32)> = values
+    // Each value as an integer in `f64::total_cmp`'s order, so the sort compares
+    // integers and looks ids up only within runs of equal values (grid 100×100
+    // PageRank, 10,000 values: the sort was a third of the call comparing floats with
+    // the id tie-break in the comparator).
+    let mut order: Vec<(i64, u32)> = values
         .iter()
         .enumerate()
-        .map(|(i, &v)| (v, i as u32))
+        .map(|(i, &v)| {
+            let bits = v.to_bits() as i64;
+            (bits ^ (((bits >> 63) as u64) >> 1) as i64, i as u32)
+        })
         .collect();
-    let cmp =
-        |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then_with(|| id(a.1).cmp(id(b.1)));
+    let cmp = |a: &(i64, u32), b: &(i64, u32)| b.0.cmp(&a.0).then_with(|| id(a.1).cmp(id(b.1)));
     // Only the page needs sorting: select it, then sort it.
     if end < total && end > 0 {
         order.select_nth_unstable_by(end - 1, cmp);
         order.truncate(end);
     }
-    order.sort_unstable_by(cmp);
+    order.sort_unstable_by_key(|&(key, _)| std::cmp::Reverse(key));
+    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+        if run.len() < 2 {
+            continue;
+        }
+        // Integer ids (the common case) are read once each, not once per comparison.
+        let ints: Option<Vec<(i64, u32)>> = run
+            .iter()
+            .map(|&(_, i)| match id(i) {
+                NodeId::Int(x) => Some((*x, i)),
+                NodeId::Str(_) => None,
+            })
+            .collect();
+        match ints {
+            Some(mut ints) => {
+                ints.sort_unstable();
+                for (slot, (_, i)) in run.iter_mut().zip(ints) {
+                    slot.1 = i;
+                }
+            }
+            None => run.sort_unstable_by(cmp),
+        }
+    }
     Ok(NodeValues {
         values: order[start.min(order.len())..end]
             .iter()
-            .map(|&(value, i)| NodeValue {
+            .map(|&(_, i)| NodeValue {
                 node: id(i).clone(),
-                value,
+                value: values[i as usize],
             })
             .collect(),
         truncated,
@@ -145,4 +173,56 @@ pub fn page_values(mut values: Vec<(NodeId, f64)>, page: &Page) -> Result<NodeVa
         truncated,
         next_cursor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Graph;
+
+    /// Equal values are ordered by id, integers before strings, whatever the insertion
+    /// order: runs of integer ids (sorted by their integers) and mixed runs (sorted by
+    /// `NodeId`'s order), with the page cut through a run.
+    #[test]
+    fn ties_go_by_id_in_every_kind_of_run() {
+        let mut g = Graph::new("g", false).unwrap();
+        let ids: Vec<NodeId> = vec![
+            7.into(),
+            "b".into(),
+            (-3).into(),
+            2.into(),
+            "a".into(),
+            5.into(),
+            9.into(),
+        ];
+        for id in &ids {
+            g.add_node(id.clone(), Default::default());
+        }
+        // 7, -3, 2 tie (integers only); "b", "a", 5 tie (mixed); 9 alone.
+        let values = [0.5, 0.25, 0.5, 0.5, 0.25, 0.25, 1.0];
+        let all = page_nodes(&g, &values, &Page::default()).unwrap();
+        let order: Vec<NodeId> = all.values.iter().map(|v| v.node.clone()).collect();
+        let want: Vec<NodeId> = vec![
+            9.into(),
+            (-3).into(),
+            2.into(),
+            7.into(),
+            5.into(),
+            "a".into(),
+            "b".into(),
+        ];
+        assert_eq!(order, want);
+        let page = page_nodes(
+            &g,
+            &values,
+            &Page {
+                top_k: Some(2),
+                cursor: Some("2".into()),
+            },
+        )
+        .unwrap();
+        let got: Vec<NodeId> = page.values.iter().map(|v| v.node.clone()).collect();
+        assert_eq!(got, want[2..4]);
+        assert_eq!(page.values[1].value, 0.5);
+    }
 }

@@ -81,7 +81,7 @@ impl std::ops::Add for Counts {
 /// their values eight places in, so the loads of the centre, upper and lower values and
 /// every store are aligned to the AVX-512 vector (and so to the AVX2 one): an unaligned
 /// vector crossing a cache line costs two accesses (measured: a 5-point stencil 20 %
-/// faster aligned with AVX2; the kernel 8–15 % faster with AVX-512, see the module).
+/// faster aligned with AVX2; the kernel 4–15 % faster with AVX-512, see the module).
 pub(super) const LEAD: usize = 8;
 
 /// Row stride of the padded layout (see [`LEAD`]): room for the left halo, N values and
