@@ -33,9 +33,8 @@
 //! with aligned rows the single loop is 2 % faster and saves the scratch row.)
 //! The fields are stored with halo columns and aligned rows ([`LEAD`]), so the loop runs
 //! over all N columns with no wrap logic and no scalar edge cells, and LLVM vectorises
-//! it. The
-//! pass is compiled twice through [`pulp::Arch::dispatch`] (a safe runtime CPU-feature
-//! dispatch): for the baseline target (SSE2 on x86-64, 2 lanes), for x86-64-v3 (AVX2,
+//! it. The pass is compiled three times through [`pulp::Arch::dispatch`] (a safe
+//! runtime CPU-feature dispatch): for the baseline target (SSE2 on x86-64, 2 lanes), for x86-64-v3 (AVX2,
 //! 4 lanes) and for x86-64-v4 (AVX-512, 8 lanes and 32 vector registers), the best the
 //! CPU has. On a 2-core AVX-512 Xeon (`kernel_timing parts 128 100 7`, alternated
 //! builds) the AVX-512 build takes 128×128×100's steps from 1.84–1.90 ms to 1.26–1.32
@@ -112,7 +111,7 @@ thread_local! {
     /// costs its page faults (the allocator hands a freed state back to the kernel and
     /// faults it in again): measured, 25 µs of a 64×64×64 run's 0.49 ms went to
     /// allocating a second state alone; at 512×512 a fresh state is ~1,600 page faults,
-    /// 1.5 ms of a 30 ms run. At most [`SPARE_ARRAYS`] arrays and [`SPARE_BYTES`] in all
+    /// about 2 ms of a 30 ms run. At most [`SPARE_ARRAYS`] arrays and [`SPARE_BYTES`] in all
     /// are kept per thread, the most recently freed.
     static SPARE: std::cell::RefCell<Vec<Vec<Lane>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
