@@ -94,10 +94,12 @@ pub fn page_nodes(g: &crate::Graph, values: &[f64], page: &Page) -> Result<NodeV
     let (start, end) = page.window(total)?;
     let (truncated, next_cursor) = Page::next(end, total);
     let id = |i: u32| g.node_at(i as usize).expect("index");
-    // Each value as an integer in `f64::total_cmp`'s order, so the sort compares
-    // integers and looks ids up only within runs of equal values (grid 100×100
-    // PageRank, 10,000 values: the sort was a third of the call comparing floats with
-    // the id tie-break in the comparator).
+    // Each value as an integer in `f64::total_cmp`'s order (its own bit mapping), so
+    // ids are looked up only within runs of equal values, once each. Grid 100×100
+    // PageRank has long runs of equal values: the sort was a third of the call, most of
+    // it id look-ups in the comparator's tie-break; the call went 1.13–1.35 → 0.91–0.98
+    // ms (`graph_bench grid.csv pagerank --repeat 300`; integer keys alone changed
+    // nothing).
     let mut order: Vec<(i64, u32)> = values
         .iter()
         .enumerate()
