@@ -10,8 +10,8 @@ requests and reads results and dead letters. Scenarios (issue 18):
   for bit to the `mfn nernst` / `mfn simulate` CLI output; duplicates are counted and
   reported before de-duplication;
 - drain: SIGTERM of a worker under load: it exits 0, nothing is lost or duplicated,
-  and the survivor gets its partitions before a session timeout could have expired
-  (the worker left the group);
+  and the broker no longer lists it as a group member right after it exits (it left
+  the group rather than waiting out its session timeout);
 - poison: bad JSON, invalid parameters, unknown operation, missing operation and
   binary garbage go to the dead-letter topic with their error; the partition flows on;
 - restart: the broker is killed and restarted mid-run (memory storage: the restarted
@@ -94,6 +94,15 @@ def free_port():
 # Broker, topics, clients
 # ---------------------------------------------------------------------------
 
+class _GroupAdmin(KafkaAdminClient):
+    """kafka-python 3.0 decodes DescribeGroups' `authorized_operations` even when not
+    asked for, and fails on tansu's -1 ("not computed"); the field is not needed here."""
+
+    def _process_acl_operations(self, obj):
+        obj.pop("authorized_operations", None)
+        return obj
+
+
 class Broker:
     def __init__(self, tansu, workdir):
         self.tansu = tansu
@@ -124,6 +133,15 @@ class Broker:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def group_members(self, group):
+        """Member ids of `group` as the broker's DescribeGroups answer lists them."""
+        admin = _GroupAdmin(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        try:
+            described = admin.describe_groups([group])[group]
+        finally:
+            admin.close()
+        return [m["member_id"] for m in described.get("members") or []]
 
     def create_topics(self, topics):
         """topics: {name: partitions}."""
@@ -434,10 +452,23 @@ def drain(ctx):
 
         def progress(have):
             if "exit" not in state and have >= 200:
+                # drain-a's member id is `drain-a-<uuid>` (client id first, as brokers
+                # name members): listed now, so its absence after the exit means something.
+                state["before"] = broker.group_members("drain")
                 t0 = time.time()
                 state["code"] = a.term()
                 state["exit"] = time.time()
                 state["drain_s"] = state["exit"] - t0
+                # A member that left is gone from the group at once; one that only died
+                # stays listed until its session times out (6 s).
+                deadline = state["exit"] + SESSION_TIMEOUT_MS / 2000
+                while True:
+                    members = broker.group_members("drain")
+                    gone = not any(m.startswith("drain-a-") for m in members)
+                    if gone or time.time() > deadline:
+                        break
+                    time.sleep(0.1)
+                state["after"], state["gone_s"] = members, time.time() - state["exit"]
         reader.wait_for(ids, 180, progress)
         time.sleep(2)
         reader.poll(500)
@@ -449,19 +480,24 @@ def drain(ctx):
         events = a.events()
         expect(any("left the group" in e.get("message", "") for e in events),
                f"drain-a never logged leaving the group:\n{a.tail()}")
-        # The survivor's next assignment after A's exit: a member that only died would
-        # keep its partitions until the session timeout (6 s).
+        expect(any(m.startswith("drain-a-") for m in state["before"]),
+               f"drain-a was not a member of the group before SIGTERM: {state['before']}")
+        expect(not any(m.startswith("drain-a-") for m in state["after"]),
+               f"the broker still listed drain-a {state['gone_s']:.1f} s after it exited "
+               f"({state['after']}): it did not leave the group, it waits out the "
+               f"{SESSION_TIMEOUT_MS} ms session timeout")
+        # When the survivor gets the partitions back is the coordinator's schedule, not
+        # ours: Apache Kafka rebalances at the LeaveGroup, tansu 0.6.0 took 2-8 s in these
+        # runs (a leader leaving mid-rebalance leaves the group leaderless until then).
+        # Reported, not asserted.
         assigns = [log_time(e) for e in b.events() if e.get("message") == "partitions assigned"
-                   and log_time(e) >= state["exit"] - 5]
-        expect(assigns, f"drain-b got no assignment after drain-a left:\n{b.tail()}")
-        delay = min(t for t in assigns) - state["exit"]
-        expect(delay < SESSION_TIMEOUT_MS / 1000 - 1,
-               f"drain-b was assigned {delay:.1f} s after drain-a left; a clean leave is faster "
-               f"than the {SESSION_TIMEOUT_MS} ms session timeout")
+                   and log_time(e) >= state["exit"]]
+        survivor = (f"survivor reassigned {min(assigns) - state['exit']:.1f} s after the leave"
+                    if assigns else "survivor not reassigned before the end")
         code = b.term()
         expect(code == 0, f"drain-b exited {code}:\n{b.tail()}")
         return (f"1200/1200 once, 0 lost, 0 duplicated; drain took {state['drain_s']:.1f} s; "
-                f"survivor reassigned {max(delay, 0):.1f} s after the leave")
+                f"drain-a off the broker's member list {state['gone_s']:.1f} s after exit; {survivor}")
     finally:
         reader.close()
         a.stop()
@@ -634,6 +670,10 @@ class Receiver(http.server.ThreadingHTTPServer):
     """A webhook receiver that refuses the first `fail_first` calls with 503, refuses one
     request id with 400 for good, and checks every signature."""
 
+    # socketserver's default backlog of 5 drops connections under a burst of POSTs (the
+    # sender then times out on a request the receiver may still take later).
+    request_queue_size = 128
+
     def __init__(self, fail_first, refuse_id):
         super().__init__(("127.0.0.1", 0), ReceiverHandler)
         self.fail_first = fail_first
@@ -710,7 +750,9 @@ def files_webhook(ctx):
                {"MFN_PIPELINE_WEBHOOK_SECRET": WEBHOOK_SECRET,
                 "MFN_PIPELINE_WEBHOOK_DEAD_LETTER_FILE": str(dead_file),
                 "MFN_PIPELINE_RETRY_INITIAL_BACKOFF_MS": "20",
-                "MFN_PIPELINE_DIR_POLL_INTERVAL_MS": "100"})
+                "MFN_PIPELINE_DIR_POLL_INTERVAL_MS": "100",
+                # per-request lines (origin file:line), to tell a re-read from a re-send
+                "MFN_LOG_LEVEL": "info,mfn_connect=debug"})
     try:
         want = set(ids) - {refused}
         deadline = time.monotonic() + 60
@@ -723,8 +765,18 @@ def files_webhook(ctx):
             time.sleep(0.2)
         expect(srv.bad_signatures == 0, f"{srv.bad_signatures} bad signatures")
         expect(want <= set(srv.accepted), f"{len(want - set(srv.accepted))} results never arrived:\n{w.tail()}")
+        # At least once: a POST whose answer never came (timeout, dropped connection) is
+        # sent again with the same Idempotency-Key, and the receiver may have taken the
+        # first. Any other second delivery is a bug.
+        unconfirmed = {e.get("request_id") for e in w.events()
+                       if e.get("message") == "webhook failed; retrying"
+                       and not e.get("reason", "").startswith("HTTP ")}
         twice = {k: c for k, c in srv.accepted.items() if c != 1}
-        expect(not twice, f"results accepted more than once: {twice}")
+        unexplained = {k: c for k, c in twice.items() if k not in unconfirmed}
+        expect(not unexplained,
+               f"results accepted more than once without an unconfirmed first attempt: "
+               f"{unexplained}; the worker's lines about them: "
+               f"{[e for e in w.events() if e.get('request_id') in unexplained][:12]}")
         expect(srv.calls >= len(want) + 5, "the first 5 calls were not retried")
         for rid in want:
             expect(srv.bodies[rid]["request_id"] == rid and "potential_mV" in srv.bodies[rid], f"{rid} body")
@@ -741,7 +793,9 @@ def files_webhook(ctx):
                f"the poison line's dead letter: {dl}")
         code = w.term()
         expect(code == 0, f"webhook worker exited {code}")
-        return (f"{len(want)} results accepted exactly once after {srv.fail_first} refused calls; "
+        once = ("exactly once" if not twice else
+                f"once, {len(twice)} again after an unanswered first POST (same Idempotency-Key)")
+        return (f"{len(want)} results accepted {once} after {srv.fail_first} refused calls; "
                 f"1 refused result in the dead-letter file; 5 files in done/, 1 in failed/")
     finally:
         w.stop()

@@ -244,7 +244,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "kafka.properties",
         kind: Kind::Properties,
         default: "",
-        doc: "further librdkafka properties for consumer and producers: a TOML table, or `k=v,k=v` in the environment; they cannot override the delivery settings (`enable.auto.commit`, `enable.idempotence`, `acks`, …)",
+        doc: "further librdkafka properties for consumer and producers: a TOML table, or `k=v,k=v` in the environment; they cannot override the delivery settings (`enable.auto.commit`, `enable.idempotence`, `acks`, …); `debug=cgrp,…` turns on librdkafka's debug lines (shown at `MFN_LOG_LEVEL=info,mfn_connect=debug`)",
     },
     Setting {
         key: "http.interval_ms",

@@ -71,6 +71,27 @@ pub(crate) fn http_client(settings: &HttpSettings) -> Result<reqwest::Client, St
         .map_err(|e| format!("http client: {e}"))
 }
 
+/// A failed HTTP exchange as an operator needs it: what kind of failure and its root
+/// cause (reqwest's own text is only "error sending request for url (…)").
+pub(crate) fn network_reason(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out (http.timeout_ms)"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "connection failed"
+    };
+    let mut root: &dyn std::error::Error = e;
+    while let Some(inner) = root.source() {
+        root = inner;
+    }
+    if std::ptr::addr_eq(root, e as &dyn std::error::Error) {
+        format!("{kind}: {e}")
+    } else {
+        format!("{kind}: {e}: {root}")
+    }
+}
+
 /// `sha256=HEX` of HMAC-SHA256(secret, "{timestamp}.{body}").
 pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
@@ -173,7 +194,9 @@ impl Inner {
             .await;
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(e.to_string(), None),
+            // Unconfirmed, not refused: the receiver may have taken it, hence the
+            // idempotency key on the retry.
+            Err(e) => return Attempt::Retry(network_reason(&e), None),
         };
         let status = response.status();
         if status.is_success() {
@@ -244,5 +267,48 @@ mod tests {
             "sha256=a9049465ce89cfb8e9aac62333abda66f80e3403f51f57f6bae3c3a4485eca38"
         );
         assert_ne!(s, signature(b"Jefe", 2, b"what do ya want for nothing?"));
+    }
+
+    #[tokio::test]
+    async fn network_failures_name_their_kind_and_cause() {
+        let settings = HttpSettings {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(300),
+            max_body_bytes: 1024,
+            ca_file: None,
+            authorization: None,
+        };
+        let client = http_client(&settings).unwrap();
+        // Accepts, reads, never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = silent.accept().await {
+                held.push(conn);
+            }
+        });
+        let e = client
+            .post(format!("http://{addr}/hook"))
+            .send()
+            .await
+            .unwrap_err();
+        let reason = network_reason(&e);
+        assert!(
+            reason.starts_with("timed out (http.timeout_ms): "),
+            "{reason}"
+        );
+        // Nothing listens on a port just released.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let e = client
+            .post(format!("http://127.0.0.1:{port}/hook"))
+            .send()
+            .await
+            .unwrap_err();
+        let reason = network_reason(&e);
+        assert!(reason.starts_with("cannot connect: "), "{reason}");
+        assert!(reason.to_lowercase().contains("refused"), "{reason}");
     }
 }

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 use super::{Ack, Envelope, SourceError};
 use crate::config::HttpSettings;
 use crate::retry::Backoff;
+use crate::sink::webhook::network_reason;
 
 /// Polls one URL.
 pub struct Poller {
@@ -146,7 +147,7 @@ impl Poller {
         let mut resp = req
             .send()
             .await
-            .map_err(|e| FetchError::Retry(e.to_string()))?;
+            .map_err(|e| FetchError::Retry(network_reason(&e)))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -182,7 +183,7 @@ impl Poller {
             let chunk = tokio::time::timeout(self.settings.timeout, resp.chunk())
                 .await
                 .map_err(|_| FetchError::Retry("body timed out".into()))?
-                .map_err(|e| FetchError::Retry(e.to_string()))?;
+                .map_err(|e| FetchError::Retry(network_reason(&e)))?;
             let Some(chunk) = chunk else { break };
             if bytes.len() as u64 + chunk.len() as u64 > limit {
                 return Err(FetchError::Fail(format!(

@@ -81,7 +81,13 @@ pub(crate) fn client_config(settings: &KafkaSettings, brokers: &str) -> ClientCo
     if let Some(pw) = &settings.ssl_key_password {
         c.set("ssl.key.password", pw);
     }
-    c.set_log_level(RDKafkaLogLevel::Warning);
+    // Warnings and errors only, unless `debug` contexts were asked for: librdkafka
+    // writes those at debug level, and a warning threshold would drop every line.
+    c.set_log_level(if settings.properties.contains_key("debug") {
+        RDKafkaLogLevel::Debug
+    } else {
+        RDKafkaLogLevel::Warning
+    });
     c
 }
 
@@ -602,6 +608,16 @@ mod tests {
         let c = client_config(&s, "h:1");
         assert_eq!(c.get("sasl.mechanism"), Some("PLAIN"));
         assert_eq!(c.get("linger.ms"), Some("1"));
+        assert!(matches!(c.log_level, RDKafkaLogLevel::Warning));
+        let mut debugging = s.clone();
+        debugging.properties.insert("debug".into(), "cgrp".into());
+        assert!(
+            matches!(
+                client_config(&debugging, "h:1").log_level,
+                RDKafkaLogLevel::Debug
+            ),
+            "asked-for debug lines are not filtered out"
+        );
         // librdkafka itself accepts the SASL/PLAIN settings (no connection is made).
         assert!(c.create_native_config().is_ok());
         let tls = KafkaSettings {
