@@ -6,7 +6,7 @@
 //! every one of these runs. Low thresholds in [0.02, 0.12] make the mask (and so `V`)
 //! depend on the activator's last bits; two cases add jitter.
 
-use mfn_core::field::{Simulation, SimulationParams, simulate};
+use mfn_core::field::{Simulation, SimulationParams, SimulationResult, simulate};
 use mfn_core::stats;
 use sha2::{Digest, Sha256};
 
@@ -264,20 +264,34 @@ fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
     for p in &variants {
         // Step k on `pools[schedule[k]]`: one thread sweeps the bands one after the
         // other, more share them out; steps alternate between going down and up.
+        // The summary (read on two threads when the pool has them) is taken on the
+        // pool of the last step.
         let run = |schedule: [usize; 6]| {
             let mut sim = Simulation::new(p, 5).unwrap();
             for pool in schedule {
                 pools[pool].install(|| sim.step().unwrap());
             }
+            let last = &pools[schedule[5]];
+            // Before `field()` caches the field: the summary copies it from the state.
+            let summary = last.install(|| sim.summary());
+            let stats_only = last.install(|| sim.summary_without_field());
             (
                 sha256(sim.field()),
                 sha256(sim.activator()),
                 sha256(sim.inhibitor()),
-                sim.summary(),
+                summary,
+                stats_only,
             )
         };
         let one = run([0; 6]);
         assert!(one.3.turing_activations > 0 || !p.turing_enabled);
+        assert_eq!(
+            one.4,
+            SimulationResult {
+                field: Vec::new(),
+                ..one.3.clone()
+            }
+        );
         assert_eq!(run([1; 6]), one, "{p:?}");
         assert_eq!(run([2; 6]), one, "{p:?}");
         assert_eq!(run([0, 1, 0, 0, 1, 2]), one, "mixed, {p:?}");
