@@ -381,6 +381,55 @@ fn generators_have_their_sizes() {
     assert_eq!(err.to_string(), "edges = 15 exceeds max_edges = 10");
 }
 
+/// Components come largest first, equal sizes in the order of their first node (in
+/// node order, not id order), each listed in node order: for the search over the rows
+/// (undirected), the union–find (weak, directed) and Tarjan (strong).
+#[test]
+fn components_are_ordered_by_size_then_first_node() {
+    let ids = |c: Vec<Vec<NodeId>>| -> Vec<Vec<i64>> {
+        c.into_iter()
+            .map(|c| {
+                c.into_iter()
+                    .map(|id| match id {
+                        NodeId::Int(i) => i,
+                        NodeId::Str(s) => panic!("{s}"),
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    // Nodes in the order 10, 11, 30, 4, 5, 20, 21, 2: ids deliberately not sorted.
+    let edges = [(10, 11), (30, 4), (4, 5), (20, 21), (2, 2)];
+    let want = vec![vec![30, 4, 5], vec![10, 11], vec![20, 21], vec![2]];
+    let und: Vec<_> = edges.iter().map(|&(u, v)| (u, v, 1.0)).collect();
+    assert_eq!(
+        ids(structure::connected_components(&graph(false, &und), false).unwrap()),
+        want
+    );
+    // Directed, arcs against the node order: the weak components are the same.
+    let dir: Vec<_> = edges.iter().map(|&(u, v)| (v, u, 1.0)).collect();
+    // Its node order is 11, 10, 4, 30, 5, 21, 20, 2.
+    let weak = graph(true, &dir);
+    assert_eq!(
+        ids(structure::connected_components(&weak, false).unwrap()),
+        vec![vec![4, 30, 5], vec![11, 10], vec![21, 20], vec![2]]
+    );
+    // Strong: every node alone but the self-loop's, ties in node order.
+    assert_eq!(
+        ids(structure::connected_components(&weak, true).unwrap()),
+        vec![
+            vec![11],
+            vec![10],
+            vec![4],
+            vec![30],
+            vec![5],
+            vec![21],
+            vec![20],
+            vec![2]
+        ]
+    );
+}
+
 #[test]
 fn prim_spans_every_component_and_directed_cores_count_reciprocal_edges() {
     let g = graph(

@@ -43,40 +43,64 @@ pub fn connected_components_ctl(
     strong: bool,
     ctl: &dyn Control,
 ) -> Result<Vec<Vec<NodeId>>, GraphError> {
-    Ok(component_indices(g, strong, ctl)?
-        .into_iter()
-        .map(|c| {
-            c.into_iter()
-                .map(|i| g.node_at(i).expect("index").clone())
-                .collect()
-        })
-        .collect())
+    if strong && g.is_directed() {
+        return Ok(strong_components(g)?
+            .into_iter()
+            .map(|c| {
+                c.into_iter()
+                    .map(|i| g.node_at(i).expect("index").clone())
+                    .collect()
+            })
+            .collect());
+    }
+    // Straight from the labels to the ids: no lists of indices in between.
+    let (label, sizes) = component_labels(g, ctl)?;
+    let mut ids = g.nodes().map(|(id, _)| id);
+    Ok(ranked(&label, &sizes, |_| {
+        ids.next().expect("a label per node").clone()
+    }))
 }
 
-/// [`connected_components`] as node indices.
 /// Arcs (or edges) a components search scans between two cancellation checks: about
 /// 0.4 ms of work.
 pub const ARCS_PER_CHECK: usize = 1 << 16;
 
+/// [`connected_components`] as node indices.
 pub(crate) fn component_indices(
     g: &Graph,
     strong: bool,
     ctl: &dyn Control,
 ) -> Result<Vec<Vec<usize>>, GraphError> {
-    let n = g.num_nodes();
-    let mut comps: Vec<Vec<usize>> = if strong && g.is_directed() {
-        let view = g.view(None)?;
-        let mut comps: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&view.petgraph::<Directed>())
-            .into_iter()
-            .map(|c| c.into_iter().map(|i| i.index()).collect())
-            .collect();
-        for c in &mut comps {
+    if strong && g.is_directed() {
+        return strong_components(g);
+    }
+    let (label, sizes) = component_labels(g, ctl)?;
+    Ok(ranked(&label, &sizes, |i| i))
+}
+
+/// Tarjan's strong components (petgraph), largest first, ties by smallest node, each
+/// in node order.
+fn strong_components(g: &Graph) -> Result<Vec<Vec<usize>>, GraphError> {
+    let view = g.view(None)?;
+    let mut comps: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&view.petgraph::<Directed>())
+        .into_iter()
+        .map(|c| {
+            let mut c: Vec<usize> = c.into_iter().map(|i| i.index()).collect();
             c.sort_unstable();
-        }
-        comps
-    } else if !g.is_directed() {
-        // Undirected: label by a search over the cached rows (sequential reads, one
-        // visit per arc), then collect each component's nodes in node order.
+            c
+        })
+        .collect();
+    comps.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
+    Ok(comps)
+}
+
+/// The (weak) component of every node index, components numbered in the order of
+/// their smallest node, and their sizes.
+fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize>), GraphError> {
+    let n = g.num_nodes();
+    if !g.is_directed() {
+        // A search over the cached rows (sequential reads, one visit per arc); the
+        // sources go up, so each component is found from its smallest node.
         let rows = &g.adjacency().out;
         let mut label = vec![u32::MAX; n];
         let mut queue: Vec<u32> = Vec::with_capacity(n);
@@ -109,46 +133,62 @@ pub(crate) fn component_indices(
             }
             sizes.push(queue.len());
         }
-        let mut comps: Vec<Vec<usize>> = sizes.iter().map(|&k| Vec::with_capacity(k)).collect();
-        for (i, &c) in label.iter().enumerate() {
-            comps[c as usize].push(i);
+        return Ok((label, sizes));
+    }
+    // Weak components of a directed graph: union–find over the edges.
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    fn find(p: &mut [u32], mut x: u32) -> u32 {
+        while p[x as usize] != x {
+            let gp = p[p[x as usize] as usize];
+            p[x as usize] = gp;
+            x = gp;
         }
-        comps
-    } else {
-        let mut parent: Vec<u32> = (0..n as u32).collect();
-        fn find(p: &mut [u32], mut x: u32) -> u32 {
-            while p[x as usize] != x {
-                let gp = p[p[x as usize] as usize];
-                p[x as usize] = gp;
-                x = gp;
-            }
-            x
+        x
+    }
+    for (k, &(u, v)) in g.adjacency().ends.iter().enumerate() {
+        if k % ARCS_PER_CHECK == ARCS_PER_CHECK - 1 {
+            ctl.check()?;
         }
-        for (k, &(u, v)) in g.adjacency().ends.iter().enumerate() {
-            if k % ARCS_PER_CHECK == ARCS_PER_CHECK - 1 {
-                ctl.check()?;
-            }
-            let (a, b) = (find(&mut parent, u), find(&mut parent, v));
-            if a != b {
-                // The smaller index becomes the root: roots are first members.
-                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-                parent[hi as usize] = lo;
-            }
+        let (a, b) = (find(&mut parent, u), find(&mut parent, v));
+        if a != b {
+            // The smaller index becomes the root: roots are first members.
+            let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+            parent[hi as usize] = lo;
         }
-        let mut slot = vec![u32::MAX; n];
-        let mut comps: Vec<Vec<usize>> = Vec::new();
-        for i in 0..n {
-            let r = find(&mut parent, i as u32) as usize;
-            if slot[r] == u32::MAX {
-                slot[r] = comps.len() as u32;
-                comps.push(Vec::new());
-            }
-            comps[slot[r] as usize].push(i);
+    }
+    let mut slot = vec![u32::MAX; n];
+    let mut label = vec![0; n];
+    let mut sizes: Vec<usize> = Vec::new();
+    for i in 0..n {
+        let r = find(&mut parent, i as u32) as usize;
+        if slot[r] == u32::MAX {
+            slot[r] = sizes.len() as u32;
+            sizes.push(0);
         }
-        comps
-    };
-    comps.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
-    Ok(comps)
+        label[i] = slot[r];
+        sizes[slot[r] as usize] += 1;
+    }
+    Ok((label, sizes))
+}
+
+/// The components as lists, largest first (ties: smallest node first, the labels'
+/// order), each in node order: `item(i)` for node index `i`, called in index order.
+fn ranked<T>(label: &[u32], sizes: &[usize], mut item: impl FnMut(usize) -> T) -> Vec<Vec<T>> {
+    let mut order: Vec<u32> = (0..sizes.len() as u32).collect();
+    // Stable: equal sizes keep the labels' order.
+    order.sort_by_key(|&c| std::cmp::Reverse(sizes[c as usize]));
+    let mut rank = vec![0u32; sizes.len()];
+    for (pos, &c) in order.iter().enumerate() {
+        rank[c as usize] = pos as u32;
+    }
+    let mut out: Vec<Vec<T>> = order
+        .iter()
+        .map(|&c| Vec::with_capacity(sizes[c as usize]))
+        .collect();
+    for (i, &c) in label.iter().enumerate() {
+        out[rank[c as usize] as usize].push(item(i));
+    }
+    out
 }
 
 /// Neighbour sets without self: (predecessors, successors); equal when undirected.
