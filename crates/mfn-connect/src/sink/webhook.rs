@@ -279,6 +279,14 @@ mod tests {
             authorization: None,
         };
         let client = http_client(&settings).unwrap();
+        let reason = async |addr: std::net::SocketAddr| {
+            let e = client
+                .post(format!("http://{addr}/hook"))
+                .send()
+                .await
+                .unwrap_err();
+            network_reason(&e)
+        };
         // Accepts, reads, never answers.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = silent.local_addr().unwrap();
@@ -288,26 +296,16 @@ mod tests {
                 held.push(conn);
             }
         });
-        let e = client
-            .post(format!("http://{addr}/hook"))
-            .send()
-            .await
-            .unwrap_err();
-        let reason = network_reason(&e);
+        let timed_out = reason(addr).await;
         assert!(
-            reason.starts_with("timed out (http.timeout_ms): "),
-            "{reason}"
+            timed_out.starts_with("timed out (http.timeout_ms): "),
+            "{timed_out}"
         );
         // Nothing listens on a port just released.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = closed.local_addr().unwrap().port();
+        let addr = closed.local_addr().unwrap();
         drop(closed);
-        let e = client
-            .post(format!("http://127.0.0.1:{port}/hook"))
-            .send()
-            .await
-            .unwrap_err();
-        let reason = network_reason(&e);
+        let reason = reason(addr).await;
         assert!(reason.starts_with("cannot connect: "), "{reason}");
         assert!(reason.to_lowercase().contains("refused"), "{reason}");
     }

@@ -157,17 +157,18 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
         }
     }
     let mut slot = vec![u32::MAX; n];
-    let mut label = vec![0; n];
     let mut sizes: Vec<usize> = Vec::new();
-    for i in 0..n {
-        let r = find(&mut parent, i as u32) as usize;
-        if slot[r] == u32::MAX {
-            slot[r] = sizes.len() as u32;
-            sizes.push(0);
-        }
-        label[i] = slot[r];
-        sizes[slot[r] as usize] += 1;
-    }
+    let label = (0..n as u32)
+        .map(|i| {
+            let r = find(&mut parent, i) as usize;
+            if slot[r] == u32::MAX {
+                slot[r] = sizes.len() as u32;
+                sizes.push(0);
+            }
+            sizes[slot[r] as usize] += 1;
+            slot[r]
+        })
+        .collect();
     Ok((label, sizes))
 }
 
