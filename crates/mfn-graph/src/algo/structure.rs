@@ -55,9 +55,8 @@ pub fn connected_components_ctl(
     }
     // Straight from the labels to the ids: no lists of indices in between.
     let (label, sizes) = component_labels(g, ctl)?;
-    let mut ids = g.nodes().map(|(id, _)| id);
-    Ok(ranked(&label, &sizes, |_| {
-        ids.next().expect("a label per node").clone()
+    Ok(ranked(&label, &sizes, |i| {
+        g.node_at(i).expect("index").clone()
     }))
 }
 
@@ -173,8 +172,8 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
 }
 
 /// The components as lists, largest first (ties: smallest node first, the labels'
-/// order), each in node order: `item(i)` for node index `i`, called in index order.
-fn ranked<T>(label: &[u32], sizes: &[usize], mut item: impl FnMut(usize) -> T) -> Vec<Vec<T>> {
+/// order), each in node order: `item(i)` for node index `i`.
+fn ranked<T>(label: &[u32], sizes: &[usize], item: impl Fn(usize) -> T) -> Vec<Vec<T>> {
     let mut order: Vec<u32> = (0..sizes.len() as u32).collect();
     // Stable: equal sizes keep the labels' order.
     order.sort_by_key(|&c| std::cmp::Reverse(sizes[c as usize]));
