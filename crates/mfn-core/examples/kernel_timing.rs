@@ -6,6 +6,7 @@
 //! cargo run --release -p mfn-core --example kernel_timing -- simulate N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- run N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- parts N STEPS RUNS
+//! cargo run --release -p mfn-core --example kernel_timing -- parts1 N STEPS RUNS
 //! cargo run --release -p mfn-core --example kernel_timing -- draws N 0 RUNS
 //! ```
 //!
@@ -85,7 +86,7 @@ fn process_cpu_ms() -> Option<f64> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: kernel_timing stencil|simulate|run|parts|draws N STEPS RUNS";
+    let usage = "usage: kernel_timing stencil|simulate|run|parts|parts1|draws N STEPS RUNS";
     let [what, n, steps, runs] = args.as_slice() else {
         eprintln!("{usage}");
         std::process::exit(2);
@@ -128,12 +129,13 @@ fn main() {
             // final V, a and i as row-major arrays; no summary statistics and no
             // fractal dimension (which `simulate` adds).
             let mut sim = Simulation::new(black_box(&p), 42).unwrap();
-            for _ in 0..steps {
-                sim.step().unwrap();
-            }
+            sim.run(steps).unwrap();
             black_box((sim.field(), sim.activator(), sim.inhibitor()));
         }),
-        "parts" => {
+        "parts" | "parts1" => {
+            // `parts1`: the steps one at a time (`step`), where `parts` takes them as
+            // `run` does, two per pass over the state.
+            let single = what == "parts1";
             let (mut init, mut step, mut summary) = (Vec::new(), Vec::new(), Vec::new());
             let mut stats_only = Vec::new();
             for _ in 0..runs {
@@ -141,8 +143,12 @@ fn main() {
                 let mut sim = Simulation::new(&p, 42).unwrap();
                 init.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
-                for _ in 0..steps {
-                    sim.step().unwrap();
+                if single {
+                    for _ in 0..steps {
+                        sim.step().unwrap();
+                    }
+                } else {
+                    sim.run(steps).unwrap();
                 }
                 step.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();

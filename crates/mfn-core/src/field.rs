@@ -78,6 +78,14 @@ use kernel::Padded;
 /// step on one thread: see `LargeStep` in the source).
 pub const PARALLEL_MIN_GRID: usize = 256;
 
+/// Grids at least this wide take two steps per pass over the state in
+/// [`Simulation::run`] (the kernel's `pair`): measured on a 2-core AVX-512 Xeon
+/// (`kernel_timing parts|parts1 N STEPS 7`, three alternated rounds), 512×512 steps
+/// 1–6 % faster on one thread and 8–10 % on two (fewer joins), 256×256 2 % and 12 %;
+/// but 128×128 11 % slower on one thread (the pass's row set-up costs more than the
+/// one trip through the caches saves when the state already fits the core's L2).
+pub const PAIR_MIN_GRID: usize = 256;
+
 /// Steps of grids of at least [`PARALLEL_MIN_GRID`] running in this process now.
 static LARGE_STEPS: AtomicUsize = AtomicUsize::new(0);
 
@@ -260,11 +268,14 @@ pub struct Simulation {
     i: Padded,
     /// Where each band's first row is: slot 0 or 2 of the band.
     base: usize,
-    /// Per band, the row of each field that its sweep overwrites before the neighbour
-    /// band reads it, copied before a step.
+    /// Per band, the rows of each field that its sweep overwrites before the
+    /// neighbour band reads them (one for a step, two for a pair of steps), copied
+    /// before the sweep; the whole-grid sweep's wrap-around row likewise.
     saved: Padded,
     /// One step's jitter draws (N² or empty without jitter).
     jitter: Vec<f64>,
+    /// The second step's of a pair ([`kernel::pair`]; empty until one runs).
+    jitter2: Vec<f64>,
     /// The instruction set the kernel runs on, detected once.
     arch: pulp::Arch,
     /// Row-major N×N copies of the state, made on first access after a step.
@@ -317,6 +328,7 @@ impl Simulation {
             } else {
                 Vec::new()
             },
+            jitter2: Vec::new(),
             saved: Padded::default(),
             arch: pulp::Arch::new(),
             views: Views::default(),
@@ -373,20 +385,16 @@ impl Simulation {
     /// stop by itself); an error is returned if the field stops being finite.
     pub fn step(&mut self) -> Result<()> {
         let n = self.n;
-        let p = &self.params;
-
         // 1. Growth event.
-        if self.rng.random() < p.spike_probability {
-            let r = self.rng.integers(n as u64) as usize;
-            let c = self.rng.integers(n as u64) as usize;
+        if let Some(spike) = self.draw_growth() {
             let s = kernel::stride(n);
-            let row = &mut self.v[slot(n, self.base, r) * s..][..s];
-            row[kernel::LEAD + c] += self.rng.normal(0.02, 0.005);
+            let row = &mut self.v[slot(n, self.base, spike.row) * s..][..s];
+            row[kernel::LEAD + spike.col] += spike.amount;
             // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
             kernel::fill_halo(row, n);
-            self.growth_events += 1;
         }
         // 4's draws come before the pass that uses them, in row-major order.
+        let p = &self.params;
         if p.quantum_jitter {
             self.rng
                 .fill_normal(&mut self.jitter, 0.0, p.jitter_var.sqrt());
@@ -394,26 +402,92 @@ impl Simulation {
 
         // 2–5 fused per row ([`kernel`]): every cell reads only the previous state, so
         // rows are independent and large grids run row-parallel.
-        let k = kernel::Consts {
-            alpha: p.alpha,
-            threshold: p.turing_threshold,
-        };
+        let k = self.consts();
         let large = LargeStep::enter(n);
         let counts = self.sweep_bands(LargeStep::parallel(&large), k);
-        self.base = 2 - self.base;
-        self.views = Views::default();
-        self.turing_activations += counts.activations;
-        self.clamping_events += counts.clamped;
-        self.steps_done += 1;
-        if counts.nonfinite > 0 {
-            return Err(CoreError::NonFinite {
-                step: self.steps_done,
-            });
-        }
-        Ok(())
+        self.finish([counts], large)
     }
 
-    /// Advance `steps` steps ([`step`](Self::step)), stopping at the first error.
+    /// Two steps in one pass over the state ([`kernel::pair`]): the bytes, counters
+    /// and generator state of two [`step`](Self::step)s. The second step's draws come
+    /// before the pass too (none of them depends on the state), in the same order.
+    fn step_pair(&mut self) -> Result<()> {
+        let n = self.n;
+        if let Some(spike) = self.draw_growth() {
+            let s = kernel::stride(n);
+            let row = &mut self.v[slot(n, self.base, spike.row) * s..][..s];
+            row[kernel::LEAD + spike.col] += spike.amount;
+            kernel::fill_halo(row, n);
+        }
+        let sd = self.params.jitter_var.sqrt();
+        let jitter = self.params.quantum_jitter;
+        if jitter {
+            self.rng.fill_normal(&mut self.jitter, 0.0, sd);
+        }
+        let spike = self.draw_growth();
+        if jitter {
+            self.jitter2.resize(n * n, 0.0);
+            self.rng.fill_normal(&mut self.jitter2, 0.0, sd);
+        }
+        let k = self.consts();
+        let large = LargeStep::enter(n);
+        let counts = self.sweep_pair(LargeStep::parallel(&large), k, spike);
+        self.finish(counts, large)
+    }
+
+    /// The growth event of a step, drawn: with probability `spike_probability`, a
+    /// cell (row, then column) and the amount added to V there.
+    fn draw_growth(&mut self) -> Option<kernel::Spike> {
+        let n = self.n as u64;
+        if self.rng.random() < self.params.spike_probability {
+            self.growth_events += 1;
+            Some(kernel::Spike {
+                row: self.rng.integers(n) as usize,
+                col: self.rng.integers(n) as usize,
+                amount: self.rng.normal(0.02, 0.005),
+            })
+        } else {
+            None
+        }
+    }
+
+    fn consts(&self) -> kernel::Consts {
+        kernel::Consts {
+            alpha: self.params.alpha,
+            threshold: self.params.turing_threshold,
+        }
+    }
+
+    /// Book the counts of the `K` steps just swept; the first step that left a cell
+    /// not finite is an error.
+    fn finish<const K: usize>(
+        &mut self,
+        counts: [kernel::Counts; K],
+        large: Option<LargeStep>,
+    ) -> Result<()> {
+        drop(large);
+        // Every sweep, of one step or two, leaves the state at the other base.
+        self.base = 2 - self.base;
+        self.views = Views::default();
+        let mut failed = None;
+        for c in counts {
+            self.turing_activations += c.activations;
+            self.clamping_events += c.clamped;
+            self.steps_done += 1;
+            if c.nonfinite > 0 && failed.is_none() {
+                failed = Some(self.steps_done);
+            }
+        }
+        match failed {
+            Some(step) => Err(CoreError::NonFinite { step }),
+            None => Ok(()),
+        }
+    }
+
+    /// Advance `steps` steps, stopping at the first error: the bytes of as many
+    /// [`step`](Self::step)s. Grids of at least [`PAIR_MIN_GRID`] take them two at a
+    /// time in one pass over the state (the kernel's `pair`); an error in the first of
+    /// two steps is then returned after both.
     ///
     /// A grid that steps row-parallel runs the whole loop on the rayon pool, so the
     /// calling thread hands the work over once instead of once per step (and a pool
@@ -423,12 +497,29 @@ impl Simulation {
         let handover = self.n >= PARALLEL_MIN_GRID
             && rayon::current_thread_index().is_none()
             && rayon::current_num_threads() > 1;
-        let mut go = || (0..steps).try_for_each(|_| self.step());
+        let mut go = || {
+            let pairs = if self.steps_per_pass() == 2 {
+                steps / 2
+            } else {
+                0
+            };
+            for _ in 0..pairs {
+                self.step_pair()?;
+            }
+            (2 * pairs..steps).try_for_each(|_| self.step())
+        };
         if handover {
             rayon::scope(|_| go())
         } else {
             go()
         }
+    }
+
+    /// How many steps [`run`](Self::run) takes per pass over the state: 2 for grids of
+    /// at least [`PAIR_MIN_GRID`], else 1. A caller that advances a few steps at a time
+    /// (to check for cancellation between them) should advance this many.
+    pub fn steps_per_pass(&self) -> usize {
+        if self.n >= PAIR_MIN_GRID { 2 } else { 1 }
     }
 
     /// The activator `a` after the last step (row-major; empty without Turing).
@@ -555,8 +646,10 @@ impl Simulation {
         }
         // The one row of each band that its own sweep overwrites before its neighbour
         // has read it (the first going down, the last going up), copied first.
-        self.saved.resize(bands * 3 * s);
-        for (b, saved) in self.saved.chunks_exact_mut(3 * s).enumerate() {
+        if self.saved.len() < bands * 3 * s {
+            self.saved.resize(bands * 3 * s);
+        }
+        for (b, saved) in self.saved.chunks_exact_mut(3 * s).take(bands).enumerate() {
             let x = if down {
                 b * rows
             } else {
@@ -614,6 +707,122 @@ impl Simulation {
             work.into_iter()
                 .map(|(b, parts)| run(b, parts))
                 .fold(kernel::Counts::default(), sum)
+        }
+    }
+
+    /// Two steps of every band in one pass each ([`kernel::pair`]), on the rayon pool
+    /// if `parallel`; `spike` is the second step's growth event.
+    fn sweep_pair(
+        &mut self,
+        parallel: bool,
+        k: kernel::Consts,
+        spike: Option<kernel::Spike>,
+    ) -> [kernel::Counts; 2] {
+        let n = self.n;
+        let s = kernel::stride(n);
+        let rows = band_rows(n);
+        let bands = n.div_ceil(rows);
+        let fields = if self.a.is_empty() { 1 } else { 3 };
+        let down = self.base == 2;
+        let len_of = |b: usize| ((b + 1) * rows).min(n) - b * rows;
+        // Row x of band b in its saved slot j of two: going down its first two rows,
+        // which its pass overwrites early; going up its last two.
+        let saved_slot = |x: usize, len: usize| if down { x } else { x + 2 - len };
+        if self.saved.len() < bands * 6 * s {
+            self.saved.resize(bands * 6 * s);
+        }
+        for b in 0..bands {
+            let len = len_of(b);
+            let xs = if down {
+                0..len.min(2)
+            } else {
+                len.saturating_sub(2)..len
+            };
+            for f in 0..fields {
+                let st = [&self.v, &self.a, &self.i][f];
+                for x in xs.clone() {
+                    let j = saved_slot(x, len);
+                    self.saved[((b * 3 + f) * 2 + j) * s..][..s]
+                        .copy_from_slice(&st[slot(n, self.base, b * rows + x) * s..][..s]);
+                }
+            }
+        }
+        let saved = &self.saved[..];
+        let states = [&mut self.v, &mut self.a, &mut self.i];
+        let mut bodies: [Vec<&mut [f64]>; 3] = Default::default();
+        let mut kepts: [Vec<&[f64]>; 3] = Default::default();
+        for (f, st) in states.into_iter().enumerate().take(fields) {
+            (bodies[f], kepts[f]) = st
+                .chunks_mut((rows + 2) * s)
+                .map(|band| split_band(band, s, down))
+                .unzip();
+        }
+        // Old row g of field f where no band writes it during the pass: a copy if its
+        // band overwrites it early, else in its band's kept slots (going down old rows
+        // len − 2 and len − 1, going up 0 and 1).
+        let old = |f: usize, g: usize| -> &[f64] {
+            let (b, x) = (g / rows, g % rows);
+            let len = len_of(b);
+            let copied = if down { x < 2 } else { x + 2 >= len };
+            if copied {
+                &saved[((b * 3 + f) * 2 + saved_slot(x, len)) * s..][..s]
+            } else {
+                let j = if down { x + 2 - len } else { x };
+                &kepts[f][b][j * s..][..s]
+            }
+        };
+        let mut work: Vec<(usize, [kernel::PairPart<'_>; 3])> =
+            (0..bands).map(|b| (b, Default::default())).collect();
+        for (f, bodies) in bodies.into_iter().enumerate().take(fields) {
+            for (b, body) in bodies.into_iter().enumerate() {
+                let (first, last) = (b * rows, b * rows + len_of(b));
+                let g = |d: isize| (first as isize + d).rem_euclid(n as isize) as usize;
+                work[b].1[f] = kernel::PairPart {
+                    body,
+                    kept: kepts[f][b],
+                    outside: [
+                        old(f, g(-2)),
+                        old(f, g(-1)),
+                        old(f, last % n),
+                        old(f, (last + 1) % n),
+                    ],
+                };
+            }
+        }
+        let (arch, z) = (self.arch, [&self.jitter[..], &self.jitter2[..]]);
+        let mid_len = 3 * fields * s;
+        let run = |mid: &mut Padded, (b, parts)| {
+            let pair = kernel::Pair {
+                n,
+                first_row: b * rows,
+                len: len_of(b),
+                down,
+                parts,
+                z: if z[0].is_empty() { [&[][..]; 2] } else { z },
+                spike,
+                mid,
+            };
+            kernel::pair(arch, pair, k)
+        };
+        // As in `sweep_bands`: going up, each thread's share of the bands last first.
+        let share = if parallel {
+            bands.div_ceil(rayon::current_num_threads().min(bands))
+        } else {
+            bands
+        };
+        if !down {
+            work.chunks_mut(share).for_each(<[_]>::reverse);
+        }
+        let sum = |[a, b]: [kernel::Counts; 2], [c, d]: [kernel::Counts; 2]| [a + c, b + d];
+        if parallel {
+            work.into_par_iter()
+                .map_init(|| Padded::with_len(mid_len), run)
+                .reduce(Default::default, sum)
+        } else {
+            let mut mid = Padded::with_len(mid_len);
+            work.into_iter()
+                .map(|w| run(&mut mid, w))
+                .fold(Default::default(), sum)
         }
     }
 
@@ -959,19 +1168,32 @@ mod tests {
                 jitter_var: 0.002,
                 ..Default::default()
             };
+            // Single steps, then the same run two steps per pass (`kernel::pair`).
             let run = |arch| {
                 let mut sim = Simulation::new(&p, 3).unwrap();
                 sim.arch = arch;
                 for _ in 0..p.steps {
                     sim.step().unwrap();
                 }
+                let mut pairs = Simulation::new(&p, 3).unwrap();
+                pairs.arch = arch;
+                for _ in 0..p.steps / 2 {
+                    pairs.step_pair().unwrap();
+                }
                 (
                     sim.summary(),
                     sim.activator().to_vec(),
                     sim.inhibitor().to_vec(),
+                    pairs.summary(),
+                    pairs.activator().to_vec(),
+                    pairs.inhibitor().to_vec(),
                 )
             };
             let baseline = run(pulp::Arch::Scalar);
+            assert!(
+                baseline.0 == baseline.3 && baseline.1 == baseline.4 && baseline.2 == baseline.5,
+                "pairs at {n}x{n}"
+            );
             for &(name, arch) in &arches[1..] {
                 assert!(
                     run(arch) == baseline,
@@ -979,6 +1201,96 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `run` takes two steps per pass over the state ([`kernel::pair`]); that gives the
+    /// bytes, counters and generator state of single steps, on every band layout (one
+    /// band; bands of 64 rows, the last of one row or of 44), with and without Turing and
+    /// jitter, odd step counts included, and with growth events on the rows a pass
+    /// computes twice (each band's edge rows, the grid's wrap-around rows).
+    #[test]
+    fn pairs_of_steps_give_the_bytes_of_single_steps() {
+        // The rows of the growth events between the two steps of each pair, replayed
+        // from the generator in the order the steps draw.
+        let second_spikes = |p: &SimulationParams, mut rng: Rng| {
+            let n = p.grid_size;
+            let mut z = vec![0.0; n * n];
+            let mut rows = Vec::new();
+            for step in 0..p.steps / 2 * 2 {
+                if rng.random() < p.spike_probability {
+                    let r = rng.integers(n as u64) as usize;
+                    rng.integers(n as u64);
+                    rng.normal(0.02, 0.005);
+                    if step % 2 == 1 {
+                        rows.push(r);
+                    }
+                }
+                if p.quantum_jitter {
+                    rng.fill_normal(&mut z, 0.0, p.jitter_var.sqrt());
+                }
+            }
+            rows
+        };
+        let (mut edge_one_band, mut edge_bands) = (false, false);
+        for (n, turing, jitter, steps, seed) in [
+            (4, true, true, 9, 1),
+            (8, true, false, 40, 2),
+            (8, false, true, 41, 3),
+            (33, true, true, 20, 4),
+            (64, true, false, 64, 5),
+            (257, true, true, 13, 6),
+            (300, true, false, 12, 7),
+            (300, false, false, 11, 8),
+            (256, true, false, 10, 9),
+        ] {
+            let p = SimulationParams {
+                grid_size: n,
+                steps,
+                spike_probability: 1.0,
+                turing_enabled: turing,
+                turing_threshold: 0.05,
+                quantum_jitter: jitter,
+                jitter_var: 0.002,
+                ..Default::default()
+            };
+            let mut single = Simulation::new(&p, seed).unwrap();
+            let rows = band_rows(n);
+            let edges = second_spikes(&p, single.rng.clone())
+                .into_iter()
+                .any(|r| r % rows == 0 || r % rows == rows - 1 || r == n - 1);
+            if n < PARALLEL_MIN_GRID {
+                edge_one_band |= edges;
+            } else {
+                edge_bands |= edges;
+            }
+            for _ in 0..steps {
+                single.step().unwrap();
+            }
+            // Pairs on every grid, small ones included (`run` takes them from
+            // `PAIR_MIN_GRID` up): one band is the case where a band's neighbours are
+            // itself.
+            let mut pairs = Simulation::new(&p, seed).unwrap();
+            for _ in 0..steps / 2 {
+                pairs.step_pair().unwrap();
+            }
+            if steps % 2 == 1 {
+                pairs.step().unwrap();
+            }
+            assert_eq!(pairs.steps_done(), steps);
+            let case = format!("{n}x{n}, {steps} steps, turing {turing}, jitter {jitter}");
+            assert!(pairs.summary() == single.summary(), "{case}");
+            assert!(pairs.activator() == single.activator(), "{case}");
+            assert!(pairs.inhibitor() == single.inhibitor(), "{case}");
+            assert_eq!(
+                pairs.into_rng().pcg64_state(),
+                single.into_rng().pcg64_state(),
+                "{case}"
+            );
+        }
+        assert!(
+            edge_one_band && edge_bands,
+            "no growth event on a row computed twice"
+        );
     }
 
     /// Arrays reused from a finished simulation (whatever they hold) give the bytes of

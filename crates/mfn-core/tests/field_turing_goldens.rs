@@ -227,7 +227,7 @@ fn initial_state_is_the_same_on_any_thread_count() {
 
 /// Row-parallel steps (grids ≥ 256) give the same bytes on 1, 2 and 3 threads, with
 /// and without Turing and jitter, and so do runs that switch between serial and
-/// parallel steps.
+/// parallel steps, and between single steps and pairs of steps in one pass.
 #[test]
 fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
     let base = SimulationParams {
@@ -266,12 +266,14 @@ fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
         // other, more share them out; steps alternate between going down and up.
         // The summary (read on two threads when the pool has them) is taken on the
         // pool of the last step.
-        let run = |schedule: [usize; 6]| {
+        // `(pool, k)`: `run(k)` on that pool (two steps per pass, a single step for an
+        // odd one out).
+        let run_in = |schedule: &[(usize, usize)]| {
             let mut sim = Simulation::new(p, 5).unwrap();
-            for pool in schedule {
-                pools[pool].install(|| sim.step().unwrap());
+            for &(pool, k) in schedule {
+                pools[pool].install(|| sim.run(k).unwrap());
             }
-            let last = &pools[schedule[5]];
+            let last = &pools[schedule.last().unwrap().0];
             // Before `field()` caches the field: the summary copies it from the state.
             let summary = last.install(|| sim.summary());
             let stats_only = last.install(|| sim.summary_without_field());
@@ -283,6 +285,7 @@ fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
                 stats_only,
             )
         };
+        let run = |schedule: [usize; 6]| run_in(&schedule.map(|pool| (pool, 1)));
         let one = run([0; 6]);
         assert!(one.3.turing_activations > 0 || !p.turing_enabled);
         assert_eq!(
@@ -295,5 +298,13 @@ fn row_parallel_steps_are_bit_exact_on_any_thread_count() {
         assert_eq!(run([1; 6]), one, "{p:?}");
         assert_eq!(run([2; 6]), one, "{p:?}");
         assert_eq!(run([0, 1, 0, 0, 1, 2]), one, "mixed, {p:?}");
+        for threads in 0..3 {
+            assert_eq!(run_in(&[(threads, 6)]), one, "pairs, {p:?}");
+        }
+        assert_eq!(
+            run_in(&[(1, 1), (0, 2), (2, 3)]),
+            one,
+            "steps and pairs, {p:?}"
+        );
     }
 }

@@ -27,7 +27,13 @@
 //! blocks copying each new row back (24 % more CPU than one band at 512²), then blocks
 //! writing a second state (10 % more, and 6 MB more at 512²). (Before the ring, small
 //! grids were double-buffered — the same speed at 64², 1–2 % slower at 128² and 512²,
-//! and twice the memory.) One loop per row reads the row triples (up, mid, down) of V, a and
+//! and twice the memory.) Grids from 256 take two steps per pass in [`pair`]: the first
+//! step's rows go to a ring of three rows and the second step's, computed from them, are
+//! written where a single step would write its rows, so the state goes through the
+//! caches once per two steps and a row-parallel run joins once per two steps (tried
+//! and not kept: sweeping wide rows in column tiles, to keep the rows the loop reuses in
+//! L1 — 512² steps were 11–16 % slower, most likely as each row's stream broke into
+//! pieces the prefetcher restarts on). One loop per row reads the row triples (up, mid, down) of V, a and
 //! i once and computes a', i' and V' of each cell with the mask, jitter, clamp and both
 //! counters. (An earlier version kept a' in a scratch row for a second loop over V;
 //! with aligned rows the single loop is 2 % faster and saves the scratch row.)
@@ -194,20 +200,30 @@ struct Op<'a, const TURING: bool, const JITTER: bool> {
     k: Consts,
 }
 
-/// A sweep to run: [`band_sweep`] of a band or [`ring_sweep`] of the whole state.
+/// A sweep to run: [`band_sweep`] of a band, [`ring_sweep`] of the whole state, or
+/// [`pair_sweep`] of a band for two steps.
 enum Sweep<'a> {
     Band(Band<'a>),
     Ring(Ring<'a>),
+    Pair(Pair<'a>),
 }
 
 impl<const TURING: bool, const JITTER: bool> pulp::WithSimd for Op<'_, TURING, JITTER> {
-    type Output = Counts;
+    /// Each step's counts (a single step's in the first).
+    type Output = [Counts; 2];
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Counts {
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> [Counts; 2] {
         match self.sweep {
-            Sweep::Band(band) => band_sweep::<TURING, JITTER>(band, self.k),
-            Sweep::Ring(ring) => ring_sweep::<TURING, JITTER>(ring, self.k),
+            Sweep::Band(band) => [
+                band_sweep::<TURING, JITTER>(band, self.k),
+                Counts::default(),
+            ],
+            Sweep::Ring(ring) => [
+                ring_sweep::<TURING, JITTER>(ring, self.k),
+                Counts::default(),
+            ],
+            Sweep::Pair(pair) => pair_sweep::<TURING, JITTER>(pair, self.k),
         }
     }
 }
@@ -251,7 +267,7 @@ pub(super) struct Part<'a> {
 /// any other sweep.
 pub(super) fn band(arch: pulp::Arch, band: Band<'_>, k: Consts) -> Counts {
     let (turing, jitter) = (!band.parts[1].body.is_empty(), !band.z.is_empty());
-    dispatch(arch, Sweep::Band(band), turing, jitter, k)
+    dispatch(arch, Sweep::Band(band), turing, jitter, k)[0]
 }
 
 #[inline(always)]
@@ -278,6 +294,230 @@ fn band_sweep<const TURING: bool, const JITTER: bool>(mut b: Band<'_>, k: Consts
     }
 }
 
+/// One band of the state for two steps in one pass, [`pair`]: the slots as for a
+/// [`Band`] going `down` or up, and the rows between the steps in `mid`.
+pub(super) struct Pair<'a> {
+    pub n: usize,
+    pub first_row: usize,
+    pub len: usize,
+    pub down: bool,
+    /// `[v, a, i]` (a and i empty without Turing).
+    pub parts: [PairPart<'a>; 3],
+    /// Each step's jitter draws, N×N unpadded, all rows (empty without jitter).
+    pub z: [&'a [f64]; 2],
+    /// The second step's growth event, added to V between the two steps.
+    pub spike: Option<Spike>,
+    /// Room for three rows of each field (of V alone without Turing): the state
+    /// between the steps, never more of it than the second step's row triple.
+    pub mid: &'a mut [f64],
+}
+
+/// A growth event: `amount` added to V at row `row`, column `col`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Spike {
+    pub row: usize,
+    pub col: usize,
+    pub amount: f64,
+}
+
+/// One field of a [`Pair`].
+#[derive(Default)]
+pub(super) struct PairPart<'a> {
+    /// The slots the pass writes, as [`Part::body`].
+    pub body: &'a mut [f64],
+    /// The two slots it does not write, as [`Part::kept`].
+    pub kept: &'a [f64],
+    /// Old rows `first_row − 2`, `first_row − 1`, `first_row + len` and
+    /// `first_row + len + 1` (wrapping around the grid), where no band writes them
+    /// during the pass: in a neighbour's kept slots or in copies made before it.
+    pub outside: [&'a [f64]; 4],
+}
+
+/// Two steps over a band in one pass (temporal blocking): each row of the first step
+/// goes to a ring of three rows (`mid`), and each row of the second is computed as soon
+/// as the first step's rows around it are there, and written where a single step going
+/// the same way would write its row — so the state makes one trip through the caches
+/// for two steps. The band computes the first step's rows just outside it too (from
+/// the old rows outside it, `PairPart::outside`), once more than their own band does:
+/// bands share nothing they write, as in [`band`]. The old rows a band overwrites
+/// before a neighbour has read them are its first two going down and its last two
+/// going up, which the caller copies first. The second step's growth event is added
+/// to its row of the first step (the neighbour's copy of the row too) before that row
+/// is read. Every cell of both steps is computed by [`row`] from its inputs as in two
+/// single steps, so the bytes are theirs. Returns each step's counts (the first step's
+/// rows outside the band not counted).
+pub(super) fn pair(arch: pulp::Arch, p: Pair<'_>, k: Consts) -> [Counts; 2] {
+    let (turing, jitter) = (!p.parts[1].body.is_empty(), !p.z[0].is_empty());
+    dispatch(arch, Sweep::Pair(p), turing, jitter, k)
+}
+
+#[inline(always)]
+fn pair_sweep<const TURING: bool, const JITTER: bool>(p: Pair<'_>, k: Consts) -> [Counts; 2] {
+    let Pair {
+        n,
+        first_row,
+        len,
+        down,
+        mut parts,
+        z: [z1, z2],
+        spike,
+        mid,
+    } = p;
+    let at = Rows {
+        n,
+        first_row,
+        len,
+        down,
+    };
+    let (mut first, mut second, mut outside) = (Acc::default(), Acc::default(), Acc::default());
+    let l = len as isize;
+    // The first step's row y (−1 to len: one row outside the band on each side), then
+    // the second step's row beside it once its three inputs are in the ring.
+    for j in 0..l + 2 {
+        let y = if down { j - 1 } else { l - j };
+        let acc = if y < 0 || y == l {
+            &mut outside
+        } else {
+            &mut first
+        };
+        first_step_row::<TURING, JITTER>(&parts, mid, y, at, z1, spike, k, acc);
+        if j >= 2 {
+            // Going down, row y − 1 of the second step; going up, row y + 1.
+            let x = if down { y - 1 } else { y + 1 } as usize;
+            second_step_row::<TURING, JITTER>(&mut parts, mid, x, at, z2, k, &mut second);
+        }
+    }
+    [first, second].map(|acc| Counts {
+        activations: acc.activations,
+        clamped: acc.clamped,
+        nonfinite: acc.nonfinite,
+    })
+}
+
+/// Where a [`Pair`]'s band is.
+#[derive(Clone, Copy)]
+struct Rows {
+    n: usize,
+    first_row: usize,
+    len: usize,
+    down: bool,
+}
+
+impl Rows {
+    /// Old row `y` of the band (−2 to len + 1, relative to its first row) of one field.
+    #[inline(always)]
+    fn old<'x>(self, p: &'x PairPart<'_>, y: isize) -> &'x [f64] {
+        let (s, len) = (stride(self.n), self.len);
+        if y < 0 {
+            return p.outside[(y + 2) as usize];
+        }
+        let y = y as usize;
+        if y >= len {
+            return p.outside[y - len + 2];
+        }
+        if self.down {
+            // Old row y is in slot y + 2; slots len and len + 1 are kept.
+            let slot = y + 2;
+            if slot < len {
+                &p.body[slot * s..][..s]
+            } else {
+                &p.kept[(slot - len) * s..][..s]
+            }
+        } else if y < 2 {
+            // Old row y is in slot y; slots 0 and 1 are kept.
+            &p.kept[y * s..][..s]
+        } else {
+            &p.body[(y - 2) * s..][..s]
+        }
+    }
+}
+
+/// Row y (−1 to len) of a [`Pair`]'s first step, into ring row (y + 1) mod 3 of `mid`,
+/// and the second step's growth event if it falls on this row.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn first_step_row<const TURING: bool, const JITTER: bool>(
+    parts: &[PairPart<'_>; 3],
+    mid: &mut [f64],
+    y: isize,
+    at: Rows,
+    z: &[f64],
+    spike: Option<Spike>,
+    k: Consts,
+    acc: &mut Acc,
+) {
+    let (n, s) = (at.n, stride(at.n));
+    // A function, not a closure: a closure is not always inlined, and the cell loop
+    // must see the slices' lengths to vectorise (it ran scalar, with bounds checks).
+    #[inline(always)]
+    fn tri<'x>(at: Rows, p: &'x PairPart<'_>, y: isize) -> Tri<'x> {
+        Tri::new([at.old(p, y - 1), at.old(p, y), at.old(p, y + 1)], at.n)
+    }
+    let ring = (y + 1).rem_euclid(3) as usize;
+    let (mv, rest) = mid.split_at_mut(3 * s);
+    let ov = &mut mv[ring * s..][..s];
+    let ((a, oa), (i, oi)) = if TURING {
+        let (ma, mi) = rest.split_at_mut(3 * s);
+        (
+            (tri(at, &parts[1], y), &mut ma[ring * s..][..s]),
+            (tri(at, &parts[2], y), &mut mi[ring * s..][..s]),
+        )
+    } else {
+        let v = tri(at, &parts[0], y);
+        ((v, <&mut [f64]>::default()), (v, <&mut [f64]>::default()))
+    };
+    let g = (at.first_row as isize + y).rem_euclid(n as isize) as usize;
+    let z: &[f64] = if JITTER { &z[g * n..][..n] } else { &[] };
+    let v = tri(at, &parts[0], y);
+    row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, acc);
+    if let Some(sp) = spike
+        && sp.row == g
+    {
+        ov[LEAD + sp.col] += sp.amount;
+        fill_halo(ov, n);
+    }
+}
+
+/// Row x (0 to len − 1) of a [`Pair`]'s second step from the first step's rows
+/// x − 1, x and x + 1 in the ring, into the band's slot for it.
+#[inline(always)]
+fn second_step_row<const TURING: bool, const JITTER: bool>(
+    parts: &mut [PairPart<'_>; 3],
+    mid: &[f64],
+    x: usize,
+    at: Rows,
+    z: &[f64],
+    k: Consts,
+    acc: &mut Acc,
+) {
+    let (n, s) = (at.n, stride(at.n));
+    // The first step's row y is in ring row (y + 1) mod 3 (a function: see
+    // `first_step_row`).
+    #[inline(always)]
+    fn tri(mid: &[f64], f: usize, x: usize, n: usize) -> Tri<'_> {
+        let s = stride(n);
+        let ring = |y: usize| &mid[(3 * f + y % 3) * s..][..s];
+        Tri::new([ring(x), ring(x + 1), ring(x + 2)], n)
+    }
+    let [pv, pa, pi] = parts;
+    let ov = &mut pv.body[x * s..][..s];
+    let v = tri(mid, 0, x, n);
+    let ((a, oa), (i, oi)) = if TURING {
+        (
+            (tri(mid, 1, x, n), &mut pa.body[x * s..][..s]),
+            (tri(mid, 2, x, n), &mut pi.body[x * s..][..s]),
+        )
+    } else {
+        ((v, <&mut [f64]>::default()), (v, <&mut [f64]>::default()))
+    };
+    let z: &[f64] = if JITTER {
+        &z[(at.first_row + x) * n..][..n]
+    } else {
+        &[]
+    };
+    row::<TURING, JITTER>([v, a, i], z, ov, oa, oi, k, acc);
+}
+
 /// The whole state of one field, N rows in N + 2 row slots, for [`ring`]: row x of
 /// the state is in slot `base + x`.
 pub(super) struct Ring<'a> {
@@ -290,7 +530,7 @@ pub(super) struct Ring<'a> {
     pub z: &'a [f64],
     /// 2 or 0: where row 0 is before the step; after it, it is at the other.
     pub base: usize,
-    /// Room for one saved row of each field.
+    /// Room for one saved row of each field (made so if shorter).
     pub saved: &'a mut Padded,
 }
 
@@ -307,11 +547,17 @@ pub(super) struct Ring<'a> {
 /// computed from old rows only, so the bytes are those of any other sweep.
 pub(super) fn ring(arch: pulp::Arch, r: Ring<'_>, k: Consts) -> Counts {
     let (turing, jitter) = (!r.a.is_empty(), !r.z.is_empty());
-    dispatch(arch, Sweep::Ring(r), turing, jitter, k)
+    dispatch(arch, Sweep::Ring(r), turing, jitter, k)[0]
 }
 
 /// Run `sweep` compiled for its case (Turing, jitter) on the best instruction set.
-fn dispatch(arch: pulp::Arch, sweep: Sweep<'_>, turing: bool, jitter: bool, k: Consts) -> Counts {
+fn dispatch(
+    arch: pulp::Arch,
+    sweep: Sweep<'_>,
+    turing: bool,
+    jitter: bool,
+    k: Consts,
+) -> [Counts; 2] {
     match (turing, jitter) {
         (true, false) => arch.dispatch(Op::<true, false> { sweep, k }),
         (true, true) => arch.dispatch(Op::<true, true> { sweep, k }),
@@ -327,7 +573,9 @@ fn ring_sweep<const TURING: bool, const JITTER: bool>(r: Ring<'_>, k: Consts) ->
     let down = r.base == 2;
     let fields = if TURING { 3 } else { 1 };
     let kept = if down { 0 } else { n - 1 };
-    r.saved.resize(3 * s);
+    if r.saved.len() < 3 * s {
+        r.saved.resize(3 * s);
+    }
     let mut states = [r.v, r.a, r.i];
     for (f, st) in states.iter().enumerate().take(fields) {
         r.saved[f * s..][..s].copy_from_slice(&st[(r.base + kept) * s..][..s]);
