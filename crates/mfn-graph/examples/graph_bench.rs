@@ -161,7 +161,7 @@ fn run() -> Result<(), String> {
             std::hint::black_box(store.get("bench", GRAPH).expect("stored"));
         },
     );
-    let result: Value = serde_json::from_str(result.get()).map_err(|e| e.to_string())?;
+    let result: Value = serde_json::from_str(&result).map_err(|e| e.to_string())?;
     let out = json!({
         "result": result,
         "timing": {"runs": repeat, "min_ms": min, "median_ms": median, "cold_ms": cold_ms, "cpu_ms": cpu},

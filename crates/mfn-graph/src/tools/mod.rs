@@ -46,7 +46,6 @@ use serde::de::DeserializeOwned;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::paging::{NodeValues, Page};
 use crate::store::GraphStore;
@@ -141,7 +140,7 @@ pub struct ToolSpec {
     #[doc(hidden)]
     pub run_value: fn(&ToolContext<'_>, Value) -> Result<Value, GraphError>,
     #[doc(hidden)]
-    pub run_json: fn(&ToolContext<'_>, Value) -> Result<Box<RawValue>, GraphError>,
+    pub run_json: fn(&ToolContext<'_>, Value) -> Result<String, GraphError>,
 }
 
 impl std::fmt::Debug for ToolSpec {
@@ -166,13 +165,10 @@ impl ToolSpec {
     pub fn call(&self, ctx: &ToolContext<'_>, args: Value) -> Result<Value, GraphError> {
         (self.run_value)(ctx, args)
     }
-    /// Run the tool; the result as JSON text, serialised straight from the typed result
-    /// (no `Value` tree: what a door that sends text should use for large results).
-    pub fn call_json(
-        &self,
-        ctx: &ToolContext<'_>,
-        args: Value,
-    ) -> Result<Box<RawValue>, GraphError> {
+    /// Run the tool; the result as JSON text (serde_json's, so valid JSON), serialised
+    /// straight from the typed result: no `Value` tree, and no second pass over the text
+    /// (what a door that sends text should use for large results).
+    pub fn call_json(&self, ctx: &ToolContext<'_>, args: Value) -> Result<String, GraphError> {
         (self.run_json)(ctx, args)
     }
 }
@@ -213,8 +209,7 @@ macro_rules! tool {
                     $in,
                 ) -> Result<$out, $crate::GraphError> = $f;
                 let out = f(ctx, $crate::tools::parse_args(args)?)?;
-                serde_json::value::to_raw_value(&out)
-                    .map_err(|e| $crate::GraphError::Store(e.to_string()))
+                $crate::tools::to_text(&out)
             },
         }
     };
@@ -279,13 +274,60 @@ pub fn call(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result<Value, Gra
 }
 
 /// Run tool `name` with JSON `args`; the result as JSON text (see [`ToolSpec::call_json`]).
-pub fn call_json(
-    ctx: &ToolContext<'_>,
-    name: &str,
-    args: Value,
-) -> Result<Box<RawValue>, GraphError> {
+pub fn call_json(ctx: &ToolContext<'_>, name: &str, args: Value) -> Result<String, GraphError> {
     let spec = tool(name).ok_or_else(|| GraphError::UnknownTool(name.to_owned()))?;
     spec.call_json(ctx, args)
+}
+
+thread_local! {
+    /// The buffer tool results are written in, kept between calls for its capacity.
+    static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest result buffer kept between calls; a larger one is handed over instead.
+const KEEP_BYTES: usize = 1 << 20;
+
+/// serde_json's compact format, with integral floats (hop counts, sizes) written as
+/// `itoa` digits and `.0` instead of through the shortest-float printer: the same text.
+struct Compact;
+
+impl serde_json::ser::Formatter for Compact {
+    #[inline]
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        // Below 1e15 serde_json writes an integral float in full, not with an exponent;
+        // -0.0 keeps its sign there.
+        if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+            let mut b = itoa::Buffer::new();
+            w.write_all(b.format(v as i64).as_bytes())?;
+            return w.write_all(b".0");
+        }
+        serde_json::ser::CompactFormatter.write_f64(w, v)
+    }
+}
+
+/// A tool result as JSON text: written into the thread's kept buffer (no growing copies,
+/// no 128-byte first allocation shrunk afterwards), then copied out at its exact size.
+#[doc(hidden)]
+pub fn to_text<T: Serialize>(out: &T) -> Result<String, GraphError> {
+    let fail = |e: &dyn std::fmt::Display| GraphError::Store(e.to_string());
+    let text = TEXT.with(|buf| {
+        let Ok(mut buf) = buf.try_borrow_mut() else {
+            return Ok(None);
+        };
+        buf.clear();
+        let mut ser = serde_json::Serializer::with_formatter(&mut *buf, Compact);
+        out.serialize(&mut ser).map_err(|e| fail(&e))?;
+        let text = if buf.capacity() > KEEP_BYTES {
+            String::from_utf8(std::mem::take(&mut *buf)).map_err(|e| fail(&e))?
+        } else {
+            std::str::from_utf8(&buf).map_err(|e| fail(&e))?.to_owned()
+        };
+        Ok::<_, GraphError>(Some(text))
+    })?;
+    match text {
+        Some(text) => Ok(text),
+        None => serde_json::to_string(out).map_err(|e| fail(&e)),
+    }
 }
 
 /// The JSON Schema of `T` as a value.
@@ -495,6 +537,37 @@ mod tests {
                 "generate_graph",
             ]
         );
+    }
+
+    #[test]
+    fn results_are_serde_jsons_text() {
+        let mut floats = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -2.5,
+            1e-7,
+            1e300,
+            f64::MIN_POSITIVE,
+            1e15,
+            1e16,
+        ];
+        floats.extend((0..=16).map(|k| 10f64.powi(k)));
+        floats.extend((0..=53).map(|k| 2f64.powi(k)));
+        floats.extend([999_999_999_999_999.0, 1e15 - 1.0, 1e15 + 1.0, 123_456_789.0]);
+        floats.extend((-2000..2000).map(f64::from));
+        floats.extend([f64::NAN, f64::INFINITY]);
+        let negated: Vec<f64> = floats.iter().map(|v| -v).collect();
+        floats.extend(negated);
+        for v in floats {
+            assert_eq!(
+                to_text(&v).unwrap(),
+                serde_json::to_string(&v).unwrap(),
+                "{v:?}"
+            );
+        }
+        let v = serde_json::json!({"a": [1, -2, "x\"y\u{1}"], "b": {"c": null, "d": 2.0}});
+        assert_eq!(to_text(&v).unwrap(), v.to_string());
     }
 
     #[test]

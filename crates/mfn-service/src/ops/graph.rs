@@ -36,7 +36,7 @@ impl Handler for GraphTool {
             let tenant = call.tenant.clone();
             let progress = call.progress.clone();
             let tool = self.0;
-            let value = svc
+            let text = svc
                 .gate()
                 .run(Admission::FailFast, move |token| {
                     let control = JobControl::new(token, progress.as_ref());
@@ -48,7 +48,7 @@ impl Handler for GraphTool {
                     Ok(tool.call_json(&ctx, args)?)
                 })
                 .await?;
-            Ok(Reply::new(value))
+            Ok(Reply::json_text(text))
         })
     }
 }

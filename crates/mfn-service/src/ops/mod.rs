@@ -352,11 +352,33 @@ impl<T: Serialize + Send> ReplyBody for T {
     }
 }
 
+/// A result that is JSON text already (serde_json's, so valid JSON): written out as it
+/// is, parsed only for a door that wants a value.
+struct JsonText(String);
+
+impl ReplyBody for JsonText {
+    fn to_value(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.0)
+    }
+    fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        Ok(self.0.as_bytes().to_vec())
+    }
+}
+
 impl Reply {
     /// A reply with `body` and no image.
     pub fn new(body: impl Serialize + Send + 'static) -> Self {
         Reply {
             body: Box::new(body),
+            image: None,
+        }
+    }
+
+    /// A reply whose body is `text`, JSON text that serde_json wrote (it is not
+    /// checked again), and no image.
+    pub fn json_text(text: String) -> Self {
+        Reply {
+            body: Box::new(JsonText(text)),
             image: None,
         }
     }
