@@ -174,6 +174,10 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
 /// The components as lists, largest first (ties: smallest node first, the labels'
 /// order), each in node order: `item(i)` for node index `i`.
 fn ranked<T>(label: &[u32], sizes: &[usize], item: impl Fn(usize) -> T) -> Vec<Vec<T>> {
+    if sizes.len() == 1 {
+        // A connected graph: every node in order, without the per-node list lookup.
+        return vec![(0..label.len()).map(item).collect()];
+    }
     let mut order: Vec<u32> = (0..sizes.len() as u32).collect();
     // Stable: equal sizes keep the labels' order.
     order.sort_by_key(|&c| std::cmp::Reverse(sizes[c as usize]));
