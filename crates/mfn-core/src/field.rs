@@ -384,26 +384,11 @@ impl Simulation {
     /// Advance one step. Runs past `params.steps` are allowed (the stepper does not
     /// stop by itself); an error is returned if the field stops being finite.
     pub fn step(&mut self) -> Result<()> {
-        let n = self.n;
-        // 1. Growth event.
-        if let Some(spike) = self.draw_growth() {
-            let s = kernel::stride(n);
-            let row = &mut self.v[slot(n, self.base, spike.row) * s..][..s];
-            row[kernel::LEAD + spike.col] += spike.amount;
-            // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
-            kernel::fill_halo(row, n);
-        }
-        // 4's draws come before the pass that uses them, in row-major order.
-        let p = &self.params;
-        if p.quantum_jitter {
-            self.rng
-                .fill_normal(&mut self.jitter, 0.0, p.jitter_var.sqrt());
-        }
-
+        self.draw_step();
         // 2–5 fused per row ([`kernel`]): every cell reads only the previous state, so
         // rows are independent and large grids run row-parallel.
         let k = self.consts();
-        let large = LargeStep::enter(n);
+        let large = LargeStep::enter(self.n);
         let counts = self.sweep_bands(LargeStep::parallel(&large), k);
         self.finish([counts], large)
     }
@@ -413,26 +398,35 @@ impl Simulation {
     /// before the pass too (none of them depends on the state), in the same order.
     fn step_pair(&mut self) -> Result<()> {
         let n = self.n;
-        if let Some(spike) = self.draw_growth() {
-            let s = kernel::stride(n);
-            let row = &mut self.v[slot(n, self.base, spike.row) * s..][..s];
-            row[kernel::LEAD + spike.col] += spike.amount;
-            kernel::fill_halo(row, n);
-        }
-        let sd = self.params.jitter_var.sqrt();
-        let jitter = self.params.quantum_jitter;
-        if jitter {
-            self.rng.fill_normal(&mut self.jitter, 0.0, sd);
-        }
+        self.draw_step();
         let spike = self.draw_growth();
-        if jitter {
+        if self.params.quantum_jitter {
             self.jitter2.resize(n * n, 0.0);
+            let sd = self.params.jitter_var.sqrt();
             self.rng.fill_normal(&mut self.jitter2, 0.0, sd);
         }
         let k = self.consts();
         let large = LargeStep::enter(n);
         let counts = self.sweep_pair(LargeStep::parallel(&large), k, spike);
         self.finish(counts, large)
+    }
+
+    /// A step's draws before its sweep: 1, the growth event, added to V; then 4's
+    /// jitter, in row-major order.
+    fn draw_step(&mut self) {
+        let n = self.n;
+        if let Some(spike) = self.draw_growth() {
+            let s = kernel::stride(n);
+            let row = &mut self.v[slot(n, self.base, spike.row) * s..][..s];
+            row[kernel::LEAD + spike.col] += spike.amount;
+            // Keep the halo equal to the interior (columns 0 and N−1 appear twice).
+            kernel::fill_halo(row, n);
+        }
+        let p = &self.params;
+        if p.quantum_jitter {
+            self.rng
+                .fill_normal(&mut self.jitter, 0.0, p.jitter_var.sqrt());
+        }
     }
 
     /// The growth event of a step, drawn: with probability `spike_probability`, a
@@ -1203,8 +1197,9 @@ mod tests {
         }
     }
 
-    /// `run` takes two steps per pass over the state ([`kernel::pair`]); that gives the
-    /// bytes, counters and generator state of single steps, on every band layout (one
+    /// Two steps in one pass over the state ([`kernel::pair`], what `run` takes from
+    /// [`PAIR_MIN_GRID`] up) give the bytes, counters and generator state of two single
+    /// steps, on every band layout (one
     /// band; bands of 64 rows, the last of one row or of 44), with and without Turing and
     /// jitter, odd step counts included, and with growth events on the rows a pass
     /// computes twice (each band's edge rows, the grid's wrap-around rows).
