@@ -1199,10 +1199,10 @@ mod tests {
 
     /// Two steps in one pass over the state ([`kernel::pair`], what `run` takes from
     /// [`PAIR_MIN_GRID`] up) give the bytes, counters and generator state of two single
-    /// steps, on every band layout (one
-    /// band; bands of 64 rows, the last of one row or of 44), with and without Turing and
-    /// jitter, odd step counts included, and with growth events on the rows a pass
-    /// computes twice (each band's edge rows, the grid's wrap-around rows).
+    /// steps, on every band layout (one band; bands of 64 rows, the last of 1, 2, 3, 44
+    /// or 64 rows), with and without Turing and jitter, odd step counts included, and
+    /// with growth events on the rows a pass computes twice (each band's edge rows, the
+    /// grid's wrap-around rows).
     #[test]
     fn pairs_of_steps_give_the_bytes_of_single_steps() {
         // The rows of the growth events between the two steps of each pair, replayed
@@ -1237,6 +1237,8 @@ mod tests {
             (300, true, false, 12, 7),
             (300, false, false, 11, 8),
             (256, true, false, 10, 9),
+            (258, true, true, 8, 10),
+            (259, true, false, 9, 11),
         ] {
             let p = SimulationParams {
                 grid_size: n,

@@ -2,7 +2,7 @@
 //!
 //! [`GraphStore`] is the seam: [`RedbStore`] is the embedded ACID store (one redb file
 //! under the data directory), [`MemoryStore`] the transient one of the CLI and tests, and
-//! `RedisStore` (feature `redis`, module [`redis`]) the shared one of replicas behind a
+//! `RedisStore` (feature `redis`, module `redis`) the shared one of replicas behind a
 //! balancer.
 //!
 //! - **Durable before return**: `put` and `delete` commit a redb write transaction with
