@@ -509,6 +509,23 @@ impl Simulation {
         }
     }
 
+    /// Advance until `target` steps are done (none if they are), a pass of
+    /// [`steps_per_pass`](Self::steps_per_pass) steps at a time, calling `check` before
+    /// each pass — a caller's cancellation test: the bytes of as many
+    /// [`step`](Self::step)s.
+    pub fn run_to<E: From<CoreError>>(
+        &mut self,
+        target: usize,
+        mut check: impl FnMut() -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        while self.steps_done < target {
+            check()?;
+            let k = self.steps_per_pass().min(target - self.steps_done);
+            self.run(k)?;
+        }
+        Ok(())
+    }
+
     /// How many steps [`run`](Self::run) takes per pass over the state: 2 for grids of
     /// at least [`PAIR_MIN_GRID`], else 1. A caller that advances a few steps at a time
     /// (to check for cancellation between them) should advance this many.
@@ -618,14 +635,30 @@ impl Simulation {
         }
     }
 
+    /// The state's shape for a sweep ([`Shape`]).
+    fn shape(&self) -> Shape {
+        let n = self.n;
+        let rows = band_rows(n);
+        Shape {
+            n,
+            s: kernel::stride(n),
+            rows,
+            bands: n.div_ceil(rows),
+            fields: if self.a.is_empty() { 1 } else { 3 },
+            down: self.base == 2,
+        }
+    }
+
     /// One step of every band ([`kernel::band`]), on the rayon pool if `parallel`.
     fn sweep_bands(&mut self, parallel: bool, k: kernel::Consts) -> kernel::Counts {
-        let n = self.n;
-        let s = kernel::stride(n);
-        let rows = band_rows(n);
-        let bands = n.div_ceil(rows);
-        let fields = if self.a.is_empty() { 1 } else { 3 };
-        let down = self.base == 2;
+        let Shape {
+            n,
+            s,
+            rows,
+            bands,
+            fields,
+            down,
+        } = self.shape();
         if bands == 1 {
             let ring = kernel::Ring {
                 n,
@@ -712,12 +745,14 @@ impl Simulation {
         k: kernel::Consts,
         spike: Option<kernel::Spike>,
     ) -> [kernel::Counts; 2] {
-        let n = self.n;
-        let s = kernel::stride(n);
-        let rows = band_rows(n);
-        let bands = n.div_ceil(rows);
-        let fields = if self.a.is_empty() { 1 } else { 3 };
-        let down = self.base == 2;
+        let Shape {
+            n,
+            s,
+            rows,
+            bands,
+            fields,
+            down,
+        } = self.shape();
         let len_of = |b: usize| ((b + 1) * rows).min(n) - b * rows;
         // Row x of band b in its saved slot j of two: going down its first two rows,
         // which its pass overwrites early; going up its last two.
@@ -825,6 +860,19 @@ impl Simulation {
     pub fn into_rng(self) -> Rng {
         self.rng
     }
+}
+
+/// What a sweep needs of the state's layout: N, the row stride, rows per band, the
+/// bands, the fields (V alone without Turing, else V, a and i) and the direction (down
+/// from base 2, up from base 0).
+#[derive(Clone, Copy)]
+struct Shape {
+    n: usize,
+    s: usize,
+    rows: usize,
+    bands: usize,
+    fields: usize,
+    down: bool,
 }
 
 /// Unpadded views of the state (see [`Simulation::field`]).
@@ -1288,6 +1336,43 @@ mod tests {
             edge_one_band && edge_bands,
             "no growth event on a row computed twice"
         );
+    }
+
+    /// `run_to` advances a pass at a time (two steps from `PAIR_MIN_GRID` up), checks
+    /// before each pass, and stops at the first failed check with the passes before it
+    /// taken; the run is the one `simulate` makes.
+    #[test]
+    fn run_to_takes_passes_and_stops_at_a_failed_check() {
+        for (n, passes) in [(PAIR_MIN_GRID, 4), (16, 7)] {
+            let p = SimulationParams {
+                grid_size: n,
+                steps: 7,
+                ..Default::default()
+            };
+            let mut sim = Simulation::new(&p, 1).unwrap();
+            let mut checks = 0;
+            sim.run_to(7, || {
+                checks += 1;
+                Ok::<(), CoreError>(())
+            })
+            .unwrap();
+            assert_eq!((sim.steps_done(), checks), (7, passes), "{n}x{n}");
+            assert_eq!(sim.summary(), simulate(&p, 1).unwrap(), "{n}x{n}");
+            sim.run_to(5, || -> Result<()> { panic!("nothing to do") })
+                .unwrap();
+
+            let mut sim = Simulation::new(&p, 1).unwrap();
+            let mut left = 2;
+            let stop = sim.run_to(7, || {
+                if left == 0 {
+                    return Err(CoreError::NonFinite { step: 0 });
+                }
+                left -= 1;
+                Ok(())
+            });
+            assert!(stop.is_err());
+            assert_eq!(sim.steps_done(), 2 * sim.steps_per_pass(), "{n}x{n}");
+        }
     }
 
     /// Arrays reused from a finished simulation (whatever they hold) give the bytes of

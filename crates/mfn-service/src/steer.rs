@@ -263,10 +263,7 @@ impl MfnService {
                     let (sim, frame) = producer
                         .compute(move |tok| {
                             let mut sim = sim;
-                            while sim.steps_done() < target {
-                                tok.check()?;
-                                sim.step()?;
-                            }
+                            sim.run_to(target, || tok.check())?;
                             let frame = (target.is_multiple_of(every) || target == total)
                                 .then(|| sim_frame(&sim, total, include_field));
                             Ok((sim, frame))

@@ -284,10 +284,7 @@ impl MfnService {
         let total = spec.params.steps;
         let init = move || Ok(Simulation::new(&spec.params, spec.seed)?);
         let advance = move |mut sim: Simulation, target: usize, tok: &CancelToken| {
-            while sim.steps_done() < target {
-                tok.check()?;
-                sim.step()?;
-            }
+            sim.run_to(target, || tok.check())?;
             let frame = sim_frame(&sim, total, include_field);
             Ok((sim, frame))
         };
@@ -311,12 +308,14 @@ impl MfnService {
         let advance = move |(mut sim, mut history): (Simulation, Vec<Vec<f64>>),
                             target: usize,
                             tok: &CancelToken| {
-            while sim.steps_done() < target {
-                tok.check()?;
-                sim.step()?;
-                if spec.with_history {
+            if spec.with_history {
+                while sim.steps_done() < target {
+                    tok.check()?;
+                    sim.step()?;
                     history.push(sim.field().to_vec());
                 }
+            } else {
+                sim.run_to(target, || tok.check())?;
             }
             let mut summary = sim.summary();
             let current = std::mem::take(&mut summary.field);
