@@ -100,9 +100,9 @@ struct LargeStep {
 }
 
 impl LargeStep {
-    /// Held for the length of one step (or the initial draws, or a summary) of an N×N
-    /// grid; `None` below [`PARALLEL_MIN_GRID`], which always runs on the calling
-    /// thread.
+    /// Held for the length of one sweep (a step or a pair of steps), the initial draws
+    /// or a summary of an N×N grid; `None` below [`PARALLEL_MIN_GRID`], which always
+    /// runs on the calling thread.
     fn enter(n: usize) -> Option<LargeStep> {
         (n >= PARALLEL_MIN_GRID).then(|| {
             let alone = LARGE_STEPS.fetch_add(1, Ordering::AcqRel) == 0;
