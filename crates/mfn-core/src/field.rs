@@ -978,29 +978,27 @@ fn fill_padded(out: &mut Padded, n: usize, mut draw: impl FnMut(&mut [f64])) {
 }
 
 /// The initial state of a large Turing grid on two pool threads, the bytes and the
-/// final generator state of the serial draws. V's normals take a variable number of
-/// 64-bit words (the ziggurat's slow path draws more), so they are drawn in order on
-/// one thread while the other faults in a's and i's fresh pages (at 512², half of the
-/// serial set-up's 3.5–4.4 ms is first touch of the three arrays); then a's and i's
-/// uniforms, one word each, are drawn side by side, i's from the stream skipped N²
-/// draws ahead.
+/// final generator state of the serial draws. V's normals are drawn in two halves side
+/// by side, the second from a guess of where it starts in the stream
+/// ([`Rng::fill_normal_rows`]), into i's array, which it then copies into V's rows;
+/// then a's and i's uniforms, one word each, are drawn side by side, i's from the
+/// stream skipped N² draws ahead.
 fn draw_initial_parallel(n: usize, rng: &mut Rng) -> (Padded, Padded, Padded) {
     // Taken on this thread, where arrays of its finished simulations wait (`Padded`).
     let (mut v, mut a, mut i) = (padded(n), padded(n), padded(n));
-    let touch = |p: &mut Padded| {
-        // One store per 4 KiB page; `black_box` keeps the store of a zero into memory
-        // the allocator may have handed out zeroed.
-        for x in p.iter_mut().step_by(512) {
-            *x = std::hint::black_box(0.0);
-        }
-    };
-    rayon::join(
-        || fill_padded(&mut v, n, |row| rng.fill_normal(row, -0.070, 0.005)),
-        || {
-            touch(&mut a);
-            touch(&mut i);
-        },
-    );
+    let s = kernel::stride(n);
+    let rows = band_rows(n);
+    let mut v_rows: Vec<&mut [f64]> = v
+        .chunks_mut((rows + 2) * s)
+        .flat_map(|band| band.chunks_exact_mut(s).take(rows))
+        .take(n)
+        .map(|row| &mut row[kernel::LEAD..][..n])
+        .collect();
+    rng.fill_normal_rows(&mut v_rows, &mut i, -0.070, 0.005);
+    drop(v_rows);
+    for x in 0..n {
+        kernel::fill_halo(&mut v[slot(n, 0, x) * s..][..s], n);
+    }
     let mut rest = rng.clone();
     rest.skip((n * n) as u64);
     rayon::join(
