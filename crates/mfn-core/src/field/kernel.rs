@@ -341,7 +341,8 @@ pub(super) struct PairPart<'a> {
 /// the old rows outside it, `PairPart::outside`), once more than their own band does:
 /// bands share nothing they write, as in [`band`]. The old rows a band overwrites
 /// before a neighbour has read them are its first two going down and its last two
-/// going up, which the caller copies first. The second step's growth event is added
+/// going up, of which the caller has copies (made by the bands of the pass before as
+/// they finished, see `Simulation::sweep_pair`). The second step's growth event is added
 /// to its row of the first step (the neighbour's copy of the row too) before that row
 /// is read. Every cell of both steps is computed by [`row`] from its inputs as in two
 /// single steps, so the bytes are theirs. Returns each step's counts (the first step's
