@@ -749,6 +749,16 @@ mod tests {
     /// rows of any lengths.
     #[test]
     fn normals_drawn_from_a_guess_are_the_serial_ones() {
+        // `buf` cut into rows of these lengths.
+        fn cut<'a>(mut buf: &'a mut [f64], lens: &[usize]) -> Vec<&'a mut [f64]> {
+            let mut rows = Vec::new();
+            for &len in lens {
+                let (row, rest) = std::mem::take(&mut buf).split_at_mut(len);
+                rows.push(row);
+                buf = rest;
+            }
+            rows
+        }
         let lens_of = |shape: usize| -> Vec<usize> {
             match shape {
                 0 => vec![512; 8],
@@ -778,13 +788,7 @@ mod tests {
                     for room in [t + h / 32 + 64, t / 2, t + 1, 3] {
                         let mut rng = start.clone();
                         let mut buf = vec![0.0; total];
-                        let mut rows: Vec<&mut [f64]> = Vec::new();
-                        let mut rest = &mut buf[..];
-                        for &len in &lens {
-                            let (row, more) = rest.split_at_mut(len);
-                            rows.push(row);
-                            rest = more;
-                        }
+                        let mut rows = cut(&mut buf, &lens);
                         let [gap, guessed, after] = rng.fill_normal_guessing(
                             &mut rows,
                             &mut vec![0.0; room],
@@ -806,16 +810,13 @@ mod tests {
                 // The public entry: the guess `h` on, room to spare, or none (serial).
                 for room in [t + h / 32 + 64, t] {
                     let mut rng = start.clone();
-                    let mut buf = want.clone();
-                    buf.iter_mut().for_each(|x| *x = 0.0);
-                    let mut rows: Vec<&mut [f64]> = Vec::new();
-                    let mut rest = &mut buf[..];
-                    for &len in &lens {
-                        let (row, more) = rest.split_at_mut(len);
-                        rows.push(row);
-                        rest = more;
-                    }
-                    rng.fill_normal_rows(&mut rows, &mut vec![0.0; room], -0.07, 0.005);
+                    let mut buf = vec![0.0; total];
+                    rng.fill_normal_rows(
+                        &mut cut(&mut buf, &lens),
+                        &mut vec![0.0; room],
+                        -0.07,
+                        0.005,
+                    );
                     assert!(buf == want);
                     assert_eq!(rng.pcg64_state(), serial.pcg64_state());
                 }
