@@ -172,6 +172,20 @@ pub fn sha256_f64_le<S: mfn_core::stats::Seq + ?Sized>(values: &S) -> String {
     hex_digest(hasher)
 }
 
+/// `rayon::join` of `a` and `b` when the work is worth handing half of it to another
+/// thread, else one after the other on this one.
+fn join_if<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if parallel {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex_digest(Sha256::new_with_prefix(bytes))
@@ -493,15 +507,32 @@ impl MfnService {
                         p(done as u64, steps as u64);
                     }
                 }
-                let r = if include_field {
-                    sim.summary()
-                } else {
-                    sim.summary_without_field()
-                };
+                // The summary and the digests read the state independently: for a grid
+                // that steps row-parallel, side by side on the gate's idle workers (at
+                // 512² each digest is about a millisecond).
                 let [v, a, i] = sim.grids();
-                let digest: Arc<str> = sha256_f64_le(&v).into();
-                let turing =
-                    turing_digests.then(|| Arc::new((sha256_f64_le(&a), sha256_f64_le(&i))));
+                let large = job_spec.params.grid_size >= field::PARALLEL_MIN_GRID;
+                let ((r, digest), turing) = join_if(
+                    large,
+                    || {
+                        join_if(
+                            large,
+                            || {
+                                if include_field {
+                                    sim.summary()
+                                } else {
+                                    sim.summary_without_field()
+                                }
+                            },
+                            || Arc::<str>::from(sha256_f64_le(&v)),
+                        )
+                    },
+                    || {
+                        turing_digests.then(|| {
+                            Arc::new(join_if(large, || sha256_f64_le(&a), || sha256_f64_le(&i)))
+                        })
+                    },
+                );
                 Ok((Arc::new(r), digest, turing))
             })
             .await?;
