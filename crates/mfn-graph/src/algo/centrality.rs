@@ -5,8 +5,10 @@
 //! - **Betweenness** (Brandes 2001): `C_B(v) = Σ_{s≠v≠t} σ_st(v) / σ_st`, rescaled as
 //!   NetworkX 3.6 `_rescale`: normalised by `1 / (K (N − 1))` with `N = n` (endpoints) or
 //!   `n − 1`, `K = N` or the sample size `k`; unnormalised undirected values are halved.
-//!   Unweighted and exact: rustworkx-core's parallel Brandes. Weighted (Dijkstra) or
-//!   sampled (`k` sources drawn with a seeded ChaCha8): our transcription of NetworkX.
+//!   Unweighted (all sources or a sample of `k` drawn with a seeded ChaCha8): our
+//!   Brandes over breadth-first searches, eight sources at a time on graphs where their
+//!   levels overlap (`algo/brandes.rs`). Weighted (Dijkstra): our transcription of
+//!   NetworkX.
 //! - **Closeness** (Wasserman–Faust improved, `wf_improved=True`):
 //!   `C(u) = (r − 1)/Σ d(v, u) · (r − 1)/(n − 1)` over the `r` nodes that reach `u`
 //!   (incoming distances for directed graphs, as NetworkX). Unweighted: rustworkx-core;
@@ -25,6 +27,7 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
 
+use super::brandes;
 use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
 use super::sssp;
 use crate::tools::{Control, NoControl};
@@ -80,10 +83,11 @@ pub fn betweenness_centrality(
 /// [`betweenness_centrality`] reporting one progress unit per source to `ctl` and
 /// stopping with [`GraphError::Cancelled`] when `ctl` is cancelled.
 ///
-/// Unweighted: Brandes with breadth-first search over flat rows (dependencies pulled
-/// from each node's successors rather than pushed to its predecessors), sources split into
-/// fixed chunks run in parallel, the chunks' partial sums added in chunk order (the
-/// result does not depend on the number of threads).
+/// Unweighted: Brandes with breadth-first searches over flat rows, eight sources at a
+/// time where that pays (dependencies pulled from each node's successors rather than
+/// pushed to its predecessors), sources split into fixed chunks run in parallel, the
+/// chunks' partial sums added in chunk order (the result does not depend on the number
+/// of threads).
 pub fn betweenness_centrality_ctl(
     g: &Graph,
     opts: &BetweennessOptions,
@@ -115,7 +119,7 @@ pub fn betweenness_centrality_ctl(
     let progress = Progress::new(ctl, sources.len());
     if opts.weight.is_none() {
         let csr = Csr::build(g, None)?;
-        let mut bc = brandes_bfs(&csr, &sources, opts.endpoints, &progress)?;
+        let mut bc = brandes::brandes(&csr, &sources, opts.endpoints, &progress)?;
         rescale(&mut bc, opts, csr.directed, &sources);
         return Ok(bc);
     }
@@ -148,96 +152,6 @@ pub fn betweenness_centrality_ctl(
     }
     rescale(&mut bc, opts, view.directed, &sources);
     Ok(bc)
-}
-
-/// Brandes' accumulation from every source in `sources` over hop distances
-/// (`_single_source_shortest_path_basic` + `_accumulate_basic` / `_accumulate_endpoints`
-/// of NetworkX), without rescaling.
-fn brandes_bfs(
-    csr: &Csr<'_>,
-    sources: &[usize],
-    endpoints: bool,
-    progress: &Progress<'_>,
-) -> Result<Vec<f64>, GraphError> {
-    let n = csr.n();
-    let out = &csr.out;
-    let parts = par_chunks(sources, MIN_SOURCES, |chunk| {
-        let mut bc = vec![0.0f64; n];
-        let mut dist = vec![u32::MAX; n];
-        let mut sigma = vec![0.0f64; n];
-        // (1 + δ(w)) / σ(w) of every node the backward pass has finished; 0 elsewhere.
-        let mut coeff = vec![0.0f64; n];
-        // Visit order; `len` entries are live. Written without branches on the
-        // (unpredictable) neighbour tests: a select per arc instead of a jump.
-        let mut order = vec![0u32; n + 1];
-        let end = if endpoints { 1.0 } else { 0.0 };
-        for (k, &s) in chunk.iter().enumerate() {
-            dist[s] = 0;
-            sigma[s] = 1.0;
-            order[0] = s as u32;
-            let (mut head, mut len) = (0, 1);
-            while head < len {
-                let v = order[head] as usize;
-                head += 1;
-                let (dv, sv) = (dist[v] + 1, sigma[v]);
-                for &w in out.nbrs(v) {
-                    let w = w as usize;
-                    let dw = dist[w];
-                    let new = dw == u32::MAX;
-                    order[len] = w as u32;
-                    len += new as usize;
-                    let dw = if new { dv } else { dw };
-                    dist[w] = dw;
-                    sigma[w] += f64::from_bits(sv.to_bits() & mask(dw == dv));
-                }
-            }
-            let order = &order[..len];
-            if endpoints {
-                bc[s] += order.len() as f64 - 1.0;
-            }
-            // Dependencies pulled from the successors, deepest level first:
-            // δ(v) = σ(v) · Σ_{w : d(w) = d(v) + 1} (1 + δ(w)) / σ(w). Each arc is a
-            // read and a select; nothing is scattered, and no predecessor lists are kept.
-            for &v in order.iter().rev() {
-                let v = v as usize;
-                let next = dist[v] + 1;
-                let mut sum = 0.0;
-                for &w in out.nbrs(v) {
-                    let w = w as usize;
-                    sum += f64::from_bits(coeff[w].to_bits() & mask(dist[w] == next));
-                }
-                let delta = sigma[v] * sum;
-                coeff[v] = (1.0 + delta) / sigma[v];
-                if v != s {
-                    bc[v] += delta + end;
-                }
-            }
-            for &v in order {
-                let v = v as usize;
-                dist[v] = u32::MAX;
-                sigma[v] = 0.0;
-                coeff[v] = 0.0;
-            }
-            progress.tick(k)?;
-        }
-        if chunk.len() % STEP != 0 {
-            progress.step(chunk.len() % STEP)?;
-        }
-        Ok(bc)
-    })?;
-    let mut bc = vec![0.0; n];
-    for p in parts {
-        bc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
-    }
-    Ok(bc)
-}
-
-/// All ones when `on`, else zero: `x & mask(on)` keeps x or makes it +0.0 without a
-/// branch. (LLVM turns `if on { x } else { 0.0 }` and `on as f64 * x` back into jumps,
-/// which mispredict on the level tests of a search.)
-#[inline(always)]
-fn mask(on: bool) -> u64 {
-    0u64.wrapping_sub(u64::from(on))
 }
 
 /// NetworkX 3.6 `_rescale` of betweenness.

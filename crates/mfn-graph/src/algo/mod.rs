@@ -3,6 +3,7 @@
 //! ([`crate::tools`]) pairs them with node ids, sorts and pages them.
 
 pub(crate) mod adjacency;
+mod brandes;
 pub mod centrality;
 pub mod community;
 mod csr;
