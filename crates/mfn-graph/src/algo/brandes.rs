@@ -456,23 +456,7 @@ mod tests {
 
     #[test]
     fn batched_searches_give_the_bytes_of_single_ones() {
-        let lim = Limits::default();
-        let mut pieces = generators::erdos_renyi("pieces", 160, 0.008, false, 5, &lim).unwrap();
-        for k in 0..6 {
-            // Isolated nodes and a separate path.
-            pieces.add_node((1000 + k).into(), Default::default());
-        }
-        pieces.add_edge(2000.into(), 2001.into(), Default::default());
-        pieces.add_edge(2001.into(), 2002.into(), Default::default());
-        let graphs = [
-            generators::erdos_renyi("er", 150, 0.04, false, 1, &lim).unwrap(),
-            generators::erdos_renyi("di", 120, 0.03, true, 2, &lim).unwrap(),
-            generators::barabasi_albert("ba", 300, 3, 3, &lim).unwrap(),
-            generators::grid_2d("grid", 9, 11, &lim).unwrap(),
-            generators::karate_club("k").unwrap(),
-            generators::star("s", 20).unwrap(),
-            pieces,
-        ];
+        let graphs = super::super::csr::shapes();
         for g in &graphs {
             let n = g.num_nodes();
             let all: Vec<usize> = (0..n).collect();

@@ -11,8 +11,10 @@
 //!   NetworkX.
 //! - **Closeness** (Wasserman–Faust improved, `wf_improved=True`):
 //!   `C(u) = (r − 1)/Σ d(v, u) · (r − 1)/(n − 1)` over the `r` nodes that reach `u`
-//!   (incoming distances for directed graphs, as NetworkX). Unweighted: rustworkx-core;
-//!   weighted (weights as distances, as NetworkX's `distance=`): Dijkstra on the reverse.
+//!   (incoming distances for directed graphs, as NetworkX). Unweighted: breadth-first
+//!   searches over the in-arcs, 64 at a time as bit sets where their levels overlap
+//!   (`algo/msbfs.rs`); weighted (weights as distances, as NetworkX's `distance=`):
+//!   Dijkstra on the reverse.
 //! - **Eigenvector**: power iteration on `A + I` (left eigenvector, in-edges for directed
 //!   graphs), Euclidean normalisation, stop when `Σ|x − x'| < n·tol` (rustworkx-core,
 //!   a port of `nx.eigenvector_centrality`; `max_iter = 100`, `tol = 1e-6`).
@@ -29,6 +31,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::brandes;
 use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
+use super::msbfs;
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
@@ -242,8 +245,9 @@ fn closeness_of(tot: f64, r: f64, n: usize, wf_improved: bool) -> f64 {
 }
 
 /// [`closeness_centrality`] reporting one progress unit per node to `ctl`, stopping
-/// with [`GraphError::Cancelled`]. One search per node (in parallel over fixed chunks;
-/// each value is computed by one thread, so the result is thread-count independent).
+/// with [`GraphError::Cancelled`]. One search per node, or 64 at once (in parallel over
+/// fixed chunks; each value is an exact integer sum, so the result is thread-count
+/// independent).
 pub fn closeness_centrality_ctl(
     g: &Graph,
     weight: Option<&str>,
@@ -263,41 +267,11 @@ pub fn closeness_centrality_ctl(
     let parts = if weight.is_none() {
         let csr = Csr::build(g, None)?;
         // Distances *to* u: search the in-arcs.
-        let inc = csr.inc();
-        par_chunks(&nodes, MIN_SOURCES, |chunk| {
-            let mut dist = vec![u32::MAX; n];
-            let mut order = vec![0u32; n + 1];
-            let mut vals = Vec::with_capacity(chunk.len());
-            for (k, &u) in chunk.iter().enumerate() {
-                dist[u] = 0;
-                order[0] = u as u32;
-                let (mut head, mut len) = (0, 1);
-                let mut tot = 0u64;
-                while head < len {
-                    let v = order[head] as usize;
-                    head += 1;
-                    let dv = dist[v] + 1;
-                    for &w in inc.nbrs(v) {
-                        let w = w as usize;
-                        let dw = dist[w];
-                        let new = dw == u32::MAX;
-                        order[len] = w as u32;
-                        len += new as usize;
-                        dist[w] = if new { dv } else { dw };
-                        tot += (new as u64) * dv as u64;
-                    }
-                }
-                vals.push(closeness_of(tot as f64, len as f64, n, wf_improved));
-                for &v in &order[..len] {
-                    dist[v as usize] = u32::MAX;
-                }
-                progress.tick(k)?;
-            }
-            if chunk.len() % STEP != 0 {
-                progress.step(chunk.len() % STEP)?;
-            }
-            Ok(vals)
-        })?
+        let sums = msbfs::distance_sums(csr.inc(), n, &nodes, &progress)?;
+        let vals = sums
+            .into_iter()
+            .map(|(tot, r)| closeness_of(tot as f64, r as f64, n, wf_improved));
+        vec![vals.collect()]
     } else {
         let view = g.view(weight)?;
         check_non_negative(&view)?;

@@ -182,3 +182,27 @@ where
         None => run(),
     }
 }
+
+/// Graphs of the shapes the batched searches must agree with one-source searches on:
+/// small-world (ER, directed ER, BA, karate), a lattice, a star, and pieces (isolated
+/// nodes and a path beside a sparse ER).
+#[cfg(test)]
+pub(crate) fn shapes() -> Vec<Graph> {
+    use crate::{Limits, generators};
+    let lim = Limits::default();
+    let mut pieces = generators::erdos_renyi("pieces", 160, 0.008, false, 5, &lim).unwrap();
+    for k in 0..6 {
+        pieces.add_node((1000 + k).into(), Default::default());
+    }
+    pieces.add_edge(2000.into(), 2001.into(), Default::default());
+    pieces.add_edge(2001.into(), 2002.into(), Default::default());
+    vec![
+        generators::erdos_renyi("er", 150, 0.04, false, 1, &lim).unwrap(),
+        generators::erdos_renyi("di", 120, 0.03, true, 2, &lim).unwrap(),
+        generators::barabasi_albert("ba", 300, 3, 3, &lim).unwrap(),
+        generators::grid_2d("grid", 9, 11, &lim).unwrap(),
+        generators::karate_club("k").unwrap(),
+        generators::star("s", 20).unwrap(),
+        pieces,
+    ]
+}

@@ -7,6 +7,7 @@ mod brandes;
 pub mod centrality;
 pub mod community;
 mod csr;
+mod msbfs;
 mod pair;
 pub mod paths;
 mod sssp;
