@@ -406,6 +406,16 @@ fn components_are_ordered_by_size_then_first_node() {
         ids(structure::connected_components(&graph(false, &und), false).unwrap()),
         want
     );
+    // The largest component found last: its search stops once every node has a label
+    // (after node 7 is found from 6), and nothing is lost.
+    let last: Vec<_> = [(1, 2), (3, 4), (4, 5), (5, 6), (4, 6), (6, 7)]
+        .iter()
+        .map(|&(u, v)| (u, v, 1.0))
+        .collect();
+    assert_eq!(
+        ids(structure::connected_components(&graph(false, &last), false).unwrap()),
+        vec![vec![3, 4, 5, 6, 7], vec![1, 2]]
+    );
     // Directed, arcs against the node order: the weak components are the same.
     let dir: Vec<_> = edges.iter().map(|&(u, v)| (v, u, 1.0)).collect();
     // Its node order is 11, 10, 4, 30, 5, 21, 20, 2.

@@ -104,7 +104,7 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
         let mut label = vec![u32::MAX; n];
         let mut queue: Vec<u32> = Vec::with_capacity(n);
         let mut sizes: Vec<usize> = Vec::new();
-        let mut scanned = 0;
+        let (mut scanned, mut before) = (0, 0);
         for s in 0..n {
             if label[s] != u32::MAX {
                 continue;
@@ -114,7 +114,10 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
             queue.clear();
             queue.push(s as u32);
             let mut head = 0;
-            while head < queue.len() {
+            // Once every node has a label the rest of the queue can find nothing: on a
+            // connected graph that skips the arcs of the last levels (ER n = 1000,
+            // p = 0.01: 3,000 of 10,000).
+            while head < queue.len() && before + queue.len() < n {
                 let v = queue[head] as usize;
                 head += 1;
                 let nbrs = rows.nbrs(v);
@@ -131,6 +134,7 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
                 }
             }
             sizes.push(queue.len());
+            before += queue.len();
         }
         return Ok((label, sizes));
     }
