@@ -270,7 +270,7 @@ pub fn closeness_centrality_ctl(
         let sums = msbfs::distance_sums(csr.inc(), n, &nodes, &progress)?;
         let vals = sums
             .into_iter()
-            .map(|(tot, r)| closeness_of(tot as f64, r as f64, n, wf_improved));
+            .map(|r| closeness_of(r.total as f64, r.reached as f64, n, wf_improved));
         vec![vals.collect()]
     } else {
         let view = g.view(weight)?;

@@ -22,7 +22,8 @@ use petgraph::{Directed, Undirected};
 use rustworkx_core::coloring::{ColoringStrategy, greedy_node_color_with_coloring_strategy};
 use rustworkx_core::connectivity as rxc;
 
-use super::csr::{Csr, MIN_SOURCES, Progress, STEP, par_chunks};
+use super::csr::{Csr, MIN_SOURCES, Progress, par_chunks};
+use super::msbfs;
 use super::sssp;
 use crate::tools::{Control, NoControl};
 use crate::{Graph, GraphError, Limits, NodeId, View};
@@ -514,45 +515,11 @@ pub fn statistics_ctl(
         let csr = Csr::build(g, None)?;
         let progress = Progress::new(ctl, n);
         let nodes: Vec<usize> = (0..n).collect();
-        // (max eccentricity, min eccentricity, Σ distances) per chunk; integers, exact.
-        let parts = par_chunks(&nodes, MIN_SOURCES, |chunk| {
-            let mut dist = vec![u32::MAX; n];
-            let mut order: Vec<u32> = Vec::with_capacity(n);
-            let (mut dmax, mut rmin, mut total) = (0u32, u32::MAX, 0u64);
-            for (k, &s) in chunk.iter().enumerate() {
-                order.clear();
-                dist[s] = 0;
-                order.push(s as u32);
-                let mut head = 0;
-                let mut ecc = 0;
-                while head < order.len() {
-                    let v = order[head] as usize;
-                    head += 1;
-                    let dv = dist[v] + 1;
-                    for &w in csr.out.nbrs(v) {
-                        if dist[w as usize] == u32::MAX {
-                            dist[w as usize] = dv;
-                            ecc = dv;
-                            total += dv as u64;
-                            order.push(w);
-                        }
-                    }
-                }
-                dmax = dmax.max(ecc);
-                rmin = rmin.min(ecc);
-                for &v in &order {
-                    dist[v as usize] = u32::MAX;
-                }
-                progress.tick(k)?;
-            }
-            if chunk.len() % STEP != 0 {
-                progress.step(chunk.len() % STEP)?;
-            }
-            Ok((dmax, rmin, total))
-        })?;
-        let dmax = parts.iter().map(|p| p.0).max().unwrap_or(0) as f64;
-        let rmin = parts.iter().map(|p| p.1).min().unwrap_or(0) as f64;
-        let total = parts.iter().map(|p| p.2).sum::<u64>() as f64;
+        // Eccentricities and Σ distances: integers, exact.
+        let reach = msbfs::distance_sums(&csr.out, n, &nodes, &progress)?;
+        let dmax = reach.iter().map(|r| r.ecc).max().unwrap_or(0) as f64;
+        let rmin = reach.iter().map(|r| r.ecc).min().unwrap_or(0) as f64;
+        let total = reach.iter().map(|r| r.total).sum::<u64>() as f64;
         diameter = Some(dmax);
         radius = Some(rmin);
         aspl = Some(if n > 1 {
