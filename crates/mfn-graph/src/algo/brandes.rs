@@ -2,12 +2,12 @@
 //!
 //! One search per source visits every arc twice (forward for σ, backward for δ), and
 //! each visit is a test of the neighbour's level that a branch predictor cannot learn.
-//! Run the searches of `L` sources together (`L` = [`LANES`]), each node holding its `L` distances, path
-//! counts σ and coefficients (1 + δ)/σ side by side, and a node is visited once per
-//! *distinct* level it has among the sources: on a small-world graph the `L` distances
-//! of a node take two or three values, so the arcs are walked two or three times for
-//! `L` sources instead of `L` times, and every lane's test is a vector compare and
-//! select (no branch).
+//! Run the searches of `L` sources together (`L` = [`LANES`]), each node holding its
+//! `L` distances, path counts σ and coefficients (1 + δ)/σ side by side, and a node is
+//! visited once per *distinct* level it has among the sources: on a small-world graph
+//! the `L` distances of a node take two or three values, so the arcs are walked two or
+//! three times for `L` sources instead of `L` times, and every lane's test is a vector
+//! compare and select (no branch).
 //!
 //! Level-synchronous over the union of the frontiers, F_ℓ = { v : d_j(v) = ℓ for some
 //! lane j }:
@@ -50,7 +50,8 @@ const UNSEEN: u32 = u32::MAX;
 /// they share levels (a node joins fewer than half as many frontiers as the lanes
 /// reach it); on a graph where they do not (a lattice: nearby sources' distances to a
 /// node differ by as much as the sources are apart) one source at a time is faster.
-/// Either way each source's δ is the same, bit for bit.
+/// Either way the result is the same, bit for bit, while path counts are exact (see
+/// the module documentation).
 pub(crate) fn brandes(
     csr: &Csr<'_>,
     sources: &[usize],

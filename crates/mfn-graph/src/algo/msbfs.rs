@@ -11,9 +11,10 @@
 //!
 //! With the per-source counts of newly reached nodes c_j(ℓ) at each level ℓ, source
 //! j's sum of distances is Σ_ℓ ℓ·c_j(ℓ), its reach 1 + Σ_ℓ c_j(ℓ) and its farthest
-//! distance the last ℓ with c_j(ℓ) > 0: integers, the same as one search per source. The counts are kept bit-sliced (bit j of word k is
-//! bit k of c_j), so a node's new bits are added with a ripple carry of a few word
-//! operations rather than 64 additions, and read out once per level.
+//! distance the last ℓ with c_j(ℓ) > 0: integers, the same as one search per source.
+//! The counts are kept bit-sliced (bit j of word k is bit k of c_j), so a node's new
+//! bits are added with a ripple carry of a few word operations rather than 64
+//! additions, and read out once per level.
 
 use super::csr::{Arcs, MIN_SOURCES, Progress, STEP, par_chunks};
 use crate::GraphError;
