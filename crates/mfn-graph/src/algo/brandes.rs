@@ -58,7 +58,7 @@ pub(crate) fn brandes(
     endpoints: bool,
     progress: &Progress<'_>,
 ) -> Result<Vec<f64>, GraphError> {
-    let batched = sources.len() <= MIN_SOURCES || share_levels(csr, &sources[..LANES]);
+    let batched = sources.len() <= MIN_SOURCES || share_levels(csr, &sources[..LANES], progress)?;
     accumulate(csr, sources, endpoints, batched, progress)
 }
 
@@ -66,7 +66,11 @@ pub(crate) fn brandes(
 /// batch of them, its result thrown away, joins fewer than half as many frontiers as
 /// it reaches (node, source) pairs. Costs one batch; decided once per call, so that
 /// the result does not depend on which thread ran which chunk.
-fn share_levels(csr: &Csr<'_>, probe: &[usize]) -> bool {
+fn share_levels(
+    csr: &Csr<'_>,
+    probe: &[usize],
+    progress: &Progress<'_>,
+) -> Result<bool, GraphError> {
     let n = csr.n();
     let spread = pulp::Arch::new().dispatch(Batch {
         out: &csr.out,
@@ -75,8 +79,9 @@ fn share_levels(csr: &Csr<'_>, probe: &[usize]) -> bool {
         endpoints: false,
         probe: true,
         bc: &mut vec![0.0; n],
-    });
-    2 * spread.joined <= spread.reached
+        progress,
+    })?;
+    Ok(2 * spread.joined <= spread.reached)
 }
 
 /// [`brandes`] with the searches `batched` or one at a time.
@@ -101,7 +106,8 @@ fn accumulate(
                     endpoints,
                     probe: false,
                     bc: &mut bc,
-                });
+                    progress,
+                })?;
                 for k in 0..batch.len() {
                     progress.tick(b * LANES + k)?;
                 }
@@ -273,19 +279,22 @@ struct Batch<'a, 'g> {
     /// Count what the searches reached (for [`Spread`]) even without `endpoints`.
     probe: bool,
     bc: &'a mut [f64],
+    /// Checked at every level: a batch is 8 searches, too long to run blind.
+    progress: &'a Progress<'a>,
 }
 
 impl pulp::WithSimd for Batch<'_, '_> {
-    type Output = Spread;
+    /// `Err(Cancelled)` with the state left dirty: the caller drops it.
+    type Output = Result<Spread, GraphError>;
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Spread {
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Result<Spread, GraphError> {
         run_batch(self)
     }
 }
 
 #[inline(always)]
-fn run_batch(op: Batch<'_, '_>) -> Spread {
+fn run_batch(op: Batch<'_, '_>) -> Result<Spread, GraphError> {
     let Batch {
         out,
         s,
@@ -293,6 +302,7 @@ fn run_batch(op: Batch<'_, '_>) -> Spread {
         endpoints,
         probe,
         bc,
+        progress,
     } = op;
     let Batched {
         dist,
@@ -328,6 +338,7 @@ fn run_batch(op: Batch<'_, '_>) -> Spread {
     // Forward: distances and path counts, frontier by frontier.
     let (mut lo, mut level) = (0, 0u32);
     while lo < len {
+        progress.check()?;
         let hi = len;
         levels.push(hi);
         let next = level + 1;
@@ -367,6 +378,7 @@ fn run_batch(op: Batch<'_, '_>) -> Spread {
     // Backward: dependencies pulled from the successors, deepest level first.
     {
         for l in (0..levels.len() - 1).rev() {
+            progress.check()?;
             let (level, next) = (l as u32, l as u32 + 1);
             for &v in &order[levels[l]..levels[l + 1]] {
                 let v = v as usize;
@@ -434,10 +446,10 @@ fn run_batch(op: Batch<'_, '_>) -> Spread {
         sigma[v] = [0.0; LANES];
         coeff[v] = [0.0; LANES];
     }
-    Spread {
+    Ok(Spread {
         joined: len,
         reached: count.iter().map(|&c| c as usize).sum(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -482,7 +494,8 @@ mod tests {
         let lim = Limits::default();
         let shares = |g: &Graph| {
             let csr = Csr::build(g, None).unwrap();
-            share_levels(&csr, &(0..LANES).collect::<Vec<_>>())
+            let progress = Progress::new(&NoControl, LANES);
+            share_levels(&csr, &(0..LANES).collect::<Vec<_>>(), &progress).unwrap()
         };
         assert!(!shares(&generators::grid_2d("grid", 30, 30, &lim).unwrap()));
         assert!(shares(

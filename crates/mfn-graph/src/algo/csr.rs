@@ -120,6 +120,12 @@ impl<'c> Progress<'c> {
         self.ctl.checkpoint(*d, self.total)
     }
 
+    /// `Err(Cancelled)` when the caller is gone (an atomic load): for long units, such
+    /// as a batch of searches, between their steps.
+    pub fn check(&self) -> Result<(), GraphError> {
+        self.ctl.check()
+    }
+
     /// Unit `k` of a loop is done: `Err(Cancelled)` when the caller is gone, checked
     /// after every unit (an atomic load) so that a cancelled search stops within one
     /// source, not [`STEP`]; progress is reported every [`STEP`] units.

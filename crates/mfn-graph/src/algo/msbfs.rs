@@ -40,7 +40,7 @@ pub(crate) fn distance_sums(
     let (batched, rest) = if sources.len() <= MIN_SOURCES {
         (true, sources)
     } else {
-        let joined = MsBfs::new(n).batch(arcs, &sources[..WIDTH], &mut sums);
+        let joined = MsBfs::new(n).batch(arcs, &sources[..WIDTH], &mut sums, progress)?;
         progress.step(WIDTH)?;
         (shared(joined, &sums), &sources[WIDTH..])
     };
@@ -49,7 +49,7 @@ pub(crate) fn distance_sums(
         if batched {
             let mut bfs = MsBfs::new(n);
             for (b, batch) in chunk.chunks(WIDTH).enumerate() {
-                bfs.batch(arcs, batch, &mut sums);
+                bfs.batch(arcs, batch, &mut sums, progress)?;
                 for k in 0..batch.len() {
                     progress.tick(b * WIDTH + k)?;
                 }
@@ -152,8 +152,16 @@ impl MsBfs {
     }
 
     /// For each of `sources` (at most [`WIDTH`], distinct), over `arcs`, pushed to
-    /// `out`: its [`Reach`]. Returns how many frontiers the nodes joined.
-    fn batch(&mut self, arcs: &Arcs<'_>, sources: &[usize], out: &mut Vec<Reach>) -> usize {
+    /// `out`: its [`Reach`]. Returns how many frontiers the nodes joined. Checks
+    /// `progress` for cancellation at every level (a batch is 64 searches); cancelled,
+    /// it leaves the arrays dirty, for the caller to drop.
+    fn batch(
+        &mut self,
+        arcs: &Arcs<'_>,
+        sources: &[usize],
+        out: &mut Vec<Reach>,
+        progress: &Progress<'_>,
+    ) -> Result<usize, GraphError> {
         assert!(sources.len() <= WIDTH, "at most {WIDTH} sources");
         let MsBfs {
             seen,
@@ -178,6 +186,7 @@ impl MsBfs {
         let mut level = 0u64;
         let mut joined = sources.len();
         while !front.is_empty() {
+            progress.check()?;
             level += 1;
             let mut hits = 0;
             for &v in front.iter() {
@@ -237,13 +246,14 @@ impl MsBfs {
             reached: count[j],
             ecc: ecc[j],
         }));
-        joined
+        Ok(joined)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::NoControl;
     use crate::{Graph, Limits, generators};
 
     #[test]
@@ -254,12 +264,13 @@ mod tests {
             let csr = super::super::csr::Csr::build(g, None).unwrap();
             let (mut dist, mut order) = (vec![u32::MAX; n], vec![0u32; n]);
             let mut bfs = MsBfs::new(n);
+            let none = Progress::new(&NoControl, n);
             let first: Vec<usize> = (0..WIDTH.min(n)).collect();
             let some: Vec<usize> = (0..n).rev().step_by(7).take(13).collect();
             for arcs in [&csr.out, csr.inc()] {
                 for sources in [&first[..], &some[..], &first[3..4]] {
                     let mut sums = Vec::new();
-                    bfs.batch(arcs, sources, &mut sums);
+                    bfs.batch(arcs, sources, &mut sums, &none).unwrap();
                     let single: Vec<_> = sources
                         .iter()
                         .map(|&s| one_source(arcs, s, &mut dist, &mut order))
@@ -278,7 +289,10 @@ mod tests {
             let csr = super::super::csr::Csr::build(g, None).unwrap();
             let mut sums = Vec::new();
             let sources: Vec<usize> = (0..WIDTH).collect();
-            let joined = MsBfs::new(g.num_nodes()).batch(&csr.out, &sources, &mut sums);
+            let none = Progress::new(&NoControl, WIDTH);
+            let joined = MsBfs::new(g.num_nodes())
+                .batch(&csr.out, &sources, &mut sums, &none)
+                .unwrap();
             shared(joined, &sums)
         };
         assert!(!shares(&generators::grid_2d("grid", 30, 30, &lim).unwrap()));
