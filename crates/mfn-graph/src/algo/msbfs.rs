@@ -24,10 +24,10 @@ use crate::GraphError;
 ///
 /// [`WIDTH`] sources at a time when a probe batch shows that they share their levels
 /// (the nodes join fewer than a quarter as many frontiers as there are (node, source)
-/// pairs reached: 17–19 times fewer on ER n = 1000 and BA n = 10 000, 6.8 times on
-/// karate); on a lattice they do not (1.2 times on a 100×100 grid, where the batches
-/// took 1.2 times as long as one search per source) and the searches run one source
-/// at a time.
+/// pairs reached: 17.5 and 22.0 times fewer on ER n = 1000 and BA n = 10 000, 6.8
+/// times on karate, `scripts/bench/search_spread.py`); on a lattice they do not (1.3
+/// times on a 100×100 grid, where a batch walks nearly as many arcs as single
+/// searches, each step wider) and the searches run one source at a time.
 pub(crate) fn distance_sums(
     arcs: &Arcs<'_>,
     n: usize,
