@@ -71,6 +71,7 @@ step "scripts/bench.sh and its renderer parse"
 bash -n scripts/bench.sh
 python3 -c "import ast; ast.parse(open('scripts/bench/render.py').read())"
 python3 -c "import ast; ast.parse(open('scripts/bench/search_spread.py').read())"
+python3 -c "import ast; ast.parse(open('scripts/bench/long_calls.py').read())"
 
 if [[ "${MFN_SKIP_INTEROP:-0}" != 1 ]]; then
   step "interop: NumPy reference (python venv in $CACHE/venv)"

@@ -299,6 +299,31 @@ def main():
     pos = {n: i for i, n in enumerate(r["order"])}
     record("dag80", "topological order valid", len(pos) == dag.number_of_nodes() and all(pos[u] < pos[v] for u, v in dag.edges))
 
+    # Strong components and simple cycles of small random digraphs with self-loops
+    # (NetworkX's simple_cycles lists a self-loop as a one-node cycle), as sets of
+    # members and of cycles rotated to their smallest node.
+    def rotated(c):
+        k = c.index(min(c))
+        return tuple(c[k:] + c[:k])
+
+    for seed in (1, 2, 3):
+        rng = random.Random(seed)
+        cg = nx.DiGraph()
+        cg.add_nodes_from(range(12))
+        cg.add_edges_from((rng.randrange(12), rng.randrange(12)) for _ in range(22))
+        cg.add_edges_from((v, v) for v in rng.sample(range(12), 2))
+        p = write_json(cg, f"cyc{seed}")
+        res = mfn("connected_components", p, {"strong": True}, True)
+        exact(f"cyc12-{seed}", "strong components (members)",
+              sorted(sorted(c) for c in res["components"]),
+              sorted(sorted(c) for c in nx.strongly_connected_components(cg)))
+        res = mfn("cycles_detection", p, {}, True)
+        want = {rotated(c) for c in nx.simple_cycles(cg)}
+        got = [rotated(c) for c in res["cycles"]]
+        record(f"cyc12-{seed}", f"simple cycles ({len(want)})",
+               len(got) == len(set(got)) and set(got) == want and not res["truncated"]
+               and res["has_cycle"] == bool(want), f"{len(got)} listed")
+
     # Report.
     w = max(len(r[0]) for r in ROWS)
     c = max(len(r[1]) for r in ROWS)

@@ -4,7 +4,7 @@
 //! cost.
 //!
 //! ```text
-//! cargo run --release -p mfn-graph --example graph_bench -- FILE TOOL [ARGS_JSON] [--repeat K] [--directed]
+//! cargo run --release -p mfn-graph --example graph_bench -- FILE TOOL [ARGS_JSON] [--repeat K] [--directed] [--limits JSON]
 //! ```
 //!
 //! Prints one JSON object: `result` (the tool's result), `timing` `{runs, min_ms,
@@ -102,9 +102,23 @@ fn run() -> Result<(), String> {
         .transpose()?
         .unwrap_or(5);
     let directed = flag("--directed").is_some();
+    // Limits: the defaults, with the fields of `--limits '{"max_nodes_matching": 20000}'`.
+    let mut limits = serde_json::to_value(Limits::default()).map_err(|e| e.to_string())?;
+    if let Some(text) = flag("--limits") {
+        let over: Value = serde_json::from_str(&text).map_err(|e| format!("--limits: {e}"))?;
+        for (k, v) in over.as_object().ok_or("--limits: must be an object")? {
+            limits[k] = v.clone();
+        }
+    }
+    let limits: Limits = serde_json::from_value(limits).map_err(|e| format!("--limits: {e}"))?;
     let (file, tool) = match &args[..] {
         [file, tool, ..] => (file.clone(), tool.clone()),
-        _ => return Err("usage: graph_bench FILE TOOL [ARGS_JSON] [--repeat K]".into()),
+        _ => {
+            return Err(
+                "usage: graph_bench FILE TOOL [ARGS_JSON] [--repeat K] [--directed] [--limits JSON]"
+                    .into(),
+            );
+        }
     };
     let mut call_args: Value = match args.get(2) {
         Some(text) => serde_json::from_str(text).map_err(|e| format!("ARGS_JSON: {e}"))?,
@@ -116,7 +130,6 @@ fn run() -> Result<(), String> {
         .entry("graph")
         .or_insert_with(|| json!(GRAPH));
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?;
-    let limits = Limits::default();
     let store = MemoryStore::new(limits.clone());
     let mut g = io::import(
         io::Format::detect(&file, &text),

@@ -32,6 +32,9 @@ pub struct Limits {
     /// Nodes for the O(n·m) algorithms: betweenness, closeness, all-pairs, efficiency,
     /// diameter/radius.
     pub max_nodes_all_pairs: usize,
+    /// Nodes for `matching`: the blossom algorithm (rustworkx-core) is O(n³) and cannot
+    /// be cancelled once started, so its size is what bounds the worker time it takes.
+    pub max_nodes_matching: usize,
     /// Nodes for layouts and rendering.
     pub max_layout_nodes: usize,
     /// Bytes of an imported document or request.
@@ -53,6 +56,7 @@ impl Default for Limits {
             max_edges: 10_000_000,
             max_items_per_call: 1_000_000,
             max_nodes_all_pairs: 50_000,
+            max_nodes_matching: 5_000,
             max_layout_nodes: 10_000,
             max_input_bytes: 256 * 1024 * 1024,
             max_csv_columns: 1_024,

@@ -290,9 +290,9 @@ fn cycles_cores_colouring_matching() {
     }
     // Path 0-1-2-3 weights 1, 5, 1: max weight {1-2}; max cardinality {0-1, 2-3}.
     let p = graph(false, &[(0, 1, 1.0), (1, 2, 5.0), (2, 3, 1.0)]);
-    let (m, w) = structure::matching(&p, Some("weight"), false).unwrap();
+    let (m, w) = structure::matching(&p, Some("weight"), false, &Limits::default()).unwrap();
     assert_eq!((m.len(), w), (1, 5.0));
-    let (m, w) = structure::matching(&p, Some("weight"), true).unwrap();
+    let (m, w) = structure::matching(&p, Some("weight"), true, &Limits::default()).unwrap();
     assert_eq!((m.len(), w), (2, 2.0));
 }
 
@@ -460,4 +460,110 @@ fn prim_spans_every_component_and_directed_cores_count_reciprocal_edges() {
     // with two arcs between them: core 2 (NetworkX counts both arcs).
     let d = graph(true, &[(0, 1, 1.0), (1, 0, 1.0), (1, 2, 1.0)]);
     assert_eq!(structure::core_number(&d).unwrap(), vec![2, 2, 1]);
+}
+
+proptest::proptest! {
+    /// The iterative Tarjan search gives petgraph's (recursive) strong components, and
+    /// `cycles_detection`'s `has_cycle` is a self-loop or a component of two nodes or
+    /// more: random directed graphs with repeated arcs and self-loops.
+    #[test]
+    fn strong_components_are_petgraphs(
+        n in 1usize..40,
+        arcs in proptest::collection::vec((0usize..40, 0usize..40), 0..120),
+    ) {
+        let arcs: Vec<(usize, usize)> = arcs.into_iter().map(|(u, v)| (u % n, v % n)).collect();
+        let mut g = Graph::new("t", true).unwrap();
+        for i in 0..n {
+            g.add_node((i as i64).into(), Attrs::new());
+        }
+        let mut pg = petgraph::Graph::<(), ()>::new();
+        let nodes: Vec<_> = (0..n).map(|_| pg.add_node(())).collect();
+        for &(u, v) in &arcs {
+            g.add_edge((u as i64).into(), (v as i64).into(), Attrs::new());
+            pg.update_edge(nodes[u], nodes[v], ());
+        }
+        let mut want: Vec<Vec<i64>> = petgraph::algo::tarjan_scc(&pg)
+            .into_iter()
+            .map(|c| {
+                let mut c: Vec<i64> = c.into_iter().map(|i| i.index() as i64).collect();
+                c.sort_unstable();
+                c
+            })
+            .collect();
+        want.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
+        let got: Vec<Vec<i64>> = structure::connected_components(&g, true)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.into_iter().map(|id| match id {
+                NodeId::Int(i) => i,
+                NodeId::Str(s) => panic!("{s}"),
+            }).collect())
+            .collect();
+        proptest::prop_assert_eq!(got, want);
+        let (has_cycle, is_dag, ..) = structure::cycles(&g, 1).unwrap();
+        proptest::prop_assert_eq!(has_cycle, petgraph::algo::is_cyclic_directed(&pg));
+        proptest::prop_assert_eq!(is_dag, Some(!has_cycle));
+    }
+}
+
+/// A cycle as a list starting at its smallest node (the order it is walked in kept).
+fn rotated(mut c: Vec<i64>) -> Vec<i64> {
+    let k = (0..c.len()).min_by_key(|&i| c[i]).unwrap_or(0);
+    c.rotate_left(k);
+    c
+}
+
+proptest::proptest! {
+    /// The iterative Johnson search lists the simple cycles rustworkx-core's does (as
+    /// sets: the order differs), and `max_cycles` cuts the list with `truncated` set
+    /// exactly when a cycle is left out: random directed graphs with self-loops.
+    #[test]
+    fn simple_cycles_are_rustworkxs(
+        n in 1usize..9,
+        arcs in proptest::collection::vec((0usize..9, 0usize..9), 0..24),
+        cut in 0usize..8,
+    ) {
+        let mut g = Graph::new("t", true).unwrap();
+        for i in 0..n {
+            g.add_node((i as i64).into(), Attrs::new());
+        }
+        let mut pg = petgraph::Graph::<(), ()>::new();
+        let nodes: Vec<_> = (0..n).map(|_| pg.add_node(())).collect();
+        // rustworkx-core lists self-loops only when told of them apart (its `None`
+        // left them out, with `has_cycle` true): each is the cycle `[v]`, as in NetworkX.
+        let mut want: Vec<Vec<i64>> = Vec::new();
+        for (u, v) in arcs {
+            let (u, v) = (u % n, v % n);
+            g.add_edge((u as i64).into(), (v as i64).into(), Attrs::new());
+            if u != v {
+                pg.update_edge(nodes[u], nodes[v], ());
+            } else if !want.contains(&vec![u as i64]) {
+                want.push(vec![u as i64]);
+            }
+        }
+        let int = |id: NodeId| match id {
+            NodeId::Int(i) => i,
+            NodeId::Str(s) => panic!("{s}"),
+        };
+        let mut it = rustworkx_core::connectivity::johnson_simple_cycles(&pg, None);
+        while let Some(c) = it.next(&pg) {
+            want.push(rotated(c.into_iter().map(|i| i.index() as i64).collect()));
+        }
+        want.sort();
+        let (has, dag, cycles, truncated) = structure::cycles(&g, 10_000).unwrap();
+        let mut got: Vec<Vec<i64>> = cycles
+            .into_iter()
+            .map(|c| c.into_iter().map(int).collect::<Vec<_>>())
+            .collect();
+        // Each listed from its smallest node already.
+        proptest::prop_assert!(got.iter().all(|c| rotated(c.clone()) == *c));
+        got.sort();
+        proptest::prop_assert_eq!(&got, &want);
+        proptest::prop_assert_eq!(has, !want.is_empty());
+        proptest::prop_assert_eq!(dag, Some(want.is_empty()));
+        proptest::prop_assert!(!truncated);
+        let (_, _, some, truncated) = structure::cycles(&g, cut).unwrap();
+        proptest::prop_assert_eq!(some.len(), cut.min(want.len()));
+        proptest::prop_assert_eq!(truncated, want.len() > cut);
+    }
 }

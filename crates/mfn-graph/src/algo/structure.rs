@@ -32,20 +32,20 @@ use crate::{Graph, GraphError, Limits, NodeId, View};
 /// each component's nodes in node order.
 ///
 /// Undirected: a search over the cached adjacency's rows. Weak components of a
-/// directed graph: union–find over its edges. Strong components: Tarjan (petgraph).
+/// directed graph: union–find over its edges. Strong components: Tarjan's search,
+/// iterative.
 pub fn connected_components(g: &Graph, strong: bool) -> Result<Vec<Vec<NodeId>>, GraphError> {
     connected_components_ctl(g, strong, &NoControl)
 }
 
-/// [`connected_components`], checking `ctl` every [`ARCS_PER_CHECK`] arcs (the strong
-/// components of a directed graph are found by petgraph's Tarjan, which has no hook).
+/// [`connected_components`], checking `ctl` every [`ARCS_PER_CHECK`] arcs.
 pub fn connected_components_ctl(
     g: &Graph,
     strong: bool,
     ctl: &dyn Control,
 ) -> Result<Vec<Vec<NodeId>>, GraphError> {
     if strong && g.is_directed() {
-        return Ok(strong_components(g)?
+        return Ok(strong_components(g, ctl)?
             .into_iter()
             .map(|c| {
                 c.into_iter()
@@ -72,26 +72,146 @@ pub(crate) fn component_indices(
     ctl: &dyn Control,
 ) -> Result<Vec<Vec<usize>>, GraphError> {
     if strong && g.is_directed() {
-        return strong_components(g);
+        return strong_components(g, ctl);
     }
     let (label, sizes) = component_labels(g, ctl)?;
     Ok(ranked(&label, &sizes, |i| i))
 }
 
-/// Tarjan's strong components (petgraph), largest first, ties by smallest node, each
-/// in node order.
-fn strong_components(g: &Graph) -> Result<Vec<Vec<usize>>, GraphError> {
-    let view = g.view(None)?;
-    let mut comps: Vec<Vec<usize>> = petgraph::algo::tarjan_scc(&view.petgraph::<Directed>())
+/// Tarjan's strong components, largest first, ties by smallest node, each in node
+/// order.
+///
+/// Iterative, over the cached out-rows ([`Tarjan`]): the depth of the search costs heap,
+/// not the thread's stack (petgraph's `tarjan_scc` recurses once per tree edge: a
+/// directed path of 30,000 nodes overflowed a 2 MiB worker stack and aborted the
+/// server). Checks `ctl` every [`ARCS_PER_CHECK`] arcs.
+fn strong_components(g: &Graph, ctl: &dyn Control) -> Result<Vec<Vec<usize>>, GraphError> {
+    let n = g.num_nodes();
+    let all: Vec<u32> = (0..n as u32).collect();
+    let mut comps: Vec<Vec<usize>> = Tarjan::new(n)
+        .components(&g.adjacency().out, &all, |_| true, &mut Ticks::new(ctl))?
         .into_iter()
-        .map(|c| {
-            let mut c: Vec<usize> = c.into_iter().map(|i| i.index()).collect();
-            c.sort_unstable();
-            c
-        })
+        .map(|c| c.into_iter().map(|v| v as usize).collect())
         .collect();
     comps.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
     Ok(comps)
+}
+
+/// Counts arcs scanned and checks for cancellation every [`ARCS_PER_CHECK`].
+struct Ticks<'c> {
+    ctl: &'c dyn Control,
+    arcs: usize,
+}
+
+impl<'c> Ticks<'c> {
+    fn new(ctl: &'c dyn Control) -> Self {
+        Ticks { ctl, arcs: 0 }
+    }
+
+    fn add(&mut self, arcs: usize) -> Result<(), GraphError> {
+        self.arcs += arcs;
+        if self.arcs >= ARCS_PER_CHECK {
+            self.arcs = 0;
+            self.ctl.check()?;
+        }
+        Ok(())
+    }
+}
+
+/// Tarjan's search, reusable over subsets of one graph's nodes: its arrays are sized
+/// for the whole graph once and reset only where a search went.
+struct Tarjan {
+    /// Discovery order ([`Tarjan::NEW`] before the search reaches the node).
+    index: Vec<u32>,
+    /// The lowest discovery order reachable through the node's subtree and one back arc.
+    low: Vec<u32>,
+    on_stack: Vec<bool>,
+    /// Nodes of the components not yet closed, in discovery order.
+    stack: Vec<u32>,
+    /// The search's path: each node with the offset of its next arc in the rows.
+    path: Vec<(u32, u32)>,
+    next: u32,
+}
+
+impl Tarjan {
+    const NEW: u32 = u32::MAX;
+
+    fn new(n: usize) -> Self {
+        Tarjan {
+            index: vec![Tarjan::NEW; n],
+            low: vec![0; n],
+            on_stack: vec![false; n],
+            stack: Vec::new(),
+            path: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// The strong components of the subgraph induced by `nodes` (those for which
+    /// `inside` holds), each in node order, in the order they close.
+    fn components(
+        &mut self,
+        rows: &super::adjacency::Rows,
+        nodes: &[u32],
+        inside: impl Fn(usize) -> bool,
+        ticks: &mut Ticks<'_>,
+    ) -> Result<Vec<Vec<u32>>, GraphError> {
+        let mut comps: Vec<Vec<u32>> = Vec::new();
+        for &s in nodes {
+            if self.index[s as usize] != Tarjan::NEW {
+                continue;
+            }
+            self.open(s as usize, rows);
+            while let Some(&(v, k)) = self.path.last() {
+                let v = v as usize;
+                if k < rows.off[v + 1] {
+                    self.path.last_mut().expect("open").1 += 1;
+                    ticks.add(1)?;
+                    let w = rows.adj[k as usize] as usize;
+                    if !inside(w) {
+                        continue;
+                    }
+                    if self.index[w] == Tarjan::NEW {
+                        self.open(w, rows);
+                    } else if self.on_stack[w] {
+                        self.low[v] = self.low[v].min(self.index[w]);
+                    }
+                    continue;
+                }
+                self.path.pop();
+                if let Some(&(u, _)) = self.path.last() {
+                    self.low[u as usize] = self.low[u as usize].min(self.low[v]);
+                }
+                if self.low[v] == self.index[v] {
+                    let mut c = Vec::new();
+                    loop {
+                        let w = self.stack.pop().expect("v is on the stack");
+                        self.on_stack[w as usize] = false;
+                        c.push(w);
+                        if w as usize == v {
+                            break;
+                        }
+                    }
+                    c.sort_unstable();
+                    comps.push(c);
+                }
+            }
+        }
+        for &v in nodes {
+            self.index[v as usize] = Tarjan::NEW;
+        }
+        self.next = 0;
+        Ok(comps)
+    }
+
+    fn open(&mut self, v: usize, rows: &super::adjacency::Rows) {
+        self.index[v] = self.next;
+        self.low[v] = self.next;
+        self.next += 1;
+        self.on_stack[v] = true;
+        self.stack.push(v as u32);
+        self.path.push((v as u32, rows.off[v]));
+    }
 }
 
 /// The (weak) component of every node index, components numbered in the order of
@@ -795,31 +915,21 @@ pub fn cycles_ctl(
     limits: &Limits,
     ctl: &dyn Control,
 ) -> Result<CycleReport, GraphError> {
-    let mut listed = 0u64;
-    let view = g.view(None)?;
-    let ids = |c: Vec<NodeIndex>| c.into_iter().map(|i| view.ids[i.index()].clone()).collect();
-    if view.directed {
-        let pg = view.petgraph::<Directed>();
-        let has = petgraph::algo::is_cyclic_directed(&pg);
-        let mut out = Vec::new();
-        let mut truncated = false;
-        if has {
-            let mut it = rxc::johnson_simple_cycles(&pg, None);
-            while let Some(c) = it.next(&pg) {
-                if out.len() == max_cycles {
-                    truncated = true;
-                    break;
-                }
-                listed += 32 * (c.len() as u64 + 1);
-                limits.budget("max_cycles", listed)?;
-                out.push(ids(c));
-                if out.len() % 64 == 0 {
-                    ctl.checkpoint(out.len() as u64, max_cycles as u64)?;
-                }
-            }
-        }
-        return Ok((has, Some(!has), out, truncated));
+    if g.is_directed() {
+        let (has, cycles, truncated) = simple_cycles(g, max_cycles, limits, ctl)?;
+        let ids = |c: Vec<u32>| -> Vec<NodeId> {
+            c.into_iter()
+                .map(|i| g.node_at(i as usize).expect("index").clone())
+                .collect()
+        };
+        return Ok((
+            has,
+            Some(!has),
+            cycles.into_iter().map(ids).collect(),
+            truncated,
+        ));
     }
+    let view = g.view(None)?;
     let (basis, truncated) = cycle_basis(g, max_cycles, limits, ctl)?;
     let basis: Vec<Vec<NodeId>> = basis
         .into_iter()
@@ -830,6 +940,167 @@ pub fn cycles_ctl(
         })
         .collect();
     Ok((!basis.is_empty(), None, basis, truncated))
+}
+
+/// Simple cycles of a directed graph (Johnson 1975): `(has_cycle, cycles, truncated)`,
+/// at most `max` cycles, each from its smallest node index; self-loops first, in node
+/// order, as one-node cycles (NetworkX's `simple_cycles` lists them; rustworkx-core's,
+/// which this replaces, left them out unless told of them apart).
+///
+/// A work list holds strong components of two nodes or more, at first the graph's. For
+/// a component `C` with smallest node `s`, a depth-first search within `C` lists the
+/// cycles through `s`: a node stays blocked until a cycle is found through it, and
+/// `B(w)` remembers the nodes to unblock with `w`, so no dead end is searched twice;
+/// then the strong components of `C − s` join the list. Iterative (explicit stacks of
+/// open nodes with their next arc), over the cached rows, with `O(n + m)` scratch
+/// memory (rustworkx-core's copied each component into a new graph and kept hash sets
+/// per node: 240 MB above the graph's own for the first cycle of a random directed
+/// graph of a million arcs, 1.2 GB for a hundred). Checks `ctl` every
+/// [`ARCS_PER_CHECK`] arcs, reports progress every 64 cycles, and holds the listed
+/// cycles (32 bytes per node) to `limits.max_call_bytes`.
+fn simple_cycles(
+    g: &Graph,
+    max: usize,
+    limits: &Limits,
+    ctl: &dyn Control,
+) -> Result<(bool, Vec<Vec<u32>>, bool), GraphError> {
+    let rows = &g.adjacency().out;
+    let n = g.num_nodes();
+    let mut ticks = Ticks::new(ctl);
+    let mut cycles: Vec<Vec<u32>> = Vec::new();
+    let mut listed = 0u64;
+    let mut list = |c: Vec<u32>, cycles: &mut Vec<Vec<u32>>| -> Result<bool, GraphError> {
+        if cycles.len() == max {
+            return Ok(false);
+        }
+        listed += 32 * (c.len() as u64 + 1);
+        limits.budget("max_cycles", listed)?;
+        cycles.push(c);
+        if cycles.len().is_multiple_of(64) {
+            ctl.checkpoint(cycles.len() as u64, max as u64)?;
+        }
+        Ok(true)
+    };
+    let mut loops: Vec<u32> = g
+        .adjacency()
+        .ends
+        .iter()
+        .filter(|&&(u, v)| u == v)
+        .map(|&(u, _)| u)
+        .collect();
+    loops.sort_unstable();
+    for &v in &loops {
+        if !list(vec![v], &mut cycles)? {
+            return Ok((true, cycles, true));
+        }
+    }
+    // The work list: (id, nodes) of components; `member[v]` is the id of v's.
+    let mut tarjan = Tarjan::new(n);
+    let mut member = vec![u32::MAX; n];
+    let mut work: Vec<(u32, Vec<u32>)> = Vec::new();
+    let mut ids = 0u32;
+    let mut enqueue =
+        |comps: Vec<Vec<u32>>, member: &mut [u32], work: &mut Vec<(u32, Vec<u32>)>| {
+            for c in comps {
+                if c.len() > 1 {
+                    for &v in &c {
+                        member[v as usize] = ids;
+                    }
+                    work.push((ids, c));
+                    ids += 1;
+                } else {
+                    member[c[0] as usize] = u32::MAX;
+                }
+            }
+        };
+    let all: Vec<u32> = (0..n as u32).collect();
+    let comps = tarjan.components(rows, &all, |_| true, &mut ticks)?;
+    enqueue(comps, &mut member, &mut work);
+    let has = !loops.is_empty() || !work.is_empty();
+    let mut blocked = vec![false; n];
+    let mut b: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut in_b: HashSet<(u32, u32)> = HashSet::new();
+    let mut touched: Vec<u32> = Vec::new();
+    let mut path: Vec<u32> = Vec::new();
+    // Open nodes: (node, offset of its next arc, a cycle was found through it).
+    let mut open: Vec<(u32, u32, bool)> = Vec::new();
+    let mut unblocking: Vec<u32> = Vec::new();
+    while let Some((id, nodes)) = work.pop() {
+        let s = *nodes.iter().min().expect("a component has nodes") as usize;
+        let inside = |w: usize| member[w] == id;
+        blocked[s] = true;
+        touched.push(s as u32);
+        path.push(s as u32);
+        open.push((s as u32, rows.off[s], false));
+        while let Some(top) = open.last_mut() {
+            let v = top.0 as usize;
+            if top.1 < rows.off[v + 1] {
+                let w = rows.adj[top.1 as usize] as usize;
+                top.1 += 1;
+                ticks.add(1)?;
+                if w == v || !inside(w) {
+                    continue;
+                }
+                if w == s {
+                    top.2 = true;
+                    if !list(path.clone(), &mut cycles)? {
+                        return Ok((has, cycles, true));
+                    }
+                } else if !blocked[w] {
+                    blocked[w] = true;
+                    touched.push(w as u32);
+                    path.push(w as u32);
+                    open.push((w as u32, rows.off[w], false));
+                }
+                continue;
+            }
+            let (_, _, found) = open.pop().expect("open");
+            path.pop();
+            if found {
+                // Unblock v and, through the B lists, every node blocked behind it.
+                unblocking.push(v as u32);
+                while let Some(x) = unblocking.pop() {
+                    let x = x as usize;
+                    if !blocked[x] {
+                        continue;
+                    }
+                    blocked[x] = false;
+                    ticks.add(b[x].len())?;
+                    for y in b[x].drain(..) {
+                        in_b.remove(&(x as u32, y));
+                        if blocked[y as usize] {
+                            unblocking.push(y);
+                        }
+                    }
+                }
+            } else {
+                ticks.add(rows.len(v))?;
+                for &w in rows.nbrs(v) {
+                    if w as usize != v && inside(w as usize) && in_b.insert((w, v as u32)) {
+                        b[w as usize].push(v as u32);
+                    }
+                }
+            }
+            if let Some(parent) = open.last_mut() {
+                parent.2 |= found;
+            }
+        }
+        // Reset what this search touched (clearing the whole set would cost its
+        // capacity per component).
+        for &v in &touched {
+            blocked[v as usize] = false;
+            for x in b[v as usize].drain(..) {
+                in_b.remove(&(v, x));
+            }
+        }
+        touched.clear();
+        // Every cycle through s is listed: the rest are in the components of C − s.
+        member[s] = u32::MAX;
+        let rest: Vec<u32> = nodes.into_iter().filter(|&v| v as usize != s).collect();
+        let comps = tarjan.components(rows, &rest, |w| member[w] == id, &mut ticks)?;
+        enqueue(comps, &mut member, &mut work);
+    }
+    Ok((has, cycles, false))
 }
 
 /// A cycle basis of an undirected graph, as `nx.cycle_basis` (Paton 1969) finds it —
@@ -965,16 +1236,27 @@ pub fn coloring(g: &Graph, strategy: ColorStrategy) -> Result<Vec<usize>, GraphE
 /// blossom algorithm works on integers) or, with `max_cardinality`, a maximum-weight
 /// matching among the maximum-cardinality ones. `weight = None` weighs every edge 1.
 /// Returns the matched pairs (in node order) and their total weight.
+///
+/// Refuses graphs of more than `limits.max_nodes_matching` nodes: the blossom search has
+/// no cancellation hook, and its time grows steeply with n (random graphs of 5,000 nodes:
+/// 0.5–2.0 s; of 10,000: 6–18 s; docs/BENCHMARKS.md, "Calls that cannot be cancelled").
 pub fn matching(
     g: &Graph,
     weight: Option<&str>,
     max_cardinality: bool,
+    limits: &Limits,
 ) -> Result<(Vec<(NodeId, NodeId)>, f64), GraphError> {
     if g.is_directed() {
         return Err(GraphError::FailedPrecondition(
             "graph: matching is defined for undirected graphs".into(),
         ));
     }
+    GraphError::check_limit(
+        "nodes",
+        g.num_nodes(),
+        "max_nodes_matching",
+        limits.max_nodes_matching,
+    )?;
     let view = g.view(weight)?;
     let pg = view.petgraph::<Undirected>();
     let pairs = rustworkx_core::max_weight_matching::max_weight_matching(

@@ -402,7 +402,7 @@ pub(super) const TOOLS: &[ToolSpec] = &[
         handler: |c, a| {
             let g = get(c, &a.graph)?;
             let (matching, total_weight) =
-                structure::matching(&g, a.weight.as_deref(), a.max_cardinality)?;
+                structure::matching(&g, a.weight.as_deref(), a.max_cardinality, c.store.limits())?;
             Ok(MatchingResult {
                 size: matching.len(),
                 matching,

@@ -178,6 +178,8 @@ pub static SETTINGS: &[Setting] = &[
         |c, v| c.service.graphs.limits.max_edges = v.int()).default("10000000"),
     Setting::new("MFN_GRAPH_MAX_NODES_ALL_PAIRS", Int(1, 100_000_000, Count), "nodes for betweenness, closeness, all-pairs, efficiency, diameter",
         |c, v| c.service.graphs.limits.max_nodes_all_pairs = v.int()).default("50000"),
+    Setting::new("MFN_GRAPH_MAX_NODES_MATCHING", Int(1, 100_000_000, Count), "nodes for matching (O(n³), not cancellable once started: this bounds the worker time it takes)",
+        |c, v| c.service.graphs.limits.max_nodes_matching = v.int()).default("5000"),
     // Authentication
     Setting::new("MFN_AUTH_MODE", Choice(AuthMode::NAMES, &[]), "request authentication",
         |c, v| c.auth.mode = v.choice()).by_env("off", "signed", "signed"),
