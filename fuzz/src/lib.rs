@@ -119,6 +119,7 @@ pub fn graph_limits() -> mfn_graph::Limits {
         max_edges: 1024,
         max_items_per_call: 1024,
         max_nodes_all_pairs: 64,
+        max_nodes_matching: 64,
         max_layout_nodes: 64,
         max_input_bytes: 1 << 20,
         max_csv_columns: 16,

@@ -431,6 +431,7 @@ def main():
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     ap.add_argument("--notes", help="markdown file appended to the section (the 'why' paragraph)")
     ap.add_argument("--json", help="write every row's figures (CPU and wall) here as the run goes")
+    ap.add_argument("--csv-dir", help="write the graphs' CSV files here (kept; default: a new temporary directory)")
     a = ap.parse_args()
     peers = [p for p in a.peers.split(",") if p]
     ops = a.ops.split(",")
@@ -450,7 +451,8 @@ def main():
             f = peer_ops(p).get(op)
             if f:
                 f(pg[p], 0, 33)
-    tmp = tempfile.mkdtemp(prefix="mfn-graph-bench-")
+    tmp = a.csv_dir or tempfile.mkdtemp(prefix="mfn-graph-bench-")
+    os.makedirs(tmp, exist_ok=True)
     rows = []
     slow = a.budget  # a call slower than this is timed once and may be cached
     for key in a.graphs.split(","):

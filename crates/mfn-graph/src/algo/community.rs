@@ -15,9 +15,15 @@
 //!   keeping their own on ties if it is among the best, else a seeded random choice,
 //!   until no label changes.
 //! - **Greedy modularity** (Clauset–Newman–Moore 2004): start from singletons and merge
-//!   the connected pair of communities with the largest `ΔQ` while `ΔQ > 0`.
+//!   the connected pair of communities with the largest `ΔQ` while `ΔQ > 0` (ties to the
+//!   smallest pair). The pairs' `ΔQ` sit in a max-heap; a merge of `d` into `c` changes
+//!   only the pairs of `c`, which are pushed anew, and a stale entry is known when it
+//!   surfaces by recomputing its `ΔQ` (the heap is rebuilt when stale entries outnumber
+//!   current ones). A merge costs `O(deg(c) log m)` where a scan of every pair cost
+//!   `O(m)`: BA n = 10 000 2.75 s → 0.22 s, grid 100×100 0.96 s → 0.026 s, the same
+//!   partition (docs/BENCHMARKS.md).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use rand::SeedableRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -311,6 +317,38 @@ fn aggregate(
     out
 }
 
+/// A candidate merge of greedy modularity: communities `c < d` and its ΔQ. The heap's
+/// top is the largest ΔQ, ties to the smallest `(c, d)` (the order of a full scan).
+#[derive(Debug, Clone, Copy)]
+struct Merge {
+    dq: f64,
+    c: usize,
+    d: usize,
+}
+
+impl PartialEq for Merge {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
+
+impl Eq for Merge {}
+
+impl PartialOrd for Merge {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Merge {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.dq
+            .total_cmp(&o.dq)
+            .then_with(|| o.c.cmp(&self.c))
+            .then_with(|| o.d.cmp(&self.d))
+    }
+}
+
 /// Asynchronous label propagation (seeded): labels per node.
 pub fn label_propagation(view: &View<'_>, weighted: bool, seed: u64) -> Vec<usize> {
     label_propagation_ctl(view, weighted, seed, &NoControl).expect("never cancelled")
@@ -363,7 +401,8 @@ pub fn greedy_modularity(view: &View<'_>, resolution: f64) -> Vec<usize> {
     greedy_modularity_ctl(view, resolution, &NoControl).expect("never cancelled")
 }
 
-/// [`greedy_modularity`] with a checkpoint per merge (at most `n − 1` merges).
+/// [`greedy_modularity`], checking `ctl` at every merge and reporting progress every 64
+/// (at most `n − 1` merges).
 pub fn greedy_modularity_ctl(
     view: &View<'_>,
     resolution: f64,
@@ -397,40 +436,67 @@ pub fn greedy_modularity_ctl(
     if !directed {
         k_in.clone_from(&k_out);
     }
+    let dq = |c: usize, d: usize, wcd: f64, k_out: &[f64], k_in: &[f64]| {
+        if directed {
+            wcd / m - resolution * (k_out[c] * k_in[d] + k_out[d] * k_in[c]) / (m * m)
+        } else {
+            wcd / m - resolution * k_out[c] * k_out[d] / (2.0 * m * m)
+        }
+    };
+    // Every pair's current ΔQ is in the heap; entries made stale by a merge stay until
+    // they surface (or the heap is rebuilt) and are recognised by recomputing ΔQ.
+    let mut heap: BinaryHeap<Merge> = BinaryHeap::new();
+    let rebuild =
+        |heap: &mut BinaryHeap<Merge>, w: &[HashMap<usize, f64>], k_out: &[f64], k_in: &[f64]| {
+            heap.clear();
+            for (c, row) in w.iter().enumerate() {
+                for (&d, &wcd) in row {
+                    if d > c {
+                        heap.push(Merge {
+                            dq: dq(c, d, wcd, k_out, k_in),
+                            c,
+                            d,
+                        });
+                    }
+                }
+            }
+        };
+    rebuild(&mut heap, &w, &k_out, &k_in);
+    let mut pairs = heap.len();
     let mut alive = vec![true; n];
     let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
     loop {
-        ctl.checkpoint(merges, n.saturating_sub(1) as u64)?;
-        merges += 1;
-        let mut best: Option<(f64, usize, usize)> = None;
-        for c in 0..n {
-            if !alive[c] {
-                continue;
-            }
-            for (&d, &wcd) in &w[c] {
-                if d <= c {
-                    continue;
-                }
-                let dq = if directed {
-                    wcd / m - resolution * (k_out[c] * k_in[d] + k_out[d] * k_in[c]) / (m * m)
-                } else {
-                    wcd / m - resolution * k_out[c] * k_out[d] / (2.0 * m * m)
-                };
-                if best.is_none_or(|b| dq > b.0 || (dq == b.0 && (c, d) < (b.1, b.2))) {
-                    best = Some((dq, c, d));
-                }
-            }
+        // A merge takes microseconds now: progress every 64, cancellation at each.
+        if merges.is_multiple_of(64) {
+            ctl.checkpoint(merges, n.saturating_sub(1) as u64)?;
+        } else {
+            ctl.check()?;
         }
+        merges += 1;
+        let best = loop {
+            let Some(e) = heap.pop() else { break None };
+            let current = alive[e.c]
+                && alive[e.d]
+                && w[e.c]
+                    .get(&e.d)
+                    .is_some_and(|&x| dq(e.c, e.d, x, &k_out, &k_in).to_bits() == e.dq.to_bits());
+            if current {
+                break Some(e);
+            }
+        };
         match best {
-            Some((dq, c, d)) if dq > 0.0 => {
+            Some(Merge { dq: q, c, d }) if q > 0.0 => {
                 // Merge d into c.
                 alive[d] = false;
                 let wd = std::mem::take(&mut w[d]);
+                pairs -= wd.len();
                 for (e, x) in wd {
                     w[e].remove(&d);
                     if e != c {
+                        let new = !w[c].contains_key(&e);
                         *w[c].entry(e).or_insert(0.0) += x;
                         *w[e].entry(c).or_insert(0.0) += x;
+                        pairs += usize::from(new);
                     }
                 }
                 w[c].remove(&d);
@@ -438,6 +504,19 @@ pub fn greedy_modularity_ctl(
                 k_in[c] += k_in[d];
                 let md = std::mem::take(&mut members[d]);
                 members[c].extend(md);
+                // c's degree changed: every pair of c has a new ΔQ.
+                if heap.len() + w[c].len() > 2 * pairs + 64 {
+                    rebuild(&mut heap, &w, &k_out, &k_in);
+                } else {
+                    for (&e, &x) in &w[c] {
+                        let (lo, hi) = (c.min(e), c.max(e));
+                        heap.push(Merge {
+                            dq: dq(lo, hi, x, &k_out, &k_in),
+                            c: lo,
+                            d: hi,
+                        });
+                    }
+                }
             }
             _ => break,
         }
@@ -515,4 +594,108 @@ pub fn detect_ctl(
     };
     let q = modularity(&view, &labels, resolution);
     Ok((groups(&view, &labels), q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Greedy modularity by a full scan of the pairs before every merge (what the heap
+    /// replaced): the labels the heap must reproduce exactly.
+    fn greedy_by_scan(view: &View<'_>, resolution: f64) -> Vec<usize> {
+        let n = view.n();
+        let m: f64 = view.edges.iter().map(|e| e.2).sum();
+        let mut labels: Vec<usize> = (0..n).collect();
+        if m == 0.0 {
+            return labels;
+        }
+        let directed = view.directed;
+        let mut w: Vec<HashMap<usize, f64>> = vec![HashMap::new(); n];
+        let (mut k_out, mut k_in) = (vec![0.0; n], vec![0.0; n]);
+        for &(u, v, wt) in &view.edges {
+            if u != v {
+                *w[u].entry(v).or_insert(0.0) += wt;
+                *w[v].entry(u).or_insert(0.0) += wt;
+            }
+            k_out[u] += wt;
+            if directed {
+                k_in[v] += wt
+            } else {
+                k_out[v] += wt
+            }
+        }
+        if !directed {
+            k_in.clone_from(&k_out);
+        }
+        let mut members: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        loop {
+            let mut best: Option<(f64, usize, usize)> = None;
+            for c in 0..n {
+                for (&d, &wcd) in &w[c] {
+                    if d <= c {
+                        continue;
+                    }
+                    let dq = if directed {
+                        wcd / m - resolution * (k_out[c] * k_in[d] + k_out[d] * k_in[c]) / (m * m)
+                    } else {
+                        wcd / m - resolution * k_out[c] * k_out[d] / (2.0 * m * m)
+                    };
+                    if best.is_none_or(|b| dq > b.0 || (dq == b.0 && (c, d) < (b.1, b.2))) {
+                        best = Some((dq, c, d));
+                    }
+                }
+            }
+            let Some((dq, c, d)) = best else { break };
+            if dq <= 0.0 {
+                break;
+            }
+            for (e, x) in std::mem::take(&mut w[d]) {
+                w[e].remove(&d);
+                if e != c {
+                    *w[c].entry(e).or_insert(0.0) += x;
+                    *w[e].entry(c).or_insert(0.0) += x;
+                }
+            }
+            w[c].remove(&d);
+            k_out[c] += k_out[d];
+            k_in[c] += k_in[d];
+            let md = std::mem::take(&mut members[d]);
+            members[c].extend(md);
+        }
+        for (c, ms) in members.iter().enumerate() {
+            for &i in ms {
+                labels[i] = c;
+            }
+        }
+        compact(&mut labels);
+        labels
+    }
+
+    proptest::proptest! {
+        /// The heap picks the merges the full scan picks (largest ΔQ, ties to the
+        /// smallest pair), through rebuilds too: random graphs, directed or not, with
+        /// repeated weights (ties) and self-loops.
+        #[test]
+        fn greedy_modularity_merges_as_a_full_scan_does(
+            n in 2usize..120,
+            edges in proptest::collection::vec((0usize..120, 0usize..120, 1u8..4), 1..400),
+            directed in proptest::bool::ANY,
+            resolution in proptest::sample::select(vec![0.5, 1.0, 2.0]),
+        ) {
+            let mut g = Graph::new("t", directed).unwrap();
+            for i in 0..n {
+                g.add_node((i as i64).into(), crate::Attrs::new());
+            }
+            for (u, v, w) in edges {
+                let mut a = crate::Attrs::new();
+                a.insert("weight".into(), f64::from(w).into());
+                g.add_edge(((u % n) as i64).into(), ((v % n) as i64).into(), a);
+            }
+            let view = g.view(Some("weight")).unwrap();
+            proptest::prop_assert_eq!(
+                greedy_modularity(&view, resolution),
+                greedy_by_scan(&view, resolution)
+            );
+        }
+    }
 }
