@@ -20,7 +20,7 @@
 //!   only the pairs of `c`, which are pushed anew, and a stale entry is known when it
 //!   surfaces by recomputing its `ΔQ` (the heap is rebuilt when stale entries outnumber
 //!   current ones). A merge costs `O(deg(c) log m)` where a scan of every pair cost
-//!   `O(m)`: BA n = 10 000 2.75 s → 0.22 s, grid 100×100 0.96 s → 0.026 s, the same
+//!   `O(m)`: BA n = 10 000 2.7 s → 0.16 s, grid 100×100 0.98 s → 0.024 s, the same
 //!   partition (docs/BENCHMARKS.md).
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -448,11 +448,13 @@ pub fn greedy_modularity_ctl(
     let mut heap: BinaryHeap<Merge> = BinaryHeap::new();
     let rebuild =
         |heap: &mut BinaryHeap<Merge>, w: &[HashMap<usize, f64>], k_out: &[f64], k_in: &[f64]| {
-            heap.clear();
+            // Collected, then heapified in linear time (its allocation reused).
+            let mut all = std::mem::take(heap).into_vec();
+            all.clear();
             for (c, row) in w.iter().enumerate() {
                 for (&d, &wcd) in row {
                     if d > c {
-                        heap.push(Merge {
+                        all.push(Merge {
                             dq: dq(c, d, wcd, k_out, k_in),
                             c,
                             d,
@@ -460,6 +462,7 @@ pub fn greedy_modularity_ctl(
                     }
                 }
             }
+            *heap = BinaryHeap::from(all);
         };
     rebuild(&mut heap, &w, &k_out, &k_in);
     let mut pairs = heap.len();
