@@ -17,8 +17,14 @@ of the process (and of a `get_info` on the same graph, for the graph's own share
 the strong components and the first cycle of that graph and of a directed path of as
 many nodes (`--repeat 5`, median).
 
+`greedy`: writes a seeded random undirected graph (`--nodes`, `--arcs`, self-loops
+dropped) and times one `community_detection {"method": "greedy_modularity"}` call on it,
+or reports that it ran past `--timeout` seconds (it is cancellable: a server stops it at
+the deadline).
+
 Usage: long_calls.py --bench target/release/examples/graph_bench matching [--sizes 2000,5000,10000]
        long_calls.py --bench target/release/examples/graph_bench cycles [--nodes 200000 --arcs 1000000]
+       long_calls.py --bench target/release/examples/graph_bench greedy [--nodes 200000 --arcs 1000000]
 """
 import argparse
 import json
@@ -56,12 +62,26 @@ def run(cmd):
     return out, usage.ru_maxrss / 1024
 
 
+def write_random(path, nodes, arcs, seed):
+    """A seeded random graph of `arcs` draws over `nodes`, self-loops dropped."""
+    rnd = random.Random(seed)
+    drawn = ((rnd.randrange(nodes), rnd.randrange(nodes)) for _ in range(arcs))
+    write(path, [(u, v, None) for u, v in drawn if u != v], False)
+
+
+def timed(cmd, timeout):
+    """The JSON `graph_bench` printed, or None when it ran past `timeout` seconds."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return None
+    return json.loads(out.stdout)
+
+
 def cycles(a):
-    rnd = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "g.csv")
-        arcs = ((rnd.randrange(a.nodes), rnd.randrange(a.nodes)) for _ in range(a.arcs))
-        write(path, [(u, v, None) for u, v in arcs if u != v], False)
+        write_random(path, a.nodes, a.arcs, 1)
         _, base = run([a.bench, path, "get_info", "--repeat", "1", "--directed"])
         print(f"get_info alone: peak RSS {base:,.0f} MB\n")
         print("| max_cycles | cycles | nodes listed | ms per call | peak RSS MB |")
@@ -90,6 +110,18 @@ def cycles(a):
                 print(f"| {name} | {tool} {json.dumps(args)} | {d['timing']['median_ms']:,.1f} |")
 
 
+def greedy(a):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "g.csv")
+        write_random(path, a.nodes, a.arcs, 2)
+        args = json.dumps({"method": "greedy_modularity"})
+        d = timed([a.bench, path, "community_detection", args, "--repeat", "1"], a.timeout)
+        if d is None:
+            print(f"greedy modularity, {a.nodes} nodes: over {a.timeout:.0f} s (no call finished)")
+        else:
+            print(f"greedy modularity, {a.nodes} nodes: {d['timing']['median_ms']:,.0f} ms per call")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True, help="the release graph_bench example")
@@ -100,7 +132,14 @@ def main():
     c = sub.add_parser("cycles")
     c.add_argument("--nodes", type=int, default=200_000)
     c.add_argument("--arcs", type=int, default=1_000_000)
+    gr = sub.add_parser("greedy")
+    gr.add_argument("--nodes", type=int, default=200_000)
+    gr.add_argument("--arcs", type=int, default=1_000_000)
+    gr.add_argument("--timeout", type=float, default=100.0)
     a = ap.parse_args()
+    if a.what == "greedy":
+        greedy(a)
+        return
     if a.what == "cycles":
         cycles(a)
         return
@@ -114,14 +153,10 @@ def main():
                 args = json.dumps({"weight": "weight"} if weighted else {})
                 limits = json.dumps({"max_nodes_matching": n})
                 cmd = [a.bench, path, "matching", args, "--repeat", "1", "--limits", limits]
-                try:
-                    out = subprocess.run(
-                        cmd, capture_output=True, text=True, timeout=a.timeout, check=True
-                    ).stdout
-                except subprocess.TimeoutExpired:
+                d = timed(cmd, a.timeout)
+                if d is None:
                     print(f"| {n} | {name} | {len(edges)} | — | over {a.timeout / 2:.0f} s |")
                     continue
-                d = json.loads(out)
                 ms = d["timing"]["median_ms"]
                 print(f"| {n} | {name} | {len(edges)} | {d['result']['size']} | {ms:,.0f} |")
 

@@ -225,7 +225,8 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
         let mut label = vec![u32::MAX; n];
         let mut queue: Vec<u32> = Vec::with_capacity(n);
         let mut sizes: Vec<usize> = Vec::new();
-        let (mut scanned, mut before) = (0, 0);
+        let mut ticks = Ticks::new(ctl);
+        let mut before = 0;
         for s in 0..n {
             if label[s] != u32::MAX {
                 continue;
@@ -248,11 +249,7 @@ fn component_labels(g: &Graph, ctl: &dyn Control) -> Result<(Vec<u32>, Vec<usize
                         queue.push(w);
                     }
                 }
-                scanned += nbrs.len();
-                if scanned >= ARCS_PER_CHECK {
-                    scanned = 0;
-                    ctl.check()?;
-                }
+                ticks.add(nbrs.len())?;
             }
             sizes.push(queue.len());
             before += queue.len();
